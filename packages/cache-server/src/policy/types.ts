@@ -1,0 +1,68 @@
+import type { EntryMeta, HeaderMap } from '@simple-cache/common';
+
+/** What policy needs to know about a request: nothing else (no sockets, no Fastify). */
+export interface RequestView {
+  method: string;
+  /** Lower-case names, as Node's IncomingHttpHeaders. */
+  headers: HeaderMap;
+}
+
+/** What policy needs to know about a response from the origin. */
+export interface ResponseView {
+  status: number;
+  headers: HeaderMap;
+}
+
+export interface PolicyOptions {
+  /** Allow heuristic freshness (RFC 9111 §4.2.2) for responses with Last-Modified and no explicit lifetime. */
+  heuristics: boolean;
+  /** Fraction of (Date − Last-Modified) used as heuristic lifetime (10 % as the RFC suggests). */
+  heuristicFraction: number;
+  /** Cap on heuristic lifetime, seconds. */
+  heuristicMaxAge: number;
+  /** Extra seconds a stale response may be served when the origin is down, beyond stale-if-error. 0 = off. */
+  grace: number;
+  /** Lower-case name of the targeted cache-control field this cache obeys (RFC 9213), e.g. 'cdn-cache-control'. */
+  targetedField: string;
+}
+
+export const DEFAULT_POLICY_OPTIONS: Readonly<PolicyOptions> = Object.freeze({
+  heuristics: true,
+  heuristicFraction: 0.1,
+  heuristicMaxAge: 86_400,
+  grace: 0,
+  targetedField: 'cdn-cache-control',
+});
+
+/** Every decision carries the rule that produced it (shown in Cache-Status `detail` and logs). */
+export interface Reasoned {
+  /** Short machine-friendly reason, e.g. 'no-store', 'status-not-cacheable'. */
+  reason: string;
+}
+
+export type StorabilityDecision = ({ storable: true } | { storable: false }) & Reasoned;
+
+export type FreshnessSource = 's-maxage' | 'max-age' | 'expires' | 'heuristic' | 'none';
+
+export interface Freshness {
+  /** Freshness lifetime in seconds (RFC 9111 §4.2.1). */
+  lifetime: number;
+  source: FreshnessSource;
+}
+
+/**
+ * What to do with a stored response (already selected for the request's variant).
+ * - fresh: serve it, origin not contacted.
+ * - stale-while-revalidate: serve it now, refresh once in the background (RFC 5861 §3).
+ * - revalidate: send a conditional request to the origin first (stale, or no-cache).
+ * - unusable: treat as a miss (e.g. request max-age=0 with no validators… or Vary mismatch).
+ */
+export type UseDecision = {
+  action: 'fresh' | 'stale-while-revalidate' | 'revalidate' | 'unusable';
+  /** Current age, seconds (RFC 9111 §4.2.3). */
+  age: number;
+  /** lifetime − age: seconds of freshness left; negative when stale. */
+  ttl: number;
+} & Reasoned;
+
+export type { EntryMeta, HeaderMap };

@@ -1,0 +1,52 @@
+import type { Readable, Writable } from 'node:stream';
+import type { EntryMeta } from '@simple-cache/common';
+
+/** An inclusive byte range of a body, as in `Content-Range`. */
+export interface ByteRange {
+  start: number;
+  end: number;
+}
+
+/**
+ * A write in progress. The entry becomes visible to `lookup` only after `commit()` resolves,
+ * and only if exactly `meta.size` bytes were written (when the size was known up front) —
+ * otherwise commit rejects and nothing is stored. `abort()` (or destroying the stream)
+ * discards everything written so far. Either way no temporary file is left behind.
+ */
+export interface EntryWriter {
+  /** Write the body here; back-pressure as any Writable. */
+  readonly body: Writable;
+  /** Ends the body, verifies it, and makes the entry visible (replacing the same key+variant). */
+  commit(): Promise<EntryMeta>;
+  abort(reason?: Error): void;
+}
+
+export interface StoreStats {
+  entries: number;
+  /** Body bytes currently stored. */
+  size: number;
+  maxSize: number;
+  evictions: number;
+}
+
+/**
+ * Where stored responses live. Small on purpose (after undici's cache stores): the HTTP and
+ * policy code only ever talk to this, so a memory tier or a network store can stand in.
+ */
+export interface Store {
+  /** Every stored variant of a primary key: metadata only, no body I/O. */
+  lookup(key: string): Promise<EntryMeta[]>;
+  /** Streams a stored body, or a byte range of it. Rejects if the entry is gone or corrupt (then it is deleted). */
+  openBody(entry: EntryMeta, range?: ByteRange): Promise<Readable>;
+  /** Begins writing a new body for `meta.key` + `meta.variant`. `meta.size` may be -1 when unknown. */
+  beginWrite(meta: Omit<EntryMeta, 'bodyId' | 'checksum'>): EntryWriter;
+  /** Replaces the metadata of a stored entry without touching its body (304 freshening, hits). */
+  updateMeta(meta: EntryMeta): Promise<void>;
+  /** Deletes one variant, or every variant of the key when `variant` is undefined. */
+  delete(key: string, variant?: string): Promise<void>;
+  /** Every stored entry, in no particular order. */
+  entries(): AsyncIterable<EntryMeta>;
+  stats(): StoreStats;
+  /** Finishes pending writes and releases resources; leaves no temporary files. */
+  close(): Promise<void>;
+}
