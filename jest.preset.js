@@ -19,7 +19,17 @@ export default {
         },
       },
     ],
+    // @fastify/static (CommonJS) requires content-disposition 3, which ships only as ESM. Node 20.19+
+    // can require() it, but Jest's own module loader only can on Node 24.9+: compile it to CommonJS.
+    '/content-disposition/.+\\.js$': [
+      'ts-jest',
+      {
+        useESM: false,
+        tsconfig: { allowJs: true, module: 'CommonJS', moduleResolution: 'Node10', isolatedModules: true },
+      },
+    ],
   },
+  transformIgnorePatterns: ['/node_modules/(?!(\\.pnpm/content-disposition@[^/]+/node_modules/)?content-disposition/)'],
   testMatch: ['<rootDir>/test/**/*.test.ts'],
   testTimeout: 30_000,
 };
