@@ -5,6 +5,11 @@ export interface RequestView {
   method: string;
   /** Lower-case names, as Node's IncomingHttpHeaders. */
   headers: HeaderMap;
+  /**
+   * Absolute target URL at the origin (the key). Optional: only needed to recognise a cacheable
+   * POST response, whose Content-Location must equal it (RFC 9110 §9.3.3).
+   */
+  url?: string;
 }
 
 /** What policy needs to know about a response from the origin. */

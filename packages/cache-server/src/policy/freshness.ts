@@ -1,0 +1,106 @@
+import {
+  deltaSeconds,
+  hasConflict,
+  parseDeltaSeconds,
+  readField,
+  responseDirectives,
+  usesTargetedField,
+  type Directives,
+} from './cache-control.js';
+import { parseHttpDate } from './http-date.js';
+import type { EntryMeta, Freshness, HeaderMap, PolicyOptions } from './types.js';
+
+type FreshnessInput = Pick<EntryMeta, 'status' | 'headers' | 'responseTime'>;
+type AgeInput = Pick<EntryMeta, 'headers' | 'requestTime' | 'responseTime'>;
+
+/** Status codes defined as heuristically cacheable (RFC 9110 §15.1). */
+export const HEURISTICALLY_CACHEABLE_STATUSES: ReadonlySet<number> = new Set([
+  200, 203, 204, 206, 300, 301, 308, 404, 405, 410, 414, 501,
+]);
+
+/**
+ * Freshness lifetime in whole seconds (RFC 9111 §4.2.1), first match wins: s-maxage (we are a
+ * shared cache), max-age, Expires − Date, heuristic (§4.2.2), else 0. The targeted field
+ * (RFC 9213) replaces Cache-Control and Expires when valid. A lifetime directive that is
+ * invalid (`max-age=-1`, `max-age=a100`) or given twice with different values yields 0: §4.2.1
+ * encourages treating invalid freshness information as stale and allows it for duplicates.
+ */
+export function freshnessLifetime(entry: FreshnessInput, opts: PolicyOptions): Freshness {
+  const directives = responseDirectives(entry.headers, opts.targetedField);
+  for (const source of ['s-maxage', 'max-age'] as const) {
+    if (directives.has(source)) return { lifetime: lifetimeDirective(directives, source), source };
+  }
+  if (!usesTargetedField(entry.headers, opts.targetedField) && entry.headers['expires'] !== undefined) {
+    return { lifetime: expiresLifetime(entry), source: 'expires' };
+  }
+  const heuristic = heuristicLifetime(entry, directives, opts);
+  return heuristic === undefined ? { lifetime: 0, source: 'none' } : { lifetime: heuristic, source: 'heuristic' };
+}
+
+/**
+ * Current age in whole seconds (RFC 9111 §4.2.3): the corrected initial age (the larger of the
+ * apparent age and Age + response delay) plus the time resident in this cache.
+ */
+export function currentAge(entry: AgeInput, now: number): number {
+  return Math.floor(exactAge(entry, now));
+}
+
+/** As `currentAge`, before rounding down; for comparisons where a fraction of a second matters. */
+export function exactAge(entry: AgeInput, now: number): number {
+  const dateValue = dateOf(entry) ?? entry.responseTime;
+  const apparentAge = Math.max(0, entry.responseTime - dateValue) / 1000;
+  const responseDelay = Math.max(0, entry.responseTime - entry.requestTime) / 1000;
+  const correctedAgeValue = ageFieldSeconds(entry.headers) + responseDelay;
+  const correctedInitialAge = Math.max(apparentAge, correctedAgeValue);
+  const residentTime = Math.max(0, now - entry.responseTime) / 1000;
+  return correctedInitialAge + residentTime;
+}
+
+/** RFC 9111 §4.2: fresh while the lifetime exceeds the age. */
+export function isFresh(lifetime: number, age: number): boolean {
+  return lifetime > age;
+}
+
+/** A response that may be given a heuristic lifetime (RFC 9111 §4.2.2, public: §5.2.2.9). */
+export function allowsHeuristicFreshness(status: number, directives: Directives): boolean {
+  return HEURISTICALLY_CACHEABLE_STATUSES.has(status) || directives.has('public');
+}
+
+/** Age field value (RFC 9111 §5.1): first member of a list; anything but delta-seconds is ignored. */
+export function ageFieldSeconds(headers: HeaderMap): number {
+  const first = (readField(headers, 'age') ?? '').split(',')[0] ?? '';
+  return parseDeltaSeconds(first.trim()) ?? 0;
+}
+
+function lifetimeDirective(directives: Directives, name: 's-maxage' | 'max-age'): number {
+  if (hasConflict(directives, name)) return 0;
+  return deltaSeconds(directives, name) ?? 0;
+}
+
+/** RFC 9111 §5.3: an invalid Expires (e.g. "0") means already expired; no Date → time received. */
+function expiresLifetime(entry: FreshnessInput): number {
+  const expires = parseHttpDate(firstLine(entry.headers, 'expires'), entry.responseTime);
+  if (expires === undefined) return 0;
+  const dateValue = dateOf(entry) ?? entry.responseTime;
+  return Math.max(0, Math.floor((expires - dateValue) / 1000));
+}
+
+/** RFC 9111 §4.2.2: a fraction of the time since Last-Modified, capped. */
+function heuristicLifetime(entry: FreshnessInput, directives: Directives, opts: PolicyOptions): number | undefined {
+  if (!opts.heuristics || !allowsHeuristicFreshness(entry.status, directives)) return undefined;
+  const lastModified = parseHttpDate(firstLine(entry.headers, 'last-modified'), entry.responseTime);
+  if (lastModified === undefined) return undefined;
+  const dateValue = dateOf(entry) ?? entry.responseTime;
+  const sinceModified = Math.max(0, dateValue - lastModified) / 1000;
+  return Math.floor(Math.min(sinceModified * opts.heuristicFraction, opts.heuristicMaxAge));
+}
+
+function dateOf(entry: Pick<EntryMeta, 'headers' | 'responseTime'>): number | undefined {
+  return parseHttpDate(firstLine(entry.headers, 'date'), entry.responseTime);
+}
+
+/** Singleton date fields: the first line only (a joined list would not parse, and dates contain commas). */
+function firstLine(headers: HeaderMap, name: string): string | undefined {
+  const value = headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}

@@ -1,0 +1,104 @@
+import { HEADER, HOP_BY_HOP_HEADERS } from '@simple-cache/common';
+import type { EntryMeta, HeaderMap } from './types.js';
+import { fieldNamesOf, readField, responseDirectives } from './cache-control.js';
+
+/**
+ * Fields specific to the proxy a cache forwarded through (RFC 9111 §3.1): never stored. The
+ * other two it names (Proxy-Authenticate, Proxy-Authorization) are already hop-by-hop.
+ */
+const PROXY_SPECIFIC_FIELDS = ['proxy-authentication-info'];
+
+/** Greatest Age we send (RFC 9111 §1.2.2: overflowing calculations become 2^31). */
+const MAX_AGE_SECONDS = 2_147_483_648;
+
+/** Field names a message's Connection lines nominate as hop-by-hop (RFC 9110 §7.6.1), lower-case. */
+export function connectionListedNames(headers: HeaderMap): string[] {
+  const value = readField(headers, 'connection');
+  if (value === undefined) return [];
+  const names = value
+    .split(',')
+    .map((name) => name.trim().toLowerCase())
+    .filter((name) => name !== '');
+  return [...new Set(names)];
+}
+
+/**
+ * A copy without hop-by-hop fields (RFC 9110 §7.6.1): the fixed list and whatever Connection
+ * names. Keys come out lower-case; absent (undefined) values are dropped.
+ */
+export function stripHopByHop(headers: HeaderMap): HeaderMap {
+  const lowerCased = withoutFields(headers, []);
+  return withoutFields(lowerCased, [...HOP_BY_HOP_HEADERS, ...connectionListedNames(lowerCased)]);
+}
+
+/**
+ * Request headers sent to the origin (RFC 9110 §7.6): hop-by-hop fields removed, Host set to the
+ * origin's, X-Forwarded-For / -Proto / -Host describing the client's connection, and our Via
+ * member appended (RFC 9110 §7.6.3: a gateway MUST send Via inbound). Content-Length is left as
+ * the client sent it: the body is streamed through unchanged.
+ */
+export function forwardRequestHeaders(
+  headers: HeaderMap,
+  via: { clientIp: string; proto: 'http' | 'https'; name: string; originHost: string },
+): HeaderMap {
+  const out = stripHopByHop(headers);
+  const clientHost = readField(headers, 'host');
+  out.host = via.originHost;
+  out[HEADER.xForwardedFor] = appendToList(readField(headers, HEADER.xForwardedFor), via.clientIp);
+  out[HEADER.xForwardedProto] = via.proto;
+  if (clientHost !== undefined) out[HEADER.xForwardedHost] = clientHost;
+  out[HEADER.via] = appendToList(readField(headers, HEADER.via), `1.1 ${via.name}`);
+  return out;
+}
+
+/**
+ * The headers kept in `EntryMeta.headers` (RFC 9111 §3.1): everything received except hop-by-hop
+ * and proxy-specific fields and the fields a `private="…"` directive names (§5.2.2.7: a shared
+ * cache MUST NOT store them). The targeted field stays: freshness reads it from the entry.
+ * Set-Cookie stays too: whether such a response may be stored at all is storability's call.
+ */
+export function storedResponseHeaders(headers: HeaderMap, targetedField: string): HeaderMap {
+  const privateFields = fieldNamesOf(responseDirectives(headers, targetedField).get('private'));
+  return withoutFields(stripHopByHop(headers), [...PROXY_SPECIFIC_FIELDS, ...privateFields]);
+}
+
+/**
+ * Headers of a response served from the cache: the stored ones, with Age (RFC 9111 §5.1,
+ * whole non-negative seconds), without the targeted field (RFC 9213: meant for this cache, our
+ * choice not to pass it on) and without `stripFields` (the names of `no-cache="…"`, RFC 9111
+ * §5.2.2.4, when served without revalidation).
+ */
+export function clientResponseHeaders(
+  entry: EntryMeta,
+  opts: { age: number; stripFields: string[]; targetedField: string },
+): HeaderMap {
+  const out = withoutFields(stripHopByHop(entry.headers), [opts.targetedField, ...opts.stripFields]);
+  out[HEADER.age] = String(ageSeconds(opts.age));
+  return out;
+}
+
+/** Response headers passed through on a miss: hop-by-hop fields and the targeted field removed. */
+export function forwardResponseHeaders(headers: HeaderMap, targetedField: string): HeaderMap {
+  return withoutFields(stripHopByHop(headers), [targetedField]);
+}
+
+function ageSeconds(age: number): number {
+  if (!(age > 0)) return 0;
+  return Math.min(Math.floor(age), MAX_AGE_SECONDS);
+}
+
+function appendToList(existing: string | undefined, member: string): string {
+  return existing === undefined || existing.trim() === '' ? member : `${existing}, ${member}`;
+}
+
+/** A copy with lower-case keys, without `names` (any case) and without undefined values. */
+function withoutFields(headers: HeaderMap, names: readonly string[]): HeaderMap {
+  const drop = new Set(names.map((name) => name.toLowerCase()));
+  const out: HeaderMap = {};
+  for (const [name, value] of Object.entries(headers)) {
+    const lower = name.toLowerCase();
+    if (value === undefined || drop.has(lower)) continue;
+    out[lower] = Array.isArray(value) ? [...value] : value;
+  }
+  return out;
+}

@@ -1,0 +1,208 @@
+import type { EntryMeta, HeaderMap } from './types.js';
+import { readField } from './cache-control.js';
+import { parseHttpDate } from './http-date.js';
+
+/** Longest request-target accepted, in characters (RFC 9112 §3 recommends at least 8000 octets). */
+export const MAX_TARGET_LENGTH = 8192;
+
+/** RFC 3986 §2.3 unreserved characters: percent-encoding them changes nothing. */
+const UNRESERVED = /^[A-Za-z0-9\-._~]$/;
+
+/**
+ * The primary cache key (RFC 9111 §2) and the URL the proxy fetches: the request-target resolved
+ * at the origin. Only origin-form (`/path?query`, RFC 9112 §3.2.1) is accepted; absolute-form,
+ * authority-form and asterisk-form, control characters and overlong targets give undefined.
+ *
+ * Normalisation (RFC 9110 §4.2.3, RFC 3986 §6.2.2), done so equivalent targets share one entry:
+ * - WHATWG URL path parsing: dot segments removed (also `%2e`, `.%2E`), `\` read as `/`, the
+ *   fragment dropped, characters that need it percent-encoded;
+ * - percent-encoding: hex digits upper-cased (`%7e` → `%7E`, RFC 3986 §6.2.2.1) and encoded
+ *   unreserved characters decoded (`%7E` → `~`, §6.2.2.2). Reserved ones stay encoded: `%2F`
+ *   is a different resource than `/`;
+ * - the query is kept as the URL parser serialises it: its meaning belongs to the origin (and
+ *   signed URLs must reach it unchanged).
+ * The path is resolved on its own, then appended to the origin's base path, so `/../x` or `//host`
+ * can never leave the base path or change the host.
+ */
+export function cacheKey(origin: string, rawTarget: string): string | undefined {
+  if (!isOriginForm(rawTarget)) return undefined;
+  const base = new URL(origin);
+  let target: URL;
+  try {
+    // A fixed dummy authority: the target can only ever contribute a path and a query.
+    target = new URL(`http://x${encodeNonAscii(rawTarget)}`);
+  } catch {
+    return undefined;
+  }
+  const basePath = base.pathname.replace(/\/+$/, '');
+  return `${base.origin}${basePath}${pathAndQuery(target)}`;
+}
+
+/**
+ * Normalises an absolute http(s) URL the way `cacheKey` does (used for Location and
+ * Content-Location, RFC 9111 §4.4); undefined when it is not an http(s) URL.
+ */
+export function normalizeUrl(url: URL): string | undefined {
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return undefined;
+  return `${url.origin}${pathAndQuery(url)}`;
+}
+
+/** RFC 9112 §3.2.1: origin-form starts with "/"; anything else is another form or junk. */
+function isOriginForm(rawTarget: string): boolean {
+  return rawTarget.startsWith('/') && rawTarget.length <= MAX_TARGET_LENGTH && !hasControlOrSpace(rawTarget);
+}
+
+/** CTLs, SP and DEL cannot appear in a request-target (RFC 9112 §3.2, RFC 3986 §2). */
+function hasControlOrSpace(rawTarget: string): boolean {
+  for (let i = 0; i < rawTarget.length; i++) {
+    const code = rawTarget.charCodeAt(i);
+    if (code <= 0x20 || code === 0x7f) return true;
+  }
+  return false;
+}
+
+/** Path (percent-encoding normalised) and query (as serialised), without the fragment. */
+function pathAndQuery(url: URL): string {
+  const copy = new URL(url.href);
+  copy.hash = '';
+  const rest = copy.href.slice(copy.origin.length);
+  const queryAt = rest.indexOf('?');
+  const path = queryAt === -1 ? rest : rest.slice(0, queryAt);
+  const query = queryAt === -1 ? '' : rest.slice(queryAt);
+  return normalizePercentEncoding(path) + query;
+}
+
+/** RFC 3986 §6.2.2.1 and §6.2.2.2. */
+function normalizePercentEncoding(path: string): string {
+  return path.replace(/%([0-9a-fA-F]{2})/g, (_match, hex: string) => {
+    const char = String.fromCharCode(parseInt(hex, 16));
+    return UNRESERVED.test(char) ? char : `%${hex.toUpperCase()}`;
+  });
+}
+
+/**
+ * Node hands the request line over as latin1 text, one character per byte: bytes ≥ 0x80 are
+ * percent-encoded as the bytes they were, not re-encoded as UTF-8 (which would change them).
+ */
+function encodeNonAscii(rawTarget: string): string {
+  return rawTarget.replace(/[\u0080-\u{10ffff}]/gu, (char) => {
+    const code = char.codePointAt(0) as number;
+    return code <= 0xff ? `%${code.toString(16).toUpperCase().padStart(2, '0')}` : encodeURIComponent(char);
+  });
+}
+
+/** Every field name the response's Vary lines nominate (RFC 9110 §12.5.5), lower-case, once each. */
+export function varyNames(headers: HeaderMap): string[] {
+  const value = readField(headers, 'vary');
+  if (value === undefined) return [];
+  const names = value
+    .split(',')
+    .map((name) => name.trim().toLowerCase())
+    .filter((name) => name !== '');
+  return [...new Set(names)];
+}
+
+/** RFC 9111 §4.1: `Vary: *` always fails to match. */
+function hasVaryStar(vary: readonly string[]): boolean {
+  return vary.includes('*');
+}
+
+/**
+ * The secondary key (RFC 9111 §4.1) of a request for a response that varies on `vary`: each
+ * nominated field's normalised value (undefined when absent, which differs from empty), and a
+ * deterministic string made of them ('' when nothing varies, '*' for `Vary: *`).
+ */
+export function secondaryKey(
+  vary: string[],
+  reqHeaders: HeaderMap,
+): { variant: string; varyValues: Record<string, string | undefined> } {
+  if (vary.length === 0) return { variant: '', varyValues: {} };
+  if (hasVaryStar(vary)) return { variant: '*', varyValues: {} };
+  const names = [...new Set(vary.map((name) => name.toLowerCase()))].sort();
+  const varyValues: Record<string, string | undefined> = {};
+  const parts: string[] = [];
+  for (const name of names) {
+    const value = selectingValue(reqHeaders, name);
+    varyValues[name] = value;
+    // ':' and ';' are not tchar and encodeURIComponent escapes them: the string is unambiguous.
+    parts.push(value === undefined ? name : `${name}:${encodeURIComponent(value)}`);
+  }
+  return { variant: parts.join(';'), varyValues };
+}
+
+/** RFC 9111 §4.1: does the request carry the same selecting header values as the stored one's? */
+export function matchesVariant(entry: EntryMeta, reqHeaders: HeaderMap): boolean {
+  if (hasVaryStar(entry.vary)) return false;
+  return entry.vary.every((name) => selectingValue(reqHeaders, name) === (entry.varyValues[name] ?? undefined));
+}
+
+/**
+ * RFC 9111 §4 and §4.1: of the stored responses whose variant matches, the most recent one, as
+ * determined by Date (seconds); ties go to the one received last.
+ */
+export function selectVariant(entries: EntryMeta[], reqHeaders: HeaderMap): EntryMeta | undefined {
+  let best: EntryMeta | undefined;
+  for (const entry of entries) {
+    if (!matchesVariant(entry, reqHeaders)) continue;
+    if (best === undefined || isMoreRecent(entry, best)) best = entry;
+  }
+  return best;
+}
+
+function isMoreRecent(a: EntryMeta, b: EntryMeta): boolean {
+  const dateA = generatedAt(a);
+  const dateB = generatedAt(b);
+  return dateA !== dateB ? dateA > dateB : a.responseTime > b.responseTime;
+}
+
+function generatedAt(entry: EntryMeta): number {
+  return parseHttpDate(readField(entry.headers, 'date')) ?? entry.responseTime;
+}
+
+/**
+ * A selecting header's value normalised as RFC 9111 §4.1 allows: field lines combined (RFC 9110
+ * §5.3), whitespace around list commas and at the ends removed, empty list members dropped (RFC
+ * 9110 §5.6.1), inner whitespace runs collapsed; plus what the field's own definition makes
+ * equivalent (case of Accept-* tokens and language tags, order of Accept-Encoding members).
+ */
+function selectingValue(headers: HeaderMap, name: string): string | undefined {
+  const raw = headers[name];
+  if (raw === undefined || (Array.isArray(raw) && raw.length === 0)) return undefined;
+  const members = splitList(Array.isArray(raw) ? raw.join(',') : raw)
+    .map(collapseWhitespace)
+    .filter((member) => member !== '');
+  const normalized = CASE_INSENSITIVE_FIELDS.has(name) ? members.map((member) => member.toLowerCase()) : members;
+  if (UNORDERED_FIELDS.has(name)) normalized.sort();
+  return normalized.join(',');
+}
+
+/** Fields whose values are case-insensitive (codings RFC 9110 §8.4.1, charsets §8.3.2, language tags RFC 5646 §2.1.1). */
+const CASE_INSENSITIVE_FIELDS = new Set(['accept-encoding', 'accept-charset', 'accept-language']);
+
+/**
+ * Fields where member order means nothing (RFC 9110 §12.5.3: preference is given by qvalues).
+ * Not Accept-Language: RFC 9110 §12.5.4 notes recipients may treat its order as a priority.
+ */
+const UNORDERED_FIELDS = new Set(['accept-encoding']);
+
+/** Splits on commas outside quoted strings (RFC 9110 §5.6.4). */
+function splitList(value: string): string[] {
+  const members: string[] = [];
+  let quoted = false;
+  let start = 0;
+  for (let i = 0; i < value.length; i++) {
+    const c = value[i];
+    if (quoted && c === '\\') i++;
+    else if (c === '"') quoted = !quoted;
+    else if (c === ',' && !quoted) {
+      members.push(value.slice(start, i));
+      start = i + 1;
+    }
+  }
+  members.push(value.slice(start));
+  return members;
+}
+
+function collapseWhitespace(member: string): string {
+  return member.trim().replace(/[ \t]+/g, ' ');
+}

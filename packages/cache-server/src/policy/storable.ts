@@ -1,0 +1,137 @@
+import {
+  readField,
+  requestDirectives,
+  responseDirectives,
+  usesTargetedField,
+  type Directives,
+} from './cache-control.js';
+import { allowsHeuristicFreshness, freshnessLifetime } from './freshness.js';
+import { forbidsStale, requiresValidation } from './use.js';
+import type { HeaderMap, PolicyOptions, RequestView, ResponseView, StorabilityDecision } from './types.js';
+
+/**
+ * Final status codes whose semantics this cache implements (RFC 9110 §15), i.e. "understood" for
+ * must-understand (RFC 9111 §5.2.2.3). A cache that does nothing status-specific still has to
+ * pick a list; extension codes (e.g. WebDAV's 207) are not on it.
+ */
+const UNDERSTOOD_STATUSES: ReadonlySet<number> = new Set([
+  200, 201, 202, 203, 204, 205, 206, 300, 301, 302, 303, 304, 305, 307, 308, 400, 401, 402, 403, 404, 405, 406, 407,
+  408, 409, 410, 411, 412, 413, 414, 415, 416, 417, 421, 422, 426, 500, 501, 502, 503, 504, 505,
+]);
+
+type Refusal = string | undefined;
+
+/**
+ * May this response be stored by a shared cache (RFC 9111 §3)? Each rule returns a refusal
+ * reason or undefined; the first refusal wins. A stored response may still be unusable for some
+ * requests (decided by `decideUse`); `private="field"` responses are stored and served without
+ * those fields (headers.ts does the stripping).
+ */
+export function decideStorable(req: RequestView, res: ResponseView, opts: PolicyOptions): StorabilityDecision {
+  const directives = responseDirectives(res.headers, opts.targetedField);
+  const refusal =
+    refuseMethod(req, res, directives, opts) ??
+    refuseStatus(res.status) ??
+    refuseNoStore(req, res.status, directives) ??
+    refusePrivate(directives) ??
+    refuseAuthorized(req, directives) ??
+    refuseVaryStar(res.headers) ??
+    refuseWithoutPermission(res, directives, opts) ??
+    refuseNeverReusable(res, directives, opts);
+  return refusal === undefined ? { storable: true, reason: 'storable' } : { storable: false, reason: refusal };
+}
+
+/**
+ * RFC 9111 §3: only methods whose responses are defined cacheable. GET always; HEAD responses
+ * have no body, so they are not stored as entries (a stored GET response answers HEAD instead);
+ * POST only with explicit freshness and a Content-Location equal to the target (RFC 9110 §9.3.3),
+ * which needs `req.url`.
+ */
+function refuseMethod(req: RequestView, res: ResponseView, directives: Directives, opts: PolicyOptions): Refusal {
+  const method = req.method.toUpperCase();
+  if (method === 'GET') return undefined;
+  if (method === 'HEAD') return 'method-head';
+  if (method === 'POST' && isPostCacheable(req, res, directives, opts)) return undefined;
+  return 'method-not-cacheable';
+}
+
+function isPostCacheable(req: RequestView, res: ResponseView, directives: Directives, opts: PolicyOptions): boolean {
+  const location = readField(res.headers, 'content-location');
+  if (req.url === undefined || location === undefined) return false;
+  return hasExplicitFreshness(res.headers, directives, opts) && resolvesTo(location, req.url);
+}
+
+function resolvesTo(reference: string, url: string): boolean {
+  try {
+    return new URL(reference, url).href === new URL(url).href;
+  } catch {
+    return false;
+  }
+}
+
+/** RFC 9111 §3: final status only; 206 (RFC 9111 §3.3) and 304 (§4.3.4 updates, never stores) are not kept. */
+function refuseStatus(status: number): Refusal {
+  if (status < 200) return 'status-not-final';
+  if (status === 206) return 'partial-content';
+  if (status === 304) return 'not-modified';
+  return undefined;
+}
+
+/**
+ * no-store in the request (RFC 9111 §5.2.1.5) or the response (§5.2.2.5). A response's
+ * must-understand overrides its no-store when we understand the status, and refuses it when we
+ * do not (§5.2.2.3).
+ */
+function refuseNoStore(req: RequestView, status: number, directives: Directives): Refusal {
+  if (requestDirectives(req.headers).has('no-store')) return 'request-no-store';
+  if (directives.has('must-understand')) return UNDERSTOOD_STATUSES.has(status) ? undefined : 'must-understand';
+  return directives.has('no-store') ? 'no-store' : undefined;
+}
+
+/** RFC 9111 §5.2.2.7: bare private forbids shared caches; private="fields" only forbids those fields. */
+function refusePrivate(directives: Directives): Refusal {
+  return directives.get('private') === true ? 'private' : undefined;
+}
+
+/** RFC 9111 §3.5: a response to an authenticated request needs explicit permission to be shared. */
+function refuseAuthorized(req: RequestView, directives: Directives): Refusal {
+  if (req.headers['authorization'] === undefined) return undefined;
+  const allowed = ['public', 's-maxage', 'must-revalidate'].some((name) => directives.has(name));
+  return allowed ? undefined : 'authorization';
+}
+
+/** RFC 9111 §4.1: Vary: * never matches a later request, so storing it would only waste space. */
+function refuseVaryStar(headers: HeaderMap): Refusal {
+  const vary = readField(headers, 'vary') ?? '';
+  return vary.split(',').some((name) => name.trim() === '*') ? 'vary-star' : undefined;
+}
+
+/**
+ * RFC 9111 §3: the response must carry explicit freshness, public, or a heuristically cacheable
+ * status. (The private-cache and cache-extension permissions do not apply here.)
+ */
+function refuseWithoutPermission(res: ResponseView, directives: Directives, opts: PolicyOptions): Refusal {
+  if (hasExplicitFreshness(res.headers, directives, opts)) return undefined;
+  return allowsHeuristicFreshness(res.status, directives) ? undefined : 'not-cacheable-status';
+}
+
+/**
+ * Not an RFC rule but a saving: an entry without a validator can only be reused without asking
+ * the origin, so it is not written when that can never happen: bare no-cache, or stale on
+ * arrival with nothing that lets it be served stale (stale-while-revalidate, stale-if-error,
+ * grace) or with a directive that forbids serving it stale.
+ */
+function refuseNeverReusable(res: ResponseView, directives: Directives, opts: PolicyOptions): Refusal {
+  if (res.headers['etag'] !== undefined || res.headers['last-modified'] !== undefined) return undefined;
+  if (requiresValidation(directives)) return 'never-reusable';
+  const { lifetime } = freshnessLifetime({ status: res.status, headers: res.headers, responseTime: 0 }, opts);
+  if (lifetime > 0) return undefined;
+  const servableStale = opts.grace > 0 || directives.has('stale-while-revalidate') || directives.has('stale-if-error');
+  return servableStale && !forbidsStale(directives) ? undefined : 'never-reusable';
+}
+
+/** Explicit expiration (RFC 9111 §4.2.1); Expires does not count when the targeted field governs (RFC 9213 §2.1). */
+function hasExplicitFreshness(headers: HeaderMap, directives: Directives, opts: PolicyOptions): boolean {
+  if (directives.has('max-age') || directives.has('s-maxage')) return true;
+  return headers['expires'] !== undefined && !usesTargetedField(headers, opts.targetedField);
+}
