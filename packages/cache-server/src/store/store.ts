@@ -16,7 +16,12 @@ export interface ByteRange {
 export interface EntryWriter {
   /** Write the body here; back-pressure as any Writable. */
   readonly body: Writable;
-  /** Ends the body, verifies it, and makes the entry visible (replacing the same key+variant). */
+  /**
+   * Ends the body, verifies it, and makes the entry visible (replacing the same key+variant).
+   * Rejects (never throws) with code CACHE_ERR_SIZE_MISMATCH, CACHE_ERR_ENTRY_TOO_LARGE (larger
+   * than the store's maxSize), CACHE_ERR_WRITE_ABORTED, or the I/O error that stopped it.
+   * Once rejected, the temporary data is already gone.
+   */
   commit(): Promise<EntryMeta>;
   abort(reason?: Error): void;
 }
@@ -34,13 +39,24 @@ export interface StoreStats {
  * policy code only ever talk to this, so a memory tier or a network store can stand in.
  */
 export interface Store {
-  /** Every stored variant of a primary key: metadata only, no body I/O. */
+  /** Every stored variant of a primary key (copies: changing them changes nothing): metadata only, no body I/O. */
   lookup(key: string): Promise<EntryMeta[]>;
-  /** Streams a stored body, or a byte range of it. Rejects if the entry is gone or corrupt (then it is deleted). */
+  /**
+   * Streams a stored body, or a byte range of it. Rejects with CACHE_ERR_ENTRY_GONE or
+   * CACHE_ERR_CORRUPT_ENTRY if the entry is gone or corrupt (then it is deleted, unless the
+   * variant has been replaced meanwhile), CACHE_ERR_BAD_RANGE if the range is not inside it.
+   * A stream once returned keeps delivering the complete old body even if the entry is then
+   * replaced or deleted.
+   */
   openBody(entry: EntryMeta, range?: ByteRange): Promise<Readable>;
   /** Begins writing a new body for `meta.key` + `meta.variant`. `meta.size` may be -1 when unknown. */
   beginWrite(meta: Omit<EntryMeta, 'bodyId' | 'checksum'>): EntryWriter;
-  /** Replaces the metadata of a stored entry without touching its body (304 freshening, hits). */
+  /** Records that `entry` was served (recency for eviction, hit count). In memory; persisted lazily. */
+  markUsed(entry: EntryMeta): void;
+  /**
+   * Replaces the metadata of a stored entry without touching its body (304 freshening, hits).
+   * Does nothing if that variant is gone or holds another body (`bodyId`) by now.
+   */
   updateMeta(meta: EntryMeta): Promise<void>;
   /** Deletes one variant, or every variant of the key when `variant` is undefined. */
   delete(key: string, variant?: string): Promise<void>;

@@ -1,0 +1,49 @@
+import { mkdir, open, rename, unlink } from 'node:fs/promises';
+import { dirname } from 'node:path';
+
+export function hasErrorCode(err: unknown, code: string): boolean {
+  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === code;
+}
+
+/** Deletes a file; one that is already gone is not an error (cleanup often races a rename). */
+export async function unlinkQuietly(path: string): Promise<void> {
+  try {
+    await unlink(path);
+  } catch (err) {
+    if (!hasErrorCode(err, 'ENOENT')) throw err;
+  }
+}
+
+/**
+ * rename(2), creating the fan-out directory on first use. Directories are made lazily rather
+ * than all 2×256 at open so that a directory removed behind our back heals itself.
+ */
+export async function renameCreatingParent(from: string, to: string): Promise<void> {
+  try {
+    await rename(from, to);
+  } catch (err) {
+    if (!hasErrorCode(err, 'ENOENT')) throw err;
+    await mkdir(dirname(to), { recursive: true });
+    await rename(from, to);
+  }
+}
+
+/**
+ * Replaces `path` with `data` so that a reader (or a crash) sees the old or the new content,
+ * never a mix: write a temp file, fsync it, rename it over the target.
+ */
+export async function writeFileAtomically(path: string, tmp: string, data: string): Promise<void> {
+  try {
+    const handle = await open(tmp, 'wx', 0o600);
+    try {
+      await handle.writeFile(data, 'utf8');
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await renameCreatingParent(tmp, path);
+  } catch (err) {
+    await unlinkQuietly(tmp).catch(() => undefined);
+    throw err;
+  }
+}

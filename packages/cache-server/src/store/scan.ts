@@ -1,0 +1,126 @@
+import { readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { EntryMeta } from '@simple-cache/common';
+import type { Logger } from 'pino';
+import type { EntryIndex } from './entry-index.js';
+import { hasErrorCode, unlinkQuietly } from './fs-utils.js';
+import { bodyPath, isBodyId, isMetaFileName, type Layout } from './layout.js';
+
+/** Meta files read at once: enough to keep the disk busy, few enough to leave room for requests. */
+const SCAN_CONCURRENCY = 16;
+
+/** What the start-up scan needs from the store. */
+export interface ScanTarget {
+  readonly layout: Layout;
+  readonly index: EntryIndex;
+  readonly logger: Logger;
+  /** True once the store is closing: the scan stops at the next file. */
+  isStopped(): boolean;
+  /** Loads one meta file into the index under its key's lock; false if it could not be read. */
+  loadMetaFile(hash: string): Promise<boolean>;
+  /** True while a commit has moved this body into place but not yet recorded it. */
+  isBodyPending(bodyId: string): boolean;
+  /** Deletes `entry` unless its variant has been replaced meanwhile. */
+  deleteIfCurrent(entry: EntryMeta): Promise<void>;
+}
+
+/**
+ * The background scan DiskStore.open starts (open itself does not wait: start-up stays fast
+ * with 100k entries, and lookups before the scan reaches a key read its meta file directly).
+ *
+ * 1. Load every meta file into the index — for size accounting and eviction order. Corrupt or
+ *    unknown-format files are deleted by `loadMetaFile`.
+ * 2. Only if every meta file could be read (otherwise a body might look unreferenced only
+ *    because its meta file failed to load): mark the index complete, delete body files that
+ *    no variant references — what a crash between a body's rename and its meta write leaves —
+ *    and drop variants whose body file is missing.
+ */
+export async function scanStore(target: ScanTarget): Promise<void> {
+  const loaded = await loadMetaFiles(target);
+  if (!loaded || target.isStopped()) return;
+  target.index.markComplete();
+  const listed = await sweepBodies(target);
+  if (listed !== undefined) await dropDanglingEntries(target, listed);
+}
+
+async function loadMetaFiles(target: ScanTarget): Promise<boolean> {
+  const { layout, logger } = target;
+  let allLoaded = true;
+  for (const [fanOut, names] of await listFanOut(target, layout.metaDir)) {
+    const hashes: string[] = [];
+    for (const name of names) {
+      if (isMetaFileName(name) && name.startsWith(fanOut)) hashes.push(name.slice(0, -'.json'.length));
+      else await removeStrayFile(target, join(layout.metaDir, fanOut, name));
+    }
+    for (let i = 0; i < hashes.length; i += SCAN_CONCURRENCY) {
+      if (target.isStopped()) return false;
+      const results = await Promise.all(hashes.slice(i, i + SCAN_CONCURRENCY).map((h) => target.loadMetaFile(h)));
+      if (results.includes(false)) allLoaded = false;
+    }
+  }
+  if (!allLoaded) logger.warn('some meta files could not be read; orphan bodies are kept until the next start');
+  return allLoaded;
+}
+
+/** Deletes unreferenced body files; returns the ids of the body files found. */
+async function sweepBodies(target: ScanTarget): Promise<Set<string> | undefined> {
+  const { layout, index, logger } = target;
+  const listed = new Set<string>();
+  let orphans = 0;
+  for (const [fanOut, names] of await listFanOut(target, layout.bodyDir)) {
+    if (target.isStopped()) return undefined;
+    for (const name of names) {
+      const path = join(layout.bodyDir, fanOut, name);
+      if (!isBodyId(name) || !name.startsWith(fanOut)) {
+        await removeStrayFile(target, path);
+        continue;
+      }
+      listed.add(name);
+      // Checked at this moment: a commit in flight marks its body pending before the rename
+      // and keeps it so until the index references it.
+      if (index.hasBody(name) || target.isBodyPending(name)) continue;
+      await unlinkQuietly(path).catch((err: unknown) => logger.warn({ err, path }, 'cannot delete orphan body'));
+      orphans += 1;
+    }
+  }
+  if (orphans > 0) logger.info({ orphans }, 'deleted body files no entry referenced');
+  return listed;
+}
+
+/** Variants whose body was not listed — unless written after the listing, the body is lost. */
+async function dropDanglingEntries(target: ScanTarget, listed: ReadonlySet<string>): Promise<void> {
+  for (const entry of target.index.all()) {
+    if (target.isStopped()) return;
+    if (listed.has(entry.bodyId)) continue;
+    try {
+      await stat(bodyPath(target.layout, entry.bodyId));
+    } catch (err) {
+      if (!hasErrorCode(err, 'ENOENT')) continue;
+      target.logger.warn({ key: entry.key, variant: entry.variant }, 'dropping entry whose body file is missing');
+      await target.deleteIfCurrent(entry).catch(() => undefined);
+    }
+  }
+}
+
+/** `[fanOutDir, fileNames]` for each two-hex-digit directory under `dir`. */
+async function listFanOut(target: ScanTarget, dir: string): Promise<Array<[string, string[]]>> {
+  const result: Array<[string, string[]]> = [];
+  for (const dirent of await readdir(dir, { withFileTypes: true })) {
+    if (!dirent.isDirectory() || !/^[0-9a-f]{2}$/.test(dirent.name)) {
+      target.logger.warn({ path: join(dir, dirent.name) }, 'ignoring unexpected entry in the store directory');
+      continue;
+    }
+    const names = await readdir(join(dir, dirent.name)).catch((err: unknown) => {
+      if (hasErrorCode(err, 'ENOENT')) return [];
+      throw err;
+    });
+    result.push([dirent.name, names]);
+  }
+  return result;
+}
+
+/** Something the store never writes inside its own fan-out directory: not ours to keep. */
+async function removeStrayFile(target: ScanTarget, path: string): Promise<void> {
+  target.logger.warn({ path }, 'deleting unexpected file in the store directory');
+  await unlinkQuietly(path).catch((err: unknown) => target.logger.warn({ err, path }, 'cannot delete file'));
+}

@@ -1,0 +1,164 @@
+import { afterEach, beforeEach, describe, expect, test } from '@jest/globals';
+import { readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
+import { join, sep } from 'node:path';
+import type { EntryMeta } from '@simple-cache/common';
+import type { DiskStore } from '../../src/store/disk-store.js';
+import { hashKey } from '../../src/store/layout.js';
+import { bodyFileOf, listFiles, makeTempDir, metaFileOf, openDiskStore, type TempDir } from './disk-helpers.js';
+import { makeMeta, randomBody, readBody, writeEntry } from './store-helpers.js';
+
+const KEY = 'http://origin.test/page';
+
+describe('DiskStore integrity', () => {
+  let temp: TempDir;
+  let store: DiskStore;
+
+  beforeEach(async () => {
+    temp = await makeTempDir();
+    store = await openDiskStore(temp.dir);
+  });
+  afterEach(async () => {
+    await store.close();
+    await temp.cleanup();
+  });
+
+  async function exists(path: string): Promise<boolean> {
+    return stat(path).then(
+      () => true,
+      () => false,
+    );
+  }
+
+  describe('an unusable meta file is a miss and is deleted', () => {
+    type Doc = { format: unknown; key: string; variants: Array<Record<string, unknown>> };
+    const rows: Array<[string, (doc: Doc) => string]> = [
+      ['invalid JSON', (doc) => JSON.stringify(doc).slice(0, -10)],
+      ['not an object', () => '[1, 2, 3]'],
+      ['an unknown format', (doc) => JSON.stringify({ ...doc, format: 2 })],
+      ['no format', (doc) => JSON.stringify({ ...doc, format: undefined })],
+      ['variants not an array', (doc) => JSON.stringify({ ...doc, variants: {} })],
+      ['a key that does not hash to the file name', (doc) => JSON.stringify({ ...doc, key: `${KEY}/other` })],
+      ['a variant of another key', (doc) => JSON.stringify({ ...doc, variants: [{ ...doc.variants[0], key: 'x' }] })],
+      [
+        'a body id that is a path',
+        (doc) => JSON.stringify({ ...doc, variants: [{ ...doc.variants[0], bodyId: '../../x' }] }),
+      ],
+      ['a negative size', (doc) => JSON.stringify({ ...doc, variants: [{ ...doc.variants[0], size: -1 }] })],
+      [
+        'headers of the wrong type',
+        (doc) => JSON.stringify({ ...doc, variants: [{ ...doc.variants[0], headers: [] }] }),
+      ],
+      ['a bad checksum', (doc) => JSON.stringify({ ...doc, variants: [{ ...doc.variants[0], checksum: 'zz' }] })],
+      ['a variant twice', (doc) => JSON.stringify({ ...doc, variants: [doc.variants[0], doc.variants[0]] })],
+    ];
+
+    async function corruptMetaFile(mutate: (doc: Doc) => string): Promise<{ entry: EntryMeta; path: string }> {
+      const entry = await writeEntry(store, makeMeta(KEY), 'body');
+      await store.close();
+      const path = metaFileOf(temp.dir, KEY);
+      await writeFile(path, mutate(JSON.parse(await readFile(path, 'utf8')) as Doc));
+      store = await openDiskStore(temp.dir);
+      return { entry, path };
+    }
+
+    test.each(rows)('%s: found by lookup before the scan', async (_label, mutate) => {
+      const { path } = await corruptMetaFile(mutate);
+      expect(await store.lookup(KEY)).toEqual([]);
+      expect(await exists(path)).toBe(false);
+    });
+
+    test.each(rows)('%s: found by the scan, and the body is deleted as an orphan', async (_label, mutate) => {
+      const { entry, path } = await corruptMetaFile(mutate);
+      await store.ready();
+      expect(await exists(path)).toBe(false);
+      expect(await exists(bodyFileOf(temp.dir, entry.bodyId))).toBe(false);
+      expect(store.stats()).toMatchObject({ entries: 0, size: 0 });
+      expect(await store.lookup(KEY)).toEqual([]);
+    });
+  });
+
+  describe('a damaged body is detected when opened, and its entry deleted', () => {
+    test.each([
+      ['a small body cut short', 1000, (path: string) => truncate(path, 500)],
+      ['a large body cut short', 500_000, (path: string) => truncate(path, 250_000)],
+      ['a small body with a flipped byte', 1000, flipFirstByte],
+      ['a small body grown', 1000, (path: string) => writeFile(path, 'extra', { flag: 'a' })],
+    ])('%s: CACHE_ERR_CORRUPT_ENTRY', async (_label, size, damage) => {
+      const entry = await writeEntry(store, makeMeta(KEY), randomBody(size));
+      await damage(bodyFileOf(temp.dir, entry.bodyId));
+      await expect(store.openBody(entry)).rejects.toMatchObject({ code: 'CACHE_ERR_CORRUPT_ENTRY' });
+      expect(await store.lookup(KEY)).toEqual([]);
+      expect(await listFiles(temp.dir)).toEqual([]);
+      expect(store.stats()).toMatchObject({ entries: 0, size: 0 });
+    });
+
+    test('a body file that vanished: CACHE_ERR_ENTRY_GONE, entry deleted', async () => {
+      const entry = await writeEntry(store, makeMeta(KEY), 'body');
+      await rm(bodyFileOf(temp.dir, entry.bodyId));
+      await expect(store.openBody(entry)).rejects.toMatchObject({ code: 'CACHE_ERR_ENTRY_GONE' });
+      expect(await store.lookup(KEY)).toEqual([]);
+    });
+
+    test('opening a replaced entry rejects without touching its successor', async () => {
+      const old = await writeEntry(store, makeMeta(KEY), 'old');
+      const current = await writeEntry(store, makeMeta(KEY), 'current');
+      await expect(store.openBody(old)).rejects.toMatchObject({ code: 'CACHE_ERR_ENTRY_GONE' });
+      expect(await store.lookup(KEY)).toEqual([current]);
+      expect((await readBody(store, current)).toString()).toBe('current');
+    });
+
+    async function flipFirstByte(path: string): Promise<void> {
+      const bytes = await readFile(path);
+      bytes[0] = bytes[0]! ^ 0xff;
+      await writeFile(path, bytes);
+    }
+  });
+
+  describe('no request can reach outside the cache directory', () => {
+    const hostileKeys = [
+      '../../../../etc/passwd',
+      'http://origin.test/../../../etc/passwd',
+      'http://origin.test/%2e%2e%2f%2e%2e%2fescape',
+      'http://origin.test/a\0b',
+      'C:\\Windows\\system32',
+      `http://origin.test/${'long/'.repeat(2000)}`,
+      'http://origin.test/ünïcødé/☃',
+    ];
+
+    test('whatever the key and variant, files are named by hashes and random ids only', async () => {
+      for (const key of hostileKeys) {
+        await writeEntry(store, makeMeta(key, { variant: '../../variant/..' }), key);
+        await writeEntry(store, makeMeta(key, { variant: '/etc/shadow' }), key);
+      }
+      expect(await listFiles(temp.parent)).toEqual(
+        expect.arrayContaining([expect.stringMatching(/^cache\/v1\/meta\/[0-9a-f]{2}\/[0-9a-f]{64}\.json$/)]),
+      );
+      for (const file of await listFiles(temp.parent)) {
+        expect(file).toMatch(/^cache\/v1\/(meta\/[0-9a-f]{2}\/[0-9a-f]{64}\.json|body\/[0-9a-f]{2}\/[0-9a-f]{32})$/);
+      }
+      expect(await listFiles(temp.parent)).toHaveLength(hostileKeys.length * 3);
+      for (const key of hostileKeys) {
+        const found = await store.lookup(key);
+        expect(found.map((e) => e.variant).sort()).toEqual(['../../variant/..', '/etc/shadow']);
+        expect((await readBody(store, found[0]!)).toString()).toBe(key);
+      }
+    });
+
+    test('a forged bodyId is refused before it becomes a path', async () => {
+      const secret = join(temp.parent, 'secret');
+      await writeFile(secret, 'do not serve');
+      const entry = await writeEntry(store, makeMeta(KEY), 'body');
+      for (const bodyId of ['../../secret', `..${sep}..${sep}secret`, secret, '']) {
+        await expect(store.openBody({ ...entry, bodyId })).rejects.toMatchObject({ code: 'CACHE_ERR_ENTRY_GONE' });
+      }
+      expect(await readFile(secret, 'utf8')).toBe('do not serve');
+      expect(await store.lookup(KEY)).toEqual([entry]);
+    });
+
+    test('the meta file name is the sha256 of the key', async () => {
+      await writeEntry(store, makeMeta(KEY), 'body');
+      const hash = hashKey(KEY);
+      expect(await listFiles(temp.dir)).toContain(`v1/meta/${hash.slice(0, 2)}/${hash}.json`);
+    });
+  });
+});
