@@ -1,0 +1,59 @@
+/**
+ * The catalogue of errors the cache answers with. Codes are stable (tests and log queries rely
+ * on them); messages are for humans. 4xx: the client's request is at fault; 502/504: the origin.
+ */
+export interface ErrorSpec {
+  code: string;
+  status: number;
+  message: string;
+}
+
+export const ERRORS = {
+  badRequestTarget: {
+    code: 'CACHE_ERR_BAD_REQUEST_TARGET',
+    status: 400,
+    message: 'The request target is not a valid path for this cache.',
+  },
+  originUnreachable: {
+    code: 'CACHE_ERR_ORIGIN_UNREACHABLE',
+    status: 502,
+    message: 'The origin server could not be reached.',
+  },
+  originBadResponse: {
+    code: 'CACHE_ERR_ORIGIN_BAD_RESPONSE',
+    status: 502,
+    message: 'The origin server sent an invalid or incomplete response.',
+  },
+  originTimeout: {
+    code: 'CACHE_ERR_ORIGIN_TIMEOUT',
+    status: 504,
+    message: 'The origin server did not answer in time.',
+  },
+  onlyIfCached: {
+    code: 'CACHE_ERR_ONLY_IF_CACHED',
+    status: 504,
+    message: 'only-if-cached was requested and no usable stored response exists.',
+  },
+  preconditionFailed: {
+    code: 'CACHE_ERR_PRECONDITION_FAILED',
+    status: 412,
+    message: 'A precondition of the request is false for the stored response.',
+  },
+  rangeNotSatisfiable: {
+    code: 'CACHE_ERR_RANGE_NOT_SATISFIABLE',
+    status: 416,
+    message: 'None of the requested ranges overlap the stored response.',
+  },
+} as const satisfies Record<string, ErrorSpec>;
+
+/** An error that carries its catalogue entry, so the HTTP layer knows what to answer. */
+export class CacheError extends Error {
+  readonly code: string;
+  readonly status: number;
+  constructor(spec: ErrorSpec, options?: { cause?: unknown }) {
+    super(spec.message, options);
+    this.name = 'CacheError';
+    this.code = spec.code;
+    this.status = spec.status;
+  }
+}

@@ -1,0 +1,77 @@
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import net from 'node:net';
+import path from 'node:path';
+import { request, waitFor } from './helpers/http.js';
+import { startTestOrigin, type TestOrigin } from './helpers/test-origin.js';
+import { listFiles, startCache, tempDir, type StartedCache } from './helpers/cache.js';
+
+/** Sends bytes exactly as written (no client-side normalisation) and returns the status line. */
+function rawStatus(base: string, target: string): Promise<number> {
+  const url = new URL(base);
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(Number(url.port), url.hostname, () => {
+      socket.write(`GET ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+    });
+    let data = '';
+    socket.on('data', (chunk) => (data += chunk.toString('latin1')));
+    socket.on('end', () => resolve(Number(/^HTTP\/1\.1 (\d{3})/.exec(data)?.[1] ?? 0)));
+    socket.on('error', reject);
+  });
+}
+
+describe('request paths can never reach outside the cache dir or another resource’s entry', () => {
+  let origin: TestOrigin;
+  let cache: StartedCache;
+  let dir: Awaited<ReturnType<typeof tempDir>>;
+
+  beforeAll(async () => {
+    dir = await tempDir();
+    origin = await startTestOrigin({
+      '*': (req, res) => {
+        res.writeHead(200, { 'cache-control': 'max-age=60', 'content-type': 'text/plain' });
+        res.end(`origin saw ${req.url}`);
+      },
+    });
+    cache = await startCache(origin.url, dir.dir);
+  });
+  afterAll(async () => {
+    await cache?.close();
+    await origin?.close();
+    await dir?.cleanup();
+  });
+
+  test.each([
+    ['/../../etc/passwd', '/etc/passwd'],
+    ['/a/%2e%2e/%2e%2e/etc/passwd', '/etc/passwd'],
+    ['/a/.%2E/b', '/b'],
+    ['/a/b/../c', '/a/c'],
+  ])('%s is normalised to %s before it is keyed or forwarded', async (target, normalised) => {
+    const reply = await request(cache.url, target);
+    expect(reply.status).toBe(200);
+    expect(reply.body.toString()).toBe(`origin saw ${normalised}`);
+  });
+
+  test('an encoded slash is a different resource from a real one', async () => {
+    const encoded = await request(cache.url, '/x%2fy');
+    const plain = await request(cache.url, '/x/y');
+    expect(encoded.body.toString()).toBe('origin saw /x%2Fy');
+    expect(plain.body.toString()).toBe('origin saw /x/y');
+  });
+
+  test.each(['http://evil.example/x', '*', 'evil.example:80'])(
+    'request target %s is refused with 400',
+    async (target) => {
+      expect(await rawStatus(cache.url, target)).toBe(400);
+    },
+  );
+
+  test('every file the cache wrote is inside its directory, named by hashes', async () => {
+    await waitFor(() => cache.proxy.inFlight.size === 0, 'commits');
+    const files = await listFiles(dir.dir);
+    expect(files.length).toBeGreaterThan(0);
+    for (const file of files) {
+      expect(path.resolve(file).startsWith(path.resolve(dir.dir) + path.sep)).toBe(true);
+      expect(path.basename(file)).toMatch(/^[0-9a-f]+(\.json)?$/);
+    }
+  });
+});

@@ -1,0 +1,39 @@
+#!/usr/bin/env node
+// Starts the origin (port 8000) and the cache in front of it (port 8001) with the demo site.
+// Ctrl-C (or SIGTERM) stops both; if either exits, the other is stopped too.
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+
+const root = path.resolve(import.meta.dirname, '..');
+const servers = [
+  { name: 'main-server', args: process.env.MAIN_PORT ? [] : ['8000'] },
+  { name: 'cache-server', args: process.env.CACHE_PORT ? [] : ['8001'] },
+];
+
+const children = servers.map(({ name, args }) =>
+  spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], {
+    cwd: path.join(root, 'packages', name),
+    stdio: 'inherit',
+  }),
+);
+
+let stopping = false;
+function stopAll(signal) {
+  if (stopping) return;
+  stopping = true;
+  for (const child of children) if (child.exitCode === null) child.kill(signal);
+}
+
+let exitCode = 0;
+let running = children.length;
+for (const child of children) {
+  child.on('exit', (code) => {
+    if (code) exitCode = code;
+    running -= 1;
+    stopAll('SIGTERM');
+    if (running === 0) process.exit(exitCode);
+  });
+}
+process.on('SIGINT', () => stopAll('SIGINT'));
+process.on('SIGTERM', () => stopAll('SIGTERM'));
+console.log('simple-cache demo: origin on http://localhost:8000, cache on http://localhost:8001 (Ctrl-C stops both)');
