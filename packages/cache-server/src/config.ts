@@ -32,6 +32,7 @@ export const OPTIONS: readonly (OptionSpec & { field: keyof CacheServerConfig })
     description: 'port to listen on (0 = any free port)',
     default: DEFAULTS.port,
     expected: 'a port number 0-65535',
+    placeholder: 'port',
     parse: parsePort,
   },
   {
@@ -41,6 +42,7 @@ export const OPTIONS: readonly (OptionSpec & { field: keyof CacheServerConfig })
     description: 'address to listen on',
     default: DEFAULTS.host,
     expected: 'a host name or IP address',
+    placeholder: 'host',
     parse: parseHost,
   },
   {
@@ -50,6 +52,7 @@ export const OPTIONS: readonly (OptionSpec & { field: keyof CacheServerConfig })
     description: 'base URL of the origin server',
     default: DEFAULTS.origin,
     expected: 'an http(s) URL with scheme, e.g. http://localhost:8000',
+    placeholder: 'url',
     parse: parseOriginUrl,
   },
   {
@@ -59,6 +62,7 @@ export const OPTIONS: readonly (OptionSpec & { field: keyof CacheServerConfig })
     description: 'directory for stored responses',
     default: DEFAULTS.cacheDir,
     expected: 'a directory path',
+    placeholder: 'dir',
     parse: parseDir,
   },
   {
@@ -68,6 +72,8 @@ export const OPTIONS: readonly (OptionSpec & { field: keyof CacheServerConfig })
     description: 'most body bytes kept on disk (LRU eviction beyond)',
     default: DEFAULTS.maxSize,
     expected: 'a size such as 500MB, 2GiB or plain bytes',
+    placeholder: 'size',
+    showDefault: (v) => showSize(v as number),
     parse: parsePositiveSize,
   },
   {
@@ -77,6 +83,8 @@ export const OPTIONS: readonly (OptionSpec & { field: keyof CacheServerConfig })
     description: 'how long to wait for the origin (headers, and between body bytes) before 504',
     default: DEFAULTS.originTimeout,
     expected: 'a duration such as 2s, 500ms or 1m',
+    placeholder: 'duration',
+    showDefault: (v) => showDuration(v as number),
     parse: parsePositiveDuration,
   },
   {
@@ -86,6 +94,7 @@ export const OPTIONS: readonly (OptionSpec & { field: keyof CacheServerConfig })
     description: 'this cache’s name in Cache-Status and Via',
     default: DEFAULTS.name,
     expected: 'a token such as simple-cache',
+    placeholder: 'name',
     parse: parseName,
   },
   {
@@ -95,6 +104,7 @@ export const OPTIONS: readonly (OptionSpec & { field: keyof CacheServerConfig })
     description: 'pino log level',
     default: DEFAULTS.logLevel,
     expected: 'one of fatal, error, warn, info, debug, trace, silent',
+    placeholder: 'level',
     parse: parseLogLevel,
   },
 ];
@@ -141,4 +151,19 @@ function parsePositiveDuration(text: string): number {
 function parseName(text: string): string {
   if (!NAME.test(text)) throw new Error('bad name');
   return text;
+}
+
+function showSize(bytes: number): string {
+  for (const [unit, size] of [
+    ['GiB', 1024 ** 3],
+    ['MiB', 1024 ** 2],
+    ['KiB', 1024],
+  ] as const) {
+    if (bytes % size === 0) return `${bytes / size}${unit}`;
+  }
+  return `${bytes} bytes`;
+}
+
+function showDuration(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
 }

@@ -17,6 +17,10 @@ export interface OptionSpec<T = unknown> {
   parse: (text: string) => T;
   /** Flags without value (`--help`-like switches) take no argument. */
   boolean?: boolean;
+  /** Name of the value in `--help` (`--max-size <size>`); defaults to the first word of `expected`. */
+  placeholder?: string;
+  /** How `--help` shows the default (e.g. bytes as `1GiB`). */
+  showDefault?(value: T): string;
 }
 
 /** Thrown for any bad option: the message is one line naming the option and what was expected. */
@@ -94,12 +98,16 @@ export function parseOptions(
 
 /** `--help` text: usage line, then one row per option with its default and environment variable. */
 export function formatHelp(usage: string, specs: readonly OptionSpec[], describeDefault = defaultText): string {
-  const rows = specs.map((s) => [`--${s.flag}${s.boolean ? '' : ` <${s.expected.split(' ')[0] ?? 'value'}>`}`, s]);
+  const rows = specs.map((s) => [
+    `--${s.flag}${s.boolean ? '' : ` <${s.placeholder ?? s.expected.split(' ')[0] ?? 'value'}>`}`,
+    s,
+  ]);
   const width = Math.max(...rows.map(([left]) => (left as string).length));
   const lines = [`Usage: ${usage}`, '', 'Options (flag > environment variable > default):'];
   for (const [left, spec] of rows as [string, OptionSpec][]) {
     lines.push(`  ${left.padEnd(width)}  ${spec.description}`);
-    lines.push(`  ${''.padEnd(width)}  default: ${describeDefault(spec.default)}; env: ${spec.env}`);
+    const shown = spec.showDefault ? spec.showDefault(spec.default) : describeDefault(spec.default);
+    lines.push(`  ${''.padEnd(width)}  default: ${shown}; env: ${spec.env}`);
   }
   lines.push(`  ${'--help'.padEnd(width)}  show this help`);
   return lines.join('\n');
