@@ -10,6 +10,26 @@ import type { Store } from '../store/store.js';
 /** The slice of a pino logger the proxy uses (Fastify's request logger and pino's both fit). */
 export type Log = Pick<BaseLogger, 'error' | 'warn' | 'info' | 'debug'>;
 
+/** One finished client exchange, as metrics and logs see it. */
+export interface ExchangeEvent {
+  method: string;
+  /** Primary key, '' when the target was refused. */
+  key: string;
+  status: number;
+  /** The X-Cache value sent ('' when the response never started). */
+  xCache: string;
+  /** Body bytes announced to the client (Content-Length), 0 when unknown or none. */
+  bytes: number;
+  durationMs: number;
+  /** True when the client left before the response was complete. */
+  aborted: boolean;
+}
+
+/** Hooks for whoever watches the proxy (metrics, stats); the proxy never depends on them. */
+export interface ProxyObserver {
+  onExchange?(event: ExchangeEvent): void;
+}
+
 /** What the proxy needs from the rest of the server. */
 export interface ProxyDeps {
   config: Readonly<CacheServerConfig>;
@@ -17,6 +37,7 @@ export interface ProxyDeps {
   store: Store;
   origin: OriginClient;
   logger: Log;
+  observer?: ProxyObserver;
 }
 
 /** One client request on its way through the proxy. */

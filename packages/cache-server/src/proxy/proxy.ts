@@ -11,7 +11,7 @@ import {
   selectVariant,
   type RequestView,
 } from '../policy/index.js';
-import { sendError, type Exchange, type Log, type ProxyDeps } from './context.js';
+import { sendError, type Exchange, type Log, type ProxyDeps, type ProxyObserver } from './context.js';
 import { forwardHeadersFor } from './forward-headers.js';
 import { startOriginFetch, type FetchOutcome, type OriginFetch } from './origin-fetch.js';
 import { passThrough } from './pass-through.js';
@@ -36,6 +36,7 @@ export function createProxy(deps: ProxyDeps): Proxy {
     const view: RequestView = { method: req.method ?? 'GET', headers: req.headers };
     const key = cacheKey(deps.config.origin, req.url ?? '');
     const exchange: Exchange = { req, res, key: key ?? '', view, log };
+    if (deps.observer?.onExchange) observe(exchange, deps.observer.onExchange);
     try {
       if (key === undefined) return sendError(exchange, deps, ERRORS.badRequestTarget);
       if (view.method !== 'GET' && view.method !== 'HEAD') return await passThrough(exchange, deps);
@@ -195,4 +196,21 @@ export function createProxy(deps: ProxyDeps): Proxy {
   }
 
   return { handle, inFlight };
+}
+
+function observe(exchange: Exchange, onExchange: NonNullable<ProxyObserver['onExchange']>): void {
+  const started = performance.now();
+  const { res } = exchange;
+  res.once('close', () => {
+    const length = Number(res.getHeader('content-length'));
+    onExchange({
+      method: exchange.view.method,
+      key: exchange.key,
+      status: res.statusCode,
+      xCache: String(res.getHeader('x-cache') ?? ''),
+      bytes: Number.isFinite(length) && exchange.view.method !== 'HEAD' ? length : 0,
+      durationMs: performance.now() - started,
+      aborted: !res.writableFinished,
+    });
+  });
 }
