@@ -1,4 +1,5 @@
 import type { CacheStatusInfo } from '@simple-cache/common';
+import type { UseDecision } from './types.js';
 
 /** RFC 8941 §3.3.4 sf-token: starts with ALPHA or "*", then tchar, ":" or "/". */
 const SF_TOKEN = /^[A-Za-z*][!#$%&'*+\-.^_`|~0-9A-Za-z:/]*$/;
@@ -25,6 +26,19 @@ export function formatCacheStatus(name: string, info: CacheStatusInfo): string {
   if (info.key !== undefined) params.push(`key=${serializeString(info.key)}`);
   if (info.detail !== undefined) params.push(`detail=${serializeTokenOrString(info.detail)}`);
   return [serializeTokenOrString(name), ...params].join('; ');
+}
+
+/** `decideUse` reasons that come from the request's own directives (RFC 9111 §5.2.1). */
+const REQUEST_REASONS: ReadonlySet<string> = new Set(['request-no-cache', 'request-max-age', 'request-min-fresh']);
+
+/**
+ * Why a stored response the cache selected was not used and the request went forward (RFC 9211
+ * §2.2): `request` when it was fresh but the request's directives (no-cache, max-age,
+ * min-fresh) ruled it out; `stale` otherwise, including a response whose own no-cache demands
+ * validation (RFC 9111 §5.2.2.4 treats it as never fresh enough to serve unvalidated).
+ */
+export function forwardReasonFor(decision: Pick<UseDecision, 'reason' | 'ttl'>): 'request' | 'stale' {
+  return REQUEST_REASONS.has(decision.reason) && decision.ttl > 0 ? 'request' : 'stale';
 }
 
 /**

@@ -8,6 +8,36 @@ import { fieldNamesOf, readField, responseDirectives } from './cache-control.js'
  */
 const PROXY_SPECIFIC_FIELDS = ['proxy-authentication-info'];
 
+/**
+ * Request fields some origins (frameworks, rewrite rules) act on although the key does not
+ * include them. On a fetch whose response may be stored they would let one client change what
+ * every other client gets (cache poisoning), so such fetches never carry them; pass-through
+ * requests, whose responses are not stored, keep them. X-Forwarded-Host is on the list because
+ * the cache fills it from the client's Host, which the key does not include either.
+ */
+export const UNKEYED_REQUEST_FIELDS: readonly string[] = [
+  'x-forwarded-host',
+  'x-forwarded-server',
+  'x-forwarded-port',
+  'x-forwarded-prefix',
+  'x-forwarded-scheme',
+  'x-forwarded-ssl',
+  'forwarded',
+  'x-host',
+  'x-original-host',
+  'x-original-url',
+  'x-rewrite-url',
+  'x-http-method-override',
+  'x-http-method',
+  'x-method-override',
+];
+
+/**
+ * Set-Cookie belongs to the one client whose request fetched the response: it is never stored,
+ * so never served from the cache (storability decides whether the rest may be stored).
+ */
+const PER_CLIENT_RESPONSE_FIELDS = ['set-cookie'];
+
 /** Greatest Age we send (RFC 9111 §1.2.2: overflowing calculations become 2^31). */
 const MAX_AGE_SECONDS = 2_147_483_648;
 
@@ -51,15 +81,25 @@ export function forwardRequestHeaders(
   return out;
 }
 
+/** Forwarded request headers for a fetch whose response may be stored: no UNKEYED_REQUEST_FIELDS. */
+export function withoutUnkeyedFields(headers: HeaderMap): HeaderMap {
+  return withoutFields(headers, UNKEYED_REQUEST_FIELDS);
+}
+
 /**
  * The headers kept in `EntryMeta.headers` (RFC 9111 §3.1): everything received except hop-by-hop
  * and proxy-specific fields and the fields a `private="…"` directive names (§5.2.2.7: a shared
  * cache MUST NOT store them). The targeted field stays: freshness reads it from the entry.
- * Set-Cookie stays too: whether such a response may be stored at all is storability's call.
+ * Set-Cookie is never stored (PER_CLIENT_RESPONSE_FIELDS); whether the rest of such a response
+ * may be stored is storability's call.
  */
 export function storedResponseHeaders(headers: HeaderMap, targetedField: string): HeaderMap {
   const privateFields = fieldNamesOf(responseDirectives(headers, targetedField).get('private'));
-  return withoutFields(stripHopByHop(headers), [...PROXY_SPECIFIC_FIELDS, ...privateFields]);
+  return withoutFields(stripHopByHop(headers), [
+    ...PROXY_SPECIFIC_FIELDS,
+    ...PER_CLIENT_RESPONSE_FIELDS,
+    ...privateFields,
+  ]);
 }
 
 /**

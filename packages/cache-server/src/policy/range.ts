@@ -75,21 +75,21 @@ function coalesce(ranges: ByteRange[]): ByteRange[] {
  * be a strong validator (§8.8.2.2: the stored Date at least one second later). Otherwise false:
  * the whole representation is sent with 200.
  */
-export function ifRangeAllows(req: RequestView, entry: EntryMeta): boolean {
+export function ifRangeAllows(req: RequestView, entry: Pick<EntryMeta, 'headers' | 'responseTime'>): boolean {
   const value = readField(req.headers, 'if-range')?.trim();
   if (value === undefined) return true;
   if (value.startsWith('"') || value.startsWith('W/')) {
     const etag = readField(entry.headers, 'etag');
     return etag !== undefined && strongMatch(value, etag);
   }
-  const date = parseHttpDate(value);
+  const date = parseHttpDate(value, entry.responseTime);
   const lastModified = parseHttpDate(readField(entry.headers, 'last-modified'));
   if (date === undefined || date !== lastModified) return false;
   return isStrongLastModified(lastModified, entry);
 }
 
 /** RFC 9110 §8.8.2.2: a Last-Modified one second or more before the response's Date is strong. */
-function isStrongLastModified(lastModified: number, entry: EntryMeta): boolean {
+function isStrongLastModified(lastModified: number, entry: Pick<EntryMeta, 'headers' | 'responseTime'>): boolean {
   const date = parseHttpDate(readField(entry.headers, 'date')) ?? entry.responseTime;
   return date - lastModified >= 1000;
 }

@@ -1,4 +1,5 @@
 import {
+  fieldNamesOf,
   readField,
   requestDirectives,
   responseDirectives,
@@ -35,6 +36,7 @@ export function decideStorable(req: RequestView, res: ResponseView, opts: Policy
     refuseNoStore(req, res.status, directives) ??
     refusePrivate(directives) ??
     refuseAuthorized(req, directives) ??
+    refuseSetCookie(res.headers, directives) ??
     refuseVaryStar(res.headers) ??
     refuseWithoutPermission(res, directives, opts) ??
     refuseNeverReusable(res, directives, opts);
@@ -100,6 +102,20 @@ function refuseAuthorized(req: RequestView, directives: Directives): Refusal {
   return allowed ? undefined : 'authorization';
 }
 
+/**
+ * Not an RFC rule but the usual shared-cache one (nginx and Varnish refuse such responses by
+ * default): a response that sets a cookie is usually made for one user. It is stored only when
+ * the origin says it may be shared: `public` or `s-maxage` (as for Authorization, §3.5), or
+ * `private="set-cookie"` / `no-cache="set-cookie"`, which name the one field not to share. The
+ * Set-Cookie field itself is never stored (headers.ts).
+ */
+function refuseSetCookie(headers: HeaderMap, directives: Directives): Refusal {
+  if (headers['set-cookie'] === undefined) return undefined;
+  if (directives.has('public') || directives.has('s-maxage')) return undefined;
+  const namesCookie = (name: string) => fieldNamesOf(directives.get(name)).includes('set-cookie');
+  return namesCookie('private') || namesCookie('no-cache') ? undefined : 'set-cookie';
+}
+
 /** RFC 9111 §4.1: Vary: * never matches a later request, so storing it would only waste space. */
 function refuseVaryStar(headers: HeaderMap): Refusal {
   const vary = readField(headers, 'vary') ?? '';
@@ -117,17 +133,21 @@ function refuseWithoutPermission(res: ResponseView, directives: Directives, opts
 
 /**
  * Not an RFC rule but a saving: an entry without a validator can only be reused without asking
- * the origin, so it is not written when that can never happen: bare no-cache, or stale on
- * arrival with nothing that lets it be served stale (stale-while-revalidate, stale-if-error,
- * grace) or with a directive that forbids serving it stale.
+ * the origin, so it is not written when that can never happen: bare no-cache; no freshness
+ * information at all (nothing explicit, no heuristic, nothing that lets it be served stale);
+ * or stale on arrival under a directive that forbids serving it stale. A response that is stale
+ * on arrival but carries explicit freshness (max-age=0, a past Expires) IS kept: a request's
+ * max-stale (RFC 9111 §5.2.1.2) or stale-if-error (RFC 5861 §4) may still use it.
  */
 function refuseNeverReusable(res: ResponseView, directives: Directives, opts: PolicyOptions): Refusal {
   if (res.headers['etag'] !== undefined || res.headers['last-modified'] !== undefined) return undefined;
   if (requiresValidation(directives)) return 'never-reusable';
-  const { lifetime } = freshnessLifetime({ status: res.status, headers: res.headers, responseTime: 0 }, opts);
+  const { lifetime, source } = freshnessLifetime({ status: res.status, headers: res.headers, responseTime: 0 }, opts);
   if (lifetime > 0) return undefined;
-  const servableStale = opts.grace > 0 || directives.has('stale-while-revalidate') || directives.has('stale-if-error');
-  return servableStale && !forbidsStale(directives) ? undefined : 'never-reusable';
+  if (forbidsStale(directives)) return 'never-reusable';
+  const servableStale =
+    source !== 'none' || opts.grace > 0 || directives.has('stale-while-revalidate') || directives.has('stale-if-error');
+  return servableStale ? undefined : 'never-reusable';
 }
 
 /** Explicit expiration (RFC 9111 §4.2.1); Expires does not count when the targeted field governs (RFC 9213 §2.1). */

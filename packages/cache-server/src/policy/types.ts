@@ -29,6 +29,11 @@ export interface PolicyOptions {
   grace: number;
   /** Lower-case name of the targeted cache-control field this cache obeys (RFC 9213), e.g. 'cdn-cache-control'. */
   targetedField: string;
+  /**
+   * Remove the targeted field from responses to clients. RFC 9213 §3: CDN caches "will typically
+   * forward this header so that downstream CDN caches can use it as well", but MAY remove it.
+   */
+  stripTargetedField: boolean;
 }
 
 export const DEFAULT_POLICY_OPTIONS: Readonly<PolicyOptions> = Object.freeze({
@@ -37,6 +42,7 @@ export const DEFAULT_POLICY_OPTIONS: Readonly<PolicyOptions> = Object.freeze({
   heuristicMaxAge: 86_400,
   grace: 0,
   targetedField: 'cdn-cache-control',
+  stripTargetedField: false,
 });
 
 /** Every decision carries the rule that produced it (shown in Cache-Status `detail` and logs). */

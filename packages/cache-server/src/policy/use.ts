@@ -11,8 +11,9 @@ type Action = UseDecision['action'];
  * may still be served (stale-while-revalidate, request max-stale) unless the response forbids
  * serving it stale.
  *
- * `immutable` (RFC 8246) only tells clients not to revalidate on reload; a fresh entry is served
- * without revalidation anyway and a stale one is revalidated, so it changes nothing here.
+ * `immutable` (RFC 8246 §2): the response will not change while fresh, so a plain reload
+ * (request max-age=0) is answered from the cache; a force reload (no-cache) still revalidates,
+ * and a stale immutable response is revalidated like any other.
  */
 export function decideUse(req: RequestView, entry: EntryMeta, now: number, opts: PolicyOptions): UseDecision {
   const response = responseDirectives(entry.headers, opts.targetedField);
@@ -26,9 +27,12 @@ export function decideUse(req: RequestView, entry: EntryMeta, now: number, opts:
   if (entry.vary.includes('*')) return decide('unusable', 'vary-star');
   if (requiresValidation(response)) return decide('revalidate', 'response-no-cache');
   if (request.has('no-cache')) return decide('revalidate', 'request-no-cache');
-  if (exceedsRequestMaxAge(request, exactAge(entry, now))) return decide('revalidate', 'request-max-age');
+  const immutable = isImmutableWhileFresh(response, lifetime, age);
+  if (!immutable && exceedsRequestMaxAge(request, exactAge(entry, now))) {
+    return decide('revalidate', 'request-max-age');
+  }
   if (failsMinFresh(request, ttl)) return decide('revalidate', 'request-min-fresh');
-  if (isFresh(lifetime, age)) return decide('fresh', 'fresh');
+  if (isFresh(lifetime, age)) return decide('fresh', immutable && request.has('max-age') ? 'immutable' : 'fresh');
   if (forbidsStale(response)) return decide('revalidate', 'stale-forbidden');
   if (isStaleWithinSwr(response, ttl)) return decide('stale-while-revalidate', 'stale-while-revalidate');
   if (isStaleWithinMaxStale(request, ttl)) return decide('fresh', 'request-max-stale');
@@ -64,6 +68,11 @@ export function requiresValidation(response: Directives): boolean {
  */
 export function forbidsStale(response: Directives): boolean {
   return response.has('must-revalidate') || response.has('proxy-revalidate') || response.has('s-maxage');
+}
+
+/** RFC 8246 §2: immutable and still fresh, so validating it cannot change anything. */
+export function isImmutableWhileFresh(response: Directives, lifetime: number, age: number): boolean {
+  return response.has('immutable') && isFresh(lifetime, age);
 }
 
 /** RFC 5861 §3: stale by no more than the stale-while-revalidate window. */

@@ -145,13 +145,14 @@ export function evaluateClientConditional(req: RequestView, entry: EntryMeta): '
   if (ifNoneMatch !== undefined && ifNoneMatch.trim() !== '') {
     return noneMatchIsFalse(ifNoneMatch, entry) ? 'not-modified' : undefined;
   }
-  const since = parseHttpDate(readField(req.headers, 'if-modified-since'));
+  // An rfc850 two-digit year is read relative to when the response arrived (RFC 9110 §5.6.7).
+  const since = parseHttpDate(readField(req.headers, 'if-modified-since'), entry.responseTime);
   if (since !== undefined && lastModifiedOf(entry) <= since) return 'not-modified';
   return undefined;
 }
 
 /** RFC 9111 §4.3.2: If-Match and If-Unmodified-Since are for the origin, not for a cache. */
-function hasOriginOnlyPrecondition(headers: HeaderMap): boolean {
+export function hasOriginOnlyPrecondition(headers: HeaderMap): boolean {
   return headers['if-match'] !== undefined || headers['if-unmodified-since'] !== undefined;
 }
 

@@ -1,6 +1,6 @@
 import { describe, expect, test } from '@jest/globals';
 import type { CacheStatusInfo } from '@simple-cache/common';
-import { appendCacheStatus, formatCacheStatus } from '../../src/policy/cache-status.js';
+import { appendCacheStatus, formatCacheStatus, forwardReasonFor } from '../../src/policy/cache-status.js';
 
 describe('formatCacheStatus (RFC 9211 §2, RFC 8941)', () => {
   test.each<[string, string, CacheStatusInfo, string]>([
@@ -51,5 +51,20 @@ describe('appendCacheStatus (RFC 9211 §2: each cache adds itself on the right)'
     ['empty lines dropped', ['', 'a'], 'a, me; hit'],
   ])('%s', (_rule, existing, expected) => {
     expect(appendCacheStatus(existing, 'me; hit')).toBe(expected);
+  });
+});
+
+describe('forwardReasonFor (RFC 9211 §2.2 fwd for a selected stored response)', () => {
+  test.each<[string, string, number, 'request' | 'stale']>([
+    ['fresh, request no-cache → request', 'request-no-cache', 10, 'request'],
+    ['fresh, request max-age=0 → request', 'request-max-age', 10, 'request'],
+    ['fresh, request min-fresh → request', 'request-min-fresh', 10, 'request'],
+    ['stale anyway, request no-cache → stale', 'request-no-cache', -1, 'stale'],
+    ['exactly expired, request max-age → stale', 'request-max-age', 0, 'stale'],
+    ['stale → stale', 'stale', -5, 'stale'],
+    ['stale and must-revalidate → stale', 'stale-forbidden', -5, 'stale'],
+    ['response no-cache, even fresh → stale (§5.2.2.4)', 'response-no-cache', 100, 'stale'],
+  ])('%s', (_rule, reason, ttl, expected) => {
+    expect(forwardReasonFor({ reason, ttl })).toBe(expected);
   });
 });

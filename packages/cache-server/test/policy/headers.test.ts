@@ -6,6 +6,8 @@ import {
   forwardResponseHeaders,
   storedResponseHeaders,
   stripHopByHop,
+  UNKEYED_REQUEST_FIELDS,
+  withoutUnkeyedFields,
 } from '../../src/policy/headers.js';
 import type { HeaderMap } from '../../src/policy/types.js';
 import { entry } from './fixtures.js';
@@ -121,6 +123,26 @@ describe('forwardRequestHeaders (RFC 9110 §7.6)', () => {
   });
 });
 
+describe('withoutUnkeyedFields: a fetch whose response may be shared (cache poisoning)', () => {
+  test.each(UNKEYED_REQUEST_FIELDS.map((name) => [name]))('%s is not sent', (name) => {
+    expect(withoutUnkeyedFields({ [name]: 'evil.example', accept: 'text/html' })).toEqual({ accept: 'text/html' });
+  });
+
+  test.each<[string, HeaderMap, HeaderMap]>([
+    ['names match in any case', { 'X-Original-URL': '/admin', a: '1' }, { a: '1' }],
+    ['X-Forwarded-Host made from the client’s Host is dropped', forwardRequestHeaders({ host: 'evil' }, VIA), {}],
+    [
+      'X-Forwarded-For and -Proto (set by the cache) stay',
+      { 'x-forwarded-proto': 'https' },
+      { 'x-forwarded-proto': 'https' },
+    ],
+  ])('%s', (_rule, input, expected) => {
+    const out = withoutUnkeyedFields(input);
+    for (const [name, value] of Object.entries(expected)) expect(out[name]).toBe(value);
+    for (const name of UNKEYED_REQUEST_FIELDS) expect(out[name]).toBeUndefined();
+  });
+});
+
 describe('storedResponseHeaders (RFC 9111 §3.1)', () => {
   test.each<[string, HeaderMap, HeaderMap]>([
     [
@@ -132,7 +154,11 @@ describe('storedResponseHeaders (RFC 9111 §3.1)', () => {
     ['Proxy-Authenticate not stored', { 'proxy-authenticate': 'Basic', b: '2' }, { b: '2' }],
     ['Proxy-Authentication-Info not stored', { 'proxy-authentication-info': 'x', b: '2' }, { b: '2' }],
     ['the targeted field kept (freshness reads it)', { [TARGETED]: 'max-age=60' }, { [TARGETED]: 'max-age=60' }],
-    ['Set-Cookie kept (storability decides)', { 'set-cookie': ['a=b'] }, { 'set-cookie': ['a=b'] }],
+    [
+      'Set-Cookie never stored (one client’s; storability decides the rest)',
+      { 'set-cookie': ['a=b'], b: '2' },
+      { b: '2' },
+    ],
     ['Age kept (age_value, RFC 9111 §4.2.3)', { age: '5' }, { age: '5' }],
     [
       'private="x" fields not stored by a shared cache (§5.2.2.7)',

@@ -31,7 +31,35 @@ describe('decideUse (RFC 9111 §4)', () => {
       5,
       stale,
     ],
-    ['immutable changes nothing while fresh (RFC 8246)', { 'cache-control': 'max-age=60, immutable' }, {}, 1, fresh],
+    ['immutable and fresh: served (RFC 8246)', { 'cache-control': 'max-age=60, immutable' }, {}, 1, fresh],
+    [
+      'immutable and fresh answers a reload (request max-age=0) unvalidated (RFC 8246 §2)',
+      { 'cache-control': 'max-age=60, immutable' },
+      { 'cache-control': 'max-age=0' },
+      1,
+      { action: 'fresh', reason: 'immutable' },
+    ],
+    [
+      'immutable does not answer a force reload (request no-cache, RFC 8246 §2)',
+      { 'cache-control': 'max-age=60, immutable' },
+      { 'cache-control': 'no-cache' },
+      1,
+      { action: 'revalidate', reason: 'request-no-cache' },
+    ],
+    [
+      'immutable still honours min-fresh',
+      { 'cache-control': 'max-age=60, immutable' },
+      { 'cache-control': 'min-fresh=100' },
+      1,
+      { action: 'revalidate', reason: 'request-min-fresh' },
+    ],
+    [
+      'immutable once stale: a reload revalidates',
+      { 'cache-control': 'max-age=2, immutable', etag: '"a"' },
+      { 'cache-control': 'max-age=0' },
+      5,
+      { action: 'revalidate', reason: 'request-max-age' },
+    ],
     ['immutable changes nothing once stale', { 'cache-control': 'max-age=2, immutable', etag: '"a"' }, {}, 5, stale],
     // Response directives (§5.2.2)
     [

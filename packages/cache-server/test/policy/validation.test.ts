@@ -302,6 +302,13 @@ describe('evaluateClientConditional (RFC 9111 §4.3.2, RFC 9110 §13.1, §13.2.2
       'GET',
       'not-modified',
     ],
+    [
+      'rfc850 two-digit year read relative to the stored response (RFC 9110 §5.6.7)',
+      entry({ 'last-modified': 'Sun, 14 Jan 2024 12:00:00 GMT' }),
+      { 'if-modified-since': 'Sunday, 14-Jan-24 12:00:00 GMT' },
+      'GET',
+      'not-modified',
+    ],
     ['invalid If-Modified-Since ignored', withBoth, { 'if-modified-since': 'yesterday' }, 'GET', undefined],
     ['a list of dates is invalid, ignored', withBoth, { 'if-modified-since': `${LM}, ${LM}` }, 'GET', undefined],
     [

@@ -1,0 +1,362 @@
+import { readField, responseDirectives, usesTargetedField } from './cache-control.js';
+import { currentAge, freshnessLifetime } from './freshness.js';
+import { decideStorable } from './storable.js';
+import { decideUse, mayServeStaleOnError } from './use.js';
+import type {
+  EntryMeta,
+  FreshnessSource,
+  HeaderMap,
+  PolicyOptions,
+  RequestView,
+  ResponseView,
+  UseDecision,
+} from './types.js';
+
+/**
+ * "Why was this (not) cached?", answered by the rulebook itself: the same pure decisions the
+ * proxy takes (decideStorable, freshnessLifetime, currentAge, decideUse, mayServeStaleOnError),
+ * each turned into a step that names its rule and its RFC section. Nothing here decides anything
+ * on its own, so the explanation cannot drift from what the proxy does.
+ */
+
+/** What the next request for this variant gets, in the vocabulary operators use. */
+export type NextOutcome = 'hit' | 'stale-while-revalidate' | 'revalidate' | 'miss';
+
+export interface ExplainStep {
+  /** What was checked. */
+  check: 'lookup' | 'storable' | 'targeted-field' | 'freshness' | 'age' | 'vary' | 'validators' | 'reuse' | 'on-error';
+  /** The rule's short name, the same vocabulary as Cache-Status `detail` and the logs. */
+  reason: string;
+  /** Where the rule is written, e.g. `RFC 9111 §4.2.1`. */
+  rfc: string;
+  /** One sentence for people. */
+  text: string;
+}
+
+export interface Verdict {
+  reason: string;
+  rfc: string;
+}
+
+export interface EntryExplanation {
+  variant: string;
+  status: number;
+  storable: Verdict & { storable: boolean };
+  freshness: Verdict & { lifetime: number; source: FreshnessSource };
+  /** Current age, seconds (RFC 9111 §4.2.3). */
+  age: number;
+  /** lifetime − age; negative when stale. */
+  ttl: number;
+  next: Verdict & { outcome: NextOutcome };
+  /** Could a stored copy answer if the origin failed right now (RFC 5861 §4)? */
+  servableOnError: boolean;
+  steps: ExplainStep[];
+}
+
+export interface ResponseExplanation {
+  status: number;
+  storable: Verdict & { storable: boolean };
+  freshness: Verdict & { lifetime: number; source: FreshnessSource };
+  steps: ExplainStep[];
+}
+
+interface Rule {
+  rfc: string;
+  text: string;
+}
+
+/** decideStorable's reasons. */
+export const STORABLE_RULES: Readonly<Record<string, Rule>> = {
+  storable: { rfc: 'RFC 9111 §3', text: 'A shared cache may store this response.' },
+  'method-head': {
+    rfc: 'RFC 9111 §3',
+    text: 'A HEAD response has no body to store; the stored GET response answers HEAD instead.',
+  },
+  'method-not-cacheable': { rfc: 'RFC 9111 §3', text: 'The request method is not one whose responses are cached.' },
+  'status-not-final': { rfc: 'RFC 9111 §3', text: 'Only final (non-1xx) responses are stored.' },
+  'partial-content': { rfc: 'RFC 9111 §3.3', text: 'A 206 partial response is not stored on its own.' },
+  'not-modified': { rfc: 'RFC 9111 §4.3.4', text: 'A 304 updates a stored response; it is never stored itself.' },
+  'request-no-store': { rfc: 'RFC 9111 §5.2.1.5', text: 'The request said no-store.' },
+  'must-understand': {
+    rfc: 'RFC 9111 §5.2.2.3',
+    text: 'must-understand with a status code this cache does not implement.',
+  },
+  'no-store': { rfc: 'RFC 9111 §5.2.2.5', text: 'The response said no-store.' },
+  private: { rfc: 'RFC 9111 §5.2.2.7', text: 'The response is private: only a browser cache may keep it.' },
+  authorization: {
+    rfc: 'RFC 9111 §3.5',
+    text: 'The request carried Authorization and the response gave no public, s-maxage or must-revalidate.',
+  },
+  'vary-star': { rfc: 'RFC 9111 §4.1', text: 'Vary: * matches no later request.' },
+  'set-cookie': {
+    rfc: 'RFC 9111 §3',
+    text: 'It sets a cookie and neither public nor s-maxage says it may be shared (this cache’s rule, as nginx’s and Varnish’s).',
+  },
+  'not-cacheable-status': {
+    rfc: 'RFC 9111 §3, RFC 9110 §15.1',
+    text: 'No explicit freshness, not public, and the status is not heuristically cacheable.',
+  },
+  'never-reusable': {
+    rfc: 'RFC 9111 §4.2',
+    text: 'Stale on arrival, without validators or a way to serve it stale: it could never be reused.',
+  },
+};
+
+/** decideUse's reasons, and what each means for the next request. */
+export const REUSE_RULES: Readonly<Record<string, Rule & { outcome: NextOutcome }>> = {
+  fresh: { outcome: 'hit', rfc: 'RFC 9111 §4.2', text: 'Fresh: served from the cache without asking the origin.' },
+  immutable: {
+    outcome: 'hit',
+    rfc: 'RFC 8246 §2',
+    text: 'Fresh and immutable: served from the cache even though the request asked to revalidate (max-age).',
+  },
+  'request-max-stale': {
+    outcome: 'hit',
+    rfc: 'RFC 9111 §5.2.1.2',
+    text: 'Stale, but the request accepts it (max-stale).',
+  },
+  'stale-while-revalidate': {
+    outcome: 'stale-while-revalidate',
+    rfc: 'RFC 5861 §3',
+    text: 'Stale within stale-while-revalidate: served at once while one background request refreshes it.',
+  },
+  'response-no-cache': {
+    outcome: 'revalidate',
+    rfc: 'RFC 9111 §5.2.2.4',
+    text: 'The response said no-cache: every use is validated with the origin first.',
+  },
+  'request-no-cache': {
+    outcome: 'revalidate',
+    rfc: 'RFC 9111 §5.2.1.4',
+    text: 'The request said no-cache: validated with the origin first.',
+  },
+  'request-max-age': {
+    outcome: 'revalidate',
+    rfc: 'RFC 9111 §5.2.1.1',
+    text: 'Older than the request’s max-age: validated with the origin first.',
+  },
+  'request-min-fresh': {
+    outcome: 'revalidate',
+    rfc: 'RFC 9111 §5.2.1.3',
+    text: 'Less freshness left than the request’s min-fresh: validated with the origin first.',
+  },
+  'stale-forbidden': {
+    outcome: 'revalidate',
+    rfc: 'RFC 9111 §4.2.4, §5.2.2.2',
+    text: 'Stale, and must-revalidate, proxy-revalidate or s-maxage forbid serving it stale.',
+  },
+  stale: { outcome: 'revalidate', rfc: 'RFC 9111 §4.3', text: 'Stale: validated with the origin before use.' },
+  'vary-star': { outcome: 'miss', rfc: 'RFC 9111 §4.1', text: 'Vary: * matches no request: fetched again.' },
+};
+
+/** freshnessLifetime's sources. */
+export const FRESHNESS_RULES: Readonly<Record<FreshnessSource, Rule>> = {
+  's-maxage': { rfc: 'RFC 9111 §5.2.2.10', text: 's-maxage, which a shared cache obeys before max-age' },
+  'max-age': { rfc: 'RFC 9111 §5.2.2.1', text: 'max-age' },
+  expires: { rfc: 'RFC 9111 §5.3', text: 'Expires minus Date' },
+  heuristic: { rfc: 'RFC 9111 §4.2.2', text: 'a heuristic: a fraction of the time since Last-Modified' },
+  none: { rfc: 'RFC 9111 §4.2.1', text: 'nothing: no explicit lifetime and no heuristic applies' },
+};
+
+const UNKNOWN_RULE: Rule = { rfc: 'RFC 9111', text: 'A rule this explanation does not describe yet.' };
+
+/** The steps for a URL with nothing stored: the next request goes to the origin. */
+export function explainNothingStored(): ExplainStep[] {
+  return [
+    {
+      check: 'lookup',
+      reason: 'uri-miss',
+      rfc: 'RFC 9111 §4',
+      text: 'Nothing is stored for this URL: the next request is forwarded to the origin.',
+    },
+  ];
+}
+
+/**
+ * One stored variant at `now`. `req` is the next request to imagine; by default a plain GET
+ * carrying exactly the header values this variant was stored for, so it selects this variant.
+ */
+export function explainEntry(
+  entry: EntryMeta,
+  now: number,
+  opts: PolicyOptions,
+  req: RequestView = requestForVariant(entry),
+): EntryExplanation {
+  const storable = storableVerdict({ method: 'GET', headers: req.headers }, entry, opts);
+  const freshness = freshnessVerdict(entry, opts);
+  const age = currentAge(entry, now);
+  const ttl = freshness.lifetime - age;
+  const decision = decideUse(req, entry, now, opts);
+  const next = nextVerdict(decision, entry);
+  const servableOnError = mayServeStaleOnError(req, entry, now, opts);
+  const steps: ExplainStep[] = [
+    { check: 'storable', reason: storable.reason, rfc: storable.rfc, text: ruleText(STORABLE_RULES, storable.reason) },
+    ...targetedFieldSteps(entry.headers, opts),
+    freshnessStep(freshness),
+    {
+      check: 'age',
+      reason: ttl > 0 ? 'fresh' : 'stale',
+      rfc: 'RFC 9111 §4.2.3',
+      text: `Current age ${age} s: ${ttl > 0 ? `${ttl} s of freshness left` : `stale by ${-ttl} s`}.`,
+    },
+    ...varySteps(entry),
+    validatorStep(entry.headers),
+    { check: 'reuse', reason: decision.reason, rfc: next.rfc, text: nextText(decision, entry) },
+    onErrorStep(servableOnError, next.outcome),
+  ];
+  return { variant: entry.variant, status: entry.status, storable, freshness, age, ttl, next, servableOnError, steps };
+}
+
+/** A response as the origin sends it now (a probe for a URL with nothing stored): would it be stored, for how long? */
+export function explainResponse(
+  req: RequestView,
+  res: ResponseView,
+  now: number,
+  opts: PolicyOptions,
+): ResponseExplanation {
+  const storable = storableVerdict(req, res, opts);
+  const freshness = freshnessVerdict({ status: res.status, headers: res.headers, responseTime: now }, opts);
+  const steps: ExplainStep[] = [
+    { check: 'storable', reason: storable.reason, rfc: storable.rfc, text: ruleText(STORABLE_RULES, storable.reason) },
+    ...targetedFieldSteps(res.headers, opts),
+    freshnessStep(freshness),
+    validatorStep(res.headers),
+  ];
+  return { status: res.status, storable, freshness, steps };
+}
+
+/** A GET that selects `entry`: the request header values its variant was stored for (RFC 9111 §4.1). */
+export function requestForVariant(entry: EntryMeta): RequestView {
+  const headers: HeaderMap = {};
+  for (const [name, value] of Object.entries(entry.varyValues)) if (value !== undefined) headers[name] = value;
+  return { method: 'GET', headers };
+}
+
+function storableVerdict(req: RequestView, res: ResponseView, opts: PolicyOptions): EntryExplanation['storable'] {
+  const decision = decideStorable(req, res, opts);
+  return { storable: decision.storable, reason: decision.reason, rfc: ruleOf(STORABLE_RULES, decision.reason).rfc };
+}
+
+function freshnessVerdict(
+  entry: Pick<EntryMeta, 'status' | 'headers' | 'responseTime'>,
+  opts: PolicyOptions,
+): EntryExplanation['freshness'] {
+  const { lifetime, source } = freshnessLifetime(entry, opts);
+  return { lifetime, source, reason: source, rfc: FRESHNESS_RULES[source].rfc };
+}
+
+function freshnessStep(freshness: EntryExplanation['freshness']): ExplainStep {
+  const rule = FRESHNESS_RULES[freshness.source];
+  const text =
+    freshness.source === 'none'
+      ? `Freshness lifetime 0 s: ${rule.text}.`
+      : `Freshness lifetime ${freshness.lifetime} s, from ${rule.text}.`;
+  return { check: 'freshness', reason: freshness.source, rfc: rule.rfc, text };
+}
+
+/** RFC 9213 §2.1: a valid targeted field replaces Cache-Control and Expires for this cache. */
+function targetedFieldSteps(headers: HeaderMap, opts: PolicyOptions): ExplainStep[] {
+  if (!usesTargetedField(headers, opts.targetedField)) return [];
+  const directives = [...responseDirectives(headers, opts.targetedField).keys()].join(', ');
+  return [
+    {
+      check: 'targeted-field',
+      reason: opts.targetedField,
+      rfc: 'RFC 9213 §2.1',
+      text: `${opts.targetedField} (${directives}) governs this cache instead of Cache-Control and Expires.`,
+    },
+  ];
+}
+
+/** RFC 9111 §4.1: which request headers select this variant. */
+function varySteps(entry: EntryMeta): ExplainStep[] {
+  if (entry.vary.length === 0) return [];
+  const values = entry.vary.map((name) => `${name}: ${entry.varyValues[name] ?? '(absent)'}`).join('; ');
+  return [
+    {
+      check: 'vary',
+      reason: 'vary',
+      rfc: 'RFC 9111 §4.1',
+      text: `Varies on ${entry.vary.join(', ')}; this variant answers requests with ${values}.`,
+    },
+  ];
+}
+
+/** RFC 9111 §4.3.1: validators turn a refetch into a cheap conditional request. */
+function validatorStep(headers: HeaderMap): ExplainStep {
+  const etag = readField(headers, 'etag');
+  const lastModified = readField(headers, 'last-modified');
+  if (etag === undefined && lastModified === undefined) {
+    return {
+      check: 'validators',
+      reason: 'no-validator',
+      rfc: 'RFC 9111 §4.3.1',
+      text: 'No ETag or Last-Modified: once stale it is fetched again in full.',
+    };
+  }
+  const names = [etag !== undefined ? `If-None-Match: ${etag}` : '', lastModified ? `If-Modified-Since` : '']
+    .filter(Boolean)
+    .join(' and ');
+  return {
+    check: 'validators',
+    reason: 'validators',
+    rfc: 'RFC 9111 §4.3.1',
+    text: `Once stale it is validated with ${names}; a 304 keeps the stored body.`,
+  };
+}
+
+function nextVerdict(decision: UseDecision, entry: EntryMeta): EntryExplanation['next'] {
+  const rule = ruleOf(REUSE_RULES, decision.reason);
+  const outcome = 'outcome' in rule ? rule.outcome : outcomeOf(decision, entry);
+  return { outcome, reason: decision.reason, rfc: rule.rfc };
+}
+
+/** For a reason the table does not know yet, the action alone still says what happens. */
+function outcomeOf(decision: UseDecision, entry: EntryMeta): NextOutcome {
+  if (decision.action === 'fresh') return 'hit';
+  if (decision.action === 'stale-while-revalidate') return 'stale-while-revalidate';
+  if (decision.action === 'revalidate') return entry.vary.includes('*') ? 'miss' : 'revalidate';
+  return 'miss';
+}
+
+function nextText(decision: UseDecision, entry: EntryMeta): string {
+  const text = ruleText(REUSE_RULES, decision.reason);
+  if (decision.action !== 'revalidate') return text;
+  const hasValidator = readField(entry.headers, 'etag') !== undefined || readField(entry.headers, 'last-modified');
+  return hasValidator ? text : `${text} Without validators that is a full request.`;
+}
+
+/** RFC 5861 §4 stale-if-error (plus this cache's grace): what an origin failure would change. */
+function onErrorStep(servable: boolean, outcome: NextOutcome): ExplainStep {
+  const rfc = 'RFC 5861 §4';
+  if (outcome === 'hit' || outcome === 'stale-while-revalidate') {
+    return {
+      check: 'on-error',
+      reason: 'not-asked',
+      rfc,
+      text: 'The origin is not waited for, so its failure would not matter.',
+    };
+  }
+  if (servable) {
+    return {
+      check: 'on-error',
+      reason: 'stale-if-error',
+      rfc,
+      text: 'If the origin failed, the stored response would be served instead of the error.',
+    };
+  }
+  return {
+    check: 'on-error',
+    reason: 'error',
+    rfc,
+    text: 'If the origin failed, the client would get the error: nothing allows serving it stale.',
+  };
+}
+
+function ruleOf<R extends Rule>(table: Readonly<Record<string, R>>, reason: string): R | Rule {
+  return Object.hasOwn(table, reason) ? (table[reason] as R) : UNKNOWN_RULE;
+}
+
+function ruleText(table: Readonly<Record<string, Rule>>, reason: string): string {
+  return ruleOf(table, reason).text;
+}
