@@ -1,23 +1,26 @@
 import { createHash } from 'node:crypto';
-import { open, type FileHandle } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import { Writable } from 'node:stream';
+import type { StoreFs } from './store-fs.js';
 
 /**
  * The `body` of a disk EntryWriter: streams into a fresh temp file, counting bytes and hashing
  * them on the way, and fsyncs and closes the file when the stream is ended — so once it emits
  * 'finish' the bytes are durable and the file can be renamed into place.
  *
- * Bytes beyond `limit` (the store's maxSize) are counted but no longer written: such a body
- * can never be stored, yet failing the stream would also break whatever tees into it (the
- * response to the client), so the writer lets commit() reject instead.
+ * A body that grows past `limit` (the largest object the store keeps) can never be stored: at
+ * the first byte over it the stream destroys itself, without an error, so the write is aborted
+ * at once (its temp file deleted: a huge pass-through response never fills the disk) while a
+ * tee feeding it just drops it and keeps serving the client. `overLimit` tells why it closed.
  */
 export class BodyFileWriter extends Writable {
-  /** Bytes written to the stream, including any not stored because of the limit. */
+  /** Bytes written to the stream, including the chunk that went over the limit. */
   bytes = 0;
   private readonly hash = createHash('sha1');
   private handle: FileHandle | undefined;
 
   constructor(
+    private readonly fs: StoreFs,
     readonly path: string,
     private readonly limit: number,
   ) {
@@ -35,7 +38,7 @@ export class BodyFileWriter extends Writable {
 
   override _construct(callback: (error?: Error | null) => void): void {
     // 'wx': the name is random, so an existing file means something is badly wrong.
-    open(this.path, 'wx', 0o600).then((handle) => {
+    this.fs.open(this.path, 'wx', 0o600).then((handle) => {
       this.handle = handle;
       callback();
     }, callback);
@@ -45,6 +48,9 @@ export class BodyFileWriter extends Writable {
     this.bytes += chunk.length;
     if (this.overLimit) {
       callback();
+      // On the next tick: chunks already buffered are then taken (and dropped) quietly, instead
+      // of failing with "write after destroy" and making the close look like an I/O error.
+      if (!this.destroyed) process.nextTick(() => this.destroy());
       return;
     }
     this.hash.update(chunk);

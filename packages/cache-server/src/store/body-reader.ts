@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
-import { open, type FileHandle } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import type { EntryMeta } from '@simple-cache/common';
 import { hasErrorCode } from './fs-utils.js';
 import type { ByteRange } from './store.js';
+import type { StoreFs } from './store-fs.js';
 import { StoreError } from './store-errors.js';
 
 /**
@@ -14,16 +15,22 @@ import { StoreError } from './store-errors.js';
 export const VERIFY_MAX_BYTES = 64 * 1024;
 
 /**
+ * Chunk size of body streams. Each chunk is one read on the thread pool: 128 KiB halves the time
+ * of a 256 KiB hit compared with the default 64 KiB (measured), at 128 KiB per open reader.
+ */
+const READ_CHUNK_BYTES = 128 * 1024;
+
+/**
  * Opens a body file for `entry`. Rejects with CACHE_ERR_ENTRY_GONE when the file is missing
  * and CACHE_ERR_CORRUPT_ENTRY when its length or checksum disagree with `entry` (the caller
  * deletes the entry then). The open descriptor, not the path, backs the stream: a replacement
  * or delete unlinking the file meanwhile does not disturb a reader that already started.
  */
-export async function readBodyFile(path: string, entry: EntryMeta, range?: ByteRange): Promise<Readable> {
+export async function readBodyFile(fs: StoreFs, path: string, entry: EntryMeta, range?: ByteRange): Promise<Readable> {
   const { start, end } = resolveRange(entry.size, range);
   let handle: FileHandle;
   try {
-    handle = await open(path, 'r');
+    handle = await fs.open(path, 'r');
   } catch (err) {
     if (hasErrorCode(err, 'ENOENT')) throw new StoreError('CACHE_ERR_ENTRY_GONE', 'the body file is gone');
     throw err;
@@ -43,10 +50,10 @@ export async function readBodyFile(path: string, entry: EntryMeta, range?: ByteR
     throw err;
   }
   // The stream owns the handle from here and closes it when done or destroyed.
-  return handle.createReadStream({ start, end });
+  return handle.createReadStream({ start, end, highWaterMark: READ_CHUNK_BYTES });
 }
 
-function resolveRange(size: number, range: ByteRange | undefined): ByteRange {
+export function resolveRange(size: number, range: ByteRange | undefined): ByteRange {
   if (range === undefined) return { start: 0, end: size - 1 };
   const { start, end } = range;
   const valid = Number.isSafeInteger(start) && Number.isSafeInteger(end) && start >= 0 && start <= end && end < size;
@@ -69,7 +76,7 @@ async function readVerified(handle: FileHandle, entry: EntryMeta): Promise<Buffe
 }
 
 /** A byte stream (not object mode, unlike Readable.from) over one buffer. */
-function readableOf(body: Buffer): Readable {
+export function readableOf(body: Buffer): Readable {
   return new Readable({
     read() {
       if (body.length > 0) this.push(body);

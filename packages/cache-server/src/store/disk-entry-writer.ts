@@ -4,10 +4,15 @@ import { BodyFileWriter } from './body-file-writer.js';
 import { unlinkQuietly } from './fs-utils.js';
 import type { EntryWriter } from './store.js';
 import { StoreError } from './store-errors.js';
+import type { StoreFs } from './store-fs.js';
 
 /** What a writer needs from its store (DiskStore implements it). */
 export interface WriterHost {
-  readonly maxSize: number;
+  readonly fs: StoreFs;
+  /** The largest body stored (the smaller of the store's maxSize and maxObjectSize). */
+  readonly maxObjectSize: number;
+  /** An I/O error stopped the write (DiskStore's degraded mode listens). */
+  noteFailure(err: unknown): void;
   /**
    * Makes a finished body visible: moves `tmpPath` into place and records `meta`. Calls
    * `isAborted` once it holds the key's lock, the last moment an abort can still win.
@@ -41,15 +46,12 @@ export class DiskEntryWriter implements EntryWriter {
     private readonly meta: Omit<EntryMeta, 'checksum'>,
     tmpPath: string,
   ) {
-    // A body announced too large is never stored: count it, write none of it.
-    this.body = new BodyFileWriter(tmpPath, meta.size > host.maxSize ? -1 : host.maxSize);
+    this.body = new BodyFileWriter(host.fs, tmpPath, host.maxObjectSize);
     // The error itself resurfaces from commit(); this listener only keeps it from crashing.
-    this.body.on('error', () => undefined);
+    this.body.on('error', (err) => host.noteFailure(err));
     this.body.on('close', () => {
       // A body that finished normally waits for commit() or abort(); anything else is an abort.
-      if (this.state === 'open' && !this.body.writableFinished) {
-        this.cancel(this.body.errored ?? new StoreError('CACHE_ERR_WRITE_ABORTED', 'the body stream was destroyed'));
-      }
+      if (this.state === 'open' && !this.body.writableFinished) this.cancel(this.closeReason());
     });
   }
 
@@ -100,6 +102,7 @@ export class DiskEntryWriter implements EntryWriter {
       if (this.abortReason !== undefined) throw this.abortError();
       return await this.host.publish(meta, this.body.path, () => this.abortReason !== undefined);
     } catch (err) {
+      this.host.noteFailure(err);
       await this.discard();
       throw this.abortReason ?? err;
     } finally {
@@ -111,16 +114,25 @@ export class DiskEntryWriter implements EntryWriter {
   /** The stored metadata, once the body's length has been checked against the announced one. */
   private finalMeta(): EntryMeta {
     const { bytes } = this.body;
-    if (this.body.overLimit) {
-      throw new StoreError(
-        'CACHE_ERR_ENTRY_TOO_LARGE',
-        `body of ${bytes} bytes exceeds the store's maximum size of ${this.host.maxSize} bytes`,
-      );
-    }
+    if (this.body.overLimit) throw this.tooLarge();
     if (this.meta.size >= 0 && bytes !== this.meta.size) {
       throw new StoreError('CACHE_ERR_SIZE_MISMATCH', `expected ${this.meta.size} body bytes, got ${bytes}`);
     }
     return { ...this.meta, size: bytes, checksum: this.body.digest() };
+  }
+
+  /** Why the body closed before it finished: an I/O error, too many bytes, or someone destroyed it. */
+  private closeReason(): Error {
+    if (this.body.overLimit) return this.tooLarge();
+    if (this.body.errored) return this.body.errored;
+    return new StoreError('CACHE_ERR_WRITE_ABORTED', 'the body stream was destroyed');
+  }
+
+  private tooLarge(): StoreError {
+    return new StoreError(
+      'CACHE_ERR_ENTRY_TOO_LARGE',
+      `body of more than ${this.host.maxObjectSize} bytes exceeds the largest object the store keeps`,
+    );
   }
 
   private abortError(): Error {
@@ -138,7 +150,7 @@ export class DiskEntryWriter implements EntryWriter {
         await finished(this.body).catch(() => undefined);
       }
       // If even that fails, close() and the next open() empty tmp/ anyway.
-      await unlinkQuietly(this.body.path).catch(() => undefined);
+      await unlinkQuietly(this.host.fs, this.body.path).catch(() => undefined);
     })();
     return this.discarded;
   }

@@ -1,32 +1,44 @@
-import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Writable, type Readable } from 'node:stream';
 import type { EntryMeta } from '@simple-cache/common';
 import { pino, type Logger } from 'pino';
 import { readBodyFile } from './body-reader.js';
 import { DiskEntryWriter, type WriterHost } from './disk-entry-writer.js';
-import { EntryIndex } from './entry-index.js';
-import { evictLeastRecentlyUsed } from './eviction.js';
-import { renameCreatingParent, unlinkQuietly, writeFileAtomically } from './fs-utils.js';
-import { KeyedQueue } from './keyed-queue.js';
-import { bodyPath, createBodyId, createLayout, hashKey, isBodyId, metaPath, tmpPath, type Layout } from './layout.js';
-import { readMetaFile, serializeMetaFile } from './meta-file.js';
+import { DiskHealth } from './disk-health.js';
+import { EntryTable, isSameBody } from './entry-table.js';
+import { renameCreatingParent, unlinkQuietly } from './fs-utils.js';
+import { bodyPath, createBodyId, createLayout, isBodyId, tmpPath, type Layout } from './layout.js';
 import { scanStore, type ScanTarget } from './scan.js';
-import type { ByteRange, EntryWriter, Store, StoreStats } from './store.js';
+import { SpaceKeeper } from './space-keeper.js';
+import type { ByteRange, EntryWriter, Store, StoreHealth, StoreStats } from './store.js';
 import { StoreError } from './store-errors.js';
+import { nodeFs, type StoreFs } from './store-fs.js';
 
 export interface DiskStoreOptions {
   /** The cache directory; the store keeps everything in `<dir>/v1/` (see layout.ts). */
   dir: string;
   /** Upper bound for the stored body bytes; least recently used entries are evicted beyond it. */
   maxSize: number;
+  /** Largest body stored (default: maxSize); a larger write is aborted as soon as it is known. */
+  maxObjectSize?: number;
+  /** Entries not used (served or stored) for this many ms are removed; 0 (default) = never. */
+  inactive?: number;
   logger?: Logger;
+  /** Wall clock in ms (default Date.now); tests inject one. */
+  now?: () => number;
+  /** The file-system calls (default node:fs/promises); tests inject failures. */
+  fs?: StoreFs;
+  /** Degraded mode: first retry of the disk after this many ms (default 1 s), doubling up to 30 s. */
+  retryDelay?: number;
 }
+
+const MAX_RETRY_DELAY = 30_000;
 
 /**
  * The Store on a local disk: one meta file per key, one file per body, all names hashes or
  * random ids (layout.ts, meta-file.ts), an in-memory index for lookups, size and eviction order
- * (entry-index.ts), filled by a background scan (scan.ts).
+ * (entry-index.ts), filled by a background scan (scan.ts), kept within bounds by a SpaceKeeper
+ * (space-keeper.ts) and switched to pass-through when the disk fails (disk-health.ts).
  *
  * Consistency rules, each of which a crash at any point leaves intact:
  * - A body is written to tmp/, fsynced, then renamed into body/ under a never-reused id, and
@@ -44,47 +56,94 @@ export interface DiskStoreOptions {
  * One process per directory: two stores sharing one would delete each other's work in progress.
  */
 export class DiskStore implements Store {
-  private readonly index = new EntryIndex();
-  private readonly queue = new KeyedQueue();
+  private readonly table: EntryTable;
   private readonly writers = new Set<DiskEntryWriter>();
   /** Bodies already in body/ whose meta file is still being written (the scan must spare them). */
   private readonly pendingBodies = new Set<string>();
+  private readonly notedFailures = new WeakSet<object>();
   private readonly writerHost: WriterHost;
+  private readonly space: SpaceKeeper;
+  private readonly diskHealth: DiskHealth;
+  readonly maxObjectSize: number;
+  private readonly sweepTimer: NodeJS.Timeout | undefined;
   private scanned: Promise<void> = Promise.resolve();
-  private evicting: Promise<void> = Promise.resolve();
-  private evictions = 0;
   private closed = false;
   private closing: Promise<void> | undefined;
 
   private constructor(
     private readonly layout: Layout,
     private readonly maxSize: number,
+    private readonly fs: StoreFs,
+    private readonly now: () => number,
     private readonly logger: Logger,
+    options: DiskStoreOptions,
   ) {
+    this.diskHealth = new DiskHealth({
+      logger,
+      now,
+      dir: layout.root,
+      retryDelay: options.retryDelay ?? 1000,
+      maxRetryDelay: MAX_RETRY_DELAY,
+    });
+    this.table = new EntryTable(layout, fs, logger, {
+      noteFailure: (err) => this.noteFailure(err),
+      noteSuccess: () => this.diskHealth.noteSuccess(),
+    });
+    this.maxObjectSize = Math.min(maxSize, options.maxObjectSize ?? maxSize);
     this.writerHost = {
-      maxSize,
+      fs,
+      maxObjectSize: this.maxObjectSize,
+      noteFailure: (err) => this.noteFailure(err),
       publish: (meta, tmp, isAborted) => this.publish(meta, tmp, isAborted),
       release: (writer) => this.writers.delete(writer),
     };
+    const inactive = options.inactive ?? 0;
+    this.space = new SpaceKeeper({
+      index: this.table.index,
+      maxSize,
+      inactive,
+      now,
+      logger,
+      remove: (victim) => this.table.removeVariants(victim.key, (e) => isSameBody(e, victim)),
+    });
+    if (inactive > 0) {
+      // Checked at lookup too; the sweep is what frees the space of entries nobody asks for.
+      const every = Math.min(Math.max(inactive / 10, 1000), 60_000);
+      this.sweepTimer = setInterval(() => void this.space.expireInactive(), every);
+      this.sweepTimer.unref();
+    }
   }
 
-  /** Creates the directories, empties tmp/ and starts the background scan (see `ready`). */
+  /**
+   * Creates the directories, empties tmp/ and starts the background scan (see `ready`). A
+   * directory that cannot be written (full, read-only) does not stop start-up: the store opens
+   * degraded and serves what it can read.
+   */
   static async open(options: DiskStoreOptions): Promise<DiskStore> {
     const { maxSize } = options;
-    if (!Number.isSafeInteger(maxSize) || maxSize < 0) {
-      throw new RangeError(`maxSize must be a non-negative integer, got ${maxSize}`);
+    for (const [name, value] of Object.entries({ maxSize, maxObjectSize: options.maxObjectSize ?? 0 })) {
+      if (!Number.isSafeInteger(value) || value < 0) {
+        throw new RangeError(`${name} must be a non-negative integer, got ${value}`);
+      }
     }
     const layout = createLayout(resolve(options.dir));
-    await mkdir(layout.metaDir, { recursive: true });
-    await mkdir(layout.bodyDir, { recursive: true });
-    // Anything in tmp/ is a write a previous process never finished.
-    await rm(layout.tmpDir, { recursive: true, force: true });
-    await mkdir(layout.tmpDir, { recursive: true });
+    const fs = options.fs ?? nodeFs;
     const logger = (options.logger ?? pino({ enabled: false })).child({ module: 'disk-store' });
-    const store = new DiskStore(layout, maxSize, logger);
-    store.scanned = scanStore(store.scanTarget()).catch((err: unknown) => {
-      logger.error({ err }, 'the start-up scan of the cache directory failed');
-    });
+    const store = new DiskStore(layout, maxSize, fs, options.now ?? Date.now, logger, options);
+    try {
+      await fs.mkdir(layout.metaDir, { recursive: true });
+      await fs.mkdir(layout.bodyDir, { recursive: true });
+      // Anything in tmp/ is a write a previous process never finished.
+      await fs.rm(layout.tmpDir, { recursive: true, force: true });
+      await fs.mkdir(layout.tmpDir, { recursive: true });
+    } catch (err) {
+      if (!store.noteFailure(err)) throw err;
+    }
+    store.scanned = scanStore(store.scanTarget())
+      .then(() => store.afterScan())
+      .catch((err: unknown) => {
+        logger.error({ err }, 'the start-up scan of the cache directory failed');
+      });
     return store;
   }
 
@@ -95,25 +154,29 @@ export class DiskStore implements Store {
 
   async lookup(key: string): Promise<EntryMeta[]> {
     this.assertOpen();
-    if (!this.index.isKnown(key)) {
-      const hash = hashKey(key);
-      await this.queue.run(hash, () => this.ensureLoaded(key, hash));
-    }
-    return this.index.variants(key).map((entry) => structuredClone(entry));
+    await this.table.load(key);
+    return this.currentVariants(key);
+  }
+
+  lookupSync(key: string): EntryMeta[] | undefined {
+    this.assertOpen();
+    return this.table.index.isKnown(key) ? this.currentVariants(key) : undefined;
   }
 
   async openBody(entry: EntryMeta, range?: ByteRange): Promise<Readable> {
     this.assertOpen();
     if (!isBodyId(entry.bodyId)) throw new StoreError('CACHE_ERR_ENTRY_GONE', 'not a body of this store');
     try {
-      return await readBodyFile(bodyPath(this.layout, entry.bodyId), entry, range);
+      return await readBodyFile(this.fs, bodyPath(this.layout, entry.bodyId), entry, range);
     } catch (err) {
       if (
         err instanceof StoreError &&
         (err.code === 'CACHE_ERR_CORRUPT_ENTRY' || err.code === 'CACHE_ERR_ENTRY_GONE')
       ) {
         this.logger.warn({ key: entry.key, variant: entry.variant, code: err.code }, err.message);
-        await this.deleteIfCurrent(entry).catch((cause: unknown) => this.logger.warn({ err: cause }, 'delete failed'));
+        await this.table
+          .deleteIfCurrent(entry)
+          .catch((cause: unknown) => this.logger.warn({ err: cause }, 'delete failed'));
       }
       throw err;
     }
@@ -121,6 +184,14 @@ export class DiskStore implements Store {
 
   beginWrite(meta: Omit<EntryMeta, 'bodyId' | 'checksum'>): EntryWriter {
     if (this.closed) return createRejectedWriter(new StoreError('CACHE_ERR_STORE_CLOSED', 'the store is closed'));
+    if (meta.size > this.maxObjectSize) {
+      return createRejectedWriter(
+        new StoreError('CACHE_ERR_ENTRY_TOO_LARGE', `${meta.size} bytes exceed the largest object stored`),
+      );
+    }
+    if (!this.diskHealth.allowsWrite()) {
+      return createRejectedWriter(new StoreError('CACHE_ERR_STORE_DEGRADED', 'the cache directory cannot be written'));
+    }
     // Whatever else the caller's object carries, the store owns a copy with a fresh body id.
     const { bodyId: _bodyId, checksum: _checksum, ...rest } = structuredClone(meta) as EntryMeta;
     const writer = new DiskEntryWriter(
@@ -133,20 +204,21 @@ export class DiskStore implements Store {
   }
 
   markUsed(entry: EntryMeta): void {
-    if (!this.closed) this.index.touch(entry.key, entry.variant, entry.bodyId, Date.now());
+    if (!this.closed) this.table.index.touch(entry.key, entry.variant, entry.bodyId, this.now());
   }
 
   async updateMeta(meta: EntryMeta): Promise<void> {
     this.assertOpen();
-    const hash = hashKey(meta.key);
-    await this.queue.run(hash, async () => {
-      await this.ensureLoaded(meta.key, hash);
-      const current = this.index.variants(meta.key);
+    // Degraded: the update is dropped, not failed. The entry stays as stored (at worst it is
+    // revalidated again), and the one log line about the disk has been written already.
+    if (!this.diskHealth.allowsWrite()) return;
+    await this.table.withKey(meta.key, async (hash) => {
+      const current = this.table.index.variants(meta.key);
       const old = current.find((entry) => entry.variant === meta.variant);
       // Only the body that was looked up may be freshened: it may have been replaced meanwhile.
       if (old === undefined || old.bodyId !== meta.bodyId) return;
       const next = withStoredBody(structuredClone(meta), old);
-      await this.writeMeta(
+      await this.table.writeMeta(
         meta.key,
         hash,
         current.map((entry) => (entry === old ? next : entry)),
@@ -156,17 +228,37 @@ export class DiskStore implements Store {
 
   async delete(key: string, variant?: string): Promise<void> {
     this.assertOpen();
-    await this.removeVariants(key, (entry) => variant === undefined || entry.variant === variant);
+    await this.table.removeVariants(key, (entry) => variant === undefined || entry.variant === variant);
   }
 
   async *entries(): AsyncIterable<EntryMeta> {
     this.assertOpen();
     await this.ready();
-    for (const entry of this.index.all().map((e) => structuredClone(e))) yield entry;
+    const live = this.table.index.all().filter((entry) => !this.space.isInactive(entry));
+    for (const entry of live.map((e) => structuredClone(e))) yield entry;
   }
 
   stats(): StoreStats {
-    return { entries: this.index.count, size: this.index.size, maxSize: this.maxSize, evictions: this.evictions };
+    const { index } = this.table;
+    return { entries: index.count, size: index.size, maxSize: this.maxSize, evictions: this.space.evictions };
+  }
+
+  onBodyRemoved(listener: (bodyId: string) => void): () => void {
+    return this.table.onBodyRemoved(listener);
+  }
+
+  health(): StoreHealth {
+    return this.diskHealth.snapshot();
+  }
+
+  /** Removes every entry not used within `inactive` now (also runs on a timer). */
+  expireInactive(): Promise<void> {
+    return this.space.expireInactive();
+  }
+
+  /** Entries removed because they were not used within `inactive`. */
+  get expirations(): number {
+    return this.space.expirations;
   }
 
   /** Aborts writers not yet committing, waits for commits and the scan, persists recency. */
@@ -177,169 +269,106 @@ export class DiskStore implements Store {
 
   private async shutDown(): Promise<void> {
     this.closed = true;
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
     const closedError = new StoreError('CACHE_ERR_STORE_CLOSED', 'the store was closed');
     for (const writer of this.writers) if (!writer.isCommitting) writer.abort(closedError);
     await Promise.all([...this.writers].map((writer) => writer.settled()));
     await this.scanned;
-    await this.evicting;
-    await this.queue.idle();
-    for (const key of this.index.dirtyKeys()) {
-      const hash = hashKey(key);
-      await this.queue
-        .run(hash, () => this.writeMeta(key, hash, this.index.variants(key)))
-        .catch((err: unknown) => this.logger.warn({ err, key }, 'cannot persist recency'));
-    }
+    await this.space.idle();
+    await this.table.queue.idle();
+    await this.persistRecency();
     // Nothing writes any more; this only catches what a failed cleanup left behind.
-    const leftovers = await readdir(this.layout.tmpDir).catch(() => []);
-    await Promise.all(leftovers.map((name) => unlinkQuietly(join(this.layout.tmpDir, name)).catch(() => undefined)));
+    const leftovers = await this.fs.readdir(this.layout.tmpDir).catch(() => []);
+    await Promise.all(
+      leftovers.map((name) => unlinkQuietly(this.fs, join(this.layout.tmpDir, name)).catch(() => undefined)),
+    );
+  }
+
+  /** Writes the meta files whose recency changed; gives up at the first disk failure (one log line, not one per key). */
+  private async persistRecency(): Promise<void> {
+    const { index } = this.table;
+    for (const key of index.dirtyKeys()) {
+      try {
+        await this.table.withKey(key, (hash) => this.table.writeMeta(key, hash, index.variants(key)));
+      } catch (err) {
+        this.logger.warn({ err, key }, 'cannot persist recency');
+        if (this.diskHealth.isDegraded) return;
+      }
+    }
+  }
+
+  /** Variants of a known key that may be served: copies, without inactive ones (which are removed). */
+  private currentVariants(key: string): EntryMeta[] {
+    const variants = this.table.index.variants(key);
+    const live = variants.filter((entry) => !this.space.isInactive(entry));
+    if (live.length < variants.length) void this.space.expireInactive();
+    return live.map((entry) => structuredClone(entry));
   }
 
   /** WriterHost.publish: moves a verified body into place and points the key's meta file at it. */
   private async publish(meta: EntryMeta, tmp: string, isAborted: () => boolean): Promise<EntryMeta> {
-    const hash = hashKey(meta.key);
     const target = bodyPath(this.layout, meta.bodyId);
-    let replaced: EntryMeta | undefined;
+    if (isAborted()) throw new StoreError('CACHE_ERR_WRITE_ABORTED', 'the write was aborted');
+    // Room first: the body counts against maxSize from the moment it is renamed into body/.
+    const release = await this.space.reserve(meta.size);
     this.pendingBodies.add(meta.bodyId);
     try {
       if (isAborted()) throw new StoreError('CACHE_ERR_WRITE_ABORTED', 'the write was aborted');
-      await renameCreatingParent(tmp, target);
+      await renameCreatingParent(this.fs, tmp, target);
+      let replaced: EntryMeta | undefined;
       try {
-        replaced = await this.queue.run(hash, async () => {
-          await this.ensureLoaded(meta.key, hash);
+        replaced = await this.table.withKey(meta.key, async (hash) => {
           if (isAborted()) throw new StoreError('CACHE_ERR_WRITE_ABORTED', 'the write was aborted');
-          const current = this.index.variants(meta.key);
+          const current = this.table.index.variants(meta.key);
           const old = current.find((entry) => entry.variant === meta.variant);
           const next = old === undefined ? [...current, meta] : current.map((entry) => (entry === old ? meta : entry));
-          await this.writeMeta(meta.key, hash, next);
+          await this.table.writeMeta(meta.key, hash, next);
           return old;
         });
       } catch (err) {
-        await unlinkQuietly(target).catch(() => undefined);
+        await unlinkQuietly(this.fs, target).catch(() => undefined);
         throw err;
       }
+      if (replaced !== undefined) await this.table.unlinkBody(replaced.bodyId);
     } finally {
       this.pendingBodies.delete(meta.bodyId);
+      release();
     }
-    if (replaced !== undefined) await this.unlinkBody(replaced.bodyId);
-    await this.evictOverflow(meta.bodyId);
+    // Only entries the scan loaded meanwhile can push it over; the reservation covered the rest.
+    if (this.table.index.size > this.maxSize) await this.space.trim(meta.bodyId);
     return structuredClone(meta);
   }
 
-  /** One eviction run at a time, each re-checking the size, so two commits never over-evict. */
-  private evictOverflow(sparedBodyId: string): Promise<void> {
-    const run = this.evicting.then(() =>
-      evictLeastRecentlyUsed({
-        index: this.index,
-        maxSize: this.maxSize,
-        sparedBodyId,
-        remove: (victim) => this.removeVariants(victim.key, (e) => isSameBody(e, victim)),
-      }),
-    );
-    this.evicting = run.then(
-      (evicted) => {
-        this.evictions += evicted;
-      },
-      // The commit that triggered it has succeeded anyway; the next commit tries again.
-      (err: unknown) => this.logger.warn({ err }, 'eviction failed'),
-    );
-    return this.evicting;
+  /** After the scan the index is complete: enforce the bounds it could not see before. */
+  private async afterScan(): Promise<void> {
+    if (this.closed) return;
+    await this.space.trim();
+    await this.space.expireInactive();
   }
 
-  /** Loads `key`'s meta file into the index unless known. Call on the key's queue. */
-  private async ensureLoaded(key: string, hash: string): Promise<void> {
-    if (this.index.isKnown(key)) return;
-    const path = metaPath(this.layout, hash);
-    const file = await readMetaFile(path);
-    if (file.kind === 'ok' && file.key === key) {
-      this.index.setVariants(key, file.variants);
-      return;
-    }
-    if (file.kind !== 'missing') await this.dropMetaFile(path, file.kind);
-    this.index.setVariants(key, []);
-  }
-
-  /** ScanTarget.loadMetaFile. */
-  private loadMetaFile(hash: string): Promise<boolean> {
-    return this.queue.run(hash, async () => {
-      const path = metaPath(this.layout, hash);
-      try {
-        const file = await readMetaFile(path);
-        if (file.kind === 'missing') return true;
-        if (file.kind !== 'ok' || hashKey(file.key) !== hash) {
-          await this.dropMetaFile(path, file.kind === 'ok' ? 'misplaced' : file.kind);
-        } else if (!this.index.isKnown(file.key)) {
-          this.index.setVariants(file.key, file.variants);
-        }
-        return true;
-      } catch (err) {
-        this.logger.warn({ err, path }, 'cannot read meta file');
-        return false;
-      }
-    });
-  }
-
-  /** An unknown format or a corrupt file is a miss, and deleted (its bodies become orphans). */
-  private async dropMetaFile(path: string, reason: string): Promise<void> {
-    this.logger.warn({ path, reason }, 'deleting unusable meta file');
-    await unlinkQuietly(path);
-  }
-
-  /** Writes `key`'s meta file with exactly `variants` (deleting it when none), then the index. */
-  private async writeMeta(key: string, hash: string, variants: EntryMeta[]): Promise<void> {
-    const path = metaPath(this.layout, hash);
-    if (variants.length === 0) await unlinkQuietly(path);
-    else await writeFileAtomically(path, tmpPath(this.layout, 'meta'), serializeMetaFile(key, variants));
-    this.index.setVariants(key, variants);
-    this.index.markClean(key);
-  }
-
-  private async removeVariants(key: string, shouldRemove: (entry: EntryMeta) => boolean): Promise<EntryMeta[]> {
-    const hash = hashKey(key);
-    const removed = await this.queue.run(hash, async () => {
-      await this.ensureLoaded(key, hash);
-      const current = this.index.variants(key);
-      const gone = current.filter(shouldRemove);
-      if (gone.length > 0)
-        await this.writeMeta(
-          key,
-          hash,
-          current.filter((entry) => !shouldRemove(entry)),
-        );
-      return gone;
-    });
-    await Promise.all(removed.map((entry) => this.unlinkBody(entry.bodyId)));
-    return removed;
-  }
-
-  private async deleteIfCurrent(entry: EntryMeta): Promise<void> {
-    await this.removeVariants(entry.key, (e) => isSameBody(e, entry));
-  }
-
-  /** A body no meta file references any more; if unlinking fails the next scan retries. */
-  private async unlinkBody(bodyId: string): Promise<void> {
-    const path = bodyPath(this.layout, bodyId);
-    await unlinkQuietly(path).catch((err: unknown) => this.logger.warn({ err, path }, 'cannot delete body file'));
+  /** Records a disk failure once per error object; true when it was disk trouble (degraded mode). */
+  private noteFailure(err: unknown): boolean {
+    if (typeof err !== 'object' || err === null || this.notedFailures.has(err)) return false;
+    this.notedFailures.add(err);
+    return this.diskHealth.noteFailure(err);
   }
 
   private scanTarget(): ScanTarget {
     return {
       layout: this.layout,
-      index: this.index,
+      fs: this.fs,
+      index: this.table.index,
       logger: this.logger,
       isStopped: () => this.closed,
-      loadMetaFile: (hash) => this.loadMetaFile(hash),
+      loadMetaFile: (hash) => this.table.loadMetaFileNow(hash),
       isBodyPending: (bodyId) => this.pendingBodies.has(bodyId),
-      deleteIfCurrent: (entry) => this.deleteIfCurrent(entry),
+      deleteIfCurrent: (entry) => this.table.deleteIfCurrent(entry),
     };
   }
 
   private assertOpen(): void {
     if (this.closed) throw new StoreError('CACHE_ERR_STORE_CLOSED', 'the store is closed');
   }
-}
-
-function isSameBody(a: EntryMeta, b: EntryMeta): boolean {
-  return a.variant === b.variant && a.bodyId === b.bodyId;
 }
 
 /**
@@ -357,8 +386,13 @@ function withStoredBody(meta: EntryMeta, stored: EntryMeta): EntryMeta {
   return next;
 }
 
-/** What beginWrite hands out once the store is closed: accepts bytes, commit() rejects. */
+/**
+ * A writer that is aborted from birth (store closed or degraded, body announced too large):
+ * its body is destroyed without an error, so a tee drops it and no byte is copied, and
+ * commit() rejects with `error`.
+ */
 function createRejectedWriter(error: StoreError): EntryWriter {
   const body = new Writable({ write: (_chunk, _encoding, callback) => callback() });
-  return { body, commit: () => Promise.reject(error), abort: () => body.destroy() };
+  body.destroy();
+  return { body, commit: () => Promise.reject(error), abort: () => undefined };
 }

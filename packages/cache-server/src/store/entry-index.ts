@@ -1,5 +1,5 @@
 import type { EntryMeta } from '@simple-cache/common';
-import { RecencyHeap } from './recency-heap.js';
+import { RecencyHeap, type RecencyItem } from './recency-heap.js';
 
 interface Slot {
   meta: EntryMeta;
@@ -120,20 +120,28 @@ export class EntryIndex {
    * just committed must not pay for its own room). It stays indexed until the caller deletes it.
    */
   leastRecentlyUsed(sparedBodyId?: string): EntryMeta | undefined {
-    let spared: { recency: number; seq: number; key: string; variant: string } | undefined;
-    let found: EntryMeta | undefined;
+    return this.leastRecentlyUsedMany(1, 1, sparedBodyId)[0];
+  }
+
+  /**
+   * The least recently used variants, oldest first, until their sizes add up to `bytes` or
+   * there are `max` of them (eviction removes them concurrently). They stay indexed until
+   * the caller deletes them.
+   */
+  leastRecentlyUsedMany(bytes: number, max: number, sparedBodyId?: string): EntryMeta[] {
+    const popped: RecencyItem[] = [];
+    const found: EntryMeta[] = [];
+    let sum = 0;
     for (let item = this.heap.pop(); item !== undefined; item = this.heap.pop()) {
       const slot = this.keys.get(item.key)?.get(item.variant);
       if (slot === undefined || slot.seq !== item.seq) continue;
-      if (slot.meta.bodyId === sparedBodyId) {
-        spared = item;
-        continue;
-      }
-      found = slot.meta;
-      this.heap.push(item);
-      break;
+      popped.push(item);
+      if (slot.meta.bodyId === sparedBodyId) continue;
+      found.push(slot.meta);
+      sum += slot.meta.size;
+      if (found.length >= max || sum >= bytes) break;
     }
-    if (spared !== undefined) this.heap.push(spared);
+    for (const item of popped) this.heap.push(item);
     return found;
   }
 
@@ -160,7 +168,7 @@ export class EntryIndex {
   }
 }
 
-/** Eviction order: last served, else when the response arrived. */
-function recencyOf(meta: EntryMeta): number {
+/** Eviction order, and what --inactive measures: last served, else when the response arrived. */
+export function recencyOf(meta: EntryMeta): number {
   return meta.lastAccess ?? meta.responseTime;
 }

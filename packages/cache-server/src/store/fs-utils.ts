@@ -1,14 +1,14 @@
-import { mkdir, open, rename, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import type { StoreFs } from './store-fs.js';
 
 export function hasErrorCode(err: unknown, code: string): boolean {
   return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === code;
 }
 
 /** Deletes a file; one that is already gone is not an error (cleanup often races a rename). */
-export async function unlinkQuietly(path: string): Promise<void> {
+export async function unlinkQuietly(fs: StoreFs, path: string): Promise<void> {
   try {
-    await unlink(path);
+    await fs.unlink(path);
   } catch (err) {
     if (!hasErrorCode(err, 'ENOENT')) throw err;
   }
@@ -18,13 +18,13 @@ export async function unlinkQuietly(path: string): Promise<void> {
  * rename(2), creating the fan-out directory on first use. Directories are made lazily rather
  * than all 2×256 at open so that a directory removed behind our back heals itself.
  */
-export async function renameCreatingParent(from: string, to: string): Promise<void> {
+export async function renameCreatingParent(fs: StoreFs, from: string, to: string): Promise<void> {
   try {
-    await rename(from, to);
+    await fs.rename(from, to);
   } catch (err) {
     if (!hasErrorCode(err, 'ENOENT')) throw err;
-    await mkdir(dirname(to), { recursive: true });
-    await rename(from, to);
+    await fs.mkdir(dirname(to), { recursive: true });
+    await fs.rename(from, to);
   }
 }
 
@@ -32,18 +32,18 @@ export async function renameCreatingParent(from: string, to: string): Promise<vo
  * Replaces `path` with `data` so that a reader (or a crash) sees the old or the new content,
  * never a mix: write a temp file, fsync it, rename it over the target.
  */
-export async function writeFileAtomically(path: string, tmp: string, data: string): Promise<void> {
+export async function writeFileAtomically(fs: StoreFs, path: string, tmp: string, data: string): Promise<void> {
   try {
-    const handle = await open(tmp, 'wx', 0o600);
+    const handle = await fs.open(tmp, 'wx', 0o600);
     try {
       await handle.writeFile(data, 'utf8');
       await handle.sync();
     } finally {
       await handle.close();
     }
-    await renameCreatingParent(tmp, path);
+    await renameCreatingParent(fs, tmp, path);
   } catch (err) {
-    await unlinkQuietly(tmp).catch(() => undefined);
+    await unlinkQuietly(fs, tmp).catch(() => undefined);
     throw err;
   }
 }

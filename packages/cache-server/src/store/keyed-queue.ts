@@ -21,6 +21,11 @@ export class KeyedQueue {
     return result;
   }
 
+  /** True while a task for `name` is queued or running. */
+  isBusy(name: string): boolean {
+    return this.tails.has(name);
+  }
+
   /** Resolves once every task queued so far (and any they queue meanwhile) has settled. */
   async idle(): Promise<void> {
     while (this.tails.size > 0) await Promise.all(this.tails.values());

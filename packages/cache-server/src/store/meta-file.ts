@@ -1,7 +1,7 @@
-import { readFile } from 'node:fs/promises';
 import type { EntryMeta, HeaderMap } from '@simple-cache/common';
 import { hasErrorCode } from './fs-utils.js';
 import { isBodyId } from './layout.js';
+import type { StoreFs } from './store-fs.js';
 
 /**
  * The meta file format, version 1: one JSON document per primary key holding every variant.
@@ -51,10 +51,22 @@ export function parseMetaFile(text: string): ParsedMetaFile {
 }
 
 /** Reads and parses one meta file; I/O errors other than "not there" propagate. */
-export async function readMetaFile(path: string): Promise<ReadMetaFile> {
+export async function readMetaFile(fs: StoreFs, path: string): Promise<ReadMetaFile> {
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    text = await fs.readFile(path, 'utf8');
+  } catch (err) {
+    if (hasErrorCode(err, 'ENOENT')) return { kind: 'missing' };
+    throw err;
+  }
+  return parseMetaFile(text);
+}
+
+/** readMetaFile without waiting (the start-up scan); same results. */
+export function readMetaFileSync(fs: StoreFs, path: string): ReadMetaFile {
+  let text: string;
+  try {
+    text = fs.readFileSync(path, 'utf8');
   } catch (err) {
     if (hasErrorCode(err, 'ENOENT')) return { kind: 'missing' };
     throw err;

@@ -15,6 +15,8 @@ export const STORE_ERROR_CODES = {
   writeAborted: 'CACHE_ERR_WRITE_ABORTED',
   /** openBody(): the range is not inside the body. */
   badRange: 'CACHE_ERR_BAD_RANGE',
+  /** commit(): refused without trying, because the disk recently failed (degraded mode). */
+  storeDegraded: 'CACHE_ERR_STORE_DEGRADED',
   /** The store was closed. */
   storeClosed: 'CACHE_ERR_STORE_CLOSED',
 } as const;

@@ -26,6 +26,18 @@ export interface EntryWriter {
   abort(reason?: Error): void;
 }
 
+/** Whether the store can take writes; see DiskStore's degraded mode. */
+export type StoreHealth =
+  | { state: 'ok' }
+  | {
+      state: 'degraded';
+      /** Wall clock (ms) when writes started failing. */
+      since: number;
+      /** The error code that started it, e.g. ENOSPC or EROFS. */
+      code: string;
+      message: string;
+    };
+
 export interface StoreStats {
   entries: number;
   /** Body bytes currently stored. */
@@ -49,7 +61,12 @@ export interface Store {
    * replaced or deleted.
    */
   openBody(entry: EntryMeta, range?: ByteRange): Promise<Readable>;
-  /** Begins writing a new body for `meta.key` + `meta.variant`. `meta.size` may be -1 when unknown. */
+  /**
+   * Begins writing a new body for `meta.key` + `meta.variant`. `meta.size` may be -1 when unknown.
+   * Never throws. When the store cannot take the write at all (closed, degraded, announced larger
+   * than it stores) the writer comes back already aborted: its `body` is destroyed (without an
+   * error event, so a tee simply skips it) and `commit()` rejects with the reason.
+   */
   beginWrite(meta: Omit<EntryMeta, 'bodyId' | 'checksum'>): EntryWriter;
   /** Records that `entry` was served (recency for eviction, hit count). In memory; persisted lazily. */
   markUsed(entry: EntryMeta): void;
@@ -65,4 +82,31 @@ export interface Store {
   stats(): StoreStats;
   /** Finishes pending writes and releases resources; leaves no temporary files. */
   close(): Promise<void>;
+
+  // Optional fast paths and hooks. Callers must work without them (a network store may lack them).
+
+  /**
+   * The largest body a write can store (at most `stats().maxSize`): a writer aborts itself
+   * once its body grows past this. Whoever relies on a body being stored should check it.
+   */
+  readonly maxObjectSize?: number;
+
+  /**
+   * `lookup` without waiting, when the answer needs no I/O (the key's metadata is in memory);
+   * undefined when only the async `lookup` can tell. Same copies-not-references rule.
+   */
+  lookupSync?(key: string): EntryMeta[] | undefined;
+  /**
+   * The whole body of `entry` if it is held in memory (no I/O, no stream), else undefined. The
+   * buffer is shared: callers must not modify it. For serving hot small objects synchronously.
+   */
+  getBody?(entry: EntryMeta): Buffer | undefined;
+  /**
+   * Calls `listener` with the bodyId of every body that stops being referenced (replaced,
+   * deleted, evicted, expired, found corrupt), before its bytes are deleted. A memory tier uses
+   * it to drop its copy. Returns a function that unsubscribes.
+   */
+  onBodyRemoved?(listener: (bodyId: string) => void): () => void;
+  /** Whether writes are currently accepted (see degraded mode in the README). */
+  health?(): StoreHealth;
 }

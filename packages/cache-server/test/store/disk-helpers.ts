@@ -1,7 +1,8 @@
+import { afterEach, beforeEach } from '@jest/globals';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import { DiskStore } from '../../src/store/disk-store.js';
+import { DiskStore, type DiskStoreOptions } from '../../src/store/disk-store.js';
 import { bodyPath, createLayout, hashKey, metaPath } from '../../src/store/layout.js';
 import type { MakeStore } from './store-suite.js';
 
@@ -22,6 +23,56 @@ export async function makeTempDir(): Promise<TempDir> {
 
 export function openDiskStore(dir: string, maxSize = DEFAULT_MAX_SIZE): Promise<DiskStore> {
   return DiskStore.open({ dir, maxSize });
+}
+
+export type DiskStoreSettings = Partial<Omit<DiskStoreOptions, 'dir'>>;
+
+export interface DiskStoreFixture {
+  /** The current test's store (a new object after reopen). */
+  readonly store: DiskStore;
+  /** Its directory, inside a parent of its own. */
+  readonly temp: TempDir;
+  /** Closes the store (if still open) and opens another on the same directory. */
+  reopen(overrides?: DiskStoreSettings): Promise<DiskStore>;
+}
+
+/**
+ * The setup every disk store test shares: a fresh directory and a store opened on it before
+ * each test, both gone after it. Call inside a describe block.
+ */
+export function useDiskStore(settings: DiskStoreSettings = {}): DiskStoreFixture {
+  let temp: TempDir | undefined;
+  let store: DiskStore | undefined;
+  const open = (overrides: DiskStoreSettings = {}) =>
+    DiskStore.open({ maxSize: DEFAULT_MAX_SIZE, ...settings, ...overrides, dir: required(temp).dir });
+  beforeEach(async () => {
+    temp = await makeTempDir();
+    store = await open();
+  });
+  afterEach(async () => {
+    await store?.close();
+    await temp?.cleanup();
+    store = undefined;
+    temp = undefined;
+  });
+  return {
+    get store() {
+      return required(store);
+    },
+    get temp() {
+      return required(temp);
+    },
+    async reopen(overrides) {
+      await store?.close();
+      store = await open(overrides);
+      return store;
+    },
+  };
+}
+
+function required<T>(value: T | undefined): T {
+  if (value === undefined) throw new Error('only available inside a test');
+  return value;
 }
 
 /** The shared contract suite's factory: a fresh DiskStore in a fresh directory. */

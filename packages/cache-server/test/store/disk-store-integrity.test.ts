@@ -1,26 +1,15 @@
-import { afterEach, beforeEach, describe, expect, test } from '@jest/globals';
+import { describe, expect, test } from '@jest/globals';
 import { readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { join, sep } from 'node:path';
 import type { EntryMeta } from '@simple-cache/common';
-import type { DiskStore } from '../../src/store/disk-store.js';
 import { hashKey } from '../../src/store/layout.js';
-import { bodyFileOf, listFiles, makeTempDir, metaFileOf, openDiskStore, type TempDir } from './disk-helpers.js';
+import { bodyFileOf, listFiles, metaFileOf, useDiskStore } from './disk-helpers.js';
 import { makeMeta, randomBody, readBody, writeEntry } from './store-helpers.js';
 
 const KEY = 'http://origin.test/page';
 
 describe('DiskStore integrity', () => {
-  let temp: TempDir;
-  let store: DiskStore;
-
-  beforeEach(async () => {
-    temp = await makeTempDir();
-    store = await openDiskStore(temp.dir);
-  });
-  afterEach(async () => {
-    await store.close();
-    await temp.cleanup();
-  });
+  const disk = useDiskStore();
 
   async function exists(path: string): Promise<boolean> {
     return stat(path).then(
@@ -53,27 +42,27 @@ describe('DiskStore integrity', () => {
     ];
 
     async function corruptMetaFile(mutate: (doc: Doc) => string): Promise<{ entry: EntryMeta; path: string }> {
-      const entry = await writeEntry(store, makeMeta(KEY), 'body');
-      await store.close();
-      const path = metaFileOf(temp.dir, KEY);
+      const entry = await writeEntry(disk.store, makeMeta(KEY), 'body');
+      await disk.store.close();
+      const path = metaFileOf(disk.temp.dir, KEY);
       await writeFile(path, mutate(JSON.parse(await readFile(path, 'utf8')) as Doc));
-      store = await openDiskStore(temp.dir);
+      await disk.reopen();
       return { entry, path };
     }
 
     test.each(rows)('%s: found by lookup before the scan', async (_label, mutate) => {
       const { path } = await corruptMetaFile(mutate);
-      expect(await store.lookup(KEY)).toEqual([]);
+      expect(await disk.store.lookup(KEY)).toEqual([]);
       expect(await exists(path)).toBe(false);
     });
 
     test.each(rows)('%s: found by the scan, and the body is deleted as an orphan', async (_label, mutate) => {
       const { entry, path } = await corruptMetaFile(mutate);
-      await store.ready();
+      await disk.store.ready();
       expect(await exists(path)).toBe(false);
-      expect(await exists(bodyFileOf(temp.dir, entry.bodyId))).toBe(false);
-      expect(store.stats()).toMatchObject({ entries: 0, size: 0 });
-      expect(await store.lookup(KEY)).toEqual([]);
+      expect(await exists(bodyFileOf(disk.temp.dir, entry.bodyId))).toBe(false);
+      expect(disk.store.stats()).toMatchObject({ entries: 0, size: 0 });
+      expect(await disk.store.lookup(KEY)).toEqual([]);
     });
   });
 
@@ -84,27 +73,27 @@ describe('DiskStore integrity', () => {
       ['a small body with a flipped byte', 1000, flipFirstByte],
       ['a small body grown', 1000, (path: string) => writeFile(path, 'extra', { flag: 'a' })],
     ])('%s: CACHE_ERR_CORRUPT_ENTRY', async (_label, size, damage) => {
-      const entry = await writeEntry(store, makeMeta(KEY), randomBody(size));
-      await damage(bodyFileOf(temp.dir, entry.bodyId));
-      await expect(store.openBody(entry)).rejects.toMatchObject({ code: 'CACHE_ERR_CORRUPT_ENTRY' });
-      expect(await store.lookup(KEY)).toEqual([]);
-      expect(await listFiles(temp.dir)).toEqual([]);
-      expect(store.stats()).toMatchObject({ entries: 0, size: 0 });
+      const entry = await writeEntry(disk.store, makeMeta(KEY), randomBody(size));
+      await damage(bodyFileOf(disk.temp.dir, entry.bodyId));
+      await expect(disk.store.openBody(entry)).rejects.toMatchObject({ code: 'CACHE_ERR_CORRUPT_ENTRY' });
+      expect(await disk.store.lookup(KEY)).toEqual([]);
+      expect(await listFiles(disk.temp.dir)).toEqual([]);
+      expect(disk.store.stats()).toMatchObject({ entries: 0, size: 0 });
     });
 
     test('a body file that vanished: CACHE_ERR_ENTRY_GONE, entry deleted', async () => {
-      const entry = await writeEntry(store, makeMeta(KEY), 'body');
-      await rm(bodyFileOf(temp.dir, entry.bodyId));
-      await expect(store.openBody(entry)).rejects.toMatchObject({ code: 'CACHE_ERR_ENTRY_GONE' });
-      expect(await store.lookup(KEY)).toEqual([]);
+      const entry = await writeEntry(disk.store, makeMeta(KEY), 'body');
+      await rm(bodyFileOf(disk.temp.dir, entry.bodyId));
+      await expect(disk.store.openBody(entry)).rejects.toMatchObject({ code: 'CACHE_ERR_ENTRY_GONE' });
+      expect(await disk.store.lookup(KEY)).toEqual([]);
     });
 
     test('opening a replaced entry rejects without touching its successor', async () => {
-      const old = await writeEntry(store, makeMeta(KEY), 'old');
-      const current = await writeEntry(store, makeMeta(KEY), 'current');
-      await expect(store.openBody(old)).rejects.toMatchObject({ code: 'CACHE_ERR_ENTRY_GONE' });
-      expect(await store.lookup(KEY)).toEqual([current]);
-      expect((await readBody(store, current)).toString()).toBe('current');
+      const old = await writeEntry(disk.store, makeMeta(KEY), 'old');
+      const current = await writeEntry(disk.store, makeMeta(KEY), 'current');
+      await expect(disk.store.openBody(old)).rejects.toMatchObject({ code: 'CACHE_ERR_ENTRY_GONE' });
+      expect(await disk.store.lookup(KEY)).toEqual([current]);
+      expect((await readBody(disk.store, current)).toString()).toBe('current');
     });
 
     async function flipFirstByte(path: string): Promise<void> {
@@ -127,38 +116,38 @@ describe('DiskStore integrity', () => {
 
     test('whatever the key and variant, files are named by hashes and random ids only', async () => {
       for (const key of hostileKeys) {
-        await writeEntry(store, makeMeta(key, { variant: '../../variant/..' }), key);
-        await writeEntry(store, makeMeta(key, { variant: '/etc/shadow' }), key);
+        await writeEntry(disk.store, makeMeta(key, { variant: '../../variant/..' }), key);
+        await writeEntry(disk.store, makeMeta(key, { variant: '/etc/shadow' }), key);
       }
-      expect(await listFiles(temp.parent)).toEqual(
+      expect(await listFiles(disk.temp.parent)).toEqual(
         expect.arrayContaining([expect.stringMatching(/^cache\/v1\/meta\/[0-9a-f]{2}\/[0-9a-f]{64}\.json$/)]),
       );
-      for (const file of await listFiles(temp.parent)) {
+      for (const file of await listFiles(disk.temp.parent)) {
         expect(file).toMatch(/^cache\/v1\/(meta\/[0-9a-f]{2}\/[0-9a-f]{64}\.json|body\/[0-9a-f]{2}\/[0-9a-f]{32})$/);
       }
-      expect(await listFiles(temp.parent)).toHaveLength(hostileKeys.length * 3);
+      expect(await listFiles(disk.temp.parent)).toHaveLength(hostileKeys.length * 3);
       for (const key of hostileKeys) {
-        const found = await store.lookup(key);
+        const found = await disk.store.lookup(key);
         expect(found.map((e) => e.variant).sort()).toEqual(['../../variant/..', '/etc/shadow']);
-        expect((await readBody(store, found[0]!)).toString()).toBe(key);
+        expect((await readBody(disk.store, found[0]!)).toString()).toBe(key);
       }
     });
 
     test('a forged bodyId is refused before it becomes a path', async () => {
-      const secret = join(temp.parent, 'secret');
+      const secret = join(disk.temp.parent, 'secret');
       await writeFile(secret, 'do not serve');
-      const entry = await writeEntry(store, makeMeta(KEY), 'body');
+      const entry = await writeEntry(disk.store, makeMeta(KEY), 'body');
       for (const bodyId of ['../../secret', `..${sep}..${sep}secret`, secret, '']) {
-        await expect(store.openBody({ ...entry, bodyId })).rejects.toMatchObject({ code: 'CACHE_ERR_ENTRY_GONE' });
+        await expect(disk.store.openBody({ ...entry, bodyId })).rejects.toMatchObject({ code: 'CACHE_ERR_ENTRY_GONE' });
       }
       expect(await readFile(secret, 'utf8')).toBe('do not serve');
-      expect(await store.lookup(KEY)).toEqual([entry]);
+      expect(await disk.store.lookup(KEY)).toEqual([entry]);
     });
 
     test('the meta file name is the sha256 of the key', async () => {
-      await writeEntry(store, makeMeta(KEY), 'body');
+      await writeEntry(disk.store, makeMeta(KEY), 'body');
       const hash = hashKey(KEY);
-      expect(await listFiles(temp.dir)).toContain(`v1/meta/${hash.slice(0, 2)}/${hash}.json`);
+      expect(await listFiles(disk.temp.dir)).toContain(`v1/meta/${hash.slice(0, 2)}/${hash}.json`);
     });
   });
 });

@@ -1,8 +1,7 @@
-import { afterEach, beforeEach, describe, expect, test } from '@jest/globals';
+import { describe, expect, test } from '@jest/globals';
 import type { EntryMeta } from '@simple-cache/common';
-import type { DiskStore } from '../../src/store/disk-store.js';
 import { createLayout } from '../../src/store/layout.js';
-import { listFiles, makeTempDir, openDiskStore, type TempDir } from './disk-helpers.js';
+import { listFiles, useDiskStore } from './disk-helpers.js';
 import { byKeyAndVariant, collect, makeMeta, readAll, readBody, sha1, writeEntry } from './store-helpers.js';
 
 const MAX_SIZE = 200_000;
@@ -22,21 +21,11 @@ function createRandom(seed: number): (n: number) => number {
 }
 
 describe('DiskStore under a storm of concurrent operations on few keys', () => {
-  let temp: TempDir;
-  let store: DiskStore;
-
-  beforeEach(async () => {
-    temp = await makeTempDir();
-    store = await openDiskStore(temp.dir, MAX_SIZE);
-  });
-  afterEach(async () => {
-    await store.close();
-    await temp.cleanup();
-  });
+  const disk = useDiskStore({ maxSize: MAX_SIZE });
 
   async function readIfPresent(entry: EntryMeta): Promise<void> {
     try {
-      const body = await readAll(await store.openBody(entry));
+      const body = await readAll(await disk.store.openBody(entry));
       // A body that could be opened is always complete and the one the entry names.
       expect(sha1(body)).toBe(entry.checksum);
     } catch (err) {
@@ -51,22 +40,22 @@ describe('DiskStore under a storm of concurrent operations on few keys', () => {
       case 0:
       case 1: {
         const body = Buffer.alloc(1 + random(40_000), random(256));
-        await writeEntry(store, makeMeta(key, { variant, size: random(10) === 0 ? 1 : body.length }), body).catch(
+        await writeEntry(disk.store, makeMeta(key, { variant, size: random(10) === 0 ? 1 : body.length }), body).catch(
           (err: unknown) => expect(err).toMatchObject({ code: 'CACHE_ERR_SIZE_MISMATCH' }),
         );
         return;
       }
       case 2:
-        await Promise.all((await store.lookup(key)).map((entry) => readIfPresent(entry)));
+        await Promise.all((await disk.store.lookup(key)).map((entry) => readIfPresent(entry)));
         return;
       case 3:
-        for (const entry of await store.lookup(key)) store.markUsed(entry);
+        for (const entry of await disk.store.lookup(key)) disk.store.markUsed(entry);
         return;
       case 4:
-        for (const entry of await store.lookup(key)) await store.updateMeta({ ...entry, status: 203 });
+        for (const entry of await disk.store.lookup(key)) await disk.store.updateMeta({ ...entry, status: 203 });
         return;
       default:
-        await store.delete(key, random(2) === 0 ? variant : undefined);
+        await disk.store.delete(key, random(2) === 0 ? variant : undefined);
     }
   }
 
@@ -78,21 +67,21 @@ describe('DiskStore under a storm of concurrent operations on few keys', () => {
       }),
     );
 
-    const entries = (await collect(store.entries())).sort(byKeyAndVariant);
-    for (const entry of entries) expect(sha1(await readBody(store, entry))).toBe(entry.checksum);
-    const stats = store.stats();
+    const entries = (await collect(disk.store.entries())).sort(byKeyAndVariant);
+    for (const entry of entries) expect(sha1(await readBody(disk.store, entry))).toBe(entry.checksum);
+    const stats = disk.store.stats();
     expect(stats.size).toBe(entries.reduce((sum, entry) => sum + entry.size, 0));
     expect(stats.size).toBeLessThanOrEqual(MAX_SIZE);
 
-    await store.close();
-    const bodyFiles = (await listFiles(createLayout(temp.dir).bodyDir)).map((path) => path.split('/')[1]);
+    await disk.store.close();
+    const bodyFiles = (await listFiles(createLayout(disk.temp.dir).bodyDir)).map((path) => path.split('/')[1]);
     expect(bodyFiles.sort()).toEqual(entries.map((entry) => entry.bodyId).sort());
-    expect(await listFiles(createLayout(temp.dir).tmpDir)).toEqual([]);
+    expect(await listFiles(createLayout(disk.temp.dir).tmpDir)).toEqual([]);
 
-    store = await openDiskStore(temp.dir, MAX_SIZE);
-    await store.ready();
-    const reloaded = (await collect(store.entries())).sort(byKeyAndVariant);
+    await disk.reopen();
+    await disk.store.ready();
+    const reloaded = (await collect(disk.store.entries())).sort(byKeyAndVariant);
     expect(reloaded.map((e) => [e.key, e.variant, e.bodyId])).toEqual(entries.map((e) => [e.key, e.variant, e.bodyId]));
-    expect(store.stats()).toMatchObject({ entries: entries.length, size: stats.size });
+    expect(disk.store.stats()).toMatchObject({ entries: entries.length, size: stats.size });
   });
 });

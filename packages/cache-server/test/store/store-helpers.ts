@@ -24,7 +24,11 @@ export function makeMeta(key: string, overrides: Partial<NewEntry> = {}): NewEnt
   };
 }
 
-/** Streams `body` into a new entry (in `chunkSize` pieces, honouring back-pressure) and commits. */
+/**
+ * Streams `body` into a new entry (in `chunkSize` pieces, honouring back-pressure) and commits,
+ * as the proxy's tee does: a body the store closes early (too large, store degraded) ends the
+ * copying, and commit() says why.
+ */
 export async function writeEntry(
   store: Store,
   meta: NewEntry,
@@ -32,7 +36,7 @@ export async function writeEntry(
   chunkSize = 16 * 1024,
 ): Promise<EntryMeta> {
   const writer = store.beginWrite(meta);
-  await pipeline(Readable.from(chunksOf(Buffer.from(body), chunkSize)), writer.body);
+  await pipeline(Readable.from(chunksOf(Buffer.from(body), chunkSize)), writer.body).catch(() => undefined);
   return writer.commit();
 }
 

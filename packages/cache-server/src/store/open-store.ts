@@ -1,0 +1,78 @@
+import type { CacheServerConfig, EntryMeta } from '@simple-cache/common';
+import type { Logger } from 'pino';
+import { tagsOf } from '../admin/tags.js';
+import type { CrossNodeCollapse } from '../proxy/context.js';
+import { policyOptionsFrom } from '../proxy/policy-options.js';
+import { DiskStore, type DiskStoreOptions } from './disk-store.js';
+import { MemoryTier, type InnerStore } from './memory-tier.js';
+import { RedisStore } from './redis/redis-store.js';
+import { isRedisStore } from './redis/redis-url.js';
+import { createPurgeAnnouncer, syncTierWithBus, type PurgeNotice } from './redis/tier-sync.js';
+import type { Store } from './store.js';
+
+/** Knobs that are not options of the server: tests inject a clock or a failing file system. */
+export type StoreOverrides = Partial<Pick<DiskStoreOptions, 'fs' | 'now' | 'retryDelay'>>;
+
+/** The store, and what a store shared by several nodes adds for the proxy and the admin endpoints. */
+export interface OpenedStore {
+  store: Store;
+  /** Collapsing of misses across the nodes (Redis only). */
+  collapse?: CrossNodeCollapse;
+  /** Tells every node's memory tier what a purge removed (Redis only). */
+  announcePurge?: (notice: PurgeNotice) => Promise<void>;
+}
+
+/**
+ * The store the server runs on, from its config: the disk store, or Redis with `--store
+ * redis://…` (shared by several nodes), with the memory tier in front of it unless
+ * `--memory-size 0`.
+ */
+export async function openStore(
+  config: Readonly<CacheServerConfig>,
+  logger: Logger,
+  overrides: StoreOverrides = {},
+): Promise<Store> {
+  return (await openStoreParts(config, logger, overrides)).store;
+}
+
+/** openStore, with the parts a shared store adds (see OpenedStore). */
+export async function openStoreParts(
+  config: Readonly<CacheServerConfig>,
+  logger: Logger,
+  overrides: StoreOverrides = {},
+): Promise<OpenedStore> {
+  if (isRedisStore(config.store)) return openShared(config, logger);
+  const disk = await DiskStore.open({
+    dir: config.cacheDir,
+    maxSize: config.maxSize,
+    maxObjectSize: config.maxObjectSize,
+    inactive: config.inactive,
+    logger,
+    ...overrides,
+  });
+  return { store: withMemoryTier(config, disk) };
+}
+
+/**
+ * Redis behind the memory tier, the tier kept in step with every other node's changes and
+ * purges over the invalidation bus (redis/tier-sync.ts).
+ */
+async function openShared(config: Readonly<CacheServerConfig>, logger: Logger): Promise<OpenedStore> {
+  const redis = await RedisStore.open({
+    url: config.store,
+    maxSize: config.maxSize,
+    maxObjectSize: config.maxObjectSize,
+    policy: policyOptionsFrom(config),
+    logger,
+  });
+  const store = withMemoryTier(config, redis);
+  const tier = store instanceof MemoryTier ? store : undefined;
+  const entryTags = (entry: EntryMeta) => tagsOf(entry.headers, config.tagHeaders);
+  if (tier) syncTierWithBus(tier, redis.bus, entryTags);
+  return { store, collapse: redis.locks, announcePurge: createPurgeAnnouncer(tier, redis.bus, entryTags) };
+}
+
+function withMemoryTier(config: Readonly<CacheServerConfig>, inner: InnerStore): Store {
+  if (config.memorySize <= 0) return inner;
+  return new MemoryTier(inner, { maxSize: config.memorySize, maxObjectSize: config.memoryObjectSize });
+}
