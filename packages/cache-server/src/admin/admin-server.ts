@@ -1,0 +1,24 @@
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { AdminDeps } from './admin-deps.js';
+import { ADMIN_ERRORS, sendAdminError } from './admin-errors.js';
+import { adminPlugin } from './index.js';
+
+/** Only ever bound here: the admin port is for the machine itself (and an SSH tunnel). */
+export const ADMIN_HOST = '127.0.0.1';
+
+/** Where the endpoints live on the admin port when the cache port has none (`--admin-prefix off`). */
+export const ADMIN_PORT_PREFIX = '/_cache';
+
+/**
+ * The optional admin port (`--admin-port`): the same admin endpoints under the same prefix, and
+ * nothing else — no proxy behind it. `/` leads to the dashboard.
+ */
+export async function buildAdminServer(deps: AdminDeps, logger: Logger): Promise<FastifyInstance> {
+  const app = Fastify({ loggerInstance: logger as FastifyBaseLogger });
+  const adminPrefix = deps.config.adminPrefix || ADMIN_PORT_PREFIX;
+  await app.register(adminPlugin, { ...deps, config: { ...deps.config, adminPrefix } });
+  app.get('/', (_request, reply) => reply.redirect(`${adminPrefix}/`));
+  app.setNotFoundHandler((_request, reply) => sendAdminError(reply, ADMIN_ERRORS.notFound));
+  return app;
+}

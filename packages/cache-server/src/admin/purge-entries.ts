@@ -1,0 +1,62 @@
+import type { EntryMeta } from '@simple-cache/common';
+import type { PolicyOptions } from '../policy/types.js';
+import type { Store } from '../store/store.js';
+import { markStale } from './soft-purge.js';
+import { tagsOf } from './tags.js';
+
+/** What to purge: one key (every variant), every key starting with a prefix, a tag, or all. */
+export type PurgeSelection =
+  { kind: 'url'; key: string } | { kind: 'prefix'; prefix: string } | { kind: 'tag'; tags: string[] } | { kind: 'all' };
+
+export interface PurgeOptions {
+  /** Mark stale instead of deleting (see soft-purge.ts). */
+  soft: boolean;
+  now: number;
+  policy: Readonly<PolicyOptions>;
+  tagHeaders: readonly string[];
+}
+
+export interface PurgeResult {
+  /** Variants deleted, or marked stale when soft (already stale ones count too: they were hit). */
+  purged: number;
+  soft: boolean;
+}
+
+/** Purges the selected entries through the Store interface (so any store, tiered or not, works). */
+export async function purgeEntries(
+  store: Store,
+  selection: PurgeSelection,
+  options: PurgeOptions,
+): Promise<PurgeResult> {
+  const victims =
+    selection.kind === 'url' ? await store.lookup(selection.key) : await collect(store, selection, options);
+  if (options.soft) {
+    for (const entry of victims) {
+      const stale = markStale(entry, options.now, options.policy);
+      if (stale) await store.updateMeta(stale);
+    }
+  } else {
+    for (const entry of victims) await store.delete(entry.key, entry.variant);
+  }
+  return { purged: victims.length, soft: options.soft };
+}
+
+async function collect(store: Store, selection: PurgeSelection, options: PurgeOptions): Promise<EntryMeta[]> {
+  const matches = matcherFor(selection, options.tagHeaders);
+  const found: EntryMeta[] = [];
+  for await (const entry of store.entries()) if (matches(entry)) found.push(entry);
+  return found;
+}
+
+function matcherFor(selection: PurgeSelection, tagHeaders: readonly string[]): (entry: EntryMeta) => boolean {
+  switch (selection.kind) {
+    case 'url':
+      return (entry) => entry.key === selection.key;
+    case 'prefix':
+      return (entry) => entry.key.startsWith(selection.prefix);
+    case 'tag':
+      return (entry) => tagsOf(entry.headers, tagHeaders).some((tag) => selection.tags.includes(tag));
+    case 'all':
+      return () => true;
+  }
+}

@@ -1,0 +1,88 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import { cacheKey } from '../policy/keys.js';
+import { ADMIN_ERRORS, sendAdminError } from './admin-errors.js';
+import { isTruthy, queryList, queryParam, type AdminDeps } from './admin-deps.js';
+import { purgeEntries, type PurgeSelection } from './purge-entries.js';
+import { resolveTarget } from './target.js';
+
+/** Request header asking for a soft purge on any purge call (after Fastly's Fastly-Soft-Purge). */
+export const SOFT_PURGE_HEADER = 'soft-purge';
+
+/**
+ * Purging, every kind behind `requireAdmin`:
+ * - `PURGE /path?query` (the Varnish/Squid habit): that URL, every variant; `PURGE /dir/*`: every
+ *   URL starting with `/dir/`;
+ * - `DELETE <prefix>/entries?url=…` | `?prefix=…` | `?tag=…` | `?all=1`;
+ * - soft (mark stale, keep) with `?soft=1` or `Soft-Purge: 1`.
+ */
+export const adminPurge = fp<AdminDeps>(
+  async (app, deps) => {
+    const { adminPrefix: prefix, origin } = deps.config;
+    if (!app.supportedMethods.includes('PURGE')) app.addHttpMethod('PURGE');
+
+    const purge = async (request: FastifyRequest, reply: FastifyReply, selection: PurgeSelection, soft: boolean) => {
+      const result = await purgeEntries(deps.store, selection, {
+        soft,
+        now: Date.now(),
+        policy: deps.policy,
+        tagHeaders: deps.config.tagHeaders,
+      });
+      // A soft purge rewrites each entry, which the store announces by itself; a hard one may also
+      // name copies the shared store no longer has (expired), which other nodes may still hold.
+      if (!soft && deps.announcePurge) {
+        await deps.announcePurge(selection).catch((err: unknown) => {
+          request.log.warn({ err, selection }, 'purged, but the other nodes could not be told');
+        });
+      }
+      request.log.info({ selection, ...result }, 'purged');
+      return reply.send(result);
+    };
+
+    app.route({
+      method: 'PURGE',
+      url: '/*',
+      config: { admin: true },
+      preHandler: app.requireAdmin,
+      handler: async (request, reply) => {
+        const soft = isTruthy(request.headers[SOFT_PURGE_HEADER]);
+        const target = request.url;
+        const wildcard = /^[^?]*\*$/.test(target);
+        const key = cacheKey(origin, wildcard ? target.slice(0, -1) : target);
+        if (key === undefined) return sendAdminError(reply, ADMIN_ERRORS.badRequest, 'PURGE needs an origin-form path');
+        return purge(request, reply, wildcard ? { kind: 'prefix', prefix: key } : { kind: 'url', key }, soft);
+      },
+    });
+
+    app.delete(
+      `${prefix}/entries`,
+      { config: { admin: true }, preHandler: app.requireAdmin },
+      async (request, reply) => {
+        const soft = isTruthy(queryParam(request.query, 'soft')) || isTruthy(request.headers[SOFT_PURGE_HEADER]);
+        const selection = selectionOf(request.query, origin);
+        if (typeof selection === 'string') return sendAdminError(reply, ADMIN_ERRORS.badRequest, selection);
+        return purge(request, reply, selection, soft);
+      },
+    );
+  },
+  { name: 'simple-cache-admin-purge', fastify: '5.x', dependencies: ['simple-cache-admin-auth'] },
+);
+
+/** Exactly one of url, prefix, tag or all=1; else the message explaining what is wrong. */
+export function selectionOf(query: unknown, origin: string): PurgeSelection | string {
+  const url = queryParam(query, 'url');
+  const prefix = queryParam(query, 'prefix');
+  const tags = queryList(query, 'tag');
+  const all = isTruthy(queryParam(query, 'all'));
+  const given = [url !== undefined, prefix !== undefined, tags.length > 0, all].filter(Boolean).length;
+  if (given !== 1) return 'give exactly one of url=…, prefix=…, tag=… or all=1';
+  if (url !== undefined) {
+    const key = resolveTarget(origin, url);
+    return key === undefined ? `url "${url}" is not a path or an http(s) URL` : { kind: 'url', key };
+  }
+  if (prefix !== undefined) {
+    const key = resolveTarget(origin, prefix);
+    return key === undefined ? `prefix "${prefix}" is not a path or an http(s) URL` : { kind: 'prefix', prefix: key };
+  }
+  return tags.length > 0 ? { kind: 'tag', tags } : { kind: 'all' };
+}

@@ -1,0 +1,307 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { X_CACHE } from '@simple-cache/common';
+import { toCacheError, type OriginClient } from '../origin/origin-client.js';
+import type { ExchangeEvent, ProxyObserver } from '../proxy/context.js';
+import type { Store } from '../store/store.js';
+import { readStoreStats } from './store-stats.js';
+import { TrafficHistory } from './traffic-history.js';
+
+/** Responses whose body came from storage, whether or not the origin was asked first. */
+const FROM_CACHE: ReadonlySet<string> = new Set([X_CACHE.hit, X_CACHE.updating, X_CACHE.stale, X_CACHE.revalidated]);
+
+const SECONDS_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+/** Running totals since start, for the stats API (the registry holds the same in Prometheus form). */
+export interface TrafficTotals {
+  requests: number;
+  cacheable: number;
+  fromCache: number;
+  byCacheStatus: Record<string, number>;
+  bytesFromCache: number;
+  bytesFromOrigin: number;
+  collapsed: number;
+  clientAborts: number;
+  errors: Record<string, number>;
+  originRequests: number;
+  /** Origin requests that got a response head. */
+  originResponses: number;
+  originErrors: Record<string, number>;
+  /** Sum of origin response times (to the response head), seconds. */
+  originSeconds: number;
+}
+
+export interface Telemetry {
+  readonly startedAt: number;
+  readonly registry: Registry;
+  readonly history: TrafficHistory;
+  /** Give this to the proxy: it is called once per finished exchange. */
+  readonly observer: ProxyObserver;
+  /** The origin client, timed: latency histogram and errors by code. */
+  observeOrigin(origin: OriginClient): OriginClient;
+  totals(): TrafficTotals;
+  /** The Prometheus text exposition: this cache's metrics and the process's. */
+  metrics(): Promise<string>;
+}
+
+/** prom-client's process metrics exist once per process, however many caches it runs (tests run several). */
+let processRegistry: Registry | undefined;
+
+function processMetrics(): Registry {
+  if (!processRegistry) {
+    processRegistry = new Registry();
+    collectDefaultMetrics({ register: processRegistry });
+  }
+  return processRegistry;
+}
+
+/**
+ * Everything the admin endpoints count. Fed by the proxy's observer (one call per exchange)
+ * and by the wrapped origin client; the store's figures are read at scrape time.
+ */
+export function createTelemetry(options: { store: Store; inFlight?: () => number }): Telemetry {
+  const registry = new Registry();
+  const registers = [registry];
+  const history = new TrafficHistory();
+  const totals: TrafficTotals = {
+    requests: 0,
+    cacheable: 0,
+    fromCache: 0,
+    byCacheStatus: {},
+    bytesFromCache: 0,
+    bytesFromOrigin: 0,
+    collapsed: 0,
+    clientAborts: 0,
+    errors: {},
+    originRequests: 0,
+    originResponses: 0,
+    originErrors: {},
+    originSeconds: 0,
+  };
+
+  const requests = new Counter({
+    name: 'simple_cache_requests_total',
+    help: 'Client requests answered, by X-Cache outcome (hit, miss, expired, revalidated, stale, updating, bypass; none when no response started).',
+    labelNames: ['cache_status'],
+    registers,
+  });
+  const requestSeconds = new Histogram({
+    name: 'simple_cache_request_duration_seconds',
+    help: 'Time from request to the end of the response, by X-Cache outcome.',
+    labelNames: ['cache_status'],
+    buckets: SECONDS_BUCKETS,
+    registers,
+  });
+  const bytes = new Counter({
+    name: 'simple_cache_response_bytes_total',
+    help: 'Response body bytes sent to clients (Content-Length), by where the body came from: cache or origin.',
+    labelNames: ['source'],
+    registers,
+  });
+  const collapsed = new Counter({
+    name: 'simple_cache_collapsed_requests_total',
+    help: 'Requests that shared another request’s origin fetch instead of making their own.',
+    registers,
+  });
+  const errors = new Counter({
+    name: 'simple_cache_errors_total',
+    help: 'Error responses the cache generated itself, by code (CACHE_ERR_…).',
+    labelNames: ['code'],
+    registers,
+  });
+  const aborts = new Counter({
+    name: 'simple_cache_client_aborts_total',
+    help: 'Responses the client left before they were complete.',
+    registers,
+  });
+  const originSeconds = new Histogram({
+    name: 'simple_cache_origin_response_seconds',
+    help: 'Time until the origin’s response head arrived.',
+    buckets: SECONDS_BUCKETS,
+    registers,
+  });
+  const originRequests = new Counter({
+    name: 'simple_cache_origin_requests_total',
+    help: 'Requests sent to the origin, by response status class (2xx … 5xx), or error when none came.',
+    labelNames: ['status_class'],
+    registers,
+  });
+  const originErrors = new Counter({
+    name: 'simple_cache_origin_errors_total',
+    help: 'Origin requests that failed without a response, by code (also those hidden by stale-if-error).',
+    labelNames: ['code'],
+    registers,
+  });
+  new Gauge({
+    name: 'simple_cache_origin_fetches_in_flight',
+    help: 'Origin fetches in progress (collapsed requests share one).',
+    registers,
+    collect() {
+      this.set(options.inFlight?.() ?? 0);
+    },
+  });
+  registerStoreMetrics(registry, options.store);
+
+  function onExchange(event: ExchangeEvent): void {
+    const status = event.xCache === '' ? 'none' : event.xCache.toLowerCase();
+    const fromCache = FROM_CACHE.has(event.xCache);
+    const cacheable = event.xCache !== '' && event.xCache !== X_CACHE.bypass;
+    requests.inc({ cache_status: status });
+    requestSeconds.observe({ cache_status: status }, event.durationMs / 1000);
+    totals.requests += 1;
+    totals.byCacheStatus[event.xCache || 'NONE'] = (totals.byCacheStatus[event.xCache || 'NONE'] ?? 0) + 1;
+    if (cacheable) totals.cacheable += 1;
+    if (fromCache) totals.fromCache += 1;
+    let bytesFromCache = 0;
+    let bytesFromOrigin = 0;
+    if (event.errorCode !== '') {
+      errors.inc({ code: event.errorCode });
+      totals.errors[event.errorCode] = (totals.errors[event.errorCode] ?? 0) + 1;
+    } else if (event.bytes > 0 && event.xCache !== '') {
+      if (fromCache) bytesFromCache = event.bytes;
+      else bytesFromOrigin = event.bytes;
+      bytes.inc({ source: fromCache ? 'cache' : 'origin' }, event.bytes);
+      totals.bytesFromCache += bytesFromCache;
+      totals.bytesFromOrigin += bytesFromOrigin;
+    }
+    // RFC 9211 §2.7 `collapsed`: a bare parameter of this cache's member.
+    if (/;\s*collapsed\s*(;|$)/.test(event.cacheStatus)) {
+      collapsed.inc();
+      totals.collapsed += 1;
+    }
+    if (event.aborted) {
+      aborts.inc();
+      totals.clientAborts += 1;
+    }
+    history.record({
+      requests: 1,
+      fromCache: fromCache ? 1 : 0,
+      cacheable: cacheable ? 1 : 0,
+      bytesFromCache,
+      bytesFromOrigin,
+    });
+  }
+
+  function observeOrigin(origin: OriginClient): OriginClient {
+    return {
+      async request(req) {
+        const started = performance.now();
+        totals.originRequests += 1;
+        try {
+          const response = await origin.request(req);
+          const seconds = (performance.now() - started) / 1000;
+          originSeconds.observe(seconds);
+          totals.originSeconds += seconds;
+          totals.originResponses += 1;
+          originRequests.inc({ status_class: `${Math.floor(response.status / 100)}xx` });
+          return response;
+        } catch (error) {
+          const { code } = toCacheError(error);
+          originRequests.inc({ status_class: 'error' });
+          originErrors.inc({ code });
+          totals.originErrors[code] = (totals.originErrors[code] ?? 0) + 1;
+          throw error;
+        }
+      },
+      close: () => origin.close(),
+    };
+  }
+
+  return {
+    startedAt: Date.now(),
+    registry,
+    history,
+    observer: { onExchange },
+    observeOrigin,
+    totals: () => structuredClone(totals),
+    metrics: () => {
+      registerHotTier(registry, options.store);
+      return Registry.merge([registry, processMetrics()]).metrics();
+    },
+  };
+}
+
+/** Gauges read from Store.stats() at scrape time; the hot tier's only once the store reports one. */
+function registerStoreMetrics(registry: Registry, store: Store): void {
+  const registers = [registry];
+  new Gauge({
+    name: 'simple_cache_store_size_bytes',
+    help: 'Body bytes stored.',
+    registers,
+    collect() {
+      this.set(readStoreStats(store).size);
+    },
+  });
+  new Gauge({
+    name: 'simple_cache_store_max_size_bytes',
+    help: 'Most body bytes the store keeps (--max-size).',
+    registers,
+    collect() {
+      this.set(readStoreStats(store).maxSize);
+    },
+  });
+  new Gauge({
+    name: 'simple_cache_store_entries',
+    help: 'Stored entries (variants).',
+    registers,
+    collect() {
+      this.set(readStoreStats(store).entries);
+    },
+  });
+  let counted = 0;
+  new Counter({
+    name: 'simple_cache_store_evictions_total',
+    help: 'Entries evicted to stay within --max-size.',
+    registers,
+    collect() {
+      const { evictions } = readStoreStats(store);
+      if (evictions > counted) this.inc(evictions - counted);
+      counted = Math.max(counted, evictions);
+    },
+  });
+}
+
+function registerHotTier(registry: Registry, store: Store): void {
+  if (registry.getSingleMetric('simple_cache_hot_tier_size_bytes') || !readStoreStats(store).hotTier) return;
+  const read = () => readStoreStats(store).hotTier ?? {};
+  const registers = [registry];
+  new Gauge({
+    name: 'simple_cache_hot_tier_size_bytes',
+    help: 'Body bytes held in the memory tier.',
+    registers,
+    collect() {
+      this.set(read().size ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'simple_cache_hot_tier_entries',
+    help: 'Entries held in the memory tier.',
+    registers,
+    collect() {
+      this.set(read().entries ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'simple_cache_hot_tier_max_size_bytes',
+    help: 'Most body bytes the memory tier keeps.',
+    registers,
+    collect() {
+      this.set(read().maxSize ?? 0);
+    },
+  });
+  for (const [field, help] of [
+    ['hits', 'Stored bodies served from the memory tier.'],
+    ['misses', 'Small stored bodies the memory tier did not hold (read from disk).'],
+  ] as const) {
+    let counted = 0;
+    new Counter({
+      name: `simple_cache_hot_tier_${field}_total`,
+      help,
+      registers,
+      collect() {
+        const value = read()[field] ?? 0;
+        if (value > counted) this.inc(value - counted);
+        counted = Math.max(counted, value);
+      },
+    });
+  }
+}

@@ -1,0 +1,250 @@
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import type { EntryMeta } from '@simple-cache/common';
+import { listEntries, summarizeEntry, type EntrySummary } from '../src/admin/entry-listing.js';
+import { readStoreStats } from '../src/admin/store-stats.js';
+import { createTelemetry } from '../src/admin/telemetry.js';
+import { TrafficHistory, type TrafficSeries } from '../src/admin/traffic-history.js';
+import type { Store } from '../src/store/store.js';
+import { admin, metricValue, PREFIX } from './helpers/admin.js';
+import { startCache, tempDir, type StartedCache } from './helpers/cache.js';
+import { request, waitFor } from './helpers/http.js';
+import { fixed, startTestOrigin, type TestOrigin } from './helpers/test-origin.js';
+import { at, entry, options, T0 } from './policy/fixtures.js';
+
+describe('TrafficHistory: one bucket per second, the last N seconds', () => {
+  test('records into the current second and reads back zeros for quiet ones', () => {
+    let now = 1_000_500;
+    const history = new TrafficHistory(5, () => now);
+    history.record({ requests: 1, fromCache: 1, cacheable: 1, bytesFromCache: 10 });
+    history.record({ requests: 1, cacheable: 1, bytesFromOrigin: 7 });
+    now += 2000;
+    history.record({ requests: 1 });
+    expect(history.series(4)).toEqual({
+      end: 1002,
+      step: 1,
+      requests: [0, 2, 0, 1],
+      fromCache: [0, 1, 0, 0],
+      cacheable: [0, 2, 0, 0],
+      bytesFromCache: [0, 10, 0, 0],
+      bytesFromOrigin: [0, 7, 0, 0],
+    });
+  });
+
+  test('a bucket from a lap ago is forgotten, not added to', () => {
+    let now = 10_000;
+    const history = new TrafficHistory(3, () => now);
+    history.record({ requests: 5 });
+    now += 3000; // the same slot of the ring, three seconds later
+    history.record({ requests: 1 });
+    expect(history.series().requests).toEqual([0, 0, 1]);
+    expect(history.series(100).requests).toHaveLength(3);
+  });
+});
+
+describe('readStoreStats: Store.stats() read defensively', () => {
+  const fake = (stats: Record<string, unknown>) => ({ stats: () => stats }) as unknown as Store;
+
+  test.each<[string, Record<string, unknown>, ReturnType<typeof readStoreStats>['hotTier']]>([
+    ['the disk store: no tier', { entries: 2, size: 10, maxSize: 100, evictions: 1 }, undefined],
+    [
+      'a nested memory object',
+      { entries: 2, size: 10, maxSize: 100, evictions: 0, memory: { size: 5, entries: 1 } },
+      { size: 5, entries: 1 },
+    ],
+    [
+      'a nested hotTier object',
+      { entries: 2, size: 10, maxSize: 100, evictions: 0, hotTier: { size: 5, maxSize: 64 } },
+      { size: 5, maxSize: 64 },
+    ],
+    [
+      'flat memory fields',
+      { entries: 2, size: 10, maxSize: 100, evictions: 0, memorySize: 3, memoryEntries: 2, memoryMaxSize: 9 },
+      { size: 3, entries: 2, maxSize: 9 },
+    ],
+    ['flat hot fields', { entries: 2, size: 10, maxSize: 100, evictions: 0, hotSize: 4 }, { size: 4 }],
+  ])('%s', (_shape, stats, hotTier) => {
+    const report = readStoreStats(fake(stats));
+    expect(report).toMatchObject({ entries: 2, size: 10, maxSize: 100 });
+    expect(report.hotTier).toEqual(hotTier);
+  });
+
+  test('the memory tier’s own memoryStats() wins', () => {
+    const store = {
+      stats: () => ({ entries: 2, size: 10, maxSize: 100, evictions: 0 }),
+      memoryStats: () => ({ entries: 1, size: 4, maxSize: 64, hits: 7, misses: 2 }),
+    } as unknown as Store;
+    expect(readStoreStats(store).hotTier).toEqual({ entries: 1, size: 4, maxSize: 64, hits: 7, misses: 2 });
+  });
+
+  test('other numbers pass through by name; junk becomes 0', () => {
+    const report = readStoreStats(
+      fake({ entries: 'x', size: Number.NaN, maxSize: 1, evictions: 0, scanned: 7, label: 'disk' }),
+    );
+    expect(report).toEqual({ entries: 0, size: 0, maxSize: 1, evictions: 0, other: { scanned: 7 } });
+  });
+
+  test('the hot tier appears in the metrics once the store reports one', async () => {
+    const stats: Record<string, unknown> = { entries: 1, size: 10, maxSize: 100, evictions: 0 };
+    const telemetry = createTelemetry({ store: fake(stats) });
+    expect(await telemetry.metrics()).not.toContain('simple_cache_hot_tier');
+    stats.memory = { size: 6, entries: 1, maxSize: 64, hits: 3, misses: 1 };
+    const text = await telemetry.metrics();
+    expect(metricValue(text, 'simple_cache_hot_tier_hits_total')).toBe(3);
+    expect(metricValue(text, 'simple_cache_hot_tier_misses_total')).toBe(1);
+    expect(metricValue(text, 'simple_cache_hot_tier_size_bytes')).toBe(6);
+    expect(metricValue(text, 'simple_cache_hot_tier_entries')).toBe(1);
+    expect(metricValue(text, 'simple_cache_hot_tier_max_size_bytes')).toBe(64);
+  });
+});
+
+describe('listEntries: filter, sort, page', () => {
+  const context = { origin: 'http://origin.test', now: at(100), policy: options(), tagHeaders: ['surrogate-key'] };
+  const make = (path: string, overrides: Partial<EntryMeta>, tags = '') =>
+    summarizeEntry(
+      entry(
+        {
+          'cache-control': 'max-age=60',
+          date: new Date(overrides.responseTime ?? T0).toUTCString(),
+          ...(tags ? { 'surrogate-key': tags } : {}),
+        },
+        { key: `http://origin.test${path}`, ...overrides },
+      ),
+      context,
+    );
+  const all: EntrySummary[] = [
+    make('/a', { hits: 5, size: 10, lastAccess: at(90) }, 'x'),
+    make('/b', { hits: 9, size: 30, responseTime: at(50), requestTime: at(50) }, 'x y'),
+    make('/img/c', { hits: 1, size: 20, lastAccess: at(99) }),
+    make('/img/d', { hits: 5, size: 5 }, 'y'),
+  ];
+  const paths = (page: { items: EntrySummary[] }) => page.items.map((item) => item.path);
+
+  test('a summary: path, age, ttl, hits, tags', () => {
+    expect(all[1]).toMatchObject({
+      path: '/b',
+      age: 50,
+      ttl: 10,
+      hits: 9,
+      size: 30,
+      tags: ['x', 'y'],
+      storedAt: at(50),
+    });
+    expect(all[0]).toMatchObject({ age: 100, ttl: -40, lastAccess: at(90) });
+  });
+
+  test.each<[string, Parameters<typeof listEntries>[1], string[], number]>([
+    ['by hits, ties by key', { sort: 'hits', offset: 0, limit: 10 }, ['/b', '/a', '/img/d', '/img/c'], 4],
+    ['by size', { sort: 'size', offset: 0, limit: 10 }, ['/b', '/img/c', '/a', '/img/d'], 4],
+    ['by age', { sort: 'age', offset: 0, limit: 10 }, ['/a', '/img/c', '/img/d', '/b'], 4],
+    ['by recent use (else arrival)', { sort: 'recent', offset: 0, limit: 10 }, ['/img/c', '/a', '/b', '/img/d'], 4],
+    ['by key', { sort: 'key', offset: 0, limit: 10 }, ['/a', '/b', '/img/c', '/img/d'], 4],
+    ['a page', { sort: 'key', offset: 1, limit: 2 }, ['/b', '/img/c'], 4],
+    ['past the end', { sort: 'key', offset: 9, limit: 2 }, [], 4],
+    ['a prefix', { sort: 'key', offset: 0, limit: 10, prefix: 'http://origin.test/img/' }, ['/img/c', '/img/d'], 2],
+    ['a tag', { sort: 'key', offset: 0, limit: 10, tag: 'y' }, ['/b', '/img/d'], 2],
+    [
+      'prefix and tag',
+      { sort: 'key', offset: 0, limit: 10, tag: 'y', prefix: 'http://origin.test/img' },
+      ['/img/d'],
+      1,
+    ],
+  ])('%s', (_case, query, expected, total) => {
+    const page = listEntries([...all], query);
+    expect(paths(page)).toEqual(expected);
+    expect(page.total).toBe(total);
+  });
+});
+
+describe('<prefix>/stats and <prefix>/entries', () => {
+  let origin: TestOrigin;
+  let cache: StartedCache;
+  let dir: Awaited<ReturnType<typeof tempDir>>;
+
+  beforeAll(async () => {
+    dir = await tempDir();
+    origin = await startTestOrigin({
+      '/one': fixed('1'.repeat(100), { 'cache-control': 'max-age=600', 'surrogate-key': 'numbers odd' }),
+      '/two': fixed('2'.repeat(200), { 'cache-control': 'max-age=600', 'cache-tag': 'numbers' }),
+      '/dir/three': fixed('3'.repeat(300), { 'cache-control': 'max-age=600' }),
+      '/post': fixed('ok'),
+    });
+    cache = await startCache(origin.url, dir.dir, { adminToken: 'token' });
+    for (const path of ['/one', '/two', '/dir/three']) await request(cache.url, path);
+    await waitFor(() => cache.store.stats().entries === 3, 'three entries');
+    for (const path of ['/one', '/one', '/one', '/two']) await request(cache.url, path);
+    await request(cache.url, '/post', { method: 'POST', body: 'x' });
+  });
+  afterAll(async () => {
+    await cache?.close();
+    await origin?.close();
+    await dir?.cleanup();
+  });
+
+  test('stats: totals, hit ratio, bytes, store, auth and the per-second history', async () => {
+    let json: Record<string, unknown> = {};
+    await waitFor(async () => {
+      json = (await admin(cache.url, `${PREFIX}/stats?history=60`)).json;
+      return (json.requests as { total: number }).total === 8;
+    }, 'every exchange to be counted');
+    expect(json).toMatchObject({
+      name: 'simple-cache',
+      requests: {
+        total: 8,
+        cacheable: 7,
+        fromCache: 4,
+        hitRatio: 4 / 7,
+        byCacheStatus: { MISS: 3, HIT: 4, BYPASS: 1 },
+        collapsed: 0,
+        errors: {},
+      },
+      bytes: { fromCache: 3 * 100 + 200, fromOrigin: 100 + 200 + 300 + 2 },
+      origin: { url: origin.url, requests: 4, errors: {}, inFlight: 0 },
+      store: { entries: 3, size: 600, maxSize: cache.config.maxSize, evictions: 0 },
+      auth: { tokenRequired: true },
+    });
+    const history = json.history as TrafficSeries;
+    expect(history.requests).toHaveLength(60);
+    expect(history.requests.reduce((a, b) => a + b, 0)).toBe(8);
+    expect(history.fromCache.reduce((a, b) => a + b, 0)).toBe(4);
+    expect(history.bytesFromCache.reduce((a, b) => a + b, 0)).toBe(500);
+    expect(Math.abs(history.end - Date.now() / 1000)).toBeLessThan(5);
+  });
+
+  test('entries: sorted by hits by default, with size, age, TTL, hits and tags', async () => {
+    const { json } = await admin(cache.url, `${PREFIX}/entries`);
+    expect(json).toMatchObject({ total: 3, offset: 0, limit: 50 });
+    const items = json.items as EntrySummary[];
+    expect(items.map((item) => [item.path, item.hits, item.size, item.tags])).toEqual([
+      ['/one', 3, 100, ['numbers', 'odd']],
+      ['/two', 1, 200, ['numbers']],
+      ['/dir/three', 0, 300, []],
+    ]);
+    for (const item of items) {
+      expect(item.key).toBe(`${origin.url}${item.path}`);
+      expect(item.age).toBeGreaterThanOrEqual(0);
+      expect(item.ttl).toBe(600 - item.age);
+    }
+  });
+
+  test.each([
+    ['?tag=numbers', ['/one', '/two']],
+    ['?tag=odd', ['/one']],
+    ['?prefix=/dir/', ['/dir/three']],
+    ['?sort=size', ['/dir/three', '/two', '/one']],
+    ['?sort=size&limit=1&offset=1', ['/two']],
+  ])('entries%s', async (query, expected) => {
+    const { json } = await admin(cache.url, `${PREFIX}/entries${query}`);
+    expect((json.items as EntrySummary[]).map((item) => item.path)).toEqual(expected);
+  });
+
+  test('entries with a bad sort or prefix → 400', async () => {
+    for (const query of ['?sort=colour', '?prefix=nowhere']) {
+      const reply = await admin(cache.url, `${PREFIX}/entries${query}`);
+      expect({ query, status: reply.status, error: reply.json.error }).toEqual({
+        query,
+        status: 400,
+        error: 'CACHE_ERR_ADMIN_BAD_REQUEST',
+      });
+    }
+  });
+});
