@@ -14,6 +14,26 @@ export const ERRORS = {
     status: 400,
     message: 'The request target is not a valid path for this cache.',
   },
+  badFraming: {
+    code: 'CACHE_ERR_BAD_FRAMING',
+    status: 400,
+    message: 'The request framing is ambiguous (Transfer-Encoding in an HTTP/1.0 request).',
+  },
+  bodyTooLarge: {
+    code: 'CACHE_ERR_BODY_TOO_LARGE',
+    status: 413,
+    message: 'The request body is larger than this cache forwards.',
+  },
+  tooManyConnections: {
+    code: 'CACHE_ERR_TOO_MANY_CONNECTIONS',
+    status: 503,
+    message: 'The cache has too many open connections; retry later.',
+  },
+  overloaded: {
+    code: 'CACHE_ERR_OVERLOADED',
+    status: 503,
+    message: 'The cache is overloaded; retry later.',
+  },
   originUnreachable: {
     code: 'CACHE_ERR_ORIGIN_UNREACHABLE',
     status: 502,

@@ -1,75 +1,127 @@
 import type { Readable, Writable } from 'node:stream';
 
+/** Most bytes a client may have buffered before it is detached from the live flow. */
+export const DEFAULT_MAX_LAG = 2 * 1024 * 1024;
+
+/**
+ * Where a client detached from the live flow continues: the stored body from `offset` on, once
+ * the entry is committed; undefined (or a rejection) when it was not stored.
+ */
+export type Continuation = (offset: number) => Promise<Readable | undefined>;
+
+export interface FanOutOptions {
+  /** Bytes kept so that a client joining after bytes have flowed is still served from the start. */
+  replayLimit: number;
+  /** Bytes a client may have buffered (not yet taken by its connection) before it is detached. */
+  maxLag?: number;
+}
+
 interface Target {
   stream: Writable;
   /** End the target when the source ends (clients); the store writer is ended by its commit. */
   end: boolean;
+  kind: 'store' | 'client';
+  /** Told when a detached client starts (true) and stops (false) waiting for the stored entry. */
+  onWait?: (waiting: boolean) => void;
+}
+
+interface StoreTarget {
+  target: Target;
+  continueFrom: Continuation;
+  /** Bytes past which the store will not keep the body (-1: it will not keep it at all). */
+  limit: number;
 }
 
 /**
  * One origin body, many consumers: the store writer and every client collapsed onto the fetch.
- * Flow is paced by the slowest consumer (back-pressure), so memory stays flat however large the
- * body. The first `replayLimit` bytes are kept so that a client that joins after bytes have
- * flowed can still be served from the start; past that a late client waits for the store.
+ *
+ * The store writer paces the flow (back-pressure), so memory stays flat however large the body
+ * and however slow the origin. Clients do not: a client whose buffered bytes pass `maxLag` is
+ * detached and continues from the stored entry at its own offset once committed, so one slow
+ * reader never holds up the origin fetch, the store or the other clients. When nothing would be
+ * stored (no writer, the writer failed, or the body is larger than the store keeps) a client has
+ * nowhere else to go, and then clients pace the flow as well.
+ *
+ * The first `replayLimit` bytes are kept so that a client that joins after bytes have flowed can
+ * still be served from the start; past that a late client waits for the store.
  */
 export class FanOut {
   readonly done: Promise<void>;
   private readonly targets = new Set<Target>();
   private readonly waiting = new Set<Target>();
+  private readonly maxLag: number;
+  private readonly replayLimit: number;
+  private readonly rejectDone: (error: Error) => void;
+  private store: StoreTarget | undefined;
   private replay: Buffer[] | undefined = [];
-  private replayBytes = 0;
+  private flowed = 0;
+  private detachedCount = 0;
   private state: 'flowing' | 'ended' | 'failed' = 'flowing';
   private failure: Error | undefined;
 
   constructor(
     private readonly source: Readable,
-    private readonly replayLimit: number,
+    options: FanOutOptions,
   ) {
+    this.replayLimit = options.replayLimit;
+    this.maxLag = options.maxLag ?? DEFAULT_MAX_LAG;
     source.pause();
-    this.done = new Promise<void>((resolve, reject) => {
+    let reject: (error: Error) => void = () => {};
+    this.done = new Promise<void>((resolve, rejectDone) => {
+      reject = rejectDone;
       source.on('data', (chunk: Buffer) => this.onData(chunk));
       source.once('end', () => {
         this.state = 'ended';
         for (const target of this.targets) if (target.end) target.stream.end();
         resolve();
       });
-      source.once('error', (error) => {
-        this.state = 'failed';
-        this.failure = error;
-        for (const target of this.targets) target.stream.destroy(error);
-        this.targets.clear();
-        reject(error);
-      });
     });
+    this.rejectDone = reject;
     // Callers handle failure through their own consumers; an unobserved rejection must not crash.
     this.done.catch(() => {});
+    source.once('error', (error) => this.fail(error));
+    // The body may have failed before anyone listened (a broken chunk in the head's packet).
+    if (source.errored) this.fail(source.errored);
   }
 
   /** Starts the flow; consumers attached before this see every byte. */
   start(): void {
     if (this.targets.size === 0) {
-      this.source.destroy();
+      // Nobody wants the body: drop it, and settle `done` so that whoever waits on it moves on.
+      this.source.destroy(new Error('no consumer for the body'));
       return;
     }
     this.source.resume();
   }
 
   /**
-   * Attaches a consumer. Returns false when it cannot be served from the first byte any more
-   * (bytes past the replay limit have flowed), or the source has failed.
+   * Attaches the store writer: it paces the flow, and clients that fall behind continue from
+   * what it stores (`continueFrom`) as long as no more than `limit` bytes have flowed.
    */
-  add(stream: Writable, options: { end: boolean }): boolean {
-    if (this.state === 'failed' || this.replay === undefined) return false;
+  addStore(stream: Writable, options: { continueFrom: Continuation; limit: number }): void {
+    const target: Target = { stream, end: false, kind: 'store' };
+    this.store = { target, continueFrom: options.continueFrom, limit: options.limit };
+    this.attach(target);
+  }
+
+  /**
+   * Attaches a client. Returns false when it cannot be served from the first byte any more
+   * (bytes past the replay limit have flowed). When the source has failed, the client's stream
+   * is destroyed with that error: a truncated body must never look complete.
+   */
+  add(stream: Writable, options: { end: boolean; onWait?: (waiting: boolean) => void }): boolean {
+    const target: Target = { stream, end: options.end, kind: 'client', onWait: options.onWait };
+    if (this.state === 'failed') {
+      this.attach(target);
+      return true;
+    }
+    if (this.replay === undefined) return false;
     for (const chunk of this.replay) stream.write(chunk);
-    const target: Target = { stream, end: options.end };
     if (this.state === 'ended') {
       if (options.end) stream.end();
       return true;
     }
-    this.targets.add(target);
-    const detach = () => this.remove(target);
-    stream.once('close', detach);
-    stream.once('error', detach);
+    this.attach(target);
     return true;
   }
 
@@ -77,20 +129,60 @@ export class FanOut {
     return this.failure;
   }
 
+  /** How many clients were detached to continue from the store (logs and tests). */
+  get detached(): number {
+    return this.detachedCount;
+  }
+
+  private attach(target: Target): void {
+    if (this.state === 'failed') {
+      target.stream.destroy(this.failure);
+      return;
+    }
+    this.targets.add(target);
+    const detach = () => this.remove(target);
+    target.stream.once('close', detach);
+    target.stream.once('error', detach);
+  }
+
+  private fail(error: Error): void {
+    if (this.state === 'failed') return;
+    this.state = 'failed';
+    this.failure = error;
+    for (const target of this.targets) target.stream.destroy(error);
+    this.targets.clear();
+    this.waiting.clear();
+    this.rejectDone(error);
+  }
+
   private remove(target: Target): void {
     this.targets.delete(target);
     if (this.waiting.delete(target)) this.resumeIfDrained();
   }
 
+  /** A client can be handed to the store only while the store is alive and will keep this body. */
+  private canDetach(): boolean {
+    const store = this.store;
+    if (!store || store.target.stream.destroyed || !this.targets.has(store.target)) return false;
+    return this.flowed <= store.limit;
+  }
+
   private onData(chunk: Buffer): void {
+    const offset = this.flowed;
+    this.flowed += chunk.length;
     if (this.replay) {
-      this.replayBytes += chunk.length;
-      if (this.replayBytes > this.replayLimit) this.replay = undefined;
+      if (this.flowed > this.replayLimit) this.replay = undefined;
       else this.replay.push(chunk);
     }
+    const canDetach = this.canDetach();
     for (const target of this.targets) {
       if (target.stream.destroyed) continue;
-      if (!target.stream.write(chunk) && !this.waiting.has(target)) {
+      if (target.kind === 'client' && canDetach && target.stream.writableLength + chunk.length > this.maxLag) {
+        this.detach(target, offset);
+        continue;
+      }
+      const paces = target.kind === 'store' || !canDetach;
+      if (!target.stream.write(chunk) && paces && !this.waiting.has(target)) {
         this.waiting.add(target);
         target.stream.once('drain', () => {
           this.waiting.delete(target);
@@ -99,6 +191,29 @@ export class FanOut {
       }
     }
     if (this.waiting.size > 0) this.source.pause();
+  }
+
+  /** Hands a client that fell `maxLag` behind over to the store, from the first byte it lacks. */
+  private detach(target: Target, offset: number): void {
+    this.remove(target);
+    this.detachedCount++;
+    const { stream, end, onWait } = target;
+    const continueFrom = (this.store as StoreTarget).continueFrom;
+    // Until the entry is committed nothing flows to this client, through no fault of its own.
+    onWait?.(true);
+    continueFrom(offset)
+      .then((body) => {
+        onWait?.(false);
+        if (!body) throw new Error('the body was not stored; the client cannot continue');
+        if (stream.destroyed) return void body.destroy();
+        body.once('error', (error) => stream.destroy(error));
+        stream.once('close', () => body.destroy());
+        body.pipe(stream, { end });
+      })
+      .catch((error: unknown) => {
+        onWait?.(false);
+        stream.destroy(error as Error);
+      });
   }
 
   private resumeIfDrained(): void {

@@ -1,0 +1,102 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest, FastifyServerOptions } from 'fastify';
+import type { IncomingMessage, ServerOptions } from 'node:http';
+import type { CacheServerConfig } from '@simple-cache/common';
+import { HEADER, X_CACHE } from '@simple-cache/common';
+import { ERRORS, type ErrorSpec } from '../errors.js';
+import { formatCacheStatus } from '../policy/index.js';
+import { countConnections } from './connection-count.js';
+import { monitorEventLoop } from './overload.js';
+
+/** Seconds a client refused for load (503) is asked to wait before retrying. */
+export const RETRY_AFTER_SECONDS = 2;
+
+/** Longest interval between Node's checks of headersTimeout / requestTimeout (its default is 30 s). */
+const MAX_CHECK_INTERVAL_MS = 1_000;
+
+type Limits = Pick<
+  CacheServerConfig,
+  | 'maxConnections'
+  | 'maxHeaderSize'
+  | 'maxBodySize'
+  | 'headersTimeout'
+  | 'requestTimeout'
+  | 'idleTimeout'
+  | 'maxEventLoopDelay'
+  | 'name'
+>;
+
+/**
+ * Fastify and Node server options for the client side: header size (→ 431), time to send the
+ * head (slowloris → 408) and the whole request (→ 408), and idle connections (e.g. a client that
+ * stopped reading) closed.
+ */
+export function serverOptions(config: Limits): Pick<FastifyServerOptions, 'connectionTimeout' | 'requestTimeout'> & {
+  http: ServerOptions;
+} {
+  const headersTimeout = Math.min(config.headersTimeout, config.requestTimeout);
+  return {
+    connectionTimeout: config.idleTimeout,
+    requestTimeout: config.requestTimeout,
+    http: {
+      maxHeaderSize: config.maxHeaderSize,
+      headersTimeout,
+      requestTimeout: config.requestTimeout,
+      connectionsCheckingInterval: Math.max(10, Math.min(MAX_CHECK_INTERVAL_MS, Math.floor(headersTimeout / 4))),
+    },
+  };
+}
+
+/**
+ * Refuses, before the proxy sees them, requests the cache will not take: over the connection
+ * limit or while the event loop is overloaded (503 + Retry-After), framing that cannot be read
+ * one way only (400), and bodies announced larger than `maxBodySize` (413; streamed bodies are
+ * counted by the origin client). Every refusal closes the connection.
+ */
+export function installLimits(app: FastifyInstance, config: Limits): { admits(raw: IncomingMessage): boolean } {
+  const connections = countConnections(app.server, config.maxConnections);
+  const overload = monitorEventLoop(config.maxEventLoopDelay);
+  app.addHook('onClose', async () => overload.stop());
+  app.addHook('onRequest', (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
+    const raw = request.raw;
+    if (connections.isOverLimit(raw.socket)) return refuse(reply, config, ERRORS.tooManyConnections, true);
+    if (overload.isOverloaded()) {
+      request.log.warn({ delayMs: Math.round(overload.delay) }, 'event loop overloaded; refusing the request');
+      return refuse(reply, config, ERRORS.overloaded, true);
+    }
+    // RFC 9112 §6.1: Transfer-Encoding in HTTP/1.0 means faulty framing.
+    if (raw.httpVersion === '1.0' && raw.headers['transfer-encoding'] !== undefined) {
+      return refuse(reply, config, ERRORS.badFraming, false);
+    }
+    if (Number(raw.headers['content-length']) > config.maxBodySize) {
+      return refuse(reply, config, ERRORS.bodyTooLarge, false);
+    }
+    done();
+  });
+  // For paths that answer before Fastify's hooks (proxy/fast-hit.ts): a request these checks
+  // would refuse must take the full path, where it is refused as above.
+  return {
+    admits: (raw) =>
+      !connections.isOverLimit(raw.socket) &&
+      !overload.isOverloaded() &&
+      raw.headers['transfer-encoding'] === undefined &&
+      raw.headers['content-length'] === undefined,
+  };
+}
+
+/** The cache's error format (as proxy/context.ts sendError), plus Retry-After and a closed connection. */
+function refuse(reply: FastifyReply, config: Limits, spec: ErrorSpec, retry: boolean): void {
+  const body = `${spec.status} ${spec.message} (${spec.code})\n`;
+  reply
+    .code(spec.status)
+    .headers({
+      'content-type': 'text/plain; charset=utf-8',
+      'cache-control': 'no-store',
+      connection: 'close',
+      'x-cache-error': spec.code,
+      [HEADER.xCache]: spec.status >= 500 ? X_CACHE.miss : X_CACHE.bypass,
+      [HEADER.cacheStatus]: formatCacheStatus(config.name, { detail: spec.code }),
+      [HEADER.via]: `1.1 ${config.name}`,
+      ...(retry ? { 'retry-after': String(RETRY_AFTER_SECONDS) } : {}),
+    })
+    .send(body);
+}
