@@ -1,4 +1,4 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { BaseLogger } from 'pino';
 import type { CacheServerConfig, CacheStatusInfo, HeaderMap, XCache } from '@simple-cache/common';
 import { HEADER, X_CACHE } from '@simple-cache/common';
@@ -18,6 +18,10 @@ export interface ExchangeEvent {
   status: number;
   /** The X-Cache value sent ('' when the response never started). */
   xCache: string;
+  /** The Cache-Status value sent ('' when none); metrics read `collapsed` from it. */
+  cacheStatus: string;
+  /** The X-Cache-Error code sent ('' when the response was not one of the cache's own errors). */
+  errorCode: string;
   /** Body bytes announced to the client (Content-Length), 0 when unknown or none. */
   bytes: number;
   durationMs: number;
@@ -30,6 +34,25 @@ export interface ProxyObserver {
   onExchange?(event: ExchangeEvent): void;
 }
 
+/**
+ * Reads back the headers a response was sent with. The proxy hands its headers to writeHead(),
+ * which (unlike setHeader) leaves getHeader() empty, so they are noted on the way out.
+ */
+export function recordSentHeaders(res: ServerResponse): (name: string) => string | undefined {
+  let sent: OutgoingHttpHeaders | undefined;
+  const writeHead = res.writeHead;
+  res.writeHead = function (this: ServerResponse, ...args: unknown[]) {
+    const headers = args.find((arg) => typeof arg === 'object' && arg !== null && !Array.isArray(arg));
+    if (headers) sent = headers as OutgoingHttpHeaders;
+    return (writeHead as (...a: unknown[]) => ServerResponse).apply(this, args);
+  } as ServerResponse['writeHead'];
+  return (name) => {
+    const value = sent?.[name] ?? res.getHeader(name);
+    if (value === undefined) return undefined;
+    return Array.isArray(value) ? value.join(', ') : String(value);
+  };
+}
+
 /** What the proxy needs from the rest of the server. */
 export interface ProxyDeps {
   config: Readonly<CacheServerConfig>;
@@ -38,6 +61,29 @@ export interface ProxyDeps {
   origin: OriginClient;
   logger: Log;
   observer?: ProxyObserver;
+  /** With a store shared by several nodes (Redis): collapsing of misses across them. */
+  collapse?: CrossNodeCollapse;
+}
+
+/** A key's lock across nodes; it also expires by itself. */
+export interface CrossNodeLock {
+  /** Never rejects. */
+  release(): Promise<boolean>;
+}
+
+/**
+ * Collapsing of misses across the nodes sharing a store (distributed-collapse.ts), implemented
+ * by the Redis store's locks (store/redis/lock.ts); the proxy knows nothing of Redis.
+ */
+export interface CrossNodeCollapse {
+  /** Takes the key's lock for `ttlMs`; undefined while another node holds it. Rejects when unavailable. */
+  acquire(key: string, ttlMs: number): Promise<CrossNodeLock | undefined>;
+  /** Until `check` finds a value, the lock is gone, or `timeoutMs` passes. Rejects when unavailable. */
+  waitForEntry<T>(
+    key: string,
+    check: () => Promise<T | undefined>,
+    options: { timeoutMs: number },
+  ): Promise<{ outcome: 'found'; value: T } | { outcome: 'released' } | { outcome: 'timeout' }>;
 }
 
 /** One client request on its way through the proxy. */
@@ -60,15 +106,35 @@ export function withCacheHeaders(
   const { name } = deps.config;
   const via = headers[HEADER.via];
   return {
-    ...headers,
+    ...withoutTagFields(headers, deps.config.tagHeaders),
     [HEADER.xCache]: xCache,
     [HEADER.cacheStatus]: appendCacheStatus(headers[HEADER.cacheStatus], formatCacheStatus(name, status)),
     [HEADER.via]: via ? `${Array.isArray(via) ? via.join(', ') : via}, 1.1 ${name}` : `1.1 ${name}`,
   };
 }
 
-/** Answers with one of the catalogue's errors: short text body, stable code, one log line. */
-export function sendError(exchange: Exchange, deps: ProxyDeps, spec: ErrorSpec, cause?: unknown): void {
+/**
+ * Purge tags (Surrogate-Key, Cache-Tag: `--tag-header`) address this cache, as Varnish and
+ * Fastly treat them: they stay in the stored headers for purge-by-tag, never reach a client.
+ */
+function withoutTagFields(headers: HeaderMap, tagHeaders: readonly string[]): HeaderMap {
+  if (!tagHeaders.some((name) => headers[name] !== undefined)) return headers;
+  const out = { ...headers };
+  for (const name of tagHeaders) delete out[name];
+  return out;
+}
+
+/**
+ * Answers with one of the catalogue's errors: short text body, stable code, one log line.
+ * `status` says whether (and why) the request went forward (RFC 9211 fwd); the code is its detail.
+ */
+export function sendError(
+  exchange: Exchange,
+  deps: ProxyDeps,
+  spec: ErrorSpec,
+  cause?: unknown,
+  status: CacheStatusInfo = { fwd: 'miss' },
+): void {
   const { res, log } = exchange;
   const level = spec.status >= 500 ? 'warn' : 'info';
   log[level]({ code: spec.code, status: spec.status, err: cause }, spec.message);
@@ -79,6 +145,8 @@ export function sendError(exchange: Exchange, deps: ProxyDeps, spec: ErrorSpec, 
   }
   const body = `${spec.status} ${spec.message} (${spec.code})\n`;
   const xCache = spec.status >= 500 ? X_CACHE.miss : X_CACHE.bypass;
+  // A request body left unread (e.g. refused as too large) cannot be told from the next request.
+  if (!exchange.req.complete) res.setHeader('connection', 'close');
   res.writeHead(
     spec.status,
     withCacheHeaders(
@@ -90,7 +158,7 @@ export function sendError(exchange: Exchange, deps: ProxyDeps, spec: ErrorSpec, 
       },
       deps,
       xCache,
-      { fwd: 'miss', detail: spec.code },
+      { ...status, detail: spec.code },
     ) as Record<string, string>,
   );
   res.end(exchange.view.method === 'HEAD' ? undefined : body);

@@ -1,5 +1,5 @@
 import type { HeaderMap } from '@simple-cache/common';
-import { forwardRequestHeaders } from '../policy/index.js';
+import { forwardRequestHeaders, withoutUnkeyedFields } from '../policy/index.js';
 import type { Exchange, ProxyDeps } from './context.js';
 
 /** Client-side conditionals and ranges: the cache fetches whole responses and answers those itself. */
@@ -18,6 +18,8 @@ export function forwardHeadersFor(
     name: deps.config.name,
     originHost: new URL(deps.config.origin).host,
   });
-  if (!options.keepConditionals) for (const name of CLIENT_ONLY) delete headers[name];
-  return headers;
+  if (options.keepConditionals) return headers;
+  for (const name of CLIENT_ONLY) delete headers[name];
+  // Without conditionals means a fetch for the cache, whose response may be shared (policy/headers.ts).
+  return withoutUnkeyedFields(headers);
 }

@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import type { EntryMeta, HeaderMap } from '@simple-cache/common';
 import type { OriginResponse } from '../origin/origin-client.js';
 import {
@@ -5,7 +6,9 @@ import {
   decideStorable,
   freshenWithNotModified,
   matchesVariant,
+  mayServeStaleOnError,
   notModifiedMatches,
+  requestDirectives,
   secondaryKey,
   storedResponseHeaders,
   varyNames,
@@ -14,7 +17,7 @@ import {
 } from '../policy/index.js';
 import type { EntryWriter } from '../store/store.js';
 import type { ProxyDeps } from './context.js';
-import { FanOut } from './fan-out.js';
+import { FanOut, type Continuation } from './fan-out.js';
 
 /** Bytes of a body kept for clients that join a fetch after it started flowing. */
 const REPLAY_LIMIT = 1024 * 1024;
@@ -38,64 +41,183 @@ export interface Revalidated {
   response: OriginResponse;
 }
 
-export type FetchOutcome = FetchedResponse | Revalidated;
+/**
+ * A fetch started for a Range request found a body larger than `--range-fetch-max` (or of
+ * unknown length): it was dropped unread, and the client's Range goes to the origin as it is.
+ */
+export interface TooLarge {
+  kind: 'too-large';
+  response: OriginResponse;
+}
+
+export type FetchOutcome = FetchedResponse | Revalidated | TooLarge;
+
+export interface FetchOptions {
+  /** The stored response being revalidated: the request is conditional (RFC 9111 §4.3.1). */
+  stale?: EntryMeta;
+  /** Largest body accepted (a fetch on behalf of a Range request); larger gives 'too-large'. */
+  rangeLimit?: number;
+}
 
 /** One request to the origin on behalf of every client that asked for the same key meanwhile. */
 export interface OriginFetch {
   key: string;
   outcome: Promise<FetchOutcome>;
+  /** True once the origin's response head is here: a client joining now comes after the response. */
+  readonly responded: boolean;
   /** May a client with these request headers share this fetch's response? */
   canShare(outcome: FetchOutcome, view: RequestView): boolean;
 }
 
 /**
  * Starts a GET for `key` (a HEAD from the client is fetched as GET so the body can be stored,
- * as nginx does). With a `stale` entry the request is conditional (RFC 9111 §4.3.1).
+ * as nginx does). With a stale entry the request is conditional (RFC 9111 §4.3.1).
  */
 export function startOriginFetch(
   deps: ProxyDeps,
   key: string,
   view: RequestView,
   forwardHeaders: HeaderMap,
-  stale: EntryMeta | undefined,
+  options: FetchOptions = {},
 ): OriginFetch {
-  const outcome = (async (): Promise<FetchOutcome> => {
-    const headers = stale ? { ...forwardHeaders, ...conditionalHeaders(stale) } : forwardHeaders;
-    const response = await deps.origin.request({ method: 'GET', url: key, headers });
-    if (stale && response.status === 304 && notModifiedMatches(stale, response)) {
-      response.body.resume();
-      const entry = freshenWithNotModified(stale, response, response.requestTime, response.responseTime);
-      await deps.store
-        .updateMeta(entry)
-        .catch((error: unknown) => deps.logger.warn({ err: error, key }, 'could not store revalidated metadata'));
-      return { kind: 'revalidated', entry, response };
-    }
-    const storability = decideStorable({ method: 'GET', headers: view.headers }, response, deps.policy);
-    let entry: FetchedResponse['entry'];
-    let writer: EntryWriter | undefined;
-    if (storability.storable) {
-      entry = describeEntry(deps, key, view, response);
-      writer = beginWrite(deps, entry);
-    } else if (stale && response.status < 500) {
-      // The origin answered with a newer response that may not be stored: the old one is outdated.
-      void deps.store.delete(key, stale.variant).catch(() => {});
-    }
-    const fanOut = new FanOut(response.body, REPLAY_LIMIT);
-    if (writer) fanOut.add(writer.body, { end: false });
-    const stored = commitWhenDone(deps, key, fanOut, writer);
-    // Let every client already waiting for this outcome attach before the first byte flows.
-    setImmediate(() => fanOut.start());
-    return { kind: 'response', response, storability, entry, fanOut, stored };
-  })();
-  outcome.catch(() => {});
+  const outcome = fetchOnce(deps, key, view, forwardHeaders, options);
+  let responded = false;
+  outcome.then(
+    () => (responded = true),
+    () => {},
+  );
   return {
     key,
     outcome,
+    get responded() {
+      return responded;
+    },
     canShare(result, other) {
+      if (result.kind === 'too-large') return false;
       if (result.kind === 'revalidated') return matchesVariant(result.entry, other.headers);
       // An uncacheable response is one client's: others make their own request (hit-for-pass).
       if (!result.entry) return false;
       return matchesVariant(result.entry as EntryMeta, other.headers);
+    },
+  };
+}
+
+async function fetchOnce(
+  deps: ProxyDeps,
+  key: string,
+  view: RequestView,
+  forwardHeaders: HeaderMap,
+  { stale, rangeLimit }: FetchOptions,
+): Promise<FetchOutcome> {
+  let response = await deps.origin.request({ method: 'GET', url: key, headers: withValidators(forwardHeaders, stale) });
+  if (stale && response.status === 304) {
+    if (notModifiedMatches(stale, response)) return freshen(deps, view, stale, response);
+    // RFC 9111 §4.3.4: a 304 that selects no stored response cannot be used; ask again, unconditionally.
+    response.body.resume();
+    response = await deps.origin.request({ method: 'GET', url: key, headers: forwardHeaders });
+  }
+  if (rangeLimit !== undefined && response.status === 200 && !(announcedSize(response) <= rangeLimit)) {
+    response.body.destroy();
+    if (stale) void deps.store.delete(key, stale.variant).catch(() => {});
+    return { kind: 'too-large', response };
+  }
+  const storability = keepsStaleOnError(deps, view, stale, response)
+    ? { storable: false as const, reason: 'stale-if-error' }
+    : decideStorable({ method: 'GET', headers: view.headers }, response, deps.policy);
+  if (!storability.storable && stale && response.status < 500) {
+    // The origin answered with a newer response that may not be stored: the old one is outdated.
+    void deps.store.delete(key, stale.variant).catch(() => {});
+  }
+  return { kind: 'response', response, storability, ...startStoring(deps, key, view, response, storability) };
+}
+
+/**
+ * Sets the body of `response` flowing through a fan-out: into the store when `storability`
+ * allows (the entry becomes visible once complete), and to whichever clients attach before the
+ * first byte flows (on the next turn of the event loop).
+ */
+export function startStoring(
+  deps: ProxyDeps,
+  key: string,
+  view: RequestView,
+  response: OriginResponse,
+  storability: StorabilityDecision,
+): Pick<FetchedResponse, 'entry' | 'fanOut' | 'stored'> {
+  const entry = storability.storable ? describeEntry(deps, key, view, response) : undefined;
+  const writer = entry ? beginWrite(deps, entry) : undefined;
+  const fanOut = new FanOut(response.body, { replayLimit: REPLAY_LIMIT });
+  // A client that falls behind continues from the stored entry (fan-out.ts), so it never slows the rest.
+  if (writer && entry)
+    fanOut.addStore(
+      writer.body,
+      continuationFromStore(deps, entry, () => stored),
+    );
+  const stored = commitWhenDone(deps, key, fanOut, writer);
+  // Let every client already waiting for this outcome attach before the first byte flows.
+  setImmediate(() => fanOut.start());
+  return { entry, fanOut, stored };
+}
+
+/**
+ * RFC 5861 §4: while the stored response may still be served because the origin errs, a 5xx
+ * answer to its revalidation must not replace it, however cacheable the 5xx is.
+ */
+function keepsStaleOnError(
+  deps: ProxyDeps,
+  view: RequestView,
+  stale: EntryMeta | undefined,
+  response: OriginResponse,
+): boolean {
+  return stale !== undefined && response.status >= 500 && mayServeStaleOnError(view, stale, Date.now(), deps.policy);
+}
+
+function withValidators(headers: HeaderMap, stale: EntryMeta | undefined): HeaderMap {
+  return stale ? { ...headers, ...conditionalHeaders(stale) } : headers;
+}
+
+/**
+ * RFC 9111 §4.3.4: the 304 freshens the stored response, which is written back, unless the
+ * request said no-store (§5.2.1.5: no part of the response may be stored).
+ */
+async function freshen(
+  deps: ProxyDeps,
+  view: RequestView,
+  stale: EntryMeta,
+  response: OriginResponse,
+): Promise<Revalidated> {
+  response.body.resume();
+  const { requestTime, responseTime } = response;
+  const entry = freshenWithNotModified(stale, response, requestTime, responseTime, deps.policy.targetedField);
+  if (!requestDirectives(view.headers).has('no-store')) {
+    await deps.store
+      .updateMeta(entry)
+      .catch((error: unknown) =>
+        deps.logger.warn({ err: error, key: entry.key }, 'could not store revalidated metadata'),
+      );
+  }
+  return { kind: 'revalidated', entry, response };
+}
+
+function announcedSize(response: OriginResponse): number {
+  const length = Number(response.headers['content-length']);
+  return Number.isSafeInteger(length) && length >= 0 ? length : Number.POSITIVE_INFINITY;
+}
+
+/** Where a detached client continues: the committed entry's body from its offset (fan-out.ts). */
+function continuationFromStore(
+  deps: ProxyDeps,
+  entry: Omit<EntryMeta, 'bodyId' | 'checksum'>,
+  stored: () => Promise<EntryMeta | undefined>,
+): { continueFrom: Continuation; limit: number } {
+  // The largest body the store keeps: one announced larger is never stored, so nobody can continue from it.
+  const maxSize = Math.min(deps.store.maxObjectSize ?? Infinity, deps.store.stats().maxSize);
+  return {
+    limit: entry.size > maxSize ? -1 : maxSize,
+    continueFrom: async (offset) => {
+      const committed = await stored();
+      if (!committed) return undefined;
+      if (offset >= committed.size) return Readable.from([]);
+      return deps.store.openBody(committed, { start: offset, end: committed.size - 1 });
     },
   };
 }

@@ -1,22 +1,31 @@
+import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import type { CacheStatusForward } from '@simple-cache/common';
 import { X_CACHE } from '@simple-cache/common';
 import { CacheError } from '../errors.js';
-import { toCacheError } from '../origin/origin-client.js';
-import { forwardResponseHeaders, invalidationTargets } from '../policy/index.js';
+import { toCacheError, type OriginResponse } from '../origin/origin-client.js';
+import { decideStorable, forwardResponseHeaders, invalidationTargets } from '../policy/index.js';
 import { sendError, withCacheHeaders, type Exchange, type ProxyDeps } from './context.js';
 import { forwardHeadersFor } from './forward-headers.js';
+import type { Flow } from './in-flight.js';
+import { startStoring } from './origin-fetch.js';
+import { droppedTargetedField } from './policy-options.js';
 
 /**
- * Requests the cache never answers itself (POST, PUT, DELETE, …, and GETs with preconditions
- * only the origin may evaluate): the request goes to the origin untouched, body streamed, and its
- * response comes back untouched and unstored. A successful unsafe request invalidates what the
- * cache holds for the target (RFC 9111 §4.4).
+ * Requests the cache does not answer itself (POST, PUT, DELETE, …; GETs with preconditions only
+ * the origin may evaluate; Range requests for objects too large to fetch whole): the request goes
+ * to the origin untouched, body streamed, and its response comes back untouched. A successful
+ * unsafe request invalidates what the cache holds for the target (RFC 9111 §4.4). A POST
+ * response with explicit freshness and a Content-Location of its own URL is stored as the GET
+ * response for that URL (RFC 9110 §9.3.3); nothing else is.
  */
 export async function passThrough(
+  flow: Flow,
   exchange: Exchange,
-  deps: ProxyDeps,
-  fwd: 'method' | 'request' = 'method',
+  fwd: CacheStatusForward = 'method',
+  detail?: string,
 ): Promise<void> {
+  const { deps } = flow;
   const { req, res, key, view } = exchange;
   const hasBody = req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
   let response;
@@ -29,29 +38,47 @@ export async function passThrough(
     });
   } catch (error) {
     const failure = toCacheError(error);
-    sendError(exchange, deps, failure, error);
+    sendError(exchange, deps, failure, error, { fwd });
     return;
   }
   for (const target of invalidationTargets(view.method, key, response)) {
+    flow.fetches.forget(target);
     await deps.store
       .delete(target)
       .catch((error: unknown) => exchange.log.warn({ err: error, target }, 'invalidation failed'));
   }
+  const { body, stored } = bodyAndStorage(exchange, deps, response);
   const headers = withCacheHeaders(
-    forwardResponseHeaders(response.headers, deps.policy.targetedField),
+    forwardResponseHeaders(response.headers, droppedTargetedField(deps.policy)),
     deps,
     X_CACHE.bypass,
-    {
-      fwd,
-      fwdStatus: response.status,
-    },
+    { fwd, fwdStatus: response.status, stored: stored || undefined, detail },
   );
   res.writeHead(response.status, headers as Record<string, string>);
   try {
-    await pipeline(response.body, res);
+    await pipeline(body, res);
   } catch (error) {
     const failure = error instanceof CacheError ? error : toCacheError(error);
     exchange.log.warn({ err: error, code: failure.code }, 'pass-through response failed mid-body');
     res.destroy();
   }
+}
+
+/** The body to relay; for a storable POST response it also flows into the store (RFC 9110 §9.3.3). */
+function bodyAndStorage(
+  exchange: Exchange,
+  deps: ProxyDeps,
+  response: OriginResponse,
+): { body: Readable; stored: boolean } {
+  const { key, view } = exchange;
+  if (view.method !== 'POST') return { body: response.body, stored: false };
+  const storability = decideStorable({ method: 'POST', headers: view.headers, url: key }, response, deps.policy);
+  if (!storability.storable) return { body: response.body, stored: false };
+  const { fanOut } = startStoring(deps, key, view, response, storability);
+  const body = new PassThrough();
+  fanOut.add(body, { end: true });
+  exchange.res.once('close', () => {
+    if (!exchange.res.writableFinished) body.destroy();
+  });
+  return { body, stored: true };
 }

@@ -2,20 +2,30 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { CacheStatusForward, EntryMeta } from '@simple-cache/common';
 import { X_CACHE } from '@simple-cache/common';
 import { CacheError, ERRORS } from '../errors.js';
-import { toCacheError } from '../origin/origin-client.js';
 import {
   cacheKey,
   decideUse,
+  forwardReasonFor,
+  hasOriginOnlyPrecondition,
   isOnlyIfCached,
-  mayServeStaleOnError,
   selectVariant,
   type RequestView,
+  type UseDecision,
 } from '../policy/index.js';
-import { sendError, type Exchange, type Log, type ProxyDeps, type ProxyObserver } from './context.js';
-import { forwardHeadersFor } from './forward-headers.js';
-import { startOriginFetch, type FetchOutcome, type OriginFetch } from './origin-fetch.js';
+import {
+  recordSentHeaders,
+  sendError,
+  type Exchange,
+  type Log,
+  type ProxyDeps,
+  type ProxyObserver,
+} from './context.js';
+import { fetchMiss } from './distributed-collapse.js';
+import { fetchAndServe, wantsRange } from './fetch-and-serve.js';
+import { InFlightFetches, type Flow } from './in-flight.js';
+import type { OriginFetch } from './origin-fetch.js';
 import { passThrough } from './pass-through.js';
-import { sendFetched } from './send-fetched.js';
+import { revalidateWithHead } from './revalidate-head.js';
 import { serveStored } from './serve-stored.js';
 
 export interface Proxy {
@@ -30,7 +40,8 @@ export interface Proxy {
  * revalidate or fetch. Policy decides; the store and the origin client act.
  */
 export function createProxy(deps: ProxyDeps): Proxy {
-  const inFlight = new Map<string, OriginFetch>();
+  const fetches = new InFlightFetches(deps);
+  const flow: Flow = { deps, fetches, relookup: (exchange) => lookupAndServe(exchange) };
 
   async function handle(req: IncomingMessage, res: ServerResponse, log: Log): Promise<void> {
     const view: RequestView = { method: req.method ?? 'GET', headers: req.headers };
@@ -38,8 +49,8 @@ export function createProxy(deps: ProxyDeps): Proxy {
     const exchange: Exchange = { req, res, key: key ?? '', view, log };
     if (deps.observer?.onExchange) observe(exchange, deps.observer.onExchange);
     try {
-      if (key === undefined) return sendError(exchange, deps, ERRORS.badRequestTarget);
-      if (view.method !== 'GET' && view.method !== 'HEAD') return await passThrough(exchange, deps);
+      if (key === undefined) return sendError(exchange, deps, ERRORS.badRequestTarget, undefined, {});
+      if (view.method !== 'GET' && view.method !== 'HEAD') return await passThrough(flow, exchange);
       await lookupAndServe(exchange);
     } catch (error) {
       log.error({ err: error }, 'unexpected error in the proxy');
@@ -50,164 +61,81 @@ export function createProxy(deps: ProxyDeps): Proxy {
   async function lookupAndServe(exchange: Exchange): Promise<void> {
     const { key, view } = exchange;
     const variants = await deps.store.lookup(key).catch((error: unknown) => {
-      exchange.log.warn({ err: error, key }, 'store lookup failed; treating as a miss');
+      // A store that is away (Redis down) has logged it once; one line per request would flood.
+      const level = deps.store.health?.().state === 'degraded' ? 'debug' : 'warn';
+      exchange.log[level]({ err: error, key }, 'store lookup failed; treating as a miss');
       return [] as EntryMeta[];
     });
     const entry = selectVariant(variants, view.headers);
+    // RFC 9211 §2.2: nothing stored for the URL, or nothing for these request headers (Vary).
+    const missReason: CacheStatusForward = variants.length > 0 ? 'vary-miss' : 'uri-miss';
+    // RFC 9111 §4.3.2: If-Match / If-Unmodified-Since are the origin's to evaluate.
+    if (hasOriginOnlyPrecondition(view.headers)) return passThrough(flow, exchange, entry ? 'request' : missReason);
     if (entry) {
       const decision = decideUse(view, entry, Date.now(), deps.policy);
-      const status = { hit: true, ttl: Math.round(decision.ttl) };
       if (decision.action === 'fresh' || decision.action === 'stale-while-revalidate') {
-        const updating = decision.action === 'stale-while-revalidate';
-        if (updating) refreshInBackground(exchange, entry);
-        const served = await serveStored(exchange, deps, entry, {
-          xCache: updating ? X_CACHE.updating : X_CACHE.hit,
-          status: updating ? { ...status, detail: 'stale-while-revalidate' } : status,
-          age: decision.age,
-          withoutValidation: true,
-        });
-        if (served === 'served') return;
-        if (served === 'forward') return passThrough(exchange, deps, 'request');
-      } else if (decision.action === 'revalidate' && !isOnlyIfCached(view)) {
-        return fetchAndServe(exchange, entry, 'stale');
+        if (await serveFromCache(exchange, entry, decision)) return;
+        return fetchAndServe(flow, exchange, undefined, 'miss');
+      }
+      if (decision.action === 'revalidate') {
+        // RFC 9111 §5.2.1.7: nothing usable without contacting the origin → 504.
+        if (isOnlyIfCached(view)) return sendError(exchange, deps, ERRORS.onlyIfCached, undefined, {});
+        return revalidate(exchange, entry, forwardReasonFor(decision));
       }
     }
-    // RFC 9111 §5.2.1.7: nothing usable without contacting the origin → 504.
-    if (isOnlyIfCached(view)) return sendError(exchange, deps, ERRORS.onlyIfCached);
-    return fetchAndServe(exchange, undefined, variants.length > 0 ? 'vary-miss' : 'uri-miss');
-  }
-
-  /** Joins the fetch in flight for this key when its response can be shared, else starts one. */
-  function joinOrStart(exchange: Exchange, stale: EntryMeta | undefined): { fetch: OriginFetch; collapsed: boolean } {
-    const current = inFlight.get(exchange.key);
-    if (current) return { fetch: current, collapsed: true };
-    return { fetch: register(exchange, stale), collapsed: false };
-  }
-
-  function register(exchange: Exchange, stale: EntryMeta | undefined): OriginFetch {
-    const { key } = exchange;
-    const fetch = startOriginFetch(
-      deps,
-      key,
-      exchange.view,
-      forwardHeadersFor(exchange, deps, { keepConditionals: false }),
-      stale,
-    );
-    inFlight.set(key, fetch);
-    const release = () => {
-      if (inFlight.get(key) === fetch) inFlight.delete(key);
-    };
-    fetch.outcome.then((outcome) => (outcome.kind === 'response' ? outcome.stored.then(release) : release()), release);
-    return fetch;
-  }
-
-  async function fetchAndServe(
-    exchange: Exchange,
-    stale: EntryMeta | undefined,
-    fwd: CacheStatusForward,
-  ): Promise<void> {
-    let { fetch, collapsed } = joinOrStart(exchange, stale);
-    let outcome: FetchOutcome;
-    try {
-      outcome = await fetch.outcome;
-      if (collapsed && !fetch.canShare(outcome, exchange.view)) {
-        // Not ours to share (uncacheable, or another variant): ask the origin ourselves.
-        fetch = startOriginFetch(
-          deps,
-          exchange.key,
-          exchange.view,
-          forwardHeadersFor(exchange, deps, { keepConditionals: false }),
-          stale,
-        );
-        collapsed = false;
-        outcome = await fetch.outcome;
-      }
-    } catch (error) {
-      return serveStaleOrFail(exchange, stale, toCacheError(error));
+    if (isOnlyIfCached(view)) return sendError(exchange, deps, ERRORS.onlyIfCached, undefined, {});
+    if (wantsRange(view) && deps.config.rangeFetchMax === 0) {
+      return passThrough(flow, exchange, 'bypass', 'range-too-large');
     }
-
-    if (outcome.kind === 'revalidated') {
-      const served = await serveStored(exchange, deps, outcome.entry, {
-        xCache: X_CACHE.revalidated,
-        status: { fwd, fwdStatus: 304, collapsed: collapsed || undefined },
-        age: 0,
-        withoutValidation: false,
-      });
-      if (served === 'forward') return passThrough(exchange, deps, 'request');
-      if (served === 'unusable') return fetchAndServe(exchange, undefined, 'miss');
-      return;
-    }
-    if (
-      stale &&
-      outcome.response.status >= 500 &&
-      mayServeStaleOnError(exchange.view, stale, Date.now(), deps.policy)
-    ) {
-      return serveStale(exchange, stale, `origin-status-${outcome.response.status}`);
-    }
-    const sent = await sendFetched(exchange, deps, outcome, { fwd, expired: stale !== undefined, collapsed });
-    if (sent) return;
-    // Joined after the replay window: the body will be in the store once committed.
-    const stored = await outcome.stored;
-    if (stored) {
-      const served = await serveStored(exchange, deps, stored, {
-        xCache: X_CACHE.hit,
-        status: { hit: true, collapsed: true },
-        age: 0,
-        withoutValidation: true,
-      });
-      if (served === 'served') return;
-      if (served === 'forward') return passThrough(exchange, deps, 'request');
-    }
-    return fetchAndServe(exchange, undefined, 'miss');
-  }
-
-  async function serveStaleOrFail(
-    exchange: Exchange,
-    stale: EntryMeta | undefined,
-    failure: CacheError,
-  ): Promise<void> {
-    if (stale && mayServeStaleOnError(exchange.view, stale, Date.now(), deps.policy)) {
-      exchange.log.warn({ code: failure.code, key: exchange.key }, 'origin failed; serving stale');
-      return serveStale(exchange, stale, failure.code);
-    }
-    sendError(exchange, deps, failure, failure.cause);
-  }
-
-  async function serveStale(exchange: Exchange, stale: EntryMeta, detail: string): Promise<void> {
-    const decision = decideUse(exchange.view, stale, Date.now(), deps.policy);
-    const served = await serveStored(exchange, deps, stale, {
-      xCache: X_CACHE.stale,
-      status: { hit: true, ttl: Math.round(decision.ttl), detail },
-      age: decision.age,
-      withoutValidation: true,
-    });
-    if (served !== 'served') sendError(exchange, deps, ERRORS.originBadResponse);
+    return fetchMiss(flow, exchange, missReason);
   }
 
   /**
-   * RFC 5861 §3: one background revalidation per key. A storable answer flows into the store by
-   * itself (the writer is a consumer); its failure only leaves the entry stale.
+   * A fresh entry (or one the request accepts stale, or within stale-while-revalidate, which
+   * also starts one background refresh: RFC 5861 §3). False when its body proved unusable.
    */
-  function refreshInBackground(exchange: Exchange, stale: EntryMeta): void {
-    if (inFlight.has(exchange.key)) return;
-    register(exchange, stale).outcome.catch((error: unknown) =>
-      exchange.log.info({ err: error, key: exchange.key }, 'background revalidation failed'),
-    );
+  async function serveFromCache(exchange: Exchange, entry: EntryMeta, decision: UseDecision): Promise<boolean> {
+    const updating = decision.action === 'stale-while-revalidate';
+    if (updating) fetches.refresh(exchange, entry);
+    const served = await serveStored(exchange, deps, entry, {
+      xCache: updating ? X_CACHE.updating : X_CACHE.hit,
+      status: { hit: true, ttl: decision.ttl, detail: HIT_DETAILS[decision.reason] },
+      age: decision.age,
+      withoutValidation: true,
+    });
+    if (served === 'forward') await passThrough(flow, exchange, 'request');
+    return served !== 'unusable';
   }
 
-  return { handle, inFlight };
+  /** RFC 9111 §4.3.1: a conditional request (a HEAD for a client's HEAD, §4.3.5), then serve. */
+  function revalidate(exchange: Exchange, entry: EntryMeta, fwd: CacheStatusForward): Promise<void> {
+    if (exchange.view.method === 'HEAD') return revalidateWithHead(flow, exchange, entry, fwd);
+    return fetchAndServe(flow, exchange, entry, fwd);
+  }
+
+  return { handle, inFlight: fetches.byKey };
 }
+
+/** Cache-Status `detail` for hits that are not plain fresh ones (RFC 9211 §2.9). */
+const HIT_DETAILS: Readonly<Record<string, string>> = {
+  'stale-while-revalidate': 'stale-while-revalidate',
+  'request-max-stale': 'max-stale',
+  immutable: 'immutable',
+};
 
 function observe(exchange: Exchange, onExchange: NonNullable<ProxyObserver['onExchange']>): void {
   const started = performance.now();
   const { res } = exchange;
+  const sentHeader = recordSentHeaders(res);
   res.once('close', () => {
-    const length = Number(res.getHeader('content-length'));
+    const length = Number(sentHeader('content-length'));
     onExchange({
       method: exchange.view.method,
       key: exchange.key,
       status: res.statusCode,
-      xCache: String(res.getHeader('x-cache') ?? ''),
+      xCache: sentHeader('x-cache') ?? '',
+      cacheStatus: sentHeader('cache-status') ?? '',
+      errorCode: sentHeader('x-cache-error') ?? '',
       bytes: Number.isFinite(length) && exchange.view.method !== 'HEAD' ? length : 0,
       durationMs: performance.now() - started,
       aborted: !res.writableFinished,

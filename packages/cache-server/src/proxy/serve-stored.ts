@@ -1,16 +1,9 @@
 import { pipeline } from 'node:stream/promises';
 import type { CacheStatusInfo, EntryMeta, XCache } from '@simple-cache/common';
-import {
-  clientResponseHeaders,
-  contentRange,
-  evaluateClientConditional,
-  fieldNamesOf,
-  ifRangeAllows,
-  parseRange,
-  responseDirectives,
-} from '../policy/index.js';
-import type { ByteRange } from '../store/store.js';
+import { clientResponseHeaders, evaluateClientConditional, fieldNamesOf, responseDirectives } from '../policy/index.js';
 import { withCacheHeaders, type Exchange, type ProxyDeps } from './context.js';
+import { droppedTargetedField } from './policy-options.js';
+import { isPartial, openStoredRanges, planRange, rangeResponseHead } from './range-serving.js';
 
 export interface StoredOutcome {
   xCache: XCache;
@@ -44,7 +37,7 @@ export async function serveStored(
     clientResponseHeaders(entry, {
       age: outcome.age,
       stripFields: strippedFields(entry, deps, outcome.withoutValidation),
-      targetedField: deps.policy.targetedField,
+      targetedField: droppedTargetedField(deps.policy),
     }),
     deps,
     outcome.xCache,
@@ -65,42 +58,22 @@ export async function serveStored(
     return 'served';
   }
 
-  let range: ByteRange | undefined;
-  let status = entry.status;
-  if (!hasNoBody(status)) headers['content-length'] = String(entry.size);
-  if (status === 200 && view.headers.range !== undefined && ifRangeAllows(view, entry)) {
-    const ranges = parseRange(view.headers.range as string, entry.size);
-    if (ranges === 'unsatisfiable') {
-      res.writeHead(416, { ...headers, 'content-range': `bytes */${entry.size}`, 'content-length': '0' } as Record<
-        string,
-        string
-      >);
-      res.end();
-      return 'served';
-    }
-    // Several ranges are served as the whole body (allowed: RFC 9110 §14.2), one as 206.
-    if (ranges && ranges.length === 1) {
-      range = ranges[0] as ByteRange;
-      status = 206;
-      headers['content-range'] = contentRange(range, entry.size);
-      headers['content-length'] = String(range.end - range.start + 1);
-    }
-  }
-  if (status === 200 || status === 206) headers['accept-ranges'] = 'bytes';
-
-  if (view.method === 'HEAD' || hasNoBody(status) || entry.size === 0) {
-    res.writeHead(status, headers as Record<string, string>);
+  const plan = planRange(view, entry.status, entry, entry.size);
+  if (!hasNoBody(entry.status)) headers['content-length'] = String(entry.size);
+  const head = rangeResponseHead(plan, entry.status, entry.size, headers);
+  if (view.method === 'HEAD' || hasNoBody(head.status) || entry.size === 0 || plan.kind === 'unsatisfiable') {
+    res.writeHead(head.status, head.headers as Record<string, string>);
     res.end();
     return 'served';
   }
   let body;
   try {
-    body = await deps.store.openBody(entry, range);
+    body = isPartial(plan) ? await openStoredRanges(deps.store, entry, plan) : await deps.store.openBody(entry);
   } catch (error) {
     exchange.log.warn({ err: error, key: entry.key }, 'stored body unusable; fetching again');
     return 'unusable';
   }
-  res.writeHead(status, headers as Record<string, string>);
+  res.writeHead(head.status, head.headers as Record<string, string>);
   try {
     await pipeline(body, res);
   } catch (error) {

@@ -1,0 +1,85 @@
+import type { EntryMeta } from '@simple-cache/common';
+import type { Exchange, ProxyDeps } from './context.js';
+import { forwardHeadersFor } from './forward-headers.js';
+import { startOriginFetch, type FetchOptions, type OriginFetch } from './origin-fetch.js';
+
+/** What a request that goes to the origin needs: the server's parts and the fetches in flight. */
+export interface Flow {
+  deps: ProxyDeps;
+  fetches: InFlightFetches;
+  /** Looks the request up again from the start (after a response it could not use was stored). */
+  relookup(exchange: Exchange): Promise<void>;
+}
+
+/**
+ * The origin fetches under way, one per key: a client asking for a key that is being fetched
+ * joins that fetch (collapsing) instead of asking the origin again. A fetch leaves the map once
+ * its response is stored (or known not to be), so later clients find the entry in the store.
+ */
+export class InFlightFetches {
+  readonly byKey = new Map<string, OriginFetch>();
+
+  constructor(private readonly deps: ProxyDeps) {}
+
+  /** Joins the fetch in flight for this key, or starts (and registers) one. */
+  joinOrStart(exchange: Exchange, options: FetchOptions): { fetch: OriginFetch; collapsed: boolean } {
+    const current = this.byKey.get(exchange.key);
+    if (current) return { fetch: current, collapsed: true };
+    return { fetch: this.start(exchange, options), collapsed: false };
+  }
+
+  /** Starts a fetch that others may join. */
+  start(exchange: Exchange, options: FetchOptions): OriginFetch {
+    const { key } = exchange;
+    const fetch = this.startAlone(exchange, options);
+    this.byKey.set(key, fetch);
+    const release = () => {
+      if (this.byKey.get(key) === fetch) this.byKey.delete(key);
+    };
+    fetch.outcome.then((outcome) => (outcome.kind === 'response' ? outcome.stored.then(release) : release()), release);
+    return fetch;
+  }
+
+  /** Starts a fetch for this client only: its response could not be shared (hit-for-pass). */
+  startAlone(exchange: Exchange, options: FetchOptions): OriginFetch {
+    const headers = forwardHeadersFor(exchange, this.deps, { keepConditionals: false });
+    return startOriginFetch(this.deps, exchange.key, exchange.view, headers, options);
+  }
+
+  /**
+   * RFC 9111 §4.4: an unsafe request invalidated `key` while a fetch for it was in flight. Nobody
+   * joins that fetch any more, and what it commits (which predates the change) is removed again
+   * once committed, unless a newer body has replaced it meanwhile.
+   */
+  forget(key: string): void {
+    const fetch = this.byKey.get(key);
+    if (!fetch) return;
+    this.byKey.delete(key);
+    const { store } = this.deps;
+    fetch.outcome
+      .then((outcome) => (outcome.kind === 'response' ? outcome.stored : undefined))
+      .then(async (committed) => {
+        if (!committed) return;
+        const current = (await store.lookup(key)).find((entry) => entry.variant === committed.variant);
+        if (current?.bodyId === committed.bodyId) await store.delete(key, committed.variant);
+      })
+      .catch(() => {});
+  }
+
+  /**
+   * RFC 5861 §3: refreshes `stale` in the background, once: while any fetch for the key is in
+   * flight (another refresh, or a client's miss) no other is started. A storable answer flows
+   * into the store by itself (the writer is a consumer); a failure only leaves the entry stale.
+   */
+  refresh(exchange: Exchange, stale: EntryMeta): void {
+    if (this.byKey.has(exchange.key)) return;
+    this.start(exchange, { stale }).outcome.then(
+      (outcome) => {
+        if (outcome.kind === 'response' && outcome.response.status >= 500) {
+          exchange.log.info({ key: exchange.key, status: outcome.response.status }, 'background revalidation failed');
+        }
+      },
+      (error: unknown) => exchange.log.info({ err: error, key: exchange.key }, 'background revalidation failed'),
+    );
+  }
+}

@@ -1,0 +1,213 @@
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import type { Route } from './helpers/test-origin.js';
+import { httpDate, useFakeClock } from './helpers/clock.js';
+import { cacheStatusOf, respond, sequence, startHarness, validating, type Harness } from './helpers/rfc-harness.js';
+
+const BODY = 'the stored body';
+const LAST_MODIFIED = httpDate(Date.UTC(2025, 0, 1));
+
+/** 200 with `headers` first; every later request gets a 304 carrying `update`. */
+function thenNotModified(headers: Record<string, string>, update: Record<string, string>): Route {
+  return sequence(respond(headers, BODY), respond(update, '', 304));
+}
+
+/** 200 with `first`, then a 200 (to any method) with `second`: used for HEAD responses. */
+function thenOk(first: Record<string, string>, second: Record<string, string>): Route {
+  return sequence(respond(first, BODY), respond(second, BODY));
+}
+
+describe('validation (RFC 9111 §4.3, RFC 9110 §13)', () => {
+  let h: Harness;
+  let clock: ReturnType<typeof useFakeClock>;
+
+  beforeAll(async () => {
+    clock = useFakeClock();
+    h = await startHarness({
+      '/strong': thenNotModified(
+        { 'cache-control': 'max-age=10', etag: '"a"', 'x-old': '1' },
+        { 'cache-control': 'max-age=100', etag: '"a"', 'x-new': '2' },
+      ),
+      '/length': thenNotModified(
+        { 'cache-control': 'max-age=10', etag: '"a"' },
+        { 'cache-control': 'max-age=100', etag: '"a"', 'content-length': '0' },
+      ),
+      '/weak': thenNotModified({ 'cache-control': 'max-age=10', etag: 'W/"a"' }, { etag: 'W/"a"' }),
+      '/other-etag': sequence(
+        respond({ 'cache-control': 'max-age=10', etag: '"a"' }, BODY),
+        respond({ etag: '"b"' }, '', 304),
+        respond({ 'cache-control': 'max-age=10', etag: '"b"' }, 'the new body'),
+      ),
+      '/dated': validating({ 'cache-control': 'max-age=10', 'last-modified': LAST_MODIFIED }, BODY),
+      '/client': respond({ 'cache-control': 'max-age=600', etag: '"a"', 'last-modified': LAST_MODIFIED }, BODY),
+      '/client-weak': respond({ 'cache-control': 'max-age=600', etag: 'W/"a"' }, BODY),
+      '/miss-conditional': respond({ 'cache-control': 'max-age=600', etag: '"m"' }, BODY),
+      '/head-304': validating({ 'cache-control': 'max-age=10', etag: '"h"' }, BODY),
+      '/head-200': thenOk(
+        { 'cache-control': 'max-age=10', etag: '"h"', 'x-head': '1' },
+        { 'cache-control': 'max-age=100', etag: '"h"', 'x-head': '2' },
+      ),
+      '/head-changed': thenOk(
+        { 'cache-control': 'max-age=10', etag: '"h1"' },
+        { 'cache-control': 'max-age=10', etag: '"h2"' },
+      ),
+      '/head-no-cache': validating({ 'cache-control': 'max-age=600', etag: '"n"' }, BODY),
+    });
+  });
+  afterAll(async () => {
+    clock?.restore();
+    await h?.close();
+  });
+
+  async function prime(path: string, secondsLater = 20): Promise<void> {
+    await h.get(path);
+    await h.settle();
+    clock.advance(secondsLater);
+  }
+
+  test('a 304 freshens the stored response and updates its headers (§4.3.4)', async () => {
+    await prime('/strong');
+    const validated = await h.get('/strong');
+    expect(h.origin.requests.at(-1)?.headers['if-none-match']).toBe('"a"');
+    expect(validated.headers['x-cache']).toBe('REVALIDATED');
+    expect(validated.body.toString()).toBe(BODY);
+    expect(validated.headers['x-new']).toBe('2');
+    expect(validated.headers['x-old']).toBe('1');
+    expect(validated.headers.age).toBe('0');
+    expect(cacheStatusOf(validated)).toMatch(/^fwd=stale; fwd-status=304; ttl=100; stored$/);
+    clock.advance(50);
+    const hit = await h.get('/strong');
+    expect(hit.headers['x-cache']).toBe('HIT');
+    expect(hit.headers['x-new']).toBe('2');
+  });
+
+  test('a 304 never changes the stored Content-Length (§3.2)', async () => {
+    await prime('/length');
+    const validated = await h.get('/length');
+    expect(validated.headers['content-length']).toBe(String(BODY.length));
+    expect(validated.body.toString()).toBe(BODY);
+    await h.settle();
+    const hit = await h.get('/length');
+    expect(hit.headers['x-cache']).toBe('HIT');
+    expect(hit.body.toString()).toBe(BODY);
+  });
+
+  test('a weak ETag is sent as it is and a weak 304 selects it (weak comparison, §4.3.4)', async () => {
+    await prime('/weak');
+    const validated = await h.get('/weak');
+    expect(h.origin.requests.at(-1)?.headers['if-none-match']).toBe('W/"a"');
+    expect(validated.headers['x-cache']).toBe('REVALIDATED');
+  });
+
+  test('a 304 for another strong ETag selects nothing: the cache asks again unconditionally', async () => {
+    await prime('/other-etag');
+    const reply = await h.get('/other-etag');
+    expect(reply.status).toBe(200);
+    expect(reply.body.toString()).toBe('the new body');
+    const [, conditional, unconditional] = h.origin.requests.filter((r) => r.url === '/other-etag');
+    expect(conditional?.headers['if-none-match']).toBe('"a"');
+    expect(unconditional?.headers['if-none-match']).toBeUndefined();
+  });
+
+  test('Last-Modified alone: If-Modified-Since is sent, a 304 revalidates', async () => {
+    await prime('/dated');
+    const validated = await h.get('/dated');
+    expect(h.origin.requests.at(-1)?.headers['if-modified-since']).toBe(LAST_MODIFIED);
+    expect(validated.headers['x-cache']).toBe('REVALIDATED');
+  });
+
+  test.each<[string, Record<string, string>, number]>([
+    ['If-None-Match with the stored strong ETag → 304', { 'if-none-match': '"a"' }, 304],
+    [
+      'If-None-Match with a weak form of it → 304 (weak comparison, RFC 9110 §13.1.2)',
+      { 'if-none-match': 'W/"a"' },
+      304,
+    ],
+    ['If-None-Match listing it among others → 304', { 'if-none-match': '"x", "a", "y"' }, 304],
+    ['If-None-Match: * → 304', { 'if-none-match': '*' }, 304],
+    ['If-None-Match with another ETag → 200', { 'if-none-match': '"b"' }, 200],
+    ['If-Modified-Since equal to Last-Modified → 304', { 'if-modified-since': LAST_MODIFIED }, 304],
+    ['If-Modified-Since before Last-Modified → 200', { 'if-modified-since': httpDate(Date.UTC(2024, 0, 1)) }, 200],
+    [
+      'If-None-Match takes precedence over If-Modified-Since',
+      { 'if-none-match': '"b"', 'if-modified-since': LAST_MODIFIED },
+      200,
+    ],
+  ])('a client conditional answered from the cache: %s', async (_rule, headers, status) => {
+    if (h.seen('/client') === 0) await prime('/client', 1);
+    const reply = await h.get('/client', headers);
+    expect(reply.status).toBe(status);
+    expect(reply.headers['x-cache']).toBe('HIT');
+    if (status === 304) {
+      expect(reply.body.length).toBe(0);
+      expect(reply.headers.etag).toBe('"a"');
+      expect(reply.headers['content-length']).toBeUndefined();
+    }
+    expect(h.seen('/client')).toBe(1);
+  });
+
+  test('a stored weak ETag matches If-None-Match weakly', async () => {
+    await prime('/client-weak', 1);
+    expect((await h.get('/client-weak', { 'if-none-match': '"a"' })).status).toBe(304);
+  });
+
+  test('If-Match and If-Unmodified-Since are the origin’s to evaluate (§4.3.2)', async () => {
+    const reply = await h.get('/client', { 'if-match': '"a"' });
+    expect(reply.headers['x-cache']).toBe('BYPASS');
+    expect(cacheStatusOf(reply)).toMatch(/^fwd=request/);
+    expect(h.origin.requests.at(-1)?.headers['if-match']).toBe('"a"');
+  });
+
+  test('a conditional request on a miss: the full response is stored, the client gets its 304', async () => {
+    const reply = await h.get('/miss-conditional', { 'if-none-match': '"m"' });
+    expect(reply.status).toBe(304);
+    expect(h.origin.requests.at(-1)?.headers['if-none-match']).toBeUndefined();
+    await h.settle();
+    const full = await h.get('/miss-conditional');
+    expect(full.headers['x-cache']).toBe('HIT');
+    expect(full.body.toString()).toBe(BODY);
+  });
+
+  test('a HEAD on a stale entry is validated with a conditional HEAD; the 304 freshens the GET response', async () => {
+    await prime('/head-304');
+    const head = await h.get('/head-304', {}, 'HEAD');
+    expect(head.headers['x-cache']).toBe('REVALIDATED');
+    expect(head.headers['content-length']).toBe(String(BODY.length));
+    const seen = h.origin.requests.at(-1);
+    expect([seen?.method, seen?.headers['if-none-match']]).toEqual(['HEAD', '"h"']);
+    const get = await h.get('/head-304');
+    expect(get.headers['x-cache']).toBe('HIT');
+    expect(get.body.toString()).toBe(BODY);
+  });
+
+  test('a 200 to a HEAD with the same validators freshens the stored GET response (§4.3.5)', async () => {
+    await prime('/head-200');
+    const head = await h.get('/head-200', {}, 'HEAD');
+    expect(head.headers['x-cache']).toBe('REVALIDATED');
+    expect(head.headers['x-head']).toBe('2');
+    clock.advance(50);
+    const get = await h.get('/head-200');
+    expect(get.headers['x-cache']).toBe('HIT');
+    expect(get.headers['x-head']).toBe('2');
+    expect(get.body.toString()).toBe(BODY);
+  });
+
+  test('a 200 to a HEAD with another ETag invalidates the stored GET response (§4.3.5)', async () => {
+    await prime('/head-changed');
+    const head = await h.get('/head-changed', {}, 'HEAD');
+    expect(head.headers.etag).toBe('"h2"');
+    expect(head.headers['x-cache']).toBe('EXPIRED');
+    expect((await h.get('/head-changed')).headers['x-cache']).toBe('MISS');
+  });
+
+  test('a HEAD with no-cache on a fresh entry: a HEAD goes to the origin, not a GET', async () => {
+    await prime('/head-no-cache', 1);
+    expect((await h.get('/head-no-cache', {}, 'HEAD')).headers['x-cache']).toBe('HIT');
+    const head = await h.get('/head-no-cache', { 'cache-control': 'no-cache' }, 'HEAD');
+    expect(head.headers['x-cache']).toBe('REVALIDATED');
+    expect(cacheStatusOf(head)).toMatch(/^fwd=request; fwd-status=304/);
+    expect(h.origin.requests.map((r) => `${r.method} ${r.url}`).filter((r) => r.endsWith('/head-no-cache'))).toEqual([
+      'GET /head-no-cache',
+      'HEAD /head-no-cache',
+    ]);
+  });
+});
