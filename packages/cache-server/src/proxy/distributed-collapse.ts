@@ -1,0 +1,114 @@
+import type { CacheStatusForward } from '@simple-cache/common';
+import { requestDirectives, selectVariant } from '../policy/index.js';
+import type { CrossNodeCollapse, CrossNodeLock, Exchange, ProxyDeps } from './context.js';
+import { fetchAndServe } from './fetch-and-serve.js';
+import type { Flow } from './in-flight.js';
+import type { FetchOutcome, OriginFetch } from './origin-fetch.js';
+
+/** Fetch from the origin (holding the key's lock, or not), or look up again: a peer stored it. */
+type Turn = { kind: 'fetch'; lock?: CrossNodeLock; claimed?: boolean } | { kind: 'found' };
+
+/** Per collapse (one per server): the turn being decided for each key, shared by this node's clients. */
+const decidingByCollapse = new WeakMap<CrossNodeCollapse, Map<string, Promise<Turn>>>();
+/** Exchanges that already took their turn: a look-up again never waits a second time. */
+const tookTurn = new WeakSet<Exchange>();
+
+/**
+ * A full miss (nothing stored for the key, or not for these request headers) on a node that
+ * shares its store with others (Redis): before asking the origin, the node takes the key's lock.
+ * With it, it fetches (this node's other clients join that fetch as usual) and releases the lock
+ * once the entry is committed or known not to be stored. Without it (another node is fetching),
+ * it waits for that node's entry and serves it from the store; when the lock goes away without
+ * an entry (not storable), `--collapse-wait` passes, or the store fails, it fetches by itself.
+ * So at most one origin fetch per key within the lock window, whatever the number of nodes.
+ *
+ * Revalidations and pass-through never come here: only a miss has no stored response to serve
+ * meanwhile, and only its response is shared through the store.
+ */
+export async function fetchMiss(flow: Flow, exchange: Exchange, fwd: CacheStatusForward): Promise<void> {
+  const turn = await takeTurn(flow, exchange);
+  if (turn.kind === 'found') return flow.relookup(exchange);
+  const serving = fetchAndServe(flow, exchange, undefined, fwd);
+  // fetchAndServe registers its fetch at once: whichever of this node's clients started it, the
+  // lock is released when that fetch is done with.
+  if (turn.lock && !turn.claimed) {
+    turn.claimed = true;
+    releaseAfter(flow.deps, flow.fetches.byKey.get(exchange.key), turn.lock);
+  }
+  return serving;
+}
+
+function takeTurn(flow: Flow, exchange: Exchange): Promise<Turn> | Turn {
+  const { deps } = flow;
+  const { collapse } = deps;
+  const waitMs = deps.config.collapseWait;
+  if (!collapse || !(waitMs > 0) || !mayCollapse(flow, exchange)) return { kind: 'fetch' };
+  tookTurn.add(exchange);
+  let deciding = decidingByCollapse.get(collapse);
+  if (!deciding) decidingByCollapse.set(collapse, (deciding = new Map()));
+  const { key } = exchange;
+  let turn = deciding.get(key);
+  if (!turn) {
+    const decided = decideTurn(deps, collapse, exchange, waitMs);
+    deciding.set(key, decided);
+    turn = decided;
+    void decided.finally(() => {
+      if (deciding.get(key) === decided) deciding.delete(key);
+    });
+  }
+  return turn;
+}
+
+/** Not when this node already fetches the key (join it), nor for a request that may store nothing. */
+function mayCollapse(flow: Flow, exchange: Exchange): boolean {
+  return (
+    !tookTurn.has(exchange) &&
+    !flow.fetches.byKey.has(exchange.key) &&
+    // RFC 9111 §5.2.1.5: its response will not be stored, so nobody could wait for it.
+    !requestDirectives(exchange.view.headers).has('no-store')
+  );
+}
+
+async function decideTurn(
+  deps: ProxyDeps,
+  collapse: CrossNodeCollapse,
+  exchange: Exchange,
+  waitMs: number,
+): Promise<Turn> {
+  const { key, view, log } = exchange;
+  try {
+    const lock = await collapse.acquire(key, waitMs);
+    if (lock) return { kind: 'fetch', lock };
+    const waited = await collapse.waitForEntry(
+      key,
+      async () => selectVariant(await deps.store.lookup(key), view.headers),
+      { timeoutMs: waitMs },
+    );
+    if (waited.outcome === 'found') return { kind: 'found' };
+    log.debug({ key, outcome: waited.outcome }, 'another node fetched without storing in time; fetching');
+  } catch (error) {
+    // Redis away: every node fetches for itself, as a single node would.
+    log.debug({ err: error, key }, 'cross-node collapsing unavailable; fetching');
+  }
+  return { kind: 'fetch' };
+}
+
+/**
+ * Waiters on other nodes look for the entry when the lock goes, so it goes once the entry is
+ * committed, or as soon as the response is known not to be stored (waiting would be in vain).
+ */
+function releaseAfter(deps: ProxyDeps, fetch: OriginFetch | undefined, lock: CrossNodeLock): void {
+  if (!fetch) {
+    void lock.release();
+    return;
+  }
+  fetch.outcome
+    .then((outcome) => (willBeStored(deps, outcome) ? outcome.stored : undefined))
+    .catch(() => undefined)
+    .finally(() => void lock.release());
+}
+
+function willBeStored(deps: ProxyDeps, outcome: FetchOutcome): outcome is Extract<FetchOutcome, { kind: 'response' }> {
+  if (outcome.kind !== 'response' || !outcome.entry) return false;
+  return outcome.entry.size <= (deps.store.maxObjectSize ?? Number.POSITIVE_INFINITY);
+}

@@ -1,0 +1,150 @@
+import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
+import type { Logger } from 'pino';
+import { describeRedisTarget, type RedisTarget } from './redis-url.js';
+
+/** A single server or a cluster: both speak every command the store uses. */
+export type RedisClient = Redis | Cluster;
+
+export interface ConnectionOptions {
+  /** How long a connection attempt may take before it counts as failed. */
+  connectTimeoutMs?: number;
+  /** How long one command may wait for its reply (a hung server must not hang requests). */
+  commandTimeoutMs?: number;
+}
+
+export const DEFAULT_CONNECTION_OPTIONS: Required<ConnectionOptions> = {
+  connectTimeoutMs: 1_000,
+  commandTimeoutMs: 5_000,
+};
+
+/**
+ * Fail fast, heal by itself. A cache must answer from memory or the origin when Redis is away,
+ * so no command may wait for a connection: the offline queue is off (a command sent while
+ * disconnected rejects at once), a command caught by a disconnect is retried at most once, and
+ * connecting and replies have short timeouts. ioredis keeps reconnecting in the background
+ * (backing off up to 2 s), so the store works again as soon as Redis is back.
+ */
+function failFastOptions(options: Required<ConnectionOptions>): RedisOptions {
+  return {
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    connectTimeout: options.connectTimeoutMs,
+    commandTimeout: options.commandTimeoutMs,
+    retryStrategy: (attempt: number) => Math.min(attempt * 100, 2_000),
+    enableReadyCheck: true,
+  };
+}
+
+function serverOptions(target: RedisTarget): RedisOptions {
+  const options: RedisOptions = { db: target.db };
+  if (target.tls) options.tls = {};
+  if (target.username !== undefined) options.username = target.username;
+  if (target.password !== undefined) options.password = target.password;
+  return options;
+}
+
+/**
+ * A client for commands. `subscriber: true` makes one for pub/sub instead: that connection may
+ * queue its SUBSCRIBE until connected, and resubscribes after a reconnect.
+ */
+export function createRedisClient(
+  target: RedisTarget,
+  options: ConnectionOptions = {},
+  role: 'commands' | 'subscriber' = 'commands',
+): RedisClient {
+  const resolved = { ...DEFAULT_CONNECTION_OPTIONS, ...options };
+  const redisOptions: RedisOptions = {
+    ...failFastOptions(resolved),
+    ...serverOptions(target),
+    ...(role === 'subscriber' ? { enableOfflineQueue: true, maxRetriesPerRequest: null, autoResubscribe: true } : {}),
+  };
+  if (target.mode === 'single') {
+    const [node] = target.nodes;
+    return new Redis({ ...redisOptions, host: node!.host, port: node!.port });
+  }
+  const clusterOptions: ClusterOptions = {
+    redisOptions,
+    enableOfflineQueue: redisOptions.enableOfflineQueue ?? false,
+    clusterRetryStrategy: (attempt: number) => Math.min(attempt * 100, 2_000),
+    scaleReads: 'master',
+  };
+  return new Cluster(target.nodes, clusterOptions);
+}
+
+/** Clients being closed on purpose: their 'close' is no outage. */
+const closing = new WeakSet<RedisClient>();
+
+/**
+ * One clear error per outage, one info line when it is over. An outage starts when a ready
+ * connection closes or a connection attempt fails; ioredis then emits 'error' on every failed
+ * reconnect attempt, which would flood the log while Redis is down. Also keeps the 'error'
+ * events from being unhandled. Without a logger it only does the latter (the subscriber
+ * connection: one line per outage is enough).
+ */
+export interface ConnectionHealth {
+  /** Since when (ms) Redis has been unreachable; undefined while it is connected. */
+  readonly downSince: number | undefined;
+  readonly lastError: Error | undefined;
+}
+
+export function watchConnection(client: RedisClient, target: RedisTarget, logger?: Logger): ConnectionHealth {
+  let down = false;
+  const health: { downSince: number | undefined; lastError: Error | undefined } = {
+    downSince: undefined,
+    lastError: undefined,
+  };
+  const where = describeRedisTarget(target);
+  const startOutage = (err?: unknown) => {
+    if (err instanceof Error) health.lastError = err;
+    if (down || closing.has(client)) return;
+    down = true;
+    health.downSince = Date.now();
+    logger?.error(
+      { err, redis: where },
+      'Redis is unreachable: store calls fail fast (the cache serves from memory and the origin) while it reconnects in the background',
+    );
+  };
+  client.on('error', (err: unknown) => startOutage(err));
+  client.on('close', () => startOutage());
+  client.on('ready', () => {
+    if (!down) return;
+    down = false;
+    health.downSince = undefined;
+    logger?.info({ redis: where }, 'Redis is reachable again');
+  });
+  return health;
+}
+
+/**
+ * Resolves when the client is ready, or after its first failure (then the store starts anyway
+ * and the client keeps reconnecting): a cache must start even while Redis is down.
+ */
+export function waitUntilReady(client: RedisClient): Promise<boolean> {
+  if (client.status === 'ready') return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const onReady = () => settle(true);
+    const onError = () => settle(false);
+    const settle = (ready: boolean) => {
+      client.off('ready', onReady);
+      client.off('error', onError);
+      resolve(ready);
+    };
+    client.on('ready', onReady);
+    client.on('error', onError);
+  });
+}
+
+/** Closes politely when connected, at once otherwise (QUIT would wait for a reconnect). */
+export async function closeClient(client: RedisClient): Promise<void> {
+  closing.add(client);
+  if (client.status === 'ready') {
+    await client.quit().catch(() => client.disconnect());
+  } else {
+    client.disconnect();
+  }
+}
+
+/** Every master a SCAN must visit: the server itself, or each master of a cluster. */
+export function masterNodes(client: RedisClient): Redis[] {
+  return client instanceof Cluster ? client.nodes('master') : [client];
+}

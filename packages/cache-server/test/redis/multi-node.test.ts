@@ -1,0 +1,166 @@
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import type { EntryMeta } from '@simple-cache/common';
+import type { Redis } from 'ioredis';
+import { createRedisKeys, hashKey } from '../../src/store/redis/redis-keys.js';
+import { admin } from '../helpers/admin.js';
+import { startCache, tempDir, type StartedCache } from '../helpers/cache.js';
+import { request, waitFor } from '../helpers/http.js';
+import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
+import { fixed, startTestOrigin, type Route, type TestOrigin } from '../helpers/test-origin.js';
+import { inspect } from './redis-helpers.js';
+
+/**
+ * Two cache nodes sharing one Redis, as behind a load balancer: what one stores the other
+ * serves, a purge on either reaches both memory tiers, simultaneous misses make one origin
+ * fetch, and both keep serving while Redis is away. (A writer killed mid-write leaving nothing
+ * visible is redis-store-chunks.test.ts: the same store code, without the HTTP around it.)
+ */
+const FRESH = { 'cache-control': 'max-age=600' };
+const keys = createRedisKeys();
+
+let redis: RedisServer;
+let inspector: Redis;
+let origin: TestOrigin;
+let dirs: Awaited<ReturnType<typeof tempDir>>[] = [];
+let nodeA: StartedCache;
+let nodeB: StartedCache;
+
+beforeAll(async () => {
+  redis = await startRedisServer();
+  inspector = inspect(redis);
+  origin = await startTestOrigin({ '*': (req, res, body) => page(req.url ?? '/')(req, res, body) });
+  dirs = await Promise.all([tempDir(), tempDir()]);
+  const start = (dir: { dir: string }) => startCache(origin.url, dir.dir, { store: `${redis.url}/0` });
+  [nodeA, nodeB] = await Promise.all([start(dirs[0]!), start(dirs[1]!)]);
+});
+afterAll(async () => {
+  await Promise.all([nodeA?.close(), nodeB?.close()]);
+  await origin?.close();
+  inspector?.disconnect();
+  await redis?.cleanup();
+  await Promise.all(dirs.map((dir) => dir.cleanup()));
+});
+
+/** Every path answers its own name, fresh for 10 min, tagged by its first segment. */
+function page(path: string): Route {
+  return fixed(`body of ${path}`, { ...FRESH, 'surrogate-key': `tag-${path.split('/')[1]}` });
+}
+
+const keyOf = (path: string) => `${origin.url}${path}`;
+
+async function storedEntry(node: StartedCache, path: string): Promise<EntryMeta | undefined> {
+  const [entry] = await node.store.lookup(keyOf(path));
+  return entry;
+}
+
+/**
+ * A MISS through `node`, waited for until its entry is committed in Redis and its body held in
+ * the node's memory tier (which keeps it once the commit has returned, just after Redis has it).
+ */
+async function missAndStore(node: StartedCache, path: string): Promise<EntryMeta> {
+  const reply = await request(node.url, path);
+  expect([reply.headers['x-cache'], reply.body.toString()]).toEqual(['MISS', `body of ${path}`]);
+  let entry: EntryMeta | undefined;
+  await waitFor(async () => {
+    entry = await storedEntry(node, path);
+    return entry !== undefined && holds(node, entry);
+  }, `${path} to be committed and held`);
+  return entry!;
+}
+
+/** True while `node`'s memory tier holds the body of `entry`. */
+function holds(node: StartedCache, entry: EntryMeta): boolean {
+  return node.store.getBody?.(entry) !== undefined;
+}
+
+/** Calls of a Redis command so far, from INFO commandstats. */
+async function commandCalls(command: string): Promise<number> {
+  const info = await inspector.info('commandstats');
+  return Number(new RegExp(`cmdstat_${command}:calls=(\\d+)`).exec(info)?.[1] ?? 0);
+}
+
+describe('two cache nodes on one Redis', () => {
+  test('a miss through node A is a hit through node B; the origin is asked once', async () => {
+    await missAndStore(nodeA, '/shared');
+    const hit = await request(nodeB.url, '/shared');
+    expect(hit.headers['x-cache']).toBe('HIT');
+    expect(hit.body.toString()).toBe('body of /shared');
+    expect(origin.count('/shared')).toBe(1);
+  });
+
+  test('a purge on node B removes the entry from node A’s memory tier; A’s next request is a miss', async () => {
+    const entry = await missAndStore(nodeA, '/purged');
+    const purge = await admin(nodeB.url, '/_cache/entries?url=/purged', { method: 'DELETE' });
+    expect(purge.json).toEqual({ purged: 1, soft: false });
+    await waitFor(() => !holds(nodeA, entry), 'node A to drop its copy');
+    expect((await request(nodeA.url, '/purged')).headers['x-cache']).toBe('MISS');
+    expect(origin.count('/purged')).toBe(2);
+  });
+
+  // Redis may have expired or evicted an entry a node still holds in memory (and would serve
+  // while Redis is away): a purge must reach that copy too, though Redis finds nothing to delete.
+  test.each([
+    ['url', '/gone/url', 'url=/gone/url'],
+    ['prefix', '/gone-prefix/a', 'prefix=/gone-prefix/'],
+    ['tag', '/gone-tag/a', 'tag=tag-gone-tag'],
+    ['all', '/gone-all/a', 'all=1'],
+  ])('a purge by %s reaches node A’s copy of an entry Redis no longer has', async (_kind, path, query) => {
+    const entry = await missAndStore(nodeA, path);
+    await inspector.del(keys.meta(hashKey(keyOf(path))));
+    const purge = await admin(nodeB.url, `/_cache/entries?${query}`, { method: 'DELETE' });
+    expect(purge.status).toBe(200);
+    await waitFor(() => !holds(nodeA, entry), `node A to drop its copy of ${path}`);
+  });
+
+  test('simultaneous misses on A and B make exactly one origin fetch; the other node serves the stored entry', async () => {
+    let answer!: () => void;
+    const originAnswers = new Promise<void>((resolve) => (answer = resolve));
+    origin.route('/together', (req, res, body) => void originAnswers.then(() => page('/together')(req, res, body)));
+    const waitsBefore = await commandCalls('exists');
+
+    const replies = Promise.all([request(nodeA.url, '/together'), request(nodeB.url, '/together')]);
+    // One node holds the lock and has asked the origin; the other is waiting for its entry (it
+    // polls the lock). Without cross-node collapsing the origin would see the second request now.
+    await waitFor(() => origin.count('/together') === 1, 'the lock holder to ask the origin');
+    await waitFor(async () => (await commandCalls('exists')) > waitsBefore, 'the other node to wait');
+    answer();
+
+    const [fromA, fromB] = await replies;
+    expect([fromA.status, fromB.status]).toEqual([200, 200]);
+    expect([fromA.body.toString(), fromB.body.toString()]).toEqual(['body of /together', 'body of /together']);
+    expect([fromA.headers['x-cache'], fromB.headers['x-cache']].sort()).toEqual(['HIT', 'MISS']);
+    expect(origin.count('/together')).toBe(1);
+  });
+
+  test('with Redis stopped both nodes keep serving (memory tier, else the origin); restarted, they use it again', async () => {
+    await missAndStore(nodeA, '/hot');
+    expect((await request(nodeB.url, '/hot')).headers['x-cache']).toBe('HIT');
+    const hotFetches = origin.count('/hot');
+
+    await redis.stop();
+    for (const node of [nodeA, nodeB]) {
+      const hot = await request(node.url, '/hot');
+      expect([hot.status, hot.headers['x-cache'], hot.body.toString()]).toEqual([200, 'HIT', 'body of /hot']);
+      const cold = await request(node.url, '/cold');
+      expect([cold.status, cold.headers['x-cache'], cold.body.toString()]).toEqual([200, 'MISS', 'body of /cold']);
+    }
+    expect(origin.count('/hot')).toBe(hotFetches);
+    expect(origin.count('/cold')).toBe(2);
+    await waitFor(
+      () => [nodeA, nodeB].every((node) => node.store.health?.().state === 'degraded'),
+      'both nodes to notice',
+    );
+
+    await redis.restart();
+    await waitFor(
+      () => [nodeA, nodeB].every((node) => node.store.health?.().state === 'ok'),
+      'both nodes to reconnect',
+      20_000,
+    );
+    // (Not missAndStore: a node's resync after the outage may empty its memory tier at any time.)
+    expect((await request(nodeB.url, '/after')).headers['x-cache']).toBe('MISS');
+    await waitFor(async () => (await storedEntry(nodeB, '/after')) !== undefined, 'the commit into Redis');
+    expect((await request(nodeA.url, '/after')).headers['x-cache']).toBe('HIT');
+    expect(origin.count('/after')).toBe(1);
+  });
+});

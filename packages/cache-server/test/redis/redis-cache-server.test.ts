@@ -1,0 +1,46 @@
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { startCache, tempDir, type StartedCache } from '../helpers/cache.js';
+import { request, waitFor } from '../helpers/http.js';
+import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
+import { fixed, startTestOrigin, type TestOrigin } from '../helpers/test-origin.js';
+import { MemoryTier } from '../../src/store/memory-tier.js';
+import { inspect } from './redis-helpers.js';
+
+/** The server on `--store redis://…`: entries land in Redis, behind the memory tier. */
+describe('a cache server on the Redis store', () => {
+  let server: RedisServer;
+  let origin: TestOrigin;
+  let cache: StartedCache;
+  let dir: Awaited<ReturnType<typeof tempDir>>;
+
+  beforeAll(async () => {
+    server = await startRedisServer();
+    origin = await startTestOrigin({ '/page': fixed('hello from the origin', { 'cache-control': 'max-age=60' }) });
+    dir = await tempDir();
+    cache = await startCache(origin.url, dir.dir, { store: `${server.url}/0` });
+  });
+  afterAll(async () => {
+    await cache?.close();
+    await origin?.close();
+    await dir?.cleanup();
+    await server?.cleanup();
+  });
+
+  test('MISS then HIT, the entry kept in Redis (not on disk), the memory tier in front', async () => {
+    expect(cache.store).toBeInstanceOf(MemoryTier);
+    const miss = await request(cache.url, '/page');
+    expect(miss.headers['x-cache']).toBe('MISS');
+    // The entry is committed once the origin's body has ended, just after the client has it.
+    await waitFor(async () => (await cache.store.lookup(`${origin.url}/page`)).length > 0, 'the commit');
+    const hit = await request(cache.url, '/page');
+    expect(hit.headers['x-cache']).toBe('HIT');
+    expect(hit.body.toString()).toBe('hello from the origin');
+    expect(origin.count('/page')).toBe(1);
+    const admin = inspect(server);
+    try {
+      expect(await admin.keys('sc:v1:*:meta')).toHaveLength(1);
+    } finally {
+      await admin.quit();
+    }
+  });
+});

@@ -1,0 +1,82 @@
+import { describe, expect, test } from '@jest/globals';
+import { loadConfig } from '../../src/config.js';
+import {
+  describeRedisTarget,
+  isRedisStore,
+  parseRedisTarget,
+  type RedisTarget,
+} from '../../src/store/redis/redis-url.js';
+
+describe('--store: where the Redis store connects', () => {
+  test.each<[string, RedisTarget]>([
+    ['redis://localhost', { mode: 'single', nodes: [{ host: 'localhost', port: 6379 }], db: 0, tls: false }],
+    ['redis://10.0.0.5:6380/3', { mode: 'single', nodes: [{ host: '10.0.0.5', port: 6380 }], db: 3, tls: false }],
+    [
+      'rediss://cache.internal:6380',
+      { mode: 'single', nodes: [{ host: 'cache.internal', port: 6380 }], db: 0, tls: true },
+    ],
+    [
+      'redis://:s%40cret@localhost:6379/1',
+      { mode: 'single', nodes: [{ host: 'localhost', port: 6379 }], db: 1, tls: false, password: 's@cret' },
+    ],
+    [
+      'redis://app:pw@localhost',
+      {
+        mode: 'single',
+        nodes: [{ host: 'localhost', port: 6379 }],
+        db: 0,
+        tls: false,
+        username: 'app',
+        password: 'pw',
+      },
+    ],
+    ['redis://[::1]:7000', { mode: 'single', nodes: [{ host: '::1', port: 7000 }], db: 0, tls: false }],
+    [
+      'redis://a:7000, redis://b:7001,redis://c:7002',
+      {
+        mode: 'cluster',
+        nodes: [
+          { host: 'a', port: 7000 },
+          { host: 'b', port: 7001 },
+          { host: 'c', port: 7002 },
+        ],
+        db: 0,
+        tls: false,
+      },
+    ],
+  ])('%s', (text, expected) => {
+    expect(parseRedisTarget(text)).toEqual(expected);
+  });
+
+  test.each([
+    ['not a URL', 'localhost:6379'],
+    ['another scheme', 'http://localhost:6379'],
+    ['a path that is not a database number', 'redis://localhost/cache'],
+    ['a cluster mixing TLS and plain', 'redis://a:7000,rediss://b:7001'],
+    ['a cluster with a database other than 0', 'redis://a:7000/1,redis://b:7001/1'],
+    ['nothing', ' , '],
+  ])('refused: %s', (_label, text) => {
+    expect(() => parseRedisTarget(text)).toThrow();
+  });
+
+  test('the description for logs names the nodes but never the password', () => {
+    const description = describeRedisTarget(parseRedisTarget('rediss://app:secret@a:7000,rediss://app:secret@b:7001'));
+    expect(description).toBe('rediss://a:7000,b:7001/0 (cluster)');
+    expect(description).not.toContain('secret');
+  });
+
+  test.each([
+    [[], {}, 'disk'],
+    [['--store', 'redis://127.0.0.1:6379/2'], {}, 'redis://127.0.0.1:6379/2'],
+    [[], { CACHE_STORE: 'rediss://r:6380' }, 'rediss://r:6380'],
+    [['--store', 'disk'], { CACHE_STORE: 'redis://r' }, 'disk'],
+  ])('config: %j with env %j → store %s', (argv, env, expected) => {
+    const { config } = loadConfig(argv, env);
+    expect(config.store).toBe(expected);
+    expect(isRedisStore(config.store)).toBe(expected !== 'disk');
+  });
+
+  test('config: an invalid --store names the option', () => {
+    expect(() => loadConfig(['--store', 'mysql://db'], {})).toThrow(/store/);
+  });
+});
