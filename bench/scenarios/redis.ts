@@ -1,0 +1,151 @@
+import net from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { HIT_BODIES } from '../lib/fixtures.js';
+import { formatInt, formatMs, formatRatio, renderTable } from '../lib/format.js';
+import type { Lab } from '../lib/lab.js';
+import { findFreePort, spawnServer, type Server } from '../lib/processes.js';
+import type { Progress, ScenarioReport } from '../lib/report.js';
+import { countOriginRequests, primeCache, startCache, type Target } from '../lib/servers.js';
+import { ensureCommand, readVersion } from '../lib/tools.js';
+import { runWrk, type WrkResult } from '../lib/wrk.js';
+
+/** The caches compared: the disk store (the default) and the Redis store, with and without the memory tier. */
+interface Variant {
+  id: string;
+  label: string;
+  /** CACHE_… options of this cache; undefined: the lab's shared disk-store cache. */
+  env?: (redisUrl: string) => Record<string, string>;
+}
+
+const VARIANTS: Variant[] = [
+  { id: 'disk', label: 'simple-cache, disk store' },
+  { id: 'redis', label: 'simple-cache, Redis store', env: (url) => ({ CACHE_STORE: url }) },
+  {
+    id: 'redis-no-tier',
+    label: 'simple-cache, Redis store, --memory-size 0',
+    env: (url) => ({ CACHE_STORE: url, CACHE_MEMORY_SIZE: '0' }),
+  },
+];
+
+interface Cell {
+  variant: string;
+  body: string;
+  wrk: WrkResult;
+  originRequests: number;
+}
+
+/**
+ * Hit throughput through the Redis store against the disk store: the same origin, the same
+ * stored bodies, wrk with keep-alive connections. redis-server runs on the server core beside
+ * the cache (its work is part of every hit); variants take turns for each body, as in `hits`.
+ * With the memory tier (the default) bodies up to 64 KiB come from memory on both stores and
+ * only the metadata comes from Redis; without it every body is read from Redis too.
+ */
+export async function runRedis(lab: Lab, progress: Progress): Promise<ScenarioReport> {
+  const found = ensureCommand('redis-server', 'redis-server');
+  if (!found.ok) throw new Error(found.reason);
+  const { connections, durationSec, warmupSec } = lab.options;
+  const origin = await lab.origin();
+  const redis = await startRedis(lab);
+  const targets = new Map<string, Target>();
+  for (const variant of VARIANTS) {
+    const target = variant.env
+      ? await startRedisCache(lab, `cache-${variant.id}`, origin.url, variant.env(redis.url))
+      : await lab.cache();
+    targets.set(variant.id, { ...target, label: variant.label });
+  }
+  for (const target of targets.values()) for (const body of HIT_BODIES) await primeCache(target, body.path);
+
+  const cells: Cell[] = [];
+  for (const body of HIT_BODIES) {
+    for (const variant of VARIANTS) {
+      const url = `${targets.get(variant.id)!.url}${body.path}`;
+      if (warmupSec > 0) await runWrk(url, { connections, durationSec: warmupSec });
+      const before = await countOriginRequests(origin.url, body.path);
+      const wrk = await runWrk(url, { connections, durationSec });
+      const originRequests = (await countOriginRequests(origin.url, body.path)) - before;
+      cells.push({ variant: variant.id, body: body.label, wrk, originRequests });
+      progress(`redis ${body.label.padEnd(8)} ${variant.label.padEnd(42)} ${formatInt(wrk.requestsPerSec)} req/s`);
+    }
+  }
+
+  const find = (variant: string, body: string) => cells.find((c) => c.variant === variant && c.body === body)?.wrk;
+  const headers = ['server', ...HIT_BODIES.flatMap((body) => [`${body.label} req/s`, 'p99'])];
+  const rows = VARIANTS.map((variant) => [
+    variant.label,
+    ...HIT_BODIES.flatMap((body) => {
+      const wrk = find(variant.id, body.label);
+      return [formatInt(wrk?.requestsPerSec), formatMs(wrk?.p99Ms)];
+    }),
+  ]);
+  for (const variant of VARIANTS.filter((v) => v.env)) {
+    rows.push([
+      `${variant.label} ÷ disk store`,
+      ...HIT_BODIES.flatMap((body) => {
+        const mine = find(variant.id, body.label);
+        const disk = find('disk', body.label);
+        return [formatRatio(mine?.requestsPerSec, disk?.requestsPerSec), formatRatio(mine?.p99Ms, disk?.p99Ms)];
+      }),
+    ]);
+  }
+
+  const version = readVersion('redis-server', ['--version'], /v=\S+/) ?? 'redis-server';
+  const notes = [
+    `wrk -t1 -c${connections} -d${durationSec}s after a ${warmupSec}s warm-up; bodies already stored; ` +
+      `${version} on the server core with the cache, nothing saved to disk.`,
+  ];
+  for (const cell of cells) {
+    const label = VARIANTS.find((v) => v.id === cell.variant)?.label ?? cell.variant;
+    if (cell.wrk.errors > 0) notes.push(`${label}, ${cell.body}: ${formatInt(cell.wrk.errors)} errors.`);
+    if (cell.originRequests > 0)
+      notes.push(`${label}, ${cell.body}: ${cell.originRequests} requests reached the origin.`);
+  }
+  return {
+    title: `Hits through the Redis store against the disk store (${connections} connections)`,
+    table: renderTable(headers, rows),
+    notes,
+    data: { connections, durationSec, warmupSec, redis: version, cells },
+  };
+}
+
+/** redis-server on a free loopback port, saving nothing, stopped at cleanup. */
+async function startRedis(lab: Lab): Promise<{ server: Server; url: string }> {
+  const dir = await lab.dir('redis');
+  const port = await findFreePort();
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no'];
+  const server = spawnServer('redis', 'redis-server', args, { cwd: dir, logPath: lab.logPath('redis') });
+  const deadline = performance.now() + 30_000;
+  while (!(await answersPing(port))) {
+    if (server.hasExited()) throw new Error(`redis-server exited before serving:\n${await server.logTail()}`);
+    if (performance.now() > deadline)
+      throw new Error(`redis-server did not answer within 30 s:\n${await server.logTail()}`);
+    await sleep(20);
+  }
+  return { server, url: `redis://127.0.0.1:${port}/0` };
+}
+
+function answersPing(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1');
+    socket.setTimeout(1000, () => socket.destroy());
+    socket.once('connect', () => socket.write('PING\r\n'));
+    socket.once('data', (data) => {
+      socket.destroy();
+      resolve(data.toString().startsWith('+PONG'));
+    });
+    socket.once('close', () => resolve(false));
+    socket.once('error', () => resolve(false));
+  });
+}
+
+async function startRedisCache(lab: Lab, name: string, origin: string, env: Record<string, string>): Promise<Target> {
+  return startCache({
+    origin,
+    cacheDir: await lab.dir(name),
+    logPath: lab.logPath(name),
+    logLevel: lab.options.logLevel,
+    maxSize: lab.cacheMaxSize,
+    maxObjectSize: lab.cacheMaxObjectSize,
+    env,
+  });
+}
