@@ -1,12 +1,19 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import http, { type IncomingMessage } from 'node:http';
 import type { Logger } from 'pino';
 import type { CacheServerConfig } from '@simple-cache/common';
+import { ADMIN_HOST, buildAdminServer } from './admin/admin-server.js';
+import { adminPlugin, createTelemetry, type AdminDeps } from './admin/index.js';
 import { resolveConfig } from './config.js';
+import { installLimits, serverOptions } from './limits/limits.js';
 import { createLogger } from './logger.js';
 import { createOriginClient } from './origin/origin-client.js';
-import { DEFAULT_POLICY_OPTIONS } from './policy/index.js';
+import { policyOptionsFrom } from './proxy/policy-options.js';
+import type { ProxyDeps } from './proxy/context.js';
+import { createFastHit, type FastHit } from './proxy/fast-hit.js';
 import { createProxy, type Proxy } from './proxy/proxy.js';
-import { DiskStore } from './store/disk-store.js';
+import { MemoryTier } from './store/memory-tier.js';
+import { openStoreParts, type StoreOverrides } from './store/open-store.js';
 import type { Store } from './store/store.js';
 
 export interface CacheServer {
@@ -14,7 +21,14 @@ export interface CacheServer {
   store: Store;
   proxy: Proxy;
   config: Readonly<CacheServerConfig>;
+  /** Hits answered before the router (undefined without a memory tier). */
+  fastHit?: FastHit;
+  /** The separate admin server (`--admin-port`, on 127.0.0.1); it listens when `app` gets ready. */
+  admin?: FastifyInstance;
 }
+
+/** Fastify's default: longer than common load balancers' idle timeouts, so they close first. */
+const KEEP_ALIVE_TIMEOUT_MS = 72_000;
 
 const ALL_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'] as const;
 
@@ -25,26 +39,78 @@ const ALL_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS']
  */
 export async function buildCacheServer(
   config: Readonly<CacheServerConfig>,
-  options: { logger?: Logger } = {},
+  options: { logger?: Logger; store?: StoreOverrides } = {},
 ): Promise<CacheServer> {
   const logger = options.logger ?? createLogger(config.logLevel);
-  const store = await DiskStore.open({
-    dir: config.cacheDir,
-    maxSize: config.maxSize,
-    logger: logger.child({ component: 'store' }),
-  });
-  const origin = createOriginClient({ timeout: config.originTimeout });
-  const proxy = createProxy({ config, policy: DEFAULT_POLICY_OPTIONS, store, origin, logger });
+  // A store shared by several nodes (Redis) also collapses misses and announces purges across them.
+  const { store, collapse, announcePurge } = await openStoreParts(
+    config,
+    logger.child({ component: 'store' }),
+    options.store,
+  );
+  const untimedOrigin = createOriginClient({ timeout: config.originTimeout, maxBodySize: config.maxBodySize });
+  // Metrics watch the proxy (observer) and the origin client (timed); the proxy knows neither.
+  const telemetry = createTelemetry({ store, inFlight: () => proxy.inFlight.size });
+  const origin = telemetry.observeOrigin(untimedOrigin);
+  const proxyDeps: ProxyDeps = {
+    config,
+    policy: policyOptionsFrom(config),
+    store,
+    origin,
+    logger,
+    observer: telemetry.observer,
+    ...(collapse ? { collapse } : {}),
+  };
+  const proxy = createProxy(proxyDeps);
+  const adminDeps: AdminDeps = {
+    config,
+    policy: policyOptionsFrom(config),
+    store,
+    origin: untimedOrigin,
+    telemetry,
+    inFlight: () => proxy.inFlight.size,
+    ...(announcePurge ? { announcePurge } : {}),
+  };
 
+  // Fresh hits on small objects held in memory are answered before Fastify's router and hooks
+  // (proxy/fast-hit.ts); everything else, and anything the limits would refuse, goes to Fastify.
+  const fastHit = store instanceof MemoryTier ? createFastHit(proxyDeps, store) : undefined;
+  let admits: (raw: IncomingMessage) => boolean = () => false;
+  const clientLimits = serverOptions(config);
   const app = Fastify({
+    serverFactory: (fastify) => {
+      const server = http.createServer(clientLimits.http, (req, res) => {
+        if (fastHit === undefined || !admits(req) || !fastHit.tryServe(req, res)) fastify(req, res);
+      });
+      // What Fastify does to the servers it creates itself (lib/server.js).
+      server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
+      server.requestTimeout = clientLimits.requestTimeout ?? 0;
+      server.setTimeout(clientLimits.connectionTimeout ?? 0);
+      return server;
+    },
     loggerInstance: logger as FastifyBaseLogger,
     // The proxy answers every path itself; the router must not reject or rewrite any of them.
     routerOptions: { maxParamLength: 8192 },
     return503OnClosing: true,
+    // Timeouts, header size: the client side's limits (limits/limits.ts).
+    ...clientLimits,
   });
+  ({ admits } = installLimits(app, config));
   // Request bodies are streamed to the origin untouched, never parsed.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_request, _payload, done) => done(null));
+
+  // Admin endpoints under --admin-prefix, and PURGE; before the catch-all so its guard sees every request.
+  if (config.adminPrefix !== '') await app.register(adminPlugin, adminDeps);
+  const admin =
+    config.adminPort === null ? undefined : await buildAdminServer(adminDeps, logger.child({ component: 'admin' }));
+  if (admin) {
+    // onReady, not onListen: a taken admin port must fail start-up, not be logged and ignored.
+    app.addHook('onReady', async () => {
+      await admin.listen({ port: config.adminPort ?? 0, host: ADMIN_HOST });
+    });
+    app.addHook('onClose', () => admin.close());
+  }
 
   const handler = (request: FastifyRequest, reply: FastifyReply) => {
     reply.hijack();
@@ -58,22 +124,26 @@ export async function buildCacheServer(
     await store.close();
     origin.close();
   });
-  return { app, store, proxy, config };
+  return { app, store, proxy, config, ...(fastHit ? { fastHit } : {}), ...(admin ? { admin } : {}) };
 }
 
 /** Starts a cache server (tests and embedders): defaults filled in, listening on `port` (0 = any). */
 export async function startCacheServer(
   partial: Partial<CacheServerConfig> = {},
-  options: { logger?: Logger } = {},
-): Promise<CacheServer & { url: string; close(): Promise<void> }> {
+  options: { logger?: Logger; store?: StoreOverrides } = {},
+): Promise<CacheServer & { url: string; adminUrl?: string; close(): Promise<void> }> {
   const config = resolveConfig({ host: '127.0.0.1', port: 0, ...partial });
   const server = await buildCacheServer(config, options);
   await server.app.listen({ port: config.port, host: config.host });
   const address = server.app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
+  const adminAddress = server.admin?.server.address();
   return {
     ...server,
     url: `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`,
+    ...(typeof adminAddress === 'object' && adminAddress
+      ? { adminUrl: `http://${ADMIN_HOST}:${adminAddress.port}` }
+      : {}),
     close: () => server.app.close(),
   };
 }

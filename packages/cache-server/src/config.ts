@@ -9,16 +9,40 @@ import {
   parseSize,
   type OptionSpec,
 } from '@simple-cache/common';
+import { DISK_STORE, parseRedisTarget } from './store/redis/redis-url.js';
 
 export const DEFAULTS: Readonly<CacheServerConfig> = Object.freeze({
   port: 8001,
   host: '0.0.0.0',
   origin: 'http://localhost:8000',
   cacheDir: path.resolve(import.meta.dirname, '..', '.cache'),
+  store: DISK_STORE,
+  collapseWait: 5_000,
   maxSize: 1024 ** 3,
+  maxObjectSize: 256 * 1024 ** 2,
+  inactive: 0,
+  memorySize: 64 * 1024 ** 2,
+  memoryObjectSize: 64 * 1024,
   originTimeout: 10_000,
+  maxConnections: 10_000,
+  maxHeaderSize: 16 * 1024,
+  maxBodySize: 64 * 1024 ** 2,
+  headersTimeout: 10_000,
+  requestTimeout: 60_000,
+  idleTimeout: 60_000,
+  maxEventLoopDelay: 1_000,
   name: 'simple-cache',
   logLevel: 'info',
+  adminPrefix: '/_cache',
+  adminPort: null,
+  adminToken: '',
+  tagHeaders: Object.freeze(['surrogate-key', 'cache-tag']),
+  heuristics: true,
+  heuristicMaxAge: 86_400_000,
+  grace: 0,
+  targetedField: 'cdn-cache-control',
+  stripTargetedField: false,
+  rangeFetchMax: 16 * 1024 ** 2,
 });
 
 const NAME = /^[A-Za-z][A-Za-z0-9._-]*$/;
@@ -66,12 +90,78 @@ export const OPTIONS: readonly (OptionSpec & { field: keyof CacheServerConfig })
     parse: parseDir,
   },
   {
+    flag: 'store',
+    field: 'store',
+    env: 'CACHE_STORE',
+    description: 'where entries live: disk, or a Redis shared by several nodes',
+    default: DEFAULTS.store,
+    expected: 'disk, redis://host:port/db, rediss://host:port/db, or a comma list of redis:// cluster nodes',
+    placeholder: 'disk|url',
+    parse: parseStore,
+  },
+  {
+    flag: 'collapse-wait',
+    field: 'collapseWait',
+    env: 'CACHE_COLLAPSE_WAIT',
+    description:
+      'with a shared store: how long a miss waits for another node fetching the same key, then fetches itself',
+    default: DEFAULTS.collapseWait,
+    expected: 'a duration such as 5s, 500ms or 0 (off)',
+    placeholder: 'duration',
+    showDefault: (v) => showDuration(v as number),
+    parse: parseDuration,
+  },
+  {
     flag: 'max-size',
     field: 'maxSize',
     env: 'CACHE_MAX_SIZE',
     description: 'most body bytes kept on disk (LRU eviction beyond)',
     default: DEFAULTS.maxSize,
     expected: 'a size such as 500MB, 2GiB or plain bytes',
+    placeholder: 'size',
+    showDefault: (v) => showSize(v as number),
+    parse: parsePositiveSize,
+  },
+  {
+    flag: 'max-object-size',
+    field: 'maxObjectSize',
+    env: 'CACHE_MAX_OBJECT_SIZE',
+    description: 'largest response body stored; larger ones are passed through',
+    default: DEFAULTS.maxObjectSize,
+    expected: 'a size such as 256MiB, 10MB or plain bytes',
+    placeholder: 'size',
+    showDefault: (v) => showSize(v as number),
+    parse: parsePositiveSize,
+  },
+  {
+    flag: 'inactive',
+    field: 'inactive',
+    env: 'CACHE_INACTIVE',
+    description: 'remove entries not used (served or stored) for this long',
+    default: DEFAULTS.inactive,
+    expected: 'a duration such as 10m, 7d, or off',
+    placeholder: 'duration',
+    showDefault: (v) => ((v as number) === 0 ? 'off' : showDuration(v as number)),
+    parse: (text) => (text.trim().toLowerCase() === 'off' ? 0 : parseDuration(text)),
+  },
+  {
+    flag: 'memory-size',
+    field: 'memorySize',
+    env: 'CACHE_MEMORY_SIZE',
+    description: 'memory for small bodies served without disk I/O (0 = no memory tier)',
+    default: DEFAULTS.memorySize,
+    expected: 'a size such as 64MiB, 500MB or 0',
+    placeholder: 'size',
+    showDefault: (v) => ((v as number) === 0 ? '0 (off)' : showSize(v as number)),
+    parse: parseSize,
+  },
+  {
+    flag: 'memory-object-size',
+    field: 'memoryObjectSize',
+    env: 'CACHE_MEMORY_OBJECT_SIZE',
+    description: 'largest body kept in the memory tier',
+    default: DEFAULTS.memoryObjectSize,
+    expected: 'a size such as 64KiB, 1MiB or plain bytes',
     placeholder: 'size',
     showDefault: (v) => showSize(v as number),
     parse: parsePositiveSize,
@@ -86,6 +176,82 @@ export const OPTIONS: readonly (OptionSpec & { field: keyof CacheServerConfig })
     placeholder: 'duration',
     showDefault: (v) => showDuration(v as number),
     parse: parsePositiveDuration,
+  },
+  {
+    flag: 'max-connections',
+    field: 'maxConnections',
+    env: 'CACHE_MAX_CONNECTIONS',
+    description: 'open client connections served; a new one beyond gets 503 with Retry-After',
+    default: DEFAULTS.maxConnections,
+    expected: 'a positive whole number',
+    placeholder: 'n',
+    parse: parsePositiveInteger,
+  },
+  {
+    flag: 'max-header-size',
+    field: 'maxHeaderSize',
+    env: 'CACHE_MAX_HEADER_SIZE',
+    description: 'most bytes of request line and headers; more gets 431',
+    default: DEFAULTS.maxHeaderSize,
+    expected: 'a size such as 16KiB or plain bytes',
+    placeholder: 'size',
+    showDefault: (v) => showSize(v as number),
+    parse: parsePositiveSize,
+  },
+  {
+    flag: 'max-body-size',
+    field: 'maxBodySize',
+    env: 'CACHE_MAX_BODY_SIZE',
+    description: 'most request body bytes forwarded to the origin; more gets 413',
+    default: DEFAULTS.maxBodySize,
+    expected: 'a size such as 64MiB or plain bytes',
+    placeholder: 'size',
+    showDefault: (v) => showSize(v as number),
+    parse: parsePositiveSize,
+  },
+  {
+    flag: 'headers-timeout',
+    field: 'headersTimeout',
+    env: 'CACHE_HEADERS_TIMEOUT',
+    description: 'time a client may take to send the request head; then 408',
+    default: DEFAULTS.headersTimeout,
+    expected: 'a duration such as 10s',
+    placeholder: 'duration',
+    showDefault: (v) => showDuration(v as number),
+    parse: parsePositiveDuration,
+  },
+  {
+    flag: 'request-timeout',
+    field: 'requestTimeout',
+    env: 'CACHE_REQUEST_TIMEOUT',
+    description: 'time a client may take to send the whole request, body included; then 408',
+    default: DEFAULTS.requestTimeout,
+    expected: 'a duration such as 60s',
+    placeholder: 'duration',
+    showDefault: (v) => showDuration(v as number),
+    parse: parsePositiveDuration,
+  },
+  {
+    flag: 'idle-timeout',
+    field: 'idleTimeout',
+    env: 'CACHE_IDLE_TIMEOUT',
+    description: 'a connection with no bytes moving this long is closed (e.g. a client that stops reading)',
+    default: DEFAULTS.idleTimeout,
+    expected: 'a duration such as 60s',
+    placeholder: 'duration',
+    showDefault: (v) => showDuration(v as number),
+    parse: parsePositiveDuration,
+  },
+  {
+    flag: 'max-event-loop-delay',
+    field: 'maxEventLoopDelay',
+    env: 'CACHE_MAX_EVENT_LOOP_DELAY',
+    description: 'event-loop delay beyond which new requests get 503 with Retry-After (0 = never)',
+    default: DEFAULTS.maxEventLoopDelay,
+    expected: 'a duration such as 1s or 0',
+    placeholder: 'duration',
+    showDefault: (v) => showDuration(v as number),
+    parse: parseDuration,
   },
   {
     flag: 'name',
@@ -106,6 +272,113 @@ export const OPTIONS: readonly (OptionSpec & { field: keyof CacheServerConfig })
     expected: 'one of fatal, error, warn, info, debug, trace, silent',
     placeholder: 'level',
     parse: parseLogLevel,
+  },
+  {
+    flag: 'admin-prefix',
+    field: 'adminPrefix',
+    env: 'CACHE_ADMIN_PREFIX',
+    description: 'path prefix of the admin endpoints on the cache port (never forwarded to the origin); off = none',
+    default: DEFAULTS.adminPrefix,
+    expected: 'a path such as /_cache, or off',
+    placeholder: 'path',
+    parse: parseAdminPrefix,
+  },
+  {
+    flag: 'admin-port',
+    field: 'adminPort',
+    env: 'CACHE_ADMIN_PORT',
+    description: 'also serve the admin endpoints on this port, bound to 127.0.0.1',
+    default: DEFAULTS.adminPort,
+    expected: 'a port number 0-65535',
+    placeholder: 'port',
+    showDefault: () => 'off',
+    parse: parsePort,
+  },
+  {
+    flag: 'admin-token',
+    field: 'adminToken',
+    env: 'CACHE_ADMIN_TOKEN',
+    description: 'bearer token for purges (without one, only loopback clients may purge)',
+    default: DEFAULTS.adminToken,
+    expected: 'a token of letters, digits and -._~+/',
+    placeholder: 'token',
+    parse: parseToken,
+  },
+  {
+    flag: 'tag-header',
+    field: 'tagHeaders',
+    env: 'CACHE_TAG_HEADER',
+    description: 'response headers carrying purge tags (comma separated; stripped before clients see them)',
+    default: DEFAULTS.tagHeaders,
+    expected: 'header names such as Surrogate-Key,Cache-Tag',
+    placeholder: 'names',
+    showDefault: (v) => (v as string[]).join(','),
+    parse: parseHeaderNames,
+  },
+  {
+    flag: 'heuristics',
+    field: 'heuristics',
+    env: 'CACHE_HEURISTICS',
+    description: 'heuristic freshness (RFC 9111 §4.2.2) for responses with Last-Modified and no explicit lifetime',
+    default: DEFAULTS.heuristics,
+    expected: 'on or off',
+    placeholder: 'on|off',
+    showDefault: (v) => (v ? 'on' : 'off'),
+    parse: parseSwitch,
+  },
+  {
+    flag: 'heuristic-max-age',
+    field: 'heuristicMaxAge',
+    env: 'CACHE_HEURISTIC_MAX_AGE',
+    description: 'cap on a heuristic freshness lifetime (10% of the time since Last-Modified)',
+    default: DEFAULTS.heuristicMaxAge,
+    expected: 'a duration such as 1d, 1h or 0',
+    placeholder: 'duration',
+    showDefault: (v) => showDuration(v as number),
+    parse: parseDuration,
+  },
+  {
+    flag: 'grace',
+    field: 'grace',
+    env: 'CACHE_GRACE',
+    description: 'how long past stale-if-error a stale response is still served while the origin fails',
+    default: DEFAULTS.grace,
+    expected: 'a duration such as 10m, 1h or 0',
+    placeholder: 'duration',
+    showDefault: (v) => showDuration(v as number),
+    parse: parseDuration,
+  },
+  {
+    flag: 'targeted-field',
+    field: 'targetedField',
+    env: 'CACHE_TARGETED_FIELD',
+    description: 'targeted Cache-Control field (RFC 9213) that overrides Cache-Control for this cache',
+    default: DEFAULTS.targetedField,
+    expected: 'a header name such as CDN-Cache-Control',
+    placeholder: 'name',
+    parse: parseFieldName,
+  },
+  {
+    flag: 'strip-targeted-field',
+    field: 'stripTargetedField',
+    env: 'CACHE_STRIP_TARGETED_FIELD',
+    description: 'remove the targeted field from responses to clients (RFC 9213 §3: forwarding is typical)',
+    default: DEFAULTS.stripTargetedField,
+    expected: 'on or off',
+    placeholder: 'on|off',
+    showDefault: (v) => (v ? 'on' : 'off'),
+    parse: parseSwitch,
+  },
+  {
+    flag: 'range-fetch-max',
+    field: 'rangeFetchMax',
+    env: 'CACHE_RANGE_FETCH_MAX',
+    description: 'largest body fetched whole to answer a Range miss; larger ones pass the Range through, unstored',
+    default: DEFAULTS.rangeFetchMax,
+    expected: 'a size such as 16MiB, or 0 to pass every Range miss through',
+    placeholder: 'size',
+    showDefault: (v) => showSize(v as number),
+    parse: parseSize,
   },
 ];
 
@@ -131,6 +404,12 @@ function parseHost(text: string): string {
   return text;
 }
 
+function parseStore(text: string): string {
+  const trimmed = text.trim();
+  if (trimmed !== DISK_STORE) parseRedisTarget(trimmed);
+  return trimmed;
+}
+
 function parseDir(text: string): string {
   if (text.trim() === '' || text.includes('\0')) throw new Error('bad dir');
   return path.resolve(text);
@@ -148,9 +427,54 @@ function parsePositiveDuration(text: string): number {
   return ms;
 }
 
+function parsePositiveInteger(text: string): number {
+  if (!/^\s*\d+\s*$/.test(text) || !(Number(text) > 0) || !Number.isSafeInteger(Number(text))) {
+    throw new Error('not a positive integer');
+  }
+  return Number(text);
+}
+
 function parseName(text: string): string {
   if (!NAME.test(text)) throw new Error('bad name');
   return text;
+}
+
+/** `/_cache`: one or more path segments of unreserved characters, no trailing slash. */
+/** `/_cache`: one or more path segments of unreserved characters, no trailing slash; `off`: not on the cache port. */
+function parseAdminPrefix(text: string): string {
+  if (text === 'off') return '';
+  if (!/^(\/[A-Za-z0-9._~-]+)+$/.test(text)) throw new Error('bad prefix');
+  return text;
+}
+
+/** RFC 6750 §2.1 b64token, so it fits an `Authorization: Bearer` header as is. */
+function parseToken(text: string): string {
+  if (!/^[A-Za-z0-9\-._~+/]+=*$/.test(text)) throw new Error('bad token');
+  return text;
+}
+
+/** Field names (RFC 9110 §5.1 tokens), lower-cased, at least one. */
+function parseHeaderNames(text: string): readonly string[] {
+  const names = text.split(',').map((name) => name.trim().toLowerCase());
+  if (names.length === 0 || names.some((name) => !/^[a-z0-9!#$%&'*+.^_`|~-]+$/.test(name))) {
+    throw new Error('bad header names');
+  }
+  return Object.freeze([...new Set(names)]);
+}
+
+/** `on` / `off` (also true/false, yes/no, 1/0), any case. */
+function parseSwitch(text: string): boolean {
+  const value = text.trim().toLowerCase();
+  if (['on', 'true', 'yes', '1'].includes(value)) return true;
+  if (['off', 'false', 'no', '0'].includes(value)) return false;
+  throw new Error('not a switch');
+}
+
+/** One field name (RFC 9110 §5.1 token), lower-cased. */
+function parseFieldName(text: string): string {
+  const name = text.trim().toLowerCase();
+  if (!/^[a-z0-9!#$%&'*+.^_`|~-]+$/.test(name)) throw new Error('bad field name');
+  return name;
 }
 
 function showSize(bytes: number): string {

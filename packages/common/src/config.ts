@@ -16,11 +16,57 @@ export interface CacheServerConfig {
   /** Base URL of the origin, e.g. http://localhost:8000 (no trailing path). */
   origin: string;
   cacheDir: string;
+  /** `disk` (the embedded disk store), or a Redis URL / comma list of cluster nodes shared by several nodes. */
+  store: string;
+  /** With a shared store: milliseconds a node waits for another node's fetch of the same key (also its lock's TTL); 0 = off. */
+  collapseWait: number;
   /** Upper bound of body bytes kept on disk. */
   maxSize: number;
+  /** Largest body stored; larger responses are passed through (also when found out mid-stream). */
+  maxObjectSize: number;
+  /** Milliseconds after which an entry nobody used is removed; 0 = never. */
+  inactive: number;
+  /** Byte budget of the in-memory tier for small bodies; 0 = no memory tier. */
+  memorySize: number;
+  /** Bodies up to this many bytes are kept in the memory tier. */
+  memoryObjectSize: number;
   /** Milliseconds to wait for the origin's response headers (and between body chunks). */
   originTimeout: number;
+  /** Open client connections served; beyond them a new connection gets 503 + Retry-After. */
+  maxConnections: number;
+  /** Bytes of request line + headers accepted (Node's maxHeaderSize); more gets 431. */
+  maxHeaderSize: number;
+  /** Bytes of request body forwarded to the origin; more gets 413. */
+  maxBodySize: number;
+  /** Milliseconds a client may take to send the request head (slowloris); then 408. */
+  headersTimeout: number;
+  /** Milliseconds a client may take to send the whole request, body included; then 408. */
+  requestTimeout: number;
+  /** Milliseconds a connection may sit with no bytes moving (e.g. a client that stops reading); then closed. */
+  idleTimeout: number;
+  /** Event-loop delay (ms) beyond which new requests get 503 + Retry-After; 0 = never. */
+  maxEventLoopDelay: number;
   /** Name this cache uses in `Cache-Status` and `Via`. */
   name: string;
   logLevel: string;
+  /** Path prefix reserved for the admin endpoints on the cache port, e.g. `/_cache` (never forwarded); '' = none there. */
+  adminPrefix: string;
+  /** Separate admin port on 127.0.0.1 (0 = any free port); null = off. */
+  adminPort: number | null;
+  /** Bearer token for state-changing admin calls; '' = none (then only loopback clients may change state). */
+  adminToken: string;
+  /** Lower-case response header names that carry purge tags (space or comma separated); never sent to clients. */
+  tagHeaders: readonly string[];
+  /** Heuristic freshness (RFC 9111 §4.2.2) for responses with Last-Modified and no explicit lifetime. */
+  heuristics: boolean;
+  /** Cap on a heuristic freshness lifetime, milliseconds. */
+  heuristicMaxAge: number;
+  /** Milliseconds a stale response may still be served while the origin fails, beyond stale-if-error. */
+  grace: number;
+  /** Lower-case name of the targeted Cache-Control field this cache obeys (RFC 9213), e.g. `cdn-cache-control`. */
+  targetedField: string;
+  /** Remove the targeted field from responses to clients (RFC 9213 §3: forwarding it is typical). */
+  stripTargetedField: boolean;
+  /** Largest body fetched whole (and stored) to answer a Range miss; above it the Range is passed through. */
+  rangeFetchMax: number;
 }
