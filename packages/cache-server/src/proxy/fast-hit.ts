@@ -17,7 +17,7 @@ import { droppedTargetedField } from './policy-options.js';
 
 /** The slice of the memory tier a fast hit needs: synchronous, no I/O. */
 export interface HotStore {
-  lookupSync(key: string): EntryMeta[] | undefined;
+  peekSync(key: string): readonly Readonly<EntryMeta>[] | undefined;
   getBody(entry: EntryMeta): Buffer | undefined;
   markUsed(entry: EntryMeta): void;
 }
@@ -116,9 +116,9 @@ export function createFastHit(deps: ProxyDeps, hot: HotStore): FastHit {
     for (const name of NEEDS_FULL_PATH) if (headers[name] !== undefined) return false;
     const key = keyFor(target);
     if (key === undefined) return false;
-    const variants = hot.lookupSync(key);
+    const variants = hot.peekSync(key);
     if (variants === undefined || variants.length === 0) return false;
-    const entry = selectVariant(variants, headers);
+    const entry = selectVariant(variants as EntryMeta[], headers);
     if (entry === undefined || (entry.status !== 200 && entry.status !== 203)) return false;
     const body = hot.getBody(entry);
     if (body === undefined) return false;

@@ -299,10 +299,19 @@ export class DiskStore implements Store {
 
   /** Variants of a known key that may be served: copies, without inactive ones (which are removed). */
   private currentVariants(key: string): EntryMeta[] {
+    return this.liveVariants(key).map((entry) => structuredClone(entry));
+  }
+
+  peekSync(key: string): readonly Readonly<EntryMeta>[] | undefined {
+    this.assertOpen();
+    return this.table.index.isKnown(key) ? this.liveVariants(key) : undefined;
+  }
+
+  private liveVariants(key: string): EntryMeta[] {
     const variants = this.table.index.variants(key);
     const live = variants.filter((entry) => !this.space.isInactive(entry));
     if (live.length < variants.length) void this.space.expireInactive();
-    return live.map((entry) => structuredClone(entry));
+    return live;
   }
 
   /** WriterHost.publish: moves a verified body into place and points the key's meta file at it. */

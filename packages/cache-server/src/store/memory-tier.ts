@@ -90,6 +90,10 @@ export class MemoryTier implements Store {
     return this.inner.lookupSync?.(key);
   }
 
+  peekSync(key: string): readonly Readonly<EntryMeta>[] | undefined {
+    return this.inner.peekSync?.(key) ?? this.inner.lookupSync?.(key);
+  }
+
   getBody(entry: EntryMeta): Buffer | undefined {
     const body = this.bodies.get(entry.bodyId);
     return body !== undefined && body.length === entry.size ? body : undefined;

@@ -5,7 +5,6 @@ import type { CrossNodeCollapse } from '../proxy/context.js';
 import { policyOptionsFrom } from '../proxy/policy-options.js';
 import { DiskStore, type DiskStoreOptions } from './disk-store.js';
 import { MemoryTier, type InnerStore } from './memory-tier.js';
-import { RedisStore } from './redis/redis-store.js';
 import { isRedisStore } from './redis/redis-url.js';
 import { createPurgeAnnouncer, syncTierWithBus, type PurgeNotice } from './redis/tier-sync.js';
 import type { Store } from './store.js';
@@ -58,6 +57,8 @@ export async function openStoreParts(
  * purges over the invalidation bus (redis/tier-sync.ts).
  */
 async function openShared(config: Readonly<CacheServerConfig>, logger: Logger): Promise<OpenedStore> {
+  // Loaded only when asked for: ioredis costs start-up time every disk-store node would pay.
+  const { RedisStore } = await import('./redis/redis-store.js');
   const redis = await RedisStore.open({
     url: config.store,
     maxSize: config.maxSize,

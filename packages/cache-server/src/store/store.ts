@@ -97,6 +97,11 @@ export interface Store {
    */
   lookupSync?(key: string): EntryMeta[] | undefined;
   /**
+   * lookupSync without the defensive copies, for the hit fast path (proxy/fast-hit.ts): the
+   * entries are the store's own and must not be changed by the caller.
+   */
+  peekSync?(key: string): readonly Readonly<EntryMeta>[] | undefined;
+  /**
    * The whole body of `entry` if it is held in memory (no I/O, no stream), else undefined. The
    * buffer is shared: callers must not modify it. For serving hot small objects synchronously.
    */
