@@ -1,34 +1,12 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from '@jest/globals';
-import type { Redis } from 'ioredis';
+import { describe, expect, test } from '@jest/globals';
 import type { Invalidation } from '../../src/store/redis/invalidation-bus.js';
 import type { RedisStore } from '../../src/store/redis/redis-store.js';
-import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
 import { makeMeta, writeEntry } from '../store/store-helpers.js';
-import { inspect, openRedisStore } from './redis-helpers.js';
+import { useRedis } from './redis-helpers.js';
 
 const KEY = 'http://origin.test/page';
 
-let server: RedisServer;
-let admin: Redis;
-let nodeA: RedisStore;
-let nodeB: RedisStore;
-
-beforeAll(async () => {
-  server = await startRedisServer();
-  admin = inspect(server);
-});
-afterAll(async () => {
-  await admin.quit();
-  await server.cleanup();
-});
-beforeEach(async () => {
-  await admin.flushall();
-  nodeA = await openRedisStore(server);
-  nodeB = await openRedisStore(server);
-});
-afterEach(async () => {
-  await Promise.all([nodeA.close(), nodeB.close()]);
-});
+const redis = useRedis({ nodes: 2 });
 
 /** Collects what `store`'s bus delivers; `next()` resolves with the next event. */
 function listen(store: RedisStore, includeOwn = false) {
@@ -67,24 +45,24 @@ describe('the invalidation bus: every change of a key reaches the other nodes', 
       { kind: 'key', key: KEY, variant: 'gzip', reason: 'delete' },
     ],
   ])('%s on node A is announced to node B', async (_label, act, expected) => {
-    const onB = listen(nodeB);
-    await act(nodeA);
+    const onB = listen(redis.nodeB);
+    await act(redis.nodeA);
     expect(await onB.next()).toEqual({ ...expected, bodyIds: [] });
   });
 
   test('updateMeta (a 304 freshening) is announced', async () => {
-    const onB = listen(nodeB);
-    const entry = await writeEntry(nodeA, makeMeta(KEY), 'body');
+    const onB = listen(redis.nodeB);
+    const entry = await writeEntry(redis.nodeA, makeMeta(KEY), 'body');
     expect(await onB.next()).toMatchObject({ reason: 'update' });
-    await nodeA.updateMeta({ ...entry, headers: { etag: '"v2"' } });
+    await redis.nodeA.updateMeta({ ...entry, headers: { etag: '"v2"' } });
     expect(await onB.next()).toEqual({ kind: 'key', key: KEY, variant: '', reason: 'update' });
   });
 
   test('a node hears its own events only when it asks to', async () => {
-    const own = listen(nodeA, true);
-    const others = listen(nodeA);
-    const onB = listen(nodeB);
-    await nodeA.delete(KEY);
+    const own = listen(redis.nodeA, true);
+    const others = listen(redis.nodeA);
+    const onB = listen(redis.nodeB);
+    await redis.nodeA.delete(KEY);
     expect(await own.next()).toMatchObject({ kind: 'key', key: KEY });
     expect(await onB.next()).toMatchObject({ kind: 'key', key: KEY });
     // B received it, so A's own copy has been delivered too by now: only the opt-in listener got it.
@@ -96,30 +74,30 @@ describe('the invalidation bus: every change of a key reaches the other nodes', 
     ['a tag purge', { kind: 'tag', tag: 'product-42' }],
     ['a purge of everything', { kind: 'all', reason: 'purge' }],
   ])('%s published by one node reaches the others', async (_label, event) => {
-    const onB = listen(nodeB);
-    await nodeA.bus.publish(event);
+    const onB = listen(redis.nodeB);
+    await redis.nodeA.bus.publish(event);
     expect(await onB.next()).toEqual(event);
   });
 
   test('an unreadable message on the channel is ignored', async () => {
-    const onB = listen(nodeB);
-    await admin.publish('sc:v1:invalidate', 'not json');
-    await admin.publish('sc:v1:invalidate', JSON.stringify({ nope: true }));
-    await nodeA.delete(KEY);
+    const onB = listen(redis.nodeB);
+    await redis.admin.publish('sc:v1:invalidate', 'not json');
+    await redis.admin.publish('sc:v1:invalidate', JSON.stringify({ nope: true }));
+    await redis.nodeA.delete(KEY);
     expect(await onB.next()).toMatchObject({ kind: 'key', key: KEY });
   });
 
   test('replaced and deleted bodies are announced by id: the other node reports them removed', async () => {
     const removedOnB: string[] = [];
-    nodeB.onBodyRemoved((bodyId) => removedOnB.push(bodyId));
+    redis.nodeB.onBodyRemoved((bodyId) => removedOnB.push(bodyId));
     const removedOnA: string[] = [];
-    nodeA.onBodyRemoved((bodyId) => removedOnA.push(bodyId));
-    const onB = listen(nodeB);
-    const first = await writeEntry(nodeA, makeMeta(KEY), 'first');
+    redis.nodeA.onBodyRemoved((bodyId) => removedOnA.push(bodyId));
+    const onB = listen(redis.nodeB);
+    const first = await writeEntry(redis.nodeA, makeMeta(KEY), 'first');
     await onB.next();
-    const second = await writeEntry(nodeA, makeMeta(KEY), 'second');
+    const second = await writeEntry(redis.nodeA, makeMeta(KEY), 'second');
     expect(await onB.next()).toMatchObject({ reason: 'update', bodyIds: [first.bodyId] });
-    await nodeA.delete(KEY);
+    await redis.nodeA.delete(KEY);
     expect(await onB.next()).toMatchObject({ reason: 'delete', bodyIds: [second.bodyId] });
     expect(removedOnB).toEqual([first.bodyId, second.bodyId]);
     expect(removedOnA).toEqual([first.bodyId, second.bodyId]);

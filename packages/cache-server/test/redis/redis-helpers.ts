@@ -1,7 +1,8 @@
+import { afterAll, afterEach, beforeAll, beforeEach } from '@jest/globals';
 import { Redis } from 'ioredis';
 import { RedisStore, type RedisStoreOptions } from '../../src/store/redis/redis-store.js';
 import type { StoreUnderTest } from '../store/store-suite.js';
-import type { RedisServer } from '../helpers/redis-server.js';
+import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
 
 export const MAX_SIZE = 64 * 1024 * 1024;
 
@@ -44,4 +45,67 @@ export function makeRedisStoreFactory(server: () => RedisServer) {
       leftovers: () => unreferencedBodies(admin),
     };
   };
+}
+
+export interface RedisFixture {
+  readonly server: RedisServer;
+  /** A plain client on the server (see inspect()). */
+  readonly admin: Redis;
+  /** The current test's store (the same as nodeA). */
+  readonly store: RedisStore;
+  readonly nodeA: RedisStore;
+  /** A second node on the same server; only with `nodes: 2`. */
+  readonly nodeB: RedisStore;
+}
+
+/**
+ * One redis-server for the file, emptied before each test, with `nodes` fresh stores per test
+ * (opened with `options`, closed after it). Call at the top of a file or describe block; read
+ * the fields inside hooks and tests only.
+ */
+export function useRedis({ nodes = 1, options = {} }: { nodes?: 1 | 2; options?: Partial<RedisStoreOptions> } = {}) {
+  let server: RedisServer | undefined;
+  let admin: Redis | undefined;
+  let stores: RedisStore[] = [];
+  beforeAll(async () => {
+    server = await startRedisServer();
+    admin = inspect(server);
+  });
+  afterAll(async () => {
+    await admin?.quit();
+    await server?.cleanup();
+  });
+  beforeEach(async () => {
+    await admin!.flushall();
+    stores = await Promise.all(Array.from({ length: nodes }, () => openRedisStore(server!, options)));
+  });
+  afterEach(async () => {
+    await Promise.all(stores.map((store) => store.close()));
+    stores = [];
+  });
+  const opened = (index: number): RedisStore => {
+    const store = stores[index];
+    if (store === undefined) throw new Error(`useRedis: store ${index} is not open (outside a test, or nodes < 2)`);
+    return store;
+  };
+  const fixture: RedisFixture = {
+    get server() {
+      if (server === undefined) throw new Error('useRedis: the server is not started yet');
+      return server;
+    },
+    get admin() {
+      if (admin === undefined) throw new Error('useRedis: the server is not started yet');
+      return admin;
+    },
+    get store() {
+      return opened(0);
+    },
+    get nodeA() {
+      return opened(0);
+    },
+    get nodeB() {
+      return opened(1);
+    },
+  };
+  return fixture;
 }

@@ -1,41 +1,20 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from '@jest/globals';
+import { describe, expect, test } from '@jest/globals';
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import type { Redis } from 'ioredis';
 import { CHUNK_SIZE, createRedisKeys, hashKey } from '../../src/store/redis/redis-keys.js';
-import type { RedisStore } from '../../src/store/redis/redis-store.js';
-import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
 import { PACKAGE_DIR } from '../helpers/spawn.js';
 import { makeMeta, readBody, writeEntry } from '../store/store-helpers.js';
-import { inspect, openRedisStore, unreferencedBodies } from './redis-helpers.js';
+import { openRedisStore, unreferencedBodies, useRedis } from './redis-helpers.js';
 
 const KEY = 'http://origin.test/big.bin';
 const keys = createRedisKeys();
 const MiB = 1024 * 1024;
 
-let server: RedisServer;
-let admin: Redis;
-let store: RedisStore;
-
-beforeAll(async () => {
-  server = await startRedisServer();
-  admin = inspect(server);
-});
-afterAll(async () => {
-  await admin.quit();
-  await server.cleanup();
-});
-beforeEach(async () => {
-  await admin.flushall();
-  store = await openRedisStore(server);
-});
-afterEach(async () => {
-  await store.close();
-});
+const redis = useRedis();
 
 // A forced GC before measuring counts the Buffers still referenced, not garbage awaiting collection.
 setFlagsFromString('--expose-gc');
@@ -85,21 +64,23 @@ describe('bodies are chunked', () => {
     const body = generatedBody(size, async () => {
       writeGrowth = (await liveBuffers()) - before;
     });
-    const writer = store.beginWrite(makeMeta(KEY, { size }));
+    const writer = redis.store.beginWrite(makeMeta(KEY, { size }));
     await pipeline(body.stream, writer.body);
     const entry = await writer.commit();
     expect(entry.checksum).toBe(body.sha1());
 
     const bodyKey = keys.body(hashKey(KEY), entry.bodyId);
-    const chunkLengths = await Promise.all(Array.from({ length: 81 }, (_, i) => admin.hstrlen(bodyKey, String(i))));
-    expect(await admin.hlen(bodyKey)).toBe(81);
+    const chunkLengths = await Promise.all(
+      Array.from({ length: 81 }, (_, i) => redis.admin.hstrlen(bodyKey, String(i))),
+    );
+    expect(await redis.admin.hlen(bodyKey)).toBe(81);
     expect(chunkLengths.slice(0, 80).every((length) => length === CHUNK_SIZE)).toBe(true);
     expect(chunkLengths[80]).toBe(12_345);
 
     const readHash = createHash('sha1');
     let read = 0;
     let readGrowth = Infinity;
-    const reading = await store.openBody(entry);
+    const reading = await redis.store.openBody(entry);
     for await (const piece of reading) {
       readHash.update(piece as Buffer);
       read += (piece as Buffer).length;
@@ -112,35 +93,35 @@ describe('bodies are chunked', () => {
   });
 
   test('a chunk lost in Redis ends the stream with an error, never a short body that looks complete', async () => {
-    const entry = await writeEntry(store, makeMeta(KEY), randomBytes(3 * CHUNK_SIZE));
-    await admin.hdel(keys.body(hashKey(KEY), entry.bodyId), '1');
-    const reading = await store.openBody(entry);
+    const entry = await writeEntry(redis.store, makeMeta(KEY), randomBytes(3 * CHUNK_SIZE));
+    await redis.admin.hdel(keys.body(hashKey(KEY), entry.bodyId), '1');
+    const reading = await redis.store.openBody(entry);
     await expect(readAllOf(reading)).rejects.toMatchObject({ code: 'CACHE_ERR_ENTRY_GONE' });
-    await waitUntil(async () => (await store.lookup(KEY)).length === 0);
+    await waitUntil(async () => (await redis.store.lookup(KEY)).length === 0);
   });
 
   test('a small body whose bytes changed in Redis is corrupt: rejected and dropped', async () => {
-    const entry = await writeEntry(store, makeMeta(KEY), 'original bytes');
-    await admin.hset(keys.body(hashKey(KEY), entry.bodyId), '0', 'tampered bytes');
-    await expect(store.openBody(entry)).rejects.toMatchObject({ code: 'CACHE_ERR_CORRUPT_ENTRY' });
-    expect(await store.lookup(KEY)).toEqual([]);
+    const entry = await writeEntry(redis.store, makeMeta(KEY), 'original bytes');
+    await redis.admin.hset(keys.body(hashKey(KEY), entry.bodyId), '0', 'tampered bytes');
+    await expect(redis.store.openBody(entry)).rejects.toMatchObject({ code: 'CACHE_ERR_CORRUPT_ENTRY' });
+    expect(await redis.store.lookup(KEY)).toEqual([]);
   });
 
   test('an entry whose body expired or was evicted is gone, and dropped', async () => {
-    const entry = await writeEntry(store, makeMeta(KEY), randomBytes(1000));
-    await admin.del(keys.body(hashKey(KEY), entry.bodyId));
-    await expect(store.openBody(entry)).rejects.toMatchObject({ code: 'CACHE_ERR_ENTRY_GONE' });
-    expect(await store.lookup(KEY)).toEqual([]);
-    expect(store.stats()).toMatchObject({ entries: 0, size: 0 });
+    const entry = await writeEntry(redis.store, makeMeta(KEY), randomBytes(1000));
+    await redis.admin.del(keys.body(hashKey(KEY), entry.bodyId));
+    await expect(redis.store.openBody(entry)).rejects.toMatchObject({ code: 'CACHE_ERR_ENTRY_GONE' });
+    expect(await redis.store.lookup(KEY)).toEqual([]);
+    expect(redis.store.stats()).toMatchObject({ entries: 0, size: 0 });
   });
 
   test('a body larger than maxSize is refused without sending it to Redis', async () => {
-    const small = await openRedisStore(server, { maxSize: 100_000 });
+    const small = await openRedisStore(redis.server, { maxSize: 100_000 });
     try {
       await expect(writeEntry(small, makeMeta(KEY), randomBytes(600_000))).rejects.toMatchObject({
         code: 'CACHE_ERR_ENTRY_TOO_LARGE',
       });
-      expect(await admin.keys('*:body:*')).toEqual([]);
+      expect(await redis.admin.keys('*:body:*')).toEqual([]);
     } finally {
       await small.close();
     }
@@ -149,25 +130,29 @@ describe('bodies are chunked', () => {
 
 describe('a node killed mid-write', () => {
   test('leaves nothing visible; the previous entry stays; its chunks carry a TTL and expire', async () => {
-    const old = await writeEntry(store, makeMeta(KEY, { headers: { 'cache-control': 'max-age=600' } }), 'old');
-    const child = spawn(process.execPath, ['--import', 'tsx', 'test/redis/fixtures/kill-writer.ts', server.url, KEY], {
-      cwd: PACKAGE_DIR,
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
+    const old = await writeEntry(redis.store, makeMeta(KEY, { headers: { 'cache-control': 'max-age=600' } }), 'old');
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', 'test/redis/fixtures/kill-writer.ts', redis.server.url, KEY],
+      {
+        cwd: PACKAGE_DIR,
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
     const exited = new Promise((resolve) => child.once('exit', resolve));
     await new Promise<void>((resolve, reject) => {
       child.stdout.on('data', (chunk: Buffer) => chunk.toString().includes('WROTE') && resolve());
       void exited.then(() => reject(new Error('the writer exited before writing')));
     });
-    const [partial] = await unreferencedBodies(admin);
+    const [partial] = await unreferencedBodies(redis.admin);
     expect(partial).toBeDefined();
-    expect(await admin.hlen(partial!)).toBe(4);
+    expect(await redis.admin.hlen(partial!)).toBe(4);
     child.kill('SIGKILL');
     await exited;
 
-    expect(await store.lookup(KEY)).toEqual([old]);
-    expect((await readBody(store, old)).toString()).toBe('old');
-    const ttl = await admin.pttl(partial!);
+    expect(await redis.store.lookup(KEY)).toEqual([old]);
+    expect((await readBody(redis.store, old)).toString()).toBe('old');
+    const ttl = await redis.admin.pttl(partial!);
     expect(ttl).toBeGreaterThan(0);
     expect(ttl).toBeLessThanOrEqual(10 * 60_000);
   });

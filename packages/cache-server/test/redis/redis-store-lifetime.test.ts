@@ -1,14 +1,11 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from '@jest/globals';
-import type { Redis } from 'ioredis';
+import { describe, expect, test } from '@jest/globals';
 import type { HeaderMap } from '@simple-cache/common';
 import { DEFAULT_POLICY_OPTIONS } from '../../src/policy/index.js';
 import { usefulUntil, type LifetimeOptions } from '../../src/store/redis/entry-lifetime.js';
 import { createRedisKeys, hashKey } from '../../src/store/redis/redis-keys.js';
-import type { RedisStore } from '../../src/store/redis/redis-store.js';
 import { useFakeClock } from '../helpers/clock.js';
-import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
 import { makeMeta, writeEntry } from '../store/store-helpers.js';
-import { inspect, openRedisStore } from './redis-helpers.js';
+import { useRedis } from './redis-helpers.js';
 
 const NOW = Date.UTC(2026, 0, 1, 12, 0, 0);
 const HOUR = 3_600_000;
@@ -84,79 +81,73 @@ describe('usefulUntil: fresh time left + stale windows + a margin for revalidati
 describe('TTLs in Redis', () => {
   const KEY = 'http://origin.test/ttl';
   const keys = createRedisKeys();
-  let server: RedisServer;
-  let admin: Redis;
-  let store: RedisStore;
-
-  beforeAll(async () => {
-    server = await startRedisServer();
-    admin = inspect(server);
-  });
-  afterAll(async () => {
-    await admin.quit();
-    await server.cleanup();
-  });
-  beforeEach(async () => {
-    await admin.flushall();
-    store = await openRedisStore(server, { readGraceMs: 30_000 });
-  });
-  afterEach(async () => {
-    await store.close();
-  });
+  const redis = useRedis({ options: { readGraceMs: 30_000 } });
 
   /** Remaining TTL, to the second (the write itself takes a few milliseconds). */
   async function ttlSeconds(redisKey: string): Promise<number> {
-    return Math.round((await admin.pttl(redisKey)) / 1000);
+    return Math.round((await redis.admin.pttl(redisKey)) / 1000);
   }
 
   test('the meta key lives as long as its most useful variant; each body a read grace longer', async () => {
     const short = await writeEntry(
-      store,
+      redis.store,
       makeMeta(KEY, { variant: 'a', headers: { 'cache-control': 'max-age=100' } }),
       'a',
     );
     const metaKey = keys.meta(hashKey(KEY));
     expect(await ttlSeconds(metaKey)).toBe(160);
     const long = await writeEntry(
-      store,
+      redis.store,
       makeMeta(KEY, { variant: 'b', headers: { 'cache-control': 'max-age=1000', etag: '"b"' } }),
       'b',
     );
     expect(await ttlSeconds(metaKey)).toBe(1000 + 3600);
     expect(await ttlSeconds(keys.body(hashKey(KEY), short.bodyId))).toBe(160 + 30);
     expect(await ttlSeconds(keys.body(hashKey(KEY), long.bodyId))).toBe(1000 + 3600 + 30);
-    await store.delete(KEY, 'b');
+    await redis.store.delete(KEY, 'b');
     expect(await ttlSeconds(metaKey)).toBe(160);
   });
 
   test('updateMeta (a 304) moves the TTLs to the new lifetime', async () => {
-    const entry = await writeEntry(store, makeMeta(KEY, { headers: { 'cache-control': 'max-age=100' } }), 'body');
-    await store.updateMeta({ ...entry, headers: { 'cache-control': 'max-age=5000' }, responseTime: Date.now() });
+    const entry = await writeEntry(redis.store, makeMeta(KEY, { headers: { 'cache-control': 'max-age=100' } }), 'body');
+    await redis.store.updateMeta({ ...entry, headers: { 'cache-control': 'max-age=5000' }, responseTime: Date.now() });
     expect(await ttlSeconds(keys.meta(hashKey(KEY)))).toBe(5060);
     expect(await ttlSeconds(keys.body(hashKey(KEY), entry.bodyId))).toBe(5060 + 30);
   });
 
   test('a replaced body is kept only for the read grace', async () => {
-    const old = await writeEntry(store, makeMeta(KEY, { headers: { 'cache-control': 'max-age=1000' } }), 'old');
-    await writeEntry(store, makeMeta(KEY, { headers: { 'cache-control': 'max-age=1000' } }), 'new');
+    const old = await writeEntry(redis.store, makeMeta(KEY, { headers: { 'cache-control': 'max-age=1000' } }), 'old');
+    await writeEntry(redis.store, makeMeta(KEY, { headers: { 'cache-control': 'max-age=1000' } }), 'new');
     expect(await ttlSeconds(keys.body(hashKey(KEY), old.bodyId))).toBe(30);
   });
 
   test('a variant past its useful life is a miss before Redis expires it, and the next write prunes it', async () => {
     const clock = useFakeClock();
     try {
-      await writeEntry(store, makeMeta(KEY, { variant: 'old', headers: { 'cache-control': 'max-age=10' } }), 'old');
-      await writeEntry(store, makeMeta(KEY, { variant: 'kept', headers: { 'cache-control': 'max-age=1000' } }), 'kept');
-      expect(store.stats()).toMatchObject({ entries: 2, size: 7 });
+      await writeEntry(
+        redis.store,
+        makeMeta(KEY, { variant: 'old', headers: { 'cache-control': 'max-age=10' } }),
+        'old',
+      );
+      await writeEntry(
+        redis.store,
+        makeMeta(KEY, { variant: 'kept', headers: { 'cache-control': 'max-age=1000' } }),
+        'kept',
+      );
+      expect(redis.store.stats()).toMatchObject({ entries: 2, size: 7 });
       clock.advance(10 + 60 + 1);
-      expect((await store.lookup(KEY)).map((e) => e.variant)).toEqual(['kept']);
-      await writeEntry(store, makeMeta(KEY, { variant: 'new', headers: { 'cache-control': 'max-age=1000' } }), 'new');
+      expect((await redis.store.lookup(KEY)).map((e) => e.variant)).toEqual(['kept']);
+      await writeEntry(
+        redis.store,
+        makeMeta(KEY, { variant: 'new', headers: { 'cache-control': 'max-age=1000' } }),
+        'new',
+      );
       expect(
-        Object.keys(await admin.hgetall(keys.meta(hashKey(KEY))))
+        Object.keys(await redis.admin.hgetall(keys.meta(hashKey(KEY))))
           .filter((f) => f.startsWith('b:'))
           .sort(),
       ).toEqual(['b:kept', 'b:new']);
-      expect(store.stats()).toMatchObject({ entries: 2, size: 7 });
+      expect(redis.store.stats()).toMatchObject({ entries: 2, size: 7 });
     } finally {
       clock.restore();
     }
