@@ -1,9 +1,9 @@
-import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { beforeAll, describe, expect, test } from '@jest/globals';
 import { decideAdminAccess, isLoopbackAddress, type AdminAccess } from '../src/admin/auth.js';
 import { admin, PREFIX, requestFromPeer } from './helpers/admin.js';
-import { startCache, tempDir, type StartedCache } from './helpers/cache.js';
+import { useOriginAndCaches, type StartedCache } from './helpers/cache.js';
 import { request, waitFor } from './helpers/http.js';
-import { fixed, startTestOrigin, type TestOrigin } from './helpers/test-origin.js';
+import { fixed } from './helpers/test-origin.js';
 
 const TOKEN = 's3cret-token';
 /** A documentation address (RFC 5737): only ever the peer of an in-memory connection, never dialled. */
@@ -48,32 +48,19 @@ describe('decideAdminAccess', () => {
 });
 
 describe('state-changing admin calls', () => {
-  let origin: TestOrigin;
-  let dir: Awaited<ReturnType<typeof tempDir>>;
-  const caches: StartedCache[] = [];
-
-  beforeAll(async () => {
-    dir = await tempDir();
-    origin = await startTestOrigin({ '*': fixed('cached body', { 'cache-control': 'max-age=600' }) });
-  });
-  afterAll(async () => {
-    for (const cache of caches) await cache.close();
-    await origin?.close();
-    await dir?.cleanup();
-  });
-
-  async function start(extra: Parameters<typeof startCache>[2] = {}): Promise<StartedCache> {
-    const cache = await startCache(origin.url, `${dir.dir}/${caches.length}`, extra);
-    caches.push(cache);
-    return cache;
-  }
+  const lab = useOriginAndCaches({ '*': fixed('cached body', { 'cache-control': 'max-age=600' }) });
+  const { start } = lab;
 
   async function store(cache: StartedCache, path: string): Promise<void> {
     expect((await request(cache.url, path)).headers['x-cache']).toBe('MISS');
-    await waitFor(async () => (await cache.store.lookup(`${origin.url}${path}`)).length === 1, `${path} to be stored`);
+    await waitFor(
+      async () => (await cache.store.lookup(`${lab.origin.url}${path}`)).length === 1,
+      `${path} to be stored`,
+    );
   }
 
-  const stored = async (cache: StartedCache, path: string) => (await cache.store.lookup(`${origin.url}${path}`)).length;
+  const stored = async (cache: StartedCache, path: string) =>
+    (await cache.store.lookup(`${lab.origin.url}${path}`)).length;
 
   describe('without --admin-token', () => {
     let cache: StartedCache;
@@ -156,10 +143,10 @@ describe('state-changing admin calls', () => {
       const purged = await admin(cache.adminUrl as string, '/via-admin-port', { method: 'PURGE' });
       expect(purged.json).toEqual({ purged: 1, soft: false });
       expect((await admin(cache.adminUrl as string, `${PREFIX}/health`)).json.status).toBe('ok');
-      const before = origin.count();
+      const before = lab.origin.count();
       const notProxied = await admin(cache.adminUrl as string, '/via-admin-port');
       expect(notProxied.status).toBe(404);
-      expect(origin.count()).toBe(before);
+      expect(lab.origin.count()).toBe(before);
     });
   });
 });

@@ -1,9 +1,9 @@
-import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { describe, expect, test } from '@jest/globals';
 import { isUnderPrefix } from '../src/admin/prefix.js';
 import { admin } from './helpers/admin.js';
-import { startCache, tempDir, type StartedCache } from './helpers/cache.js';
+import { useOriginAndCaches } from './helpers/cache.js';
 import { request } from './helpers/http.js';
-import { fixed, startTestOrigin, type TestOrigin } from './helpers/test-origin.js';
+import { fixed } from './helpers/test-origin.js';
 
 describe('isUnderPrefix: the prefix however the target spells it', () => {
   test.each<[string, string, boolean]>([
@@ -33,25 +33,8 @@ describe('isUnderPrefix: the prefix however the target spells it', () => {
 });
 
 describe('the admin prefix is reserved: never forwarded to the origin', () => {
-  let origin: TestOrigin;
-  let dir: Awaited<ReturnType<typeof tempDir>>;
-  const caches: StartedCache[] = [];
-
-  beforeAll(async () => {
-    dir = await tempDir();
-    origin = await startTestOrigin({ '*': fixed('from the origin', { 'cache-control': 'max-age=60' }) });
-  });
-  afterAll(async () => {
-    for (const cache of caches) await cache.close();
-    await origin?.close();
-    await dir?.cleanup();
-  });
-
-  async function start(extra: Parameters<typeof startCache>[2] = {}): Promise<StartedCache> {
-    const cache = await startCache(origin.url, `${dir.dir}/${caches.length}`, extra);
-    caches.push(cache);
-    return cache;
-  }
+  const lab = useOriginAndCaches({ '*': fixed('from the origin', { 'cache-control': 'max-age=60' }) });
+  const { caches, start } = lab;
 
   test.each([
     ['GET', '/_cache/unknown'],
@@ -64,12 +47,12 @@ describe('the admin prefix is reserved: never forwarded to the origin', () => {
     ['GET', '/_cache/unknown#fragment'],
   ])('%s %s → 404 from the cache; the origin hears nothing', async (method, path) => {
     const cache = caches[0] ?? (await start());
-    const before = origin.count();
+    const before = lab.origin.count();
     const reply = await admin(cache.url, path, { method });
     expect(reply.status).toBe(404);
     expect(reply.json.error).toBe('CACHE_ERR_ADMIN_NOT_FOUND');
     expect(reply.headers['x-cache']).toBeUndefined();
-    expect(origin.count()).toBe(before);
+    expect(lab.origin.count()).toBe(before);
   });
 
   test('paths that only look like it still go to the origin', async () => {
@@ -93,9 +76,9 @@ describe('the admin prefix is reserved: never forwarded to the origin', () => {
 
   test('--admin-prefix off: nothing on the cache port; --admin-port still serves /_cache', async () => {
     const cache = await start({ adminPrefix: '', adminPort: 0 });
-    const before = origin.count();
+    const before = lab.origin.count();
     expect((await request(cache.url, '/_cache/health')).body.toString()).toBe('from the origin');
-    expect(origin.count()).toBe(before + 1);
+    expect(lab.origin.count()).toBe(before + 1);
     expect((await admin(cache.adminUrl as string, '/_cache/health')).json.status).toBe('ok');
     expect((await request(cache.adminUrl as string, '/')).headers.location).toBe('/_cache/');
   });
@@ -104,9 +87,9 @@ describe('the admin prefix is reserved: never forwarded to the origin', () => {
     const cache = await start({ adminPrefix: '/ops/cache' });
     expect((await admin(cache.url, '/ops/cache/health')).json.status).toBe('ok');
     expect((await admin(cache.url, '/ops/cache/nope')).status).toBe(404);
-    const before = origin.count();
+    const before = lab.origin.count();
     const old = await request(cache.url, '/_cache/health');
     expect(old.body.toString()).toBe('from the origin');
-    expect(origin.count()).toBe(before + 1);
+    expect(lab.origin.count()).toBe(before + 1);
   });
 });

@@ -1,10 +1,9 @@
-import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { describe, expect, test } from '@jest/globals';
 import type { HeaderMap } from '@simple-cache/common';
 import { tagsOf } from '../src/admin/tags.js';
 import { admin, PREFIX } from './helpers/admin.js';
-import { startCache, tempDir, type StartedCache } from './helpers/cache.js';
+import { useOriginAndCaches } from './helpers/cache.js';
 import { request, waitFor } from './helpers/http.js';
-import { startTestOrigin, type TestOrigin } from './helpers/test-origin.js';
 
 const DEFAULT_TAG_HEADERS = ['surrogate-key', 'cache-tag'];
 
@@ -34,39 +33,22 @@ describe('tagsOf: purge tags from the stored response headers', () => {
 });
 
 describe('tag headers never reach clients', () => {
-  let origin: TestOrigin;
-  let dir: Awaited<ReturnType<typeof tempDir>>;
-  const caches: StartedCache[] = [];
-
-  beforeAll(async () => {
-    dir = await tempDir();
-    origin = await startTestOrigin({
-      '*': (req, res) => {
-        const body = 'tagged';
-        const status = req.headers['if-none-match'] === '"t"' ? 304 : 200;
-        res.writeHead(status, {
-          'cache-control': 'max-age=600',
-          etag: '"t"',
-          'surrogate-key': 'page home',
-          'cache-tag': 'page,landing',
-          'x-tags': 'custom',
-          ...(status === 200 ? { 'content-length': body.length } : {}),
-        });
-        res.end(status === 200 ? body : undefined);
-      },
-    });
+  const lab = useOriginAndCaches({
+    '*': (req, res) => {
+      const body = 'tagged';
+      const status = req.headers['if-none-match'] === '"t"' ? 304 : 200;
+      res.writeHead(status, {
+        'cache-control': 'max-age=600',
+        etag: '"t"',
+        'surrogate-key': 'page home',
+        'cache-tag': 'page,landing',
+        'x-tags': 'custom',
+        ...(status === 200 ? { 'content-length': body.length } : {}),
+      });
+      res.end(status === 200 ? body : undefined);
+    },
   });
-  afterAll(async () => {
-    for (const cache of caches) await cache.close();
-    await origin?.close();
-    await dir?.cleanup();
-  });
-
-  async function start(extra: Parameters<typeof startCache>[2] = {}): Promise<StartedCache> {
-    const cache = await startCache(origin.url, `${dir.dir}/${caches.length}`, extra);
-    caches.push(cache);
-    return cache;
-  }
+  const { start } = lab;
 
   test('stripped on a miss, a hit, a 304 to the client and a pass-through; kept in the store', async () => {
     const cache = await start();
@@ -74,7 +56,7 @@ describe('tag headers never reach clients', () => {
     await waitFor(() => cache.proxy.inFlight.size === 0, 'the commit');
     const hit = await request(cache.url, '/page');
     const notModified = await request(cache.url, '/page', { headers: { 'if-none-match': '"t"' } });
-    const [stored] = await cache.store.lookup(`${origin.url}/page`);
+    const [stored] = await cache.store.lookup(`${lab.origin.url}/page`);
     expect(stored?.headers['surrogate-key']).toBe('page home');
     expect(stored?.headers['cache-tag']).toBe('page,landing');
     // Last: a successful POST invalidates the stored entry (RFC 9111 §4.4).
@@ -108,6 +90,6 @@ describe('tag headers never reach clients', () => {
     expect(hit.headers['surrogate-key']).toBe('page home');
     expect((await admin(cache.url, `${PREFIX}/entries?tag=page`, { method: 'DELETE' })).json.purged).toBe(0);
     expect((await admin(cache.url, `${PREFIX}/entries?tag=custom`, { method: 'DELETE' })).json.purged).toBe(1);
-    expect(await cache.store.lookup(`${origin.url}/custom`)).toEqual([]);
+    expect(await cache.store.lookup(`${lab.origin.url}/custom`)).toEqual([]);
   });
 });

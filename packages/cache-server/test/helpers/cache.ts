@@ -1,9 +1,11 @@
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { afterAll, beforeAll } from '@jest/globals';
 import pino from 'pino';
 import type { CacheServerConfig } from '@simple-cache/common';
 import { startCacheServer } from '../../src/app.js';
+import { startTestOrigin, type Route, type TestOrigin } from './test-origin.js';
 
 export type StartedCache = Awaited<ReturnType<typeof startCacheServer>>;
 
@@ -30,4 +32,40 @@ export async function listFiles(dir: string): Promise<string[]> {
     if (item.isFile()) out.push(path.join(item.parentPath, item.name));
   }
   return out;
+}
+
+/**
+ * One origin for a describe block and as many caches in front of it as its tests start, each
+ * in its own directory; all stopped and removed after the block.
+ */
+export function useOriginAndCaches(routes: Record<string, Route>): {
+  readonly origin: TestOrigin;
+  readonly caches: StartedCache[];
+  start(extra?: Partial<CacheServerConfig>): Promise<StartedCache>;
+} {
+  let origin: TestOrigin | undefined;
+  let dir: Awaited<ReturnType<typeof tempDir>> | undefined;
+  const caches: StartedCache[] = [];
+  beforeAll(async () => {
+    dir = await tempDir();
+    origin = await startTestOrigin(routes);
+  });
+  afterAll(async () => {
+    for (const cache of caches) await cache.close();
+    await origin?.close();
+    await dir?.cleanup();
+  });
+  return {
+    get origin() {
+      if (!origin) throw new Error('the origin starts in beforeAll');
+      return origin;
+    },
+    caches,
+    async start(extra = {}) {
+      if (!origin || !dir) throw new Error('start caches inside tests or hooks');
+      const cache = await startCache(origin.url, `${dir.dir}/${caches.length}`, extra);
+      caches.push(cache);
+      return cache;
+    },
+  };
 }
