@@ -9,6 +9,9 @@ import { TrafficHistory } from './traffic-history.js';
 /** Responses whose body came from storage, whether or not the origin was asked first. */
 const FROM_CACHE: ReadonlySet<string> = new Set([X_CACHE.hit, X_CACHE.updating, X_CACHE.stale, X_CACHE.revalidated]);
 
+const HIT_LABELS = { cache_status: 'hit' } as const;
+const CACHE_SOURCE_LABELS = { source: 'cache' } as const;
+
 const SECONDS_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 /** Running totals since start, for the stats API (the registry holds the same in Prometheus form). */
@@ -83,6 +86,7 @@ export function createTelemetry(options: { store: Store; inFlight?: () => number
     help: 'Client requests answered, by X-Cache outcome (hit, miss, expired, revalidated, stale, updating, bypass; none when no response started).',
     labelNames: ['cache_status'],
     registers,
+    collect: () => flushHits(),
   });
   const requestSeconds = new Histogram({
     name: 'simple_cache_request_duration_seconds',
@@ -96,6 +100,7 @@ export function createTelemetry(options: { store: Store; inFlight?: () => number
     help: 'Response body bytes sent to clients (Content-Length), by where the body came from: cache or origin.',
     labelNames: ['source'],
     registers,
+    collect: () => flushHits(),
   });
   const collapsed = new Counter({
     name: 'simple_cache_collapsed_requests_total',
@@ -140,6 +145,30 @@ export function createTelemetry(options: { store: Store; inFlight?: () => number
     },
   });
   registerStoreMetrics(registry, options.store);
+
+  // Fast hits are counted here and handed to prom-client's counters at scrape time (collect):
+  // its label hashing on every increment would cost more than the rest of such a hit.
+  let pendingHits = 0;
+  let pendingHitBytes = 0;
+  function flushHits(): void {
+    if (pendingHits === 0) return;
+    requests.inc(HIT_LABELS, pendingHits);
+    if (pendingHitBytes > 0) bytes.inc(CACHE_SOURCE_LABELS, pendingHitBytes);
+    pendingHits = 0;
+    pendingHitBytes = 0;
+  }
+
+  function onHit(bytesSent: number, durationMs: number): void {
+    pendingHits += 1;
+    pendingHitBytes += bytesSent;
+    requestSeconds.observe(HIT_LABELS, durationMs / 1000);
+    totals.requests += 1;
+    totals.byCacheStatus[X_CACHE.hit] = (totals.byCacheStatus[X_CACHE.hit] ?? 0) + 1;
+    totals.cacheable += 1;
+    totals.fromCache += 1;
+    totals.bytesFromCache += bytesSent;
+    history.recordHit(bytesSent);
+  }
 
   function onExchange(event: ExchangeEvent): void {
     const status = event.xCache === '' ? 'none' : event.xCache.toLowerCase();
@@ -210,7 +239,7 @@ export function createTelemetry(options: { store: Store; inFlight?: () => number
     startedAt: Date.now(),
     registry,
     history,
-    observer: { onExchange },
+    observer: { onExchange, onHit },
     observeOrigin,
     totals: () => structuredClone(totals),
     metrics: () => {

@@ -47,13 +47,24 @@ export function currentAge(entry: AgeInput, now: number): number {
 
 /** As `currentAge`, before rounding down; for comparisons where a fraction of a second matters. */
 export function exactAge(entry: AgeInput, now: number): number {
+  return ageAt(initialAge(entry), entry.responseTime, now);
+}
+
+/**
+ * The corrected initial age in seconds (RFC 9111 §4.2.3): the larger of the apparent age and
+ * Age + response delay. It is fixed once the response is stored, so it can be computed once.
+ */
+export function initialAge(entry: AgeInput): number {
   const dateValue = dateOf(entry) ?? entry.responseTime;
   const apparentAge = Math.max(0, entry.responseTime - dateValue) / 1000;
   const responseDelay = Math.max(0, entry.responseTime - entry.requestTime) / 1000;
   const correctedAgeValue = ageFieldSeconds(entry.headers) + responseDelay;
-  const correctedInitialAge = Math.max(apparentAge, correctedAgeValue);
-  const residentTime = Math.max(0, now - entry.responseTime) / 1000;
-  return correctedInitialAge + residentTime;
+  return Math.max(apparentAge, correctedAgeValue);
+}
+
+/** RFC 9111 §4.2.3: corrected initial age plus the time resident in this cache, in seconds (exact). */
+export function ageAt(initial: number, responseTime: number, now: number): number {
+  return initial + Math.max(0, now - responseTime) / 1000;
 }
 
 /** RFC 9111 §4.2: fresh while the lifetime exceeds the age. */

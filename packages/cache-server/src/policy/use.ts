@@ -1,5 +1,5 @@
 import { deltaSeconds, requestDirectives, responseDirectives, type Directives } from './cache-control.js';
-import { currentAge, exactAge, freshnessLifetime, isFresh } from './freshness.js';
+import { ageAt, currentAge, freshnessLifetime, initialAge, isFresh } from './freshness.js';
 import type { EntryMeta, PolicyOptions, RequestView, UseDecision } from './types.js';
 
 type Action = UseDecision['action'];
@@ -16,25 +16,66 @@ type Action = UseDecision['action'];
  * and a stale immutable response is revalidated like any other.
  */
 export function decideUse(req: RequestView, entry: EntryMeta, now: number, opts: PolicyOptions): UseDecision {
+  return decideUseFrom(requestDirectives(req.headers), useFacts(entry, opts), now);
+}
+
+/**
+ * What `decideUse` reads from a stored response: nothing here changes while it stays stored, so
+ * a hot path computes it once per stored response (proxy/fast-hit.ts) and only the arithmetic of
+ * `decideUseFrom` runs per request.
+ */
+export interface UseFacts {
+  /** RFC 9111 §4.1: Vary: * never matches. */
+  varyStar: boolean;
+  /** Bare response no-cache (§5.2.2.4). */
+  noCache: boolean;
+  /** RFC 8246 immutable. */
+  immutable: boolean;
+  /** must-revalidate, proxy-revalidate or s-maxage (§4.2.4). */
+  staleForbidden: boolean;
+  /** stale-while-revalidate window, seconds (RFC 5861 §3); 0 = none. */
+  swrWindow: number;
+  /** Freshness lifetime, seconds (§4.2.1). */
+  lifetime: number;
+  /** Corrected initial age, seconds (§4.2.3). */
+  initialAge: number;
+  responseTime: number;
+}
+
+export function useFacts(entry: EntryMeta, opts: PolicyOptions): UseFacts {
   const response = responseDirectives(entry.headers, opts.targetedField);
-  const request = requestDirectives(req.headers);
-  const { lifetime } = freshnessLifetime(entry, opts);
-  const age = currentAge(entry, now);
+  return {
+    varyStar: entry.vary.includes('*'),
+    noCache: requiresValidation(response),
+    immutable: response.has('immutable'),
+    staleForbidden: forbidsStale(response),
+    swrWindow: deltaSeconds(response, 'stale-while-revalidate') ?? 0,
+    lifetime: freshnessLifetime(entry, opts).lifetime,
+    initialAge: initialAge(entry),
+    responseTime: entry.responseTime,
+  };
+}
+
+/** A request without Cache-Control or Pragma: what the fast path passes to `decideUseFrom` (never mutated). */
+export const NO_REQUEST_DIRECTIVES: Directives = new Map();
+
+/** `decideUse` with the request's directives parsed and the stored response's facts known. */
+export function decideUseFrom(request: Directives, facts: UseFacts, now: number): UseDecision {
+  const exact = ageAt(facts.initialAge, facts.responseTime, now);
+  const { lifetime } = facts;
+  const age = Math.floor(exact);
   const ttl = lifetime - age;
   const decide = (action: Action, reason: string): UseDecision => ({ action, age, ttl, reason });
 
-  // RFC 9111 §4.1: Vary: * never matches.
-  if (entry.vary.includes('*')) return decide('unusable', 'vary-star');
-  if (requiresValidation(response)) return decide('revalidate', 'response-no-cache');
+  if (facts.varyStar) return decide('unusable', 'vary-star');
+  if (facts.noCache) return decide('revalidate', 'response-no-cache');
   if (request.has('no-cache')) return decide('revalidate', 'request-no-cache');
-  const immutable = isImmutableWhileFresh(response, lifetime, age);
-  if (!immutable && exceedsRequestMaxAge(request, exactAge(entry, now))) {
-    return decide('revalidate', 'request-max-age');
-  }
+  const immutable = facts.immutable && isFresh(lifetime, age);
+  if (!immutable && exceedsRequestMaxAge(request, exact)) return decide('revalidate', 'request-max-age');
   if (failsMinFresh(request, ttl)) return decide('revalidate', 'request-min-fresh');
   if (isFresh(lifetime, age)) return decide('fresh', immutable && request.has('max-age') ? 'immutable' : 'fresh');
-  if (forbidsStale(response)) return decide('revalidate', 'stale-forbidden');
-  if (isStaleWithinSwr(response, ttl)) return decide('stale-while-revalidate', 'stale-while-revalidate');
+  if (facts.staleForbidden) return decide('revalidate', 'stale-forbidden');
+  if (isStaleWithin(ttl, facts.swrWindow)) return decide('stale-while-revalidate', 'stale-while-revalidate');
   if (isStaleWithinMaxStale(request, ttl)) return decide('fresh', 'request-max-stale');
   return decide('revalidate', 'stale');
 }
@@ -68,16 +109,6 @@ export function requiresValidation(response: Directives): boolean {
  */
 export function forbidsStale(response: Directives): boolean {
   return response.has('must-revalidate') || response.has('proxy-revalidate') || response.has('s-maxage');
-}
-
-/** RFC 8246 §2: immutable and still fresh, so validating it cannot change anything. */
-export function isImmutableWhileFresh(response: Directives, lifetime: number, age: number): boolean {
-  return response.has('immutable') && isFresh(lifetime, age);
-}
-
-/** RFC 5861 §3: stale by no more than the stale-while-revalidate window. */
-export function isStaleWithinSwr(response: Directives, ttl: number): boolean {
-  return isStaleWithin(ttl, deltaSeconds(response, 'stale-while-revalidate') ?? 0);
 }
 
 /** RFC 9111 §5.2.1.2: bare max-stale accepts any staleness; with a value, up to that many seconds. */

@@ -32,6 +32,12 @@ export interface ExchangeEvent {
 /** Hooks for whoever watches the proxy (metrics, stats); the proxy never depends on them. */
 export interface ProxyObserver {
   onExchange?(event: ExchangeEvent): void;
+  /**
+   * A plain fresh HIT answered whole by the fast path (proxy/fast-hit.ts): an exchange with
+   * X-Cache HIT and no error, passed as numbers because building the event costs as much as
+   * the rest of such a hit's bookkeeping.
+   */
+  onHit?(bytes: number, durationMs: number): void;
 }
 
 /**

@@ -5,11 +5,14 @@ import {
   appendCacheStatus,
   cacheKey,
   clientResponseHeaders,
-  decideUse,
+  decideUseFrom,
   fieldNamesOf,
   formatCacheStatus,
+  NO_REQUEST_DIRECTIVES,
   responseDirectives,
   selectVariant,
+  useFacts,
+  type UseFacts,
 } from '../policy/index.js';
 import type { ProxyDeps } from './context.js';
 import { withCacheHeaders } from './context.js';
@@ -37,12 +40,17 @@ const NEEDS_FULL_PATH = [
   'if-range',
 ] as const;
 
-/** Headers of one stored response that do not change between hits (all but Age and Cache-Status). */
+/** What a hit on one stored response needs that does not change between hits. */
 interface Prepared {
-  /** Identifies the stored response the headers were built from (a 304 refresh changes it). */
+  /** Identifies the stored response this was built from (a 304 refresh changes it). */
   version: string;
-  /** Flat [name, value, …] list for writeHead: cheaper than an object Node has to walk. */
-  fixed: string[];
+  /** What decideUse reads from the stored response, parsed once. */
+  facts: UseFacts;
+  /**
+   * Flat [name, value, …] list for writeHead, cheaper than an object Node has to walk. The last
+   * two values (Age, Cache-Status) are written per hit: writeHead copies them synchronously.
+   */
+  head: string[];
   /** Cache-Status members from upstream caches, ours is appended per hit (RFC 9211 §2). */
   upstreamStatus: string | string[] | undefined;
   body: Buffer;
@@ -69,7 +77,7 @@ export function createFastHit(deps: ProxyDeps, hot: HotStore): FastHit {
   const adminPrefix = config.adminPrefix === '' ? undefined : config.adminPrefix;
   const keys = new Map<string, string | undefined>();
   const prepared = new Map<string, Prepared>();
-  const onExchange = deps.observer?.onExchange;
+  const observer = deps.observer?.onHit ? deps.observer : undefined;
   let served = 0;
 
   function keyFor(target: string): string | undefined {
@@ -84,7 +92,8 @@ export function createFastHit(deps: ProxyDeps, hot: HotStore): FastHit {
 
   function prepare(entry: EntryMeta, body: Buffer): Prepared {
     const version = `${entry.bodyId}:${entry.responseTime}`;
-    const cached = prepared.get(entry.key + '\n' + entry.variant);
+    const id = entry.key + '\n' + entry.variant;
+    const cached = prepared.get(id);
     if (cached?.version === version && cached.body === body) return cached;
     const directives = responseDirectives(entry.headers, policy.targetedField);
     const stripFields = [...fieldNamesOf(directives.get('private')), ...fieldNamesOf(directives.get('no-cache'))];
@@ -95,15 +104,16 @@ export function createFastHit(deps: ProxyDeps, hot: HotStore): FastHit {
     delete headers[HEADER.cacheStatus];
     headers['content-length'] = String(entry.size);
     if (entry.status === 200) headers['accept-ranges'] = 'bytes';
-    const fixed: string[] = [];
+    const head: string[] = [];
     for (const [name, value] of Object.entries(headers)) {
       if (value === undefined) continue;
-      if (Array.isArray(value)) for (const item of value) fixed.push(name, item);
-      else fixed.push(name, value);
+      if (Array.isArray(value)) for (const item of value) head.push(name, item);
+      else head.push(name, value);
     }
-    const made = { version, fixed, upstreamStatus, body };
+    head.push(HEADER.age, '', HEADER.cacheStatus, '');
+    const made = { version, facts: useFacts(entry, policy), head, upstreamStatus, body };
     if (prepared.size >= MAX_REMEMBERED_TARGETS) prepared.clear();
-    prepared.set(entry.key + '\n' + entry.variant, made);
+    prepared.set(id, made);
     return made;
   }
 
@@ -122,31 +132,20 @@ export function createFastHit(deps: ProxyDeps, hot: HotStore): FastHit {
     if (entry === undefined || (entry.status !== 200 && entry.status !== 203)) return false;
     const body = hot.getBody(entry);
     if (body === undefined) return false;
-    const started = onExchange ? performance.now() : 0;
-    const view = { method, headers };
-    const decision = decideUse(view, entry, Date.now(), policy);
+    const started = observer ? performance.now() : 0;
+    const { facts, head, upstreamStatus } = prepare(entry, body);
+    const decision = decideUseFrom(NO_REQUEST_DIRECTIVES, facts, Date.now());
     if (decision.action !== 'fresh' || decision.reason !== 'fresh') return false;
 
-    const { fixed, upstreamStatus } = prepare(entry, body);
     const ttl = Math.round(decision.ttl);
-    const cacheStatus = appendCacheStatus(upstreamStatus, formatCacheStatus(config.name, { hit: true, ttl }));
-    res.writeHead(entry.status, [...fixed, HEADER.age, String(decision.age), HEADER.cacheStatus, cacheStatus]);
+    const last = head.length - 1;
+    head[last - 2] = String(decision.age);
+    head[last] = appendCacheStatus(upstreamStatus, formatCacheStatus(config.name, { hit: true, ttl }));
+    res.writeHead(entry.status, head);
     res.end(method === 'HEAD' ? undefined : body);
     hot.markUsed(entry);
     served++;
-    if (onExchange) {
-      onExchange({
-        method,
-        key,
-        status: entry.status,
-        xCache: X_CACHE.hit,
-        cacheStatus,
-        errorCode: '',
-        bytes: method === 'HEAD' ? 0 : body.length,
-        durationMs: performance.now() - started,
-        aborted: false,
-      });
-    }
+    observer?.onHit?.(method === 'HEAD' ? 0 : body.length, performance.now() - started);
     return true;
   }
 

@@ -1,5 +1,13 @@
 import { describe, expect, test } from '@jest/globals';
-import { decideUse, isOnlyIfCached, mayServeStaleOnError } from '../../src/policy/use.js';
+import { requestDirectives } from '../../src/policy/cache-control.js';
+import {
+  decideUse,
+  decideUseFrom,
+  isOnlyIfCached,
+  mayServeStaleOnError,
+  NO_REQUEST_DIRECTIVES,
+  useFacts,
+} from '../../src/policy/use.js';
 import type { HeaderMap, PolicyOptions, UseDecision } from '../../src/policy/types.js';
 import { at, entry, httpDate, options, request } from './fixtures.js';
 
@@ -303,6 +311,15 @@ describe('decideUse (RFC 9111 §4)', () => {
   ])('%s', (_rule, responseHeaders, requestHeaders, seconds, expected) => {
     const decision = decideUse(request(requestHeaders), entry(responseHeaders), at(seconds), options());
     expect({ action: decision.action, reason: decision.reason }).toEqual(expected);
+    // The fast path computes the facts once per stored response and reuses them for every hit:
+    // facts taken at storage time must decide as decideUse does at any later moment.
+    const facts = useFacts(entry(responseHeaders), options());
+    const directives =
+      Object.keys(requestHeaders).length === 0 ? NO_REQUEST_DIRECTIVES : requestDirectives(requestHeaders);
+    for (const later of [0, seconds, seconds + 0.5, seconds + 3600]) {
+      const expectedLater = decideUse(request(requestHeaders), entry(responseHeaders), at(later), options());
+      expect(decideUseFrom(directives, facts, at(later))).toEqual(expectedLater);
+    }
   });
 
   test('age and ttl are reported', () => {
