@@ -1,6 +1,9 @@
 import type { EntryMeta } from '@simple-cache/common';
 import { RecencyHeap, type RecencyItem } from './recency-heap.js';
 
+/** Recency resolution for eviction and --inactive: uses closer together than this count once. */
+export const RECENCY_INTERVAL_MS = 1000;
+
 interface Slot {
   meta: EntryMeta;
   recency: number;
@@ -96,12 +99,16 @@ export class EntryIndex {
   touch(key: string, variant: string, bodyId: string, now: number): boolean {
     const slot = this.keys.get(key)?.get(variant);
     if (slot === undefined || slot.meta.bodyId !== bodyId) return false;
-    slot.meta.lastAccess = now;
     slot.meta.hits = (slot.meta.hits ?? 0) + 1;
+    this.dirty.add(key);
+    // Like Varnish's lru_interval: a hot entry's recency moves at most once per interval, so a
+    // hit does not push a heap fact (and trigger compactions) thousands of times a second.
+    const last = slot.meta.lastAccess;
+    if (last !== undefined && now >= last && now - last < RECENCY_INTERVAL_MS) return true;
+    slot.meta.lastAccess = now;
     const fresh = this.pushFact(key, variant, slot.meta, now);
     slot.recency = fresh.recency;
     slot.seq = fresh.seq;
-    this.dirty.add(key);
     this.compactHeap();
     return true;
   }
