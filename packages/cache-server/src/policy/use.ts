@@ -62,22 +62,26 @@ export const NO_REQUEST_DIRECTIVES: Directives = new Map();
 /** `decideUse` with the request's directives parsed and the stored response's facts known. */
 export function decideUseFrom(request: Directives, facts: UseFacts, now: number): UseDecision {
   const exact = ageAt(facts.initialAge, facts.responseTime, now);
-  const { lifetime } = facts;
+  const lifetime = facts.lifetime;
   const age = Math.floor(exact);
   const ttl = lifetime - age;
-  const decide = (action: Action, reason: string): UseDecision => ({ action, age, ttl, reason });
+  const [action, reason] = useFor(request, facts, exact, age, ttl);
+  return { action, age, ttl, reason };
+}
 
-  if (facts.varyStar) return decide('unusable', 'vary-star');
-  if (facts.noCache) return decide('revalidate', 'response-no-cache');
-  if (request.has('no-cache')) return decide('revalidate', 'request-no-cache');
+function useFor(request: Directives, facts: UseFacts, exact: number, age: number, ttl: number): [Action, string] {
+  const { lifetime } = facts;
+  if (facts.varyStar) return ['unusable', 'vary-star'];
+  if (facts.noCache) return ['revalidate', 'response-no-cache'];
+  if (request.has('no-cache')) return ['revalidate', 'request-no-cache'];
   const immutable = facts.immutable && isFresh(lifetime, age);
-  if (!immutable && exceedsRequestMaxAge(request, exact)) return decide('revalidate', 'request-max-age');
-  if (failsMinFresh(request, ttl)) return decide('revalidate', 'request-min-fresh');
-  if (isFresh(lifetime, age)) return decide('fresh', immutable && request.has('max-age') ? 'immutable' : 'fresh');
-  if (facts.staleForbidden) return decide('revalidate', 'stale-forbidden');
-  if (isStaleWithin(ttl, facts.swrWindow)) return decide('stale-while-revalidate', 'stale-while-revalidate');
-  if (isStaleWithinMaxStale(request, ttl)) return decide('fresh', 'request-max-stale');
-  return decide('revalidate', 'stale');
+  if (!immutable && exceedsRequestMaxAge(request, exact)) return ['revalidate', 'request-max-age'];
+  if (failsMinFresh(request, ttl)) return ['revalidate', 'request-min-fresh'];
+  if (isFresh(lifetime, age)) return ['fresh', immutable && request.has('max-age') ? 'immutable' : 'fresh'];
+  if (facts.staleForbidden) return ['revalidate', 'stale-forbidden'];
+  if (isStaleWithin(ttl, facts.swrWindow)) return ['stale-while-revalidate', 'stale-while-revalidate'];
+  if (isStaleWithinMaxStale(request, ttl)) return ['fresh', 'request-max-stale'];
+  return ['revalidate', 'stale'];
 }
 
 /** RFC 9111 §5.2.1.7: the client wants a stored response or a 504, never a trip to the origin. */

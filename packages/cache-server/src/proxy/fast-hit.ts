@@ -42,8 +42,9 @@ const NEEDS_FULL_PATH = [
 
 /** What a hit on one stored response needs that does not change between hits. */
 interface Prepared {
-  /** Identifies the stored response this was built from (a 304 refresh changes it). */
-  version: string;
+  /** What it was built from: a 304 refresh or a new body replaces the stored objects. */
+  headers: EntryMeta['headers'];
+  body: Buffer;
   /** What decideUse reads from the stored response, parsed once. */
   facts: UseFacts;
   /**
@@ -53,7 +54,9 @@ interface Prepared {
   head: string[];
   /** Cache-Status members from upstream caches, ours is appended per hit (RFC 9211 §2). */
   upstreamStatus: string | string[] | undefined;
-  body: Buffer;
+  /** The Cache-Status last sent and its ttl: it changes once a second, not per hit. */
+  lastTtl: number;
+  lastCacheStatus: string;
 }
 
 const MAX_REMEMBERED_TARGETS = 10_000;
@@ -76,7 +79,9 @@ export function createFastHit(deps: ProxyDeps, hot: HotStore): FastHit {
   const { config, policy } = deps;
   const adminPrefix = config.adminPrefix === '' ? undefined : config.adminPrefix;
   const keys = new Map<string, string | undefined>();
-  const prepared = new Map<string, Prepared>();
+  // Keyed by the stored objects themselves (peekSync hands them out uncopied): a replaced entry
+  // gets a new Prepared, and a dropped one takes its Prepared with it.
+  const prepared = new WeakMap<EntryMeta, Prepared>();
   const observer = deps.observer?.onHit ? deps.observer : undefined;
   let served = 0;
 
@@ -91,10 +96,8 @@ export function createFastHit(deps: ProxyDeps, hot: HotStore): FastHit {
   }
 
   function prepare(entry: EntryMeta, body: Buffer): Prepared {
-    const version = `${entry.bodyId}:${entry.responseTime}`;
-    const id = entry.key + '\n' + entry.variant;
-    const cached = prepared.get(id);
-    if (cached?.version === version && cached.body === body) return cached;
+    const cached = prepared.get(entry);
+    if (cached?.body === body && cached.headers === entry.headers) return cached;
     const directives = responseDirectives(entry.headers, policy.targetedField);
     const stripFields = [...fieldNamesOf(directives.get('private')), ...fieldNamesOf(directives.get('no-cache'))];
     const stored = clientResponseHeaders(entry, { age: 0, stripFields, targetedField: droppedTargetedField(policy) });
@@ -111,10 +114,18 @@ export function createFastHit(deps: ProxyDeps, hot: HotStore): FastHit {
       else head.push(name, value);
     }
     head.push(HEADER.age, '', HEADER.cacheStatus, '');
-    const made = { version, facts: useFacts(entry, policy), head, upstreamStatus, body };
-    if (prepared.size >= MAX_REMEMBERED_TARGETS) prepared.clear();
-    prepared.set(id, made);
+    const facts = useFacts(entry, policy);
+    const made = { headers: entry.headers, body, facts, head, upstreamStatus, lastTtl: NaN, lastCacheStatus: '' };
+    prepared.set(entry, made);
     return made;
+  }
+
+  function cacheStatusFor(made: Prepared, ttl: number): string {
+    if (made.lastTtl !== ttl) {
+      made.lastCacheStatus = appendCacheStatus(made.upstreamStatus, formatCacheStatus(config.name, { hit: true, ttl }));
+      made.lastTtl = ttl;
+    }
+    return made.lastCacheStatus;
   }
 
   function tryServe(req: IncomingMessage, res: ServerResponse): boolean {
@@ -133,14 +144,13 @@ export function createFastHit(deps: ProxyDeps, hot: HotStore): FastHit {
     const body = hot.getBody(entry);
     if (body === undefined) return false;
     const started = observer ? performance.now() : 0;
-    const { facts, head, upstreamStatus } = prepare(entry, body);
-    const decision = decideUseFrom(NO_REQUEST_DIRECTIVES, facts, Date.now());
+    const made = prepare(entry, body);
+    const decision = decideUseFrom(NO_REQUEST_DIRECTIVES, made.facts, Date.now());
     if (decision.action !== 'fresh' || decision.reason !== 'fresh') return false;
 
-    const ttl = Math.round(decision.ttl);
-    const last = head.length - 1;
-    head[last - 2] = String(decision.age);
-    head[last] = appendCacheStatus(upstreamStatus, formatCacheStatus(config.name, { hit: true, ttl }));
+    const head = made.head;
+    head[head.length - 3] = String(decision.age);
+    head[head.length - 1] = cacheStatusFor(made, Math.round(decision.ttl));
     res.writeHead(entry.status, head);
     res.end(method === 'HEAD' ? undefined : body);
     hot.markUsed(entry);
