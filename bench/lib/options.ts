@@ -14,6 +14,8 @@ export interface BenchOptions {
   durationSec: number;
   /** Seconds of the wrk warm-up before each measured run. */
   warmupSec: number;
+  /** Measured runs per hit test and target, taken in turns; the median is reported. */
+  rounds: number;
   scenarios: ScenarioName[];
   /** Also measure nginx proxy_cache in front of the same origin. */
   peers: boolean;
@@ -34,8 +36,9 @@ export interface BenchOptions {
 
 export const USAGE = `pnpm bench [options]
 
-  --duration <d>        length of each measured wrk run (default 5s; e.g. 10s, 1m)
-  --warmup <d>          wrk warm-up before each measured run (default 1s)
+  --duration <d>        length of each measured wrk run (default 2s; e.g. 10s, 1m)
+  --warmup <d>          wrk warm-up before a target's first measured run (default 1s)
+  --rounds <n>          hits: measured runs per test and target, in turns; median reported (default 3)
   --scenarios <a,b>     which to run: ${SCENARIOS.join(', ')}
                         (default: all but store, which takes minutes)
   --peers               also start nginx proxy_cache (installed with apt-get when missing and root)
@@ -53,7 +56,8 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
   const { values } = parseArgs({
     args: [...argv],
     options: {
-      duration: { type: 'string', default: '5s' },
+      duration: { type: 'string', default: '2s' },
+      rounds: { type: 'string', default: '3' },
       warmup: { type: 'string', default: '1s' },
       scenarios: { type: 'string' },
       peers: { type: 'boolean', default: false },
@@ -71,6 +75,7 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
   return {
     durationSec: parseFlag('--duration', values.duration, (t) => parseDuration(t) / 1000, 1),
     warmupSec: parseFlag('--warmup', values.warmup, (t) => parseDuration(t) / 1000, 0),
+    rounds: parseFlag('--rounds', values.rounds, parseInteger, 1),
     scenarios: withRedis(parseScenarios(values.scenarios), values.redis),
     peers: values.peers,
     redis: values.redis,

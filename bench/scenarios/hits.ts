@@ -20,8 +20,11 @@ const TESTS: HitTest[] = [
 interface Cell {
   target: string;
   test: string;
+  /** The median round (by req/s), with p99 the median of the rounds' p99s. */
   wrk: WrkResult;
-  /** Requests that reached the origin during the measured run (a hit never does). */
+  /** Every measured round, in the order taken. */
+  rounds: WrkResult[];
+  /** Requests that reached the origin during the measured runs (a hit never does). */
   originRequests: number | undefined;
 }
 
@@ -29,11 +32,12 @@ const isCache = (target: Target) => target.id === 'cache' || target.id === 'ngin
 
 /**
  * Hit throughput: wrk with keep-alive connections against objects already stored, then with a
- * new connection per request. Targets take turns for each test, so slow drift of the machine
- * spreads over all of them instead of favouring one.
+ * new connection per request. Each test is measured in rounds, every target once per round in
+ * a rotating order, and the median round is reported: the machine drifts by up to 25 % over a
+ * run, and taking turns spreads that drift over all targets instead of favouring one.
  */
 export async function runHits(lab: Lab, progress: Progress): Promise<ScenarioReport> {
-  const { connections, durationSec, warmupSec } = lab.options;
+  const { connections, durationSec, warmupSec, rounds } = lab.options;
   const targets = await lab.all();
   const origin = await lab.origin();
   for (const target of targets.filter(isCache)) {
@@ -41,15 +45,32 @@ export async function runHits(lab: Lab, progress: Progress): Promise<ScenarioRep
   }
   const cells: Cell[] = [];
   for (const test of TESTS) {
+    const runs = new Map<string, WrkResult[]>(targets.map((target) => [target.id, []]));
+    const reachedOrigin = new Map<string, number>();
     for (const target of targets) {
       const url = `${target.url}${test.path}`;
       if (warmupSec > 0) await runWrk(url, { connections, durationSec: warmupSec, headers: test.headers });
-      const before = isCache(target) ? await countOriginRequests(origin.url, test.path) : undefined;
-      const wrk = await runWrk(url, { connections, durationSec, headers: test.headers });
-      const originRequests =
-        before === undefined ? undefined : (await countOriginRequests(origin.url, test.path)) - before;
-      cells.push({ target: target.id, test: test.id, wrk, originRequests });
-      progress(`hits ${test.label.padEnd(15)} ${target.label.padEnd(28)} ${formatInt(wrk.requestsPerSec)} req/s`);
+    }
+    for (let round = 0; round < rounds; round++) {
+      for (const [i] of targets.entries()) {
+        const target = targets[(i + round) % targets.length] as Target;
+        const before = isCache(target) ? await countOriginRequests(origin.url, test.path) : undefined;
+        const wrk = await runWrk(`${target.url}${test.path}`, { connections, durationSec, headers: test.headers });
+        runs.get(target.id)?.push(wrk);
+        if (before !== undefined) {
+          const reached = (await countOriginRequests(origin.url, test.path)) - before;
+          reachedOrigin.set(target.id, (reachedOrigin.get(target.id) ?? 0) + reached);
+        }
+      }
+    }
+    for (const target of targets) {
+      const measured = runs.get(target.id) ?? [];
+      const wrk = medianRun(measured);
+      const originRequests = reachedOrigin.get(target.id);
+      cells.push({ target: target.id, test: test.id, wrk, rounds: measured, originRequests });
+      progress(
+        `hits ${test.label.padEnd(15)} ${target.label.padEnd(28)} ${formatInt(wrk.requestsPerSec)} req/s (median of ${measured.length})`,
+      );
     }
   }
 
@@ -75,8 +96,8 @@ export async function runHits(lab: Lab, progress: Progress): Promise<ScenarioRep
   rows.push(ratioRow('simple-cache ÷ origin', 'origin'));
 
   const notes = [
-    `wrk -t1 -c${connections} -d${durationSec}s after a ${warmupSec}s warm-up; bodies already stored; ` +
-      'ratios: req/s (higher is better) and p99 (lower is better).',
+    `wrk -t1 -c${connections} -d${durationSec}s, ${rounds} rounds per target taken in turns after a ${warmupSec}s warm-up, ` +
+      'median round shown; bodies already stored; ratios: req/s (higher is better) and p99 (lower is better).',
   ];
   for (const cell of cells) {
     const label = targets.find((t) => t.id === cell.target)?.label ?? cell.target;
@@ -88,6 +109,18 @@ export async function runHits(lab: Lab, progress: Progress): Promise<ScenarioRep
     title: `Hit throughput (${connections} connections)`,
     table: renderTable(headers, rows),
     notes,
-    data: { connections, durationSec, warmupSec, cells },
+    data: { connections, durationSec, warmupSec, rounds, cells },
   };
+}
+
+/** The median run by req/s, carrying the median p99 of all runs (a single slow round skews neither). */
+function medianRun(runs: readonly WrkResult[]): WrkResult {
+  if (runs.length === 0) throw new Error('no measured run');
+  const byRate = [...runs].sort((a, b) => a.requestsPerSec - b.requestsPerSec);
+  const p99s = runs
+    .map((run) => run.p99Ms)
+    .filter((ms): ms is number => ms !== undefined)
+    .sort((a, b) => a - b);
+  const middle = byRate[Math.floor(byRate.length / 2)] as WrkResult;
+  return { ...middle, p99Ms: p99s[Math.floor(p99s.length / 2)] };
 }
