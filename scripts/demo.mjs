@@ -1,8 +1,11 @@
 #!/usr/bin/env node
 // Starts the origin (port 8000) and the cache in front of it (port 8001) with the demo site.
 // Ctrl-C (or SIGTERM) stops both; if either exits, the other is stopped too.
+// Both run compiled (packages/*/dist), as `pnpm --filter <name> start` runs them: built at install,
+// rebuilt here first if a source changed since.
 import { spawn } from 'node:child_process';
 import path from 'node:path';
+import { build, isStale, RUN_COMPILED } from './build.mjs';
 
 const root = path.resolve(import.meta.dirname, '..');
 const servers = [
@@ -10,8 +13,13 @@ const servers = [
   { name: 'cache-server', args: process.env.CACHE_PORT ? [] : ['8001'] },
 ];
 
+if (isStale()) {
+  console.log('simple-cache demo: sources changed since the last build: compiling…');
+  if (!build()) process.exit(1);
+}
+
 const children = servers.map(({ name, args }) =>
-  spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], {
+  spawn(process.execPath, [...RUN_COMPILED, ...args], {
     cwd: path.join(root, 'packages', name),
     stdio: 'inherit',
   }),

@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { build, isStale, RUN_COMPILED } from '../../scripts/build.mjs';
 import { get, headerValue, waitForAnswer } from './http.js';
 import { findFreePort, spawnServer, type Server } from './processes.js';
 
@@ -29,10 +30,18 @@ export function makeTarget(id: TargetId, url: string, server: Server, pids = () 
   return { id, label: LABELS[id], url, server, pids, stop: () => server.stop() };
 }
 
-/** `node --import tsx <entry>` from the package folder, as `pnpm start` runs it. */
-function spawnTsx(name: string, pkg: string, args: readonly string[], logPath: string, env = process.env): Server {
+let built = false;
+
+/**
+ * The compiled entry (`node --conditions=… dist/cli.js`) from the package folder, as `pnpm start`
+ * runs it. The first call compiles if a source changed since the last build, so that no timed
+ * spawn includes tsc and every server of a run is the same build.
+ */
+function spawnCompiled(name: string, pkg: string, args: readonly string[], logPath: string, env = process.env): Server {
+  if (!built && isStale() && !build()) throw new Error('the servers do not compile (scripts/build.mjs)');
+  built = true;
   const cwd = path.join(REPO_ROOT, 'packages', pkg);
-  return spawnServer(name, process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], { cwd, logPath, env });
+  return spawnServer(name, process.execPath, [...RUN_COMPILED, ...args], { cwd, logPath, env });
 }
 
 export interface OriginOptions {
@@ -45,7 +54,8 @@ export interface OriginOptions {
 export async function startOrigin(opts: OriginOptions): Promise<Target> {
   const port = await findFreePort();
   const args = ['--port', String(port), '--host', '127.0.0.1', '--root', opts.root, '--log-level', opts.logLevel];
-  const server = spawnTsx('origin', 'main-server', [...args, '--cache-control', 'public, max-age=86400'], opts.logPath);
+  args.push('--cache-control', 'public, max-age=86400');
+  const server = spawnCompiled('origin', 'main-server', args, opts.logPath);
   const url = `http://127.0.0.1:${port}`;
   await waitForAnswer(`${url}/_origin/stats`, server);
   return makeTarget('origin', url, server);
@@ -77,7 +87,7 @@ export async function spawnCache(opts: CacheOptions): Promise<{ server: Server; 
   args.push('--max-size', String(opts.maxSize), '--log-level', opts.logLevel);
   // Through the environment: a cache that does not have this option ignores the variable.
   const env = { ...process.env, CACHE_MAX_OBJECT_SIZE: String(opts.maxObjectSize), ...opts.env };
-  const server = spawnTsx('cache', 'cache-server', args, opts.logPath, env);
+  const server = spawnCompiled('cache', 'cache-server', args, opts.logPath, env);
   return { server, url: `http://127.0.0.1:${port}` };
 }
 

@@ -1,5 +1,4 @@
 import { formatHelp, OptionError } from '@simple-cache/common';
-import { buildCacheServer } from './app.js';
 import { loadConfig, OPTIONS, USAGE } from './config.js';
 
 /** argv + env → config (validated once, frozen) → server; SIGINT/SIGTERM close it gracefully. */
@@ -19,6 +18,9 @@ async function main(): Promise<void> {
     return;
   }
   const { config } = loaded;
+  // Loaded once the options are known good: Fastify, got and the rest take most of start-up, and
+  // `--help` or a bad option need none of them.
+  const { buildCacheServer } = await import('./app.js');
   const server = await buildCacheServer(config);
   const { app } = server;
   let closing = false;

@@ -3,7 +3,6 @@
  * frozen) → origin → listen. SIGINT/SIGTERM close it gracefully (in-flight requests finish).
  */
 import { OptionError } from '@simple-cache/common';
-import { buildOriginApp } from './app.js';
 import { BIG_FILE_NAME, ensureBigFile } from './big-file.js';
 import { DEMO_ROOT, formatMainServerHelp, readConfig, type ReadConfigResult } from './config.js';
 import { listenOrigin } from './listen.js';
@@ -26,6 +25,8 @@ async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<nu
   }
 
   const { config } = parsed;
+  // Loaded once the options are known good: `--help` or a bad option need no Fastify.
+  const { buildOriginApp } = await import('./app.js');
   const app = await buildOriginApp(config);
   // Only the demo site gets big.bin; a folder the user points us at is served untouched.
   if (config.root === DEMO_ROOT && (await ensureBigFile(config.root))) {

@@ -1,6 +1,7 @@
 /**
- * The real command: `node --import tsx src/cli.ts …`, as `pnpm start` runs it, minus pnpm. Node is
- * spawned directly so that signals reach the server itself rather than a wrapper process.
+ * The real command from its sources, `node --import tsx src/cli.ts …`, minus pnpm (`pnpm start`
+ * runs it compiled: cache-server/test/compiled-start.test.ts). Node is spawned directly so that
+ * signals reach the server itself rather than a wrapper process.
  */
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import { spawn, type ChildProcess } from 'node:child_process';

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
+import { RUN_COMPILED } from '../../../../scripts/build.mjs';
 
 export const PACKAGE_DIR = path.resolve(import.meta.dirname, '../..');
 
@@ -12,10 +13,29 @@ export interface Spawned {
   listening(): Promise<string>;
 }
 
-/** Runs the real command-line entry (`src/cli.ts` through tsx), as `pnpm start` does. */
+/**
+ * Runs the command-line entry from its sources (`src/cli.ts` through tsx), so a test never runs a
+ * stale build; `pnpm start` runs the same file compiled (see spawnCompiledCli).
+ */
 export function spawnCli(args: string[], env: Record<string, string> = {}): Spawned {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], {
-    cwd: PACKAGE_DIR,
+  return spawnNode(['--import', 'tsx', 'src/cli.ts', ...args], PACKAGE_DIR, env);
+}
+
+/**
+ * Runs a package's compiled entry exactly as its `pnpm start` does (`node --conditions=… dist/cli.js`,
+ * from the package folder). The caller builds first (scripts/build.mjs).
+ */
+export function spawnCompiledCli(
+  pkg: 'cache-server' | 'main-server',
+  args: string[],
+  env: Record<string, string> = {},
+): Spawned {
+  return spawnNode([...RUN_COMPILED, ...args], path.resolve(PACKAGE_DIR, '..', pkg), env);
+}
+
+function spawnNode(nodeArgs: string[], cwd: string, env: Record<string, string>): Spawned {
+  const child = spawn(process.execPath, nodeArgs, {
+    cwd,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

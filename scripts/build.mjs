@@ -1,0 +1,92 @@
+#!/usr/bin/env node
+// Compiles the servers (common, main-server, cache-server) to packages/*/dist, which `pnpm start`
+// runs with plain node: `tsc -b tsconfig.build.json` (project references, emit only: type-checking
+// is `pnpm typecheck`'s job, as it was with tsx), then copies the files the compiled code reads
+// beside itself (the dashboard). Runs at `pnpm install` (the root "prepare" script).
+//
+//   node scripts/build.mjs             build (tsc -b skips what is up to date)
+//   node scripts/build.mjs --if-stale  build only if a source changed since the last build: a stat
+//                                      per file (a few ms), so `pnpm start` (scripts/start.mjs) pays
+//                                      for tsc only after an edit
+import { spawnSync } from 'node:child_process';
+import { cpSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+
+/**
+ * How a package's compiled entry is run, from its folder (`pnpm start` runs scripts/start.mjs,
+ * which adds the staleness check). The condition makes `@simple-cache/common` (and `main-server`)
+ * resolve to dist/index.js; without it their package.json "exports" give the TypeScript sources,
+ * which is what tsx, ts-jest and tsc want, with no configuration at all.
+ */
+export const RUN_COMPILED = ['--conditions=simple-cache-compiled', 'dist/cli.js'];
+
+const ROOT = path.resolve(import.meta.dirname, '..');
+const PACKAGES = ['common', 'main-server', 'cache-server'];
+/** Files the compiled code reads relative to its own folder: [package, folder under src/]. */
+const ASSETS = [['cache-server', 'admin/dashboard']];
+/** Written into each dist/ when a build succeeds; its mtime is the moment that build started. */
+const STAMP = '.build-stamp';
+/** Inputs outside src/: the build configurations and the package manifests (exports). */
+const CONFIGS = ['tsconfig.base.json', 'tsconfig.build.base.json', 'tsconfig.build.json'];
+
+const packageDir = (name) => path.join(ROOT, 'packages', name);
+
+function mtimeMs(file) {
+  try {
+    return statSync(file).mtimeMs;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The newest mtime under `dir`, folders included (they change when a file is added, removed or renamed). */
+function newestUnder(dir) {
+  let newest = statSync(dir).mtimeMs;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const full = path.join(dir, entry.name);
+    newest = Math.max(newest, entry.isDirectory() ? newestUnder(full) : statSync(full).mtimeMs);
+  }
+  return newest;
+}
+
+/** True when some input is newer than the last successful build (or there is none). */
+export function isStale() {
+  const shared = Math.max(...CONFIGS.map((file) => mtimeMs(path.join(ROOT, file)) ?? Infinity));
+  return PACKAGES.some((name) => {
+    const dir = packageDir(name);
+    const built = mtimeMs(path.join(dir, 'dist', STAMP));
+    if (built === undefined) return true;
+    const inputs = [shared, newestUnder(path.join(dir, 'src'))];
+    for (const file of ['package.json', 'tsconfig.build.json']) inputs.push(mtimeMs(path.join(dir, file)) ?? Infinity);
+    return Math.max(...inputs) > built;
+  });
+}
+
+/** Compiles and copies the assets; false (tsc's errors printed) if tsc failed. */
+export function build() {
+  const startedAt = new Date();
+  const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+  const result = spawnSync(process.execPath, [tsc, '-b', path.join(ROOT, 'tsconfig.build.json')], { stdio: 'inherit' });
+  if (result.status !== 0) return false;
+  for (const [name, folder] of ASSETS) {
+    const target = path.join(packageDir(name), 'dist', folder);
+    rmSync(target, { recursive: true, force: true });
+    cpSync(path.join(packageDir(name), 'src', folder), target, { recursive: true });
+  }
+  for (const name of PACKAGES) {
+    const stamp = path.join(packageDir(name), 'dist', STAMP);
+    writeFileSync(stamp, `${startedAt.toISOString()}\n`);
+    // A source saved while tsc ran is newer than the stamp, so the next --if-stale builds again.
+    utimesSync(stamp, startedAt, startedAt);
+  }
+  return true;
+}
+
+if (import.meta.filename === process.argv[1]) {
+  const ifStale = process.argv.includes('--if-stale');
+  if (!ifStale || isStale()) {
+    if (ifStale) process.stderr.write('simple-cache: sources changed since the last build: compiling…\n');
+    if (!build()) process.exit(1);
+  }
+}

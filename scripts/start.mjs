@@ -1,0 +1,14 @@
+#!/usr/bin/env node
+// A package's `pnpm start` (run from its folder, with the condition that makes the workspace
+// packages resolve to their dist/): compiles first if a source changed since the last build, then
+// runs the package's dist/cli.js in this same process, so signals and the exit code are the
+// server's own and node starts once.
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { build, isStale } from './build.mjs';
+
+if (isStale()) {
+  process.stderr.write('simple-cache: sources changed since the last build: compiling…\n');
+  if (!build()) process.exit(1);
+}
+await import(pathToFileURL(path.resolve('dist/cli.js')).href);
