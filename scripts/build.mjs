@@ -2,12 +2,9 @@
 // Compiles the servers (common, main-server, cache-server) to packages/*/dist, which `pnpm start`
 // runs with plain node: `tsc -b tsconfig.build.json` (project references, emit only: type-checking
 // is `pnpm typecheck`'s job, as it was with tsx), then copies the files the compiled code reads
-// beside itself (the dashboard). Runs at `pnpm install` (the root "prepare" script).
-//
-//   node scripts/build.mjs             build (tsc -b skips what is up to date)
-//   node scripts/build.mjs --if-stale  build only if a source changed since the last build: a stat
-//                                      per file (a few ms), so `pnpm start` (scripts/start.mjs) pays
-//                                      for tsc only after an edit
+// beside itself (the dashboard). Runs at `pnpm install` (the root "prepare" script) and as
+// `pnpm build`; `pnpm start`, the demo and the bench call buildIfStale(), which costs a stat per
+// source file (a few ms) unless a source changed since the last build.
 import { spawnSync } from 'node:child_process';
 import { cpSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -51,7 +48,7 @@ function newestUnder(dir) {
 }
 
 /** True when some input is newer than the last successful build (or there is none). */
-export function isStale() {
+function isStale() {
   const shared = Math.max(...CONFIGS.map((file) => mtimeMs(path.join(ROOT, file)) ?? Infinity));
   return PACKAGES.some((name) => {
     const dir = packageDir(name);
@@ -83,10 +80,11 @@ export function build() {
   return true;
 }
 
-if (import.meta.filename === process.argv[1]) {
-  const ifStale = process.argv.includes('--if-stale');
-  if (!ifStale || isStale()) {
-    if (ifStale) process.stderr.write('simple-cache: sources changed since the last build: compiling…\n');
-    if (!build()) process.exit(1);
-  }
+/** Builds only if isStale(), saying so on stderr; false if that build failed. */
+export function buildIfStale() {
+  if (!isStale()) return true;
+  process.stderr.write('simple-cache: sources changed since the last build: compiling…\n');
+  return build();
 }
+
+if (import.meta.filename === process.argv[1] && !build()) process.exit(1);

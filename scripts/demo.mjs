@@ -5,7 +5,7 @@
 // rebuilt here first if a source changed since.
 import { spawn } from 'node:child_process';
 import path from 'node:path';
-import { build, isStale, RUN_COMPILED } from './build.mjs';
+import { buildIfStale, RUN_COMPILED } from './build.mjs';
 
 const root = path.resolve(import.meta.dirname, '..');
 const servers = [
@@ -13,10 +13,7 @@ const servers = [
   { name: 'cache-server', args: process.env.CACHE_PORT ? [] : ['8001'] },
 ];
 
-if (isStale()) {
-  console.log('simple-cache demo: sources changed since the last build: compiling…');
-  if (!build()) process.exit(1);
-}
+if (!buildIfStale()) process.exit(1);
 
 const children = servers.map(({ name, args }) =>
   spawn(process.execPath, [...RUN_COMPILED, ...args], {

@@ -5,10 +5,7 @@
 // server's own and node starts once.
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { build, isStale } from './build.mjs';
+import { buildIfStale } from './build.mjs';
 
-if (isStale()) {
-  process.stderr.write('simple-cache: sources changed since the last build: compiling…\n');
-  if (!build()) process.exit(1);
-}
+if (!buildIfStale()) process.exit(1);
 await import(pathToFileURL(path.resolve('dist/cli.js')).href);

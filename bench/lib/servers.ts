@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { build, isStale, RUN_COMPILED } from '../../scripts/build.mjs';
+import { buildIfStale, RUN_COMPILED } from '../../scripts/build.mjs';
 import { get, headerValue, waitForAnswer } from './http.js';
 import { findFreePort, spawnServer, type Server } from './processes.js';
 
@@ -38,7 +38,7 @@ let built = false;
  * spawn includes tsc and every server of a run is the same build.
  */
 function spawnCompiled(name: string, pkg: string, args: readonly string[], logPath: string, env = process.env): Server {
-  if (!built && isStale() && !build()) throw new Error('the servers do not compile (scripts/build.mjs)');
+  if (!built && !buildIfStale()) throw new Error('the servers do not compile (scripts/build.mjs)');
   built = true;
   const cwd = path.join(REPO_ROOT, 'packages', pkg);
   return spawnServer(name, process.execPath, [...RUN_COMPILED, ...args], { cwd, logPath, env });

@@ -4,7 +4,7 @@
  * (the "simple-cache-compiled" export condition), the dashboard's files and the demo site.
  */
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
-import { build, isStale } from '../../../scripts/build.mjs';
+import { buildIfStale } from '../../../scripts/build.mjs';
 import { tempDir } from './helpers/cache.js';
 import { waitFor } from './helpers/http.js';
 import { spawnCompiledCli, type Spawned } from './helpers/spawn.js';
@@ -14,7 +14,7 @@ const running: Spawned[] = [];
 
 beforeAll(async () => {
   // A no-op (one stat per source file) unless a source changed since the last build.
-  if (isStale()) expect(build()).toBe(true);
+  expect(buildIfStale()).toBe(true);
   dir = await tempDir();
 });
 
