@@ -1,12 +1,14 @@
 /**
  * The ceiling: bare `node:http` answering preallocated Buffers, nothing else. Whatever a Node
- * server does per request costs at least this much. Run as a child process by ceiling.ts:
- *   node --import tsx bench/peers/ceiling-server.ts <port> '{"/path": size, …}'
+ * server does per request costs at least this much. Plain JavaScript, so that its start-up is
+ * node's alone (the servers run compiled too). Run as a child process by ceiling.ts:
+ *   node bench/peers/ceiling-server.mjs <port> '{"/path": size, …}'
  */
 import http from 'node:http';
 
 const port = Number(process.argv[2]);
-const sizes = JSON.parse(process.argv[3] ?? '{}') as Record<string, number>;
+/** @type {Record<string, number>} */
+const sizes = JSON.parse(process.argv[3] ?? '{}');
 const bodies = new Map(Object.entries(sizes).map(([path, size]) => [path, Buffer.alloc(size, 'x')]));
 
 http
@@ -25,4 +27,4 @@ http
   })
   .listen(port, '127.0.0.1');
 
-for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(0));
+for (const signal of ['SIGINT', 'SIGTERM']) process.once(signal, () => process.exit(0));
