@@ -1,5 +1,6 @@
 import { pipeline } from 'node:stream/promises';
 import type { CacheStatusInfo, EntryMeta, XCache } from '@simple-cache/common';
+import { sendsItself } from '../store/body-file-stream.js';
 import { clientResponseHeaders, evaluateClientConditional, fieldNamesOf, responseDirectives } from '../policy/index.js';
 import { withCacheHeaders, type Exchange, type ProxyDeps } from './context.js';
 import { droppedTargetedField } from './policy-options.js';
@@ -75,7 +76,8 @@ export async function serveStored(
   }
   res.writeHead(head.status, head.headers as Record<string, string>);
   try {
-    await pipeline(body, res);
+    // A body file writes itself (reused buffers) instead of a stream's fresh buffer per chunk.
+    await (sendsItself(body) ? body.sendTo(res) : pipeline(body, res));
   } catch (error) {
     if (!res.destroyed || res.writableFinished) exchange.log.warn({ err: error }, 'stored body failed mid-stream');
     res.destroy();
