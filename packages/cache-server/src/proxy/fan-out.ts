@@ -125,6 +125,11 @@ export class FanOut {
     return true;
   }
 
+  /** Would add() take a client now (it can still be served from the first byte, or the fetch failed)? */
+  canJoin(): boolean {
+    return this.state === 'failed' || this.replay !== undefined;
+  }
+
   get error(): Error | undefined {
     return this.failure;
   }

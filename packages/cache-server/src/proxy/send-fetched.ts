@@ -1,5 +1,4 @@
-import { PassThrough } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { finished, pipeline } from 'node:stream/promises';
 import type { CacheStatusForward, EntryMeta } from '@simple-cache/common';
 import { X_CACHE } from '@simple-cache/common';
 import type { HeaderMap } from '@simple-cache/common';
@@ -64,16 +63,30 @@ export async function sendFetched(
     return true;
   }
 
-  const body = isPartial(plan) ? sliceRanges(plan) : new PassThrough();
+  // Joined after bytes past the replay limit have flowed: the caller serves it from the store.
+  if (!fetched.fanOut.canJoin()) return false;
   // Detached from the live fetch (too slow), it waits for the stored entry: not idle by its own doing.
-  if (!fetched.fanOut.add(body, { end: true, onWait: pauseIdleTimeout(res.socket) })) return false;
+  const onWait = pauseIdleTimeout(res.socket);
   res.writeHead(head.status, head.headers as Record<string, string>);
-  res.once('close', () => {
-    // The client left: stop feeding it, the fetch itself goes on for the store and the others.
-    if (!res.writableFinished) body.destroy();
-  });
+  // The head goes out now, not with the first body chunk: the client's first byte does not wait
+  // for the fan-out to start (next turn of the loop) and the chunk to pass the store writer.
+  res.flushHeaders();
   try {
-    await pipeline(body, res);
+    if (isPartial(plan)) {
+      const body = sliceRanges(plan);
+      fetched.fanOut.add(body, { end: true, onWait });
+      res.once('close', () => {
+        // The client left: stop feeding it, the fetch itself goes on for the store and the others.
+        if (!res.writableFinished) body.destroy();
+      });
+      await pipeline(body, res);
+    } else {
+      // The whole body: the fan-out writes into the response itself, with no stream in between
+      // (each one costs a copy of the stream machinery per chunk). A client that leaves closes
+      // the response, which takes it off the fan-out.
+      fetched.fanOut.add(res, { end: true, onWait });
+      await finished(res);
+    }
   } catch {
     if (fetched.fanOut.error) {
       exchange.log.warn({ err: fetched.fanOut.error }, 'origin body failed mid-stream; connection closed');
