@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { download, measureTtfb, type Transfer } from '../lib/download.js';
 import { LARGE_PATH } from '../lib/fixtures.js';
 import { formatInt, formatMiB, formatMs, formatRate, formatRatio, formatSize, renderTable } from '../lib/format.js';
@@ -14,6 +15,10 @@ interface Row {
   transfer: Transfer;
   /** Peak growth of the server's resident memory during the transfer, KiB. */
   rssGrowthKiB: number;
+  /** CPU time (user + system, every thread) the server used per MB (10⁶ bytes) sent, ms. */
+  cpuMsPerMB: number | undefined;
+  /** The same for the origin during a miss: on one shared core, the two add up. */
+  originCpuMsPerMB: number | undefined;
   originRequests: number | undefined;
 }
 
@@ -33,14 +38,29 @@ export async function runLarge(lab: Lab, progress: Progress): Promise<ScenarioRe
     spawnSync('sync');
     const before = kind === 'served' ? undefined : await countOriginRequests(origin.url, LARGE_PATH);
     const sampler = sampleRss(target.pids());
+    const cpuBefore = cpuMs(target.pids());
+    const originCpuBefore = kind === 'miss' ? cpuMs(origin.pids()) : undefined;
     const transfer = await download(`${target.url}${LARGE_PATH}`);
     const rssGrowthKiB = sampler.stop();
+    const perMB = (after: number | undefined, before: number | undefined) =>
+      after === undefined || before === undefined ? undefined : (after - before) / (transfer.bytes / 1e6);
+    const cpuMsPerMB = perMB(cpuMs(target.pids()), cpuBefore);
+    const originCpuMsPerMB = kind === 'miss' ? perMB(cpuMs(origin.pids()), originCpuBefore) : undefined;
     if (transfer.status !== 200 || transfer.bytes !== size) {
       throw new Error(`${target.label} ${kind}: status ${transfer.status}, ${transfer.bytes} of ${size} bytes`);
     }
     const originRequests =
       before === undefined ? undefined : (await countOriginRequests(origin.url, LARGE_PATH)) - before;
-    rows.push({ target: target.id, label: target.label, kind, transfer, rssGrowthKiB, originRequests });
+    rows.push({
+      target: target.id,
+      label: target.label,
+      kind,
+      transfer,
+      rssGrowthKiB,
+      cpuMsPerMB,
+      originCpuMsPerMB,
+      originRequests,
+    });
     progress(`large ${target.label.padEnd(28)} ${kind.padEnd(6)} ${formatRate(transfer.bytesPerSec)}`);
   };
 
@@ -57,7 +77,18 @@ export async function runLarge(lab: Lab, progress: Progress): Promise<ScenarioRe
   const originTtfbMs = await measureTtfb(`${origin.url}${LARGE_PATH}`);
   const find = (target: string, kind: Row['kind']) => rows.find((r) => r.target === target && r.kind === kind);
   const table = renderTable(
-    ['server', 'request', 'X-Cache', 'TTFB', 'TTFB − origin’s', 'throughput', 'peak RSS growth', 'origin requests'],
+    [
+      'server',
+      'request',
+      'X-Cache',
+      'TTFB',
+      'TTFB − origin’s',
+      'throughput',
+      'CPU per MB',
+      'origin’s CPU per MB',
+      'peak RSS growth',
+      'origin requests',
+    ],
     rows.map((row) => [
       row.label,
       row.kind,
@@ -65,6 +96,8 @@ export async function runLarge(lab: Lab, progress: Progress): Promise<ScenarioRe
       formatMs(row.transfer.ttfbMs),
       row.kind === 'miss' ? formatMs(row.transfer.ttfbMs - originTtfbMs) : '',
       formatRate(row.transfer.bytesPerSec),
+      formatMs(row.cpuMsPerMB),
+      row.kind === 'miss' ? formatMs(row.originCpuMsPerMB) : '',
       formatMiB(row.rssGrowthKiB),
       formatInt(row.originRequests),
     ]),
@@ -88,7 +121,28 @@ export async function runLarge(lab: Lab, progress: Progress): Promise<ScenarioRe
       `TTFB: curl’s time to the first byte of the answer; the origin’s, for the difference: ${formatMs(originTtfbMs)} ` +
         '(median of 5 one-byte range requests). RSS: VmRSS (and VmHWM) of the server process ' +
         '(nginx: its worker) over its value before the request. The origin shares the server core during misses.',
+      'CPU per MB: user + system time of the server’s process (every thread: the thread pool, the garbage ' +
+        'collector) per 10⁶ bytes sent, from /proc in 10 ms ticks; during a miss the origin’s is shown beside it. ' +
+        'The two share one core, so a miss cannot run faster than 1,000 ÷ (server’s + origin’s) MB/s.',
     ],
     data: { size, rows },
   };
+}
+
+const CLOCK_TICKS_PER_SECOND = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout) || 100;
+
+/** CPU time (user + system, every thread) the processes have used so far, in ms; undefined without /proc. */
+function cpuMs(pids: readonly number[]): number | undefined {
+  let ticks = 0;
+  for (const pid of pids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      return undefined;
+    }
+  }
+  return (ticks * 1000) / CLOCK_TICKS_PER_SECOND;
 }
