@@ -36,8 +36,8 @@ export function createTestFs(): TestFs {
         if (typeof value !== 'function') return value;
         return (...args: unknown[]) => {
           count(`handle.${String(prop)}`);
-          if ((prop === 'write' || prop === 'writeFile') && full()) {
-            return Promise.reject(failure(failing as string, 'write', path));
+          if ((prop === 'write' || prop === 'writev' || prop === 'writeFile') && full()) {
+            return Promise.reject(failure(failing as string, String(prop), path));
           }
           return (value as (...a: unknown[]) => unknown).apply(target, args);
         };
