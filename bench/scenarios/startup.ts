@@ -108,7 +108,7 @@ export async function runStartup(lab: Lab, progress: Progress): Promise<Scenario
         `were requested: ${hits.hits} HIT.`,
       'Each server is spawned pinned to the server core and polled every 5 ms. The origin and the cache run compiled ' +
         '(`node … dist/cli.js`, as `pnpm start` runs them), so their rows are node, module loading and their own start; ' +
-        'the ceiling still runs through tsx.',
+        'the ceiling is plain JavaScript (node alone).',
     ],
     data: { entries: count, fillMs, rows, spotCheck: hits },
   };
