@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { download, measureTtfb, type Transfer } from '../lib/download.js';
-import { LARGE_PATH } from '../lib/fixtures.js';
+import { HIT_BODIES, LARGE_PATH } from '../lib/fixtures.js';
 import { formatInt, formatMiB, formatMs, formatRate, formatRatio, formatSize, renderTable } from '../lib/format.js';
 import type { Lab } from '../lib/lab.js';
 import { sampleRss } from '../lib/processes.js';
@@ -66,6 +66,9 @@ export async function runLarge(lab: Lab, progress: Progress): Promise<ScenarioRe
 
   for (const target of targets) {
     if (target.id === 'cache' || target.id === 'nginx') {
+      // One miss on another URL first, so the measured miss is not a freshly started process's
+      // first fetch (module and JIT warm-up, the first origin connection): 10-20 ms of TTFB.
+      await download(`${target.url}${HIT_BODIES[2].path}?large-warm-up`);
       await measure(target, 'miss');
       await primeCache(target, LARGE_PATH, true);
       await measure(target, 'hit');
