@@ -110,16 +110,14 @@ export class FanOut {
    * is destroyed with that error: a truncated body must never look complete.
    */
   add(stream: Writable, options: { end: boolean; onWait?: (waiting: boolean) => void }): boolean {
+    if (!this.canJoin()) return false;
     const target: Target = { stream, end: options.end, kind: 'client', onWait: options.onWait };
-    if (this.state === 'failed') {
-      this.attach(target);
-      return true;
-    }
-    if (this.replay === undefined) return false;
-    for (const chunk of this.replay) stream.write(chunk);
-    if (this.state === 'ended') {
-      if (options.end) stream.end();
-      return true;
+    if (this.state !== 'failed' && this.replay !== undefined) {
+      for (const chunk of this.replay) stream.write(chunk);
+      if (this.state === 'ended') {
+        if (options.end) stream.end();
+        return true;
+      }
     }
     this.attach(target);
     return true;
