@@ -30,8 +30,6 @@ export class BodyFileWriter extends Writable {
   bytes = 0;
   private readonly hash = createHash('sha1');
   private handle: FileHandle | undefined;
-  /** Where the next chunk goes in the file (writes give their position: none moves a file offset). */
-  private position = 0;
 
   constructor(
     private readonly fs: StoreFs,
@@ -58,20 +56,18 @@ export class BodyFileWriter extends Writable {
     }, callback);
   }
 
-  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
-    if (!this.take(chunk, callback)) return;
-    const position = this.advance(chunk.length);
-    writeFully(this.requireHandle(), chunk, position).then(() => callback(), callback);
-  }
-
-  /** Every chunk buffered while the previous write was on the disk, in one system call. */
+  /**
+   * Every chunk buffered while the previous write was on the disk, in one system call (Writable
+   * hands a lone chunk here too). Each write names its file position: bytes already counted
+   * before this batch.
+   */
   override _writev(chunks: BufferedChunk[], callback: (error?: Error | null) => void): void {
+    const position = this.bytes;
     const buffers: Buffer[] = [];
     for (const { chunk } of chunks) {
       if (!this.take(chunk, callback)) return;
       buffers.push(chunk);
     }
-    const position = this.advance(this.bytes - this.position);
     writevFully(this.requireHandle(), buffers, position).then(() => callback(), callback);
   }
 
@@ -116,25 +112,10 @@ export class BodyFileWriter extends Writable {
     return true;
   }
 
-  /** The file position for the next `length` bytes. */
-  private advance(length: number): number {
-    const position = this.position;
-    this.position += length;
-    return position;
-  }
-
   private requireHandle(): FileHandle {
-    // _write and _final only run after _construct succeeded, and _final runs once.
+    // _writev and _final only run after _construct succeeded, and _final runs once.
     if (this.handle === undefined) throw new Error('body file is not open');
     return this.handle;
-  }
-}
-
-async function writeFully(handle: FileHandle, chunk: Buffer, position: number): Promise<void> {
-  let offset = 0;
-  while (offset < chunk.length) {
-    const { bytesWritten } = await handle.write(chunk, offset, chunk.length - offset, position + offset);
-    offset += bytesWritten;
   }
 }
 
