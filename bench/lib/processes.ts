@@ -31,14 +31,36 @@ function pinned(core: number, command: string, args: readonly string[]): [string
   return HAS_TASKSET ? ['taskset', ['-c', String(core), command, ...args]] : [command, [...args]];
 }
 
-/** Start time of a process (clock ticks since boot): with the pid, it names one process for good. */
-export function readStartTime(pid: number): string | undefined {
+/**
+ * The fields of /proc/<pid>/stat after the command name (which may hold spaces and parentheses),
+ * so index 0 is field 3 (state) of proc(5); undefined when the process is gone.
+ */
+function readStatFields(pid: number | string): string[] | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   } catch {
     return undefined;
   }
+}
+
+/** Start time of a process (clock ticks since boot): with the pid, it names one process for good. */
+export function readStartTime(pid: number): string | undefined {
+  return readStatFields(pid)?.[19];
+}
+
+const CLOCK_TICKS_PER_SECOND = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout) || 100;
+
+/** CPU time (user + system, every thread) the processes have used so far, in ms; undefined without /proc. */
+export function readCpuMs(pids: readonly number[]): number | undefined {
+  let ticks = 0;
+  for (const pid of pids) {
+    const fields = readStatFields(pid);
+    if (fields === undefined) return undefined;
+    // utime and stime: fields 14 and 15.
+    ticks += Number(fields[11]) + Number(fields[12]);
+  }
+  return (ticks * 1000) / CLOCK_TICKS_PER_SECOND;
 }
 
 let pidLog: string | undefined;
@@ -182,14 +204,8 @@ export function listChildPids(pid: number): number[] {
   const children: number[] = [];
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-      // Field 4 is the parent pid; the command (field 2) may contain spaces, so split after ')'.
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid === pid) children.push(Number(name));
-    } catch {
-      // The process ended while we looked.
-    }
+    // Field 4 is the parent pid; a process that ended while we looked has none.
+    if (Number(readStatFields(name)?.[1]) === pid) children.push(Number(name));
   }
   return children;
 }

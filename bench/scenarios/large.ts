@@ -1,10 +1,9 @@
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { download, measureTtfb, type Transfer } from '../lib/download.js';
 import { HIT_BODIES, LARGE_PATH } from '../lib/fixtures.js';
 import { formatInt, formatMiB, formatMs, formatRate, formatRatio, formatSize, renderTable } from '../lib/format.js';
 import type { Lab } from '../lib/lab.js';
-import { sampleRss } from '../lib/processes.js';
+import { readCpuMs, sampleRss } from '../lib/processes.js';
 import type { Progress, ScenarioReport } from '../lib/report.js';
 import { countOriginRequests, primeCache, type Target } from '../lib/servers.js';
 
@@ -38,14 +37,14 @@ export async function runLarge(lab: Lab, progress: Progress): Promise<ScenarioRe
     spawnSync('sync');
     const before = kind === 'served' ? undefined : await countOriginRequests(origin.url, LARGE_PATH);
     const sampler = sampleRss(target.pids());
-    const cpuBefore = cpuMs(target.pids());
-    const originCpuBefore = kind === 'miss' ? cpuMs(origin.pids()) : undefined;
+    const cpuBefore = readCpuMs(target.pids());
+    const originCpuBefore = kind === 'miss' ? readCpuMs(origin.pids()) : undefined;
     const transfer = await download(`${target.url}${LARGE_PATH}`);
     const rssGrowthKiB = sampler.stop();
     const perMB = (after: number | undefined, before: number | undefined) =>
       after === undefined || before === undefined ? undefined : (after - before) / (transfer.bytes / 1e6);
-    const cpuMsPerMB = perMB(cpuMs(target.pids()), cpuBefore);
-    const originCpuMsPerMB = kind === 'miss' ? perMB(cpuMs(origin.pids()), originCpuBefore) : undefined;
+    const cpuMsPerMB = perMB(readCpuMs(target.pids()), cpuBefore);
+    const originCpuMsPerMB = kind === 'miss' ? perMB(readCpuMs(origin.pids()), originCpuBefore) : undefined;
     if (transfer.status !== 200 || transfer.bytes !== size) {
       throw new Error(`${target.label} ${kind}: status ${transfer.status}, ${transfer.bytes} of ${size} bytes`);
     }
@@ -130,22 +129,4 @@ export async function runLarge(lab: Lab, progress: Progress): Promise<ScenarioRe
     ],
     data: { size, rows },
   };
-}
-
-const CLOCK_TICKS_PER_SECOND = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout) || 100;
-
-/** CPU time (user + system, every thread) the processes have used so far, in ms; undefined without /proc. */
-function cpuMs(pids: readonly number[]): number | undefined {
-  let ticks = 0;
-  for (const pid of pids) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      ticks += Number(fields[11]) + Number(fields[12]);
-    } catch {
-      return undefined;
-    }
-  }
-  return (ticks * 1000) / CLOCK_TICKS_PER_SECOND;
 }
