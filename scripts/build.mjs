@@ -83,7 +83,7 @@ export function build() {
   for (const name of PACKAGES) {
     const stamp = path.join(packageDir(name), 'dist', STAMP);
     writeFileSync(stamp, `${startedAt.toISOString()}\n`);
-    // A source saved while tsc ran is newer than the stamp, so the next --if-stale builds again.
+    // A source saved while tsc ran is newer than the stamp, so the next buildIfStale() builds again.
     utimesSync(stamp, startedAt, startedAt);
   }
   return true;
