@@ -32,6 +32,20 @@ export function readField(headers: HeaderMap, name: string): string | undefined 
   return Array.isArray(value) ? value.join(', ') : value;
 }
 
+/**
+ * A field whose value is a list of field names (Connection, Vary: RFC 9110 §7.6.1, §12.5.5),
+ * every line joined: the names lower-case, empty members dropped, each once.
+ */
+export function fieldNameList(headers: HeaderMap, name: string): string[] {
+  const value = readField(headers, name);
+  if (value === undefined) return [];
+  const names = value
+    .split(',')
+    .map((member) => member.trim().toLowerCase())
+    .filter((member) => member !== '');
+  return [...new Set(names)];
+}
+
 /** Parses Cache-Control (request or response), tolerating junk: bad members are skipped. */
 export function parseCacheControl(value: string | string[] | undefined): Directives {
   const directives: Directives = new Map();

@@ -1,6 +1,6 @@
 import { HEADER, HOP_BY_HOP_HEADERS } from '@simple-cache/common';
 import type { EntryMeta, HeaderMap } from './types.js';
-import { fieldNamesOf, readField, responseDirectives } from './cache-control.js';
+import { fieldNameList, fieldNamesOf, readField, responseDirectives } from './cache-control.js';
 
 /**
  * Fields specific to the proxy a cache forwarded through (RFC 9111 §3.1): never stored. The
@@ -43,13 +43,7 @@ const MAX_AGE_SECONDS = 2_147_483_648;
 
 /** Field names a message's Connection lines nominate as hop-by-hop (RFC 9110 §7.6.1), lower-case. */
 export function connectionListedNames(headers: HeaderMap): string[] {
-  const value = readField(headers, 'connection');
-  if (value === undefined) return [];
-  const names = value
-    .split(',')
-    .map((name) => name.trim().toLowerCase())
-    .filter((name) => name !== '');
-  return [...new Set(names)];
+  return fieldNameList(headers, 'connection');
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { EntryMeta, HeaderMap } from './types.js';
-import { readField } from './cache-control.js';
+import { fieldNameList, readField } from './cache-control.js';
 import { parseHttpDate } from './http-date.js';
 
 /** Longest request-target accepted, in characters (RFC 9112 §3 recommends at least 8000 octets). */
@@ -93,13 +93,7 @@ function encodeNonAscii(rawTarget: string): string {
 
 /** Every field name the response's Vary lines nominate (RFC 9110 §12.5.5), lower-case, once each. */
 export function varyNames(headers: HeaderMap): string[] {
-  const value = readField(headers, 'vary');
-  if (value === undefined) return [];
-  const names = value
-    .split(',')
-    .map((name) => name.trim().toLowerCase())
-    .filter((name) => name !== '');
-  return [...new Set(names)];
+  return fieldNameList(headers, 'vary');
 }
 
 /** RFC 9111 §4.1: `Vary: *` always fails to match. */
