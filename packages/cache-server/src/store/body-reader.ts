@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import type { EntryMeta } from '@simple-cache/common';
 import { BodyFileStream, shrankError } from './body-file-stream.js';
+import { readableOf, resolveRange } from './body-range.js';
 import { hasErrorCode } from './fs-utils.js';
 import type { ByteRange } from './store.js';
 import type { StoreFs } from './store-fs.js';
@@ -48,14 +49,6 @@ export async function readBodyFile(fs: StoreFs, path: string, entry: EntryMeta, 
   return new BodyFileStream(handle, start, end);
 }
 
-export function resolveRange(size: number, range: ByteRange | undefined): ByteRange {
-  if (range === undefined) return { start: 0, end: size - 1 };
-  const { start, end } = range;
-  const valid = Number.isSafeInteger(start) && Number.isSafeInteger(end) && start >= 0 && start <= end && end < size;
-  if (!valid) throw new StoreError('CACHE_ERR_BAD_RANGE', `range ${start}-${end} is outside a body of ${size} bytes`);
-  return range;
-}
-
 async function readVerified(handle: FileHandle, entry: EntryMeta): Promise<Buffer> {
   const body = Buffer.alloc(entry.size);
   let offset = 0;
@@ -68,14 +61,4 @@ async function readVerified(handle: FileHandle, entry: EntryMeta): Promise<Buffe
     throw new StoreError('CACHE_ERR_CORRUPT_ENTRY', 'body checksum mismatch');
   }
   return body;
-}
-
-/** A byte stream (not object mode, unlike Readable.from) over one buffer. */
-export function readableOf(body: Buffer): Readable {
-  return new Readable({
-    read() {
-      if (body.length > 0) this.push(body);
-      this.push(null);
-    },
-  });
 }

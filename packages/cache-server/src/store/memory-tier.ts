@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import type { EntryMeta } from '@simple-cache/common';
 import { LRUCache } from 'lru-cache';
-import { readableOf, resolveRange } from './body-reader.js';
+import { readableOf, resolveRange } from './body-range.js';
 import { HeldEntries } from './held-entries.js';
 import { MemoryTeeWriter } from './memory-tee-writer.js';
 import type { ByteRange, EntryWriter, Store, StoreHealth, StoreStats } from './store.js';

@@ -5,7 +5,8 @@ import { pino, type Logger } from 'pino';
 import { DEFAULT_POLICY_OPTIONS, type PolicyOptions } from '../../policy/index.js';
 import type { ByteRange, EntryWriter, Store, StoreHealth, StoreStats } from '../store.js';
 import { StoreError } from '../store-errors.js';
-import { ChunkReader, readableOf, resolveRange } from './chunk-reader.js';
+import { readableOf, resolveRange } from '../body-range.js';
+import { ChunkReader } from './chunk-reader.js';
 import {
   DEFAULT_REVALIDATION_MARGIN_MS,
   DEFAULT_STALE_MARGIN_MS,
