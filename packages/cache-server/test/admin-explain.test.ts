@@ -1,9 +1,9 @@
-import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { beforeAll, describe, expect, test } from '@jest/globals';
+import { useOriginAndCache } from './helpers/cache.js';
 import type { EntryExplanation, ExplainStep } from '../src/policy/explain.js';
 import { admin, PREFIX } from './helpers/admin.js';
-import { startCache, tempDir, type StartedCache } from './helpers/cache.js';
 import { request, waitFor } from './helpers/http.js';
-import { fixed, startTestOrigin, type TestOrigin } from './helpers/test-origin.js';
+import { fixed } from './helpers/test-origin.js';
 
 type Explained = {
   key: string;
@@ -15,43 +15,32 @@ type Explained = {
 };
 
 describe('<prefix>/explain?url=…', () => {
-  let origin: TestOrigin;
-  let cache: StartedCache;
-  let dir: Awaited<ReturnType<typeof tempDir>>;
-
-  beforeAll(async () => {
-    dir = await tempDir();
-    origin = await startTestOrigin({
-      '/cached': fixed('cached', { 'cache-control': 'max-age=300', etag: '"c"' }),
-      '/secret': fixed('secret', { 'cache-control': 'no-store' }),
-      '/lang': (req, res) => {
-        const body = `hello ${req.headers['accept-language']}`;
-        res.writeHead(200, { 'cache-control': 'max-age=60', vary: 'Accept-Language', 'content-length': body.length });
-        res.end(body);
-      },
-    });
-    cache = await startCache(origin.url, dir.dir);
-    await request(cache.url, '/cached');
-    await request(cache.url, '/lang', { headers: { 'accept-language': 'en' } });
-    await request(cache.url, '/lang', { headers: { 'accept-language': 'de' } });
-    await waitFor(() => cache.store.stats().entries === 3, 'three entries');
+  const env = useOriginAndCache({
+    '/cached': fixed('cached', { 'cache-control': 'max-age=300', etag: '"c"' }),
+    '/secret': fixed('secret', { 'cache-control': 'no-store' }),
+    '/lang': (req, res) => {
+      const body = `hello ${req.headers['accept-language']}`;
+      res.writeHead(200, { 'cache-control': 'max-age=60', vary: 'Accept-Language', 'content-length': body.length });
+      res.end(body);
+    },
   });
-  afterAll(async () => {
-    await cache?.close();
-    await origin?.close();
-    await dir?.cleanup();
+  beforeAll(async () => {
+    await request(env.cache.url, '/cached');
+    await request(env.cache.url, '/lang', { headers: { 'accept-language': 'en' } });
+    await request(env.cache.url, '/lang', { headers: { 'accept-language': 'de' } });
+    await waitFor(() => env.cache.store.stats().entries === 3, 'three entries');
   });
 
   const explain = async (query: string) => {
-    const reply = await admin(cache.url, `${PREFIX}/explain?${query}`);
+    const reply = await admin(env.cache.url, `${PREFIX}/explain?${query}`);
     return { status: reply.status, body: reply.json as unknown as Explained & { error?: string } };
   };
 
   test('a stored URL: the policy’s reasoning step by step, each citing its RFC; the origin is not asked', async () => {
-    const before = origin.count();
+    const before = env.origin.count();
     const { status, body } = await explain('url=/cached');
     expect(status).toBe(200);
-    expect(body).toMatchObject({ key: `${origin.url}/cached`, stored: 1 });
+    expect(body).toMatchObject({ key: `${env.origin.url}/cached`, stored: 1 });
     expect(body.probe).toBeUndefined();
     const [variant] = body.variants;
     expect(variant).toMatchObject({
@@ -69,11 +58,11 @@ describe('<prefix>/explain?url=…', () => {
       'on-error',
     ]);
     for (const step of variant?.steps ?? []) expect(step.rfc).toMatch(/^RFC \d+ §/);
-    expect(origin.count()).toBe(before);
+    expect(env.origin.count()).toBe(before);
   });
 
   test('every variant of a URL is explained (Vary, RFC 9111 §4.1)', async () => {
-    const { body } = await explain(`url=${encodeURIComponent(`${cache.url}/lang`)}`);
+    const { body } = await explain(`url=${encodeURIComponent(`${env.cache.url}/lang`)}`);
     expect(body.stored).toBe(2);
     const varies = body.variants.map((variant) => variant.steps.find((step) => step.check === 'vary')?.text);
     expect(varies.sort()).toEqual([
@@ -83,14 +72,14 @@ describe('<prefix>/explain?url=…', () => {
   });
 
   test('after a soft purge, the next request revalidates', async () => {
-    await admin(cache.url, `${PREFIX}/entries?url=/cached&soft=1`, { method: 'DELETE' });
+    await admin(env.cache.url, `${PREFIX}/entries?url=/cached&soft=1`, { method: 'DELETE' });
     const { body } = await explain('url=/cached');
     expect(body.variants[0]?.next).toEqual({ outcome: 'revalidate', reason: 'stale', rfc: 'RFC 9111 §4.3' });
   });
 
   test('nothing stored: a miss, and one probe of the origin says why it is not stored', async () => {
-    const before = origin.count('/secret');
-    await request(cache.url, '/secret');
+    const before = env.origin.count('/secret');
+    await request(env.cache.url, '/secret');
     const { body } = await explain('url=/secret');
     expect(body).toMatchObject({ stored: 0, next: 'miss', variants: [] });
     expect(body.steps?.[0]).toMatchObject({ check: 'lookup', reason: 'uri-miss' });
@@ -99,17 +88,17 @@ describe('<prefix>/explain?url=…', () => {
       status: 200,
       storable: { storable: false, reason: 'no-store', rfc: 'RFC 9111 §5.2.2.5' },
     });
-    expect(origin.count('/secret')).toBe(before + 2);
+    expect(env.origin.count('/secret')).toBe(before + 2);
     // The probe stores nothing.
-    expect(await cache.store.lookup(`${origin.url}/secret`)).toEqual([]);
+    expect(await env.cache.store.lookup(`${env.origin.url}/secret`)).toEqual([]);
   });
 
   test('probe=0: no origin request', async () => {
-    const before = origin.count();
+    const before = env.origin.count();
     const { body } = await explain('url=/never-seen&probe=0');
     expect(body).toMatchObject({ stored: 0, next: 'miss' });
     expect(body.probe).toBeUndefined();
-    expect(origin.count()).toBe(before);
+    expect(env.origin.count()).toBe(before);
   });
 
   test('without a usable url → 400', async () => {

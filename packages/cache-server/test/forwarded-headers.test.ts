@@ -1,38 +1,24 @@
-import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { describe, expect, test } from '@jest/globals';
+import { useOriginAndCache } from './helpers/cache.js';
 import { request, waitFor } from './helpers/http.js';
-import { startTestOrigin, type TestOrigin } from './helpers/test-origin.js';
-import { startCache, tempDir, type StartedCache } from './helpers/cache.js';
 
 describe('headers between client, cache and origin', () => {
-  let origin: TestOrigin;
-  let cache: StartedCache;
-  let dir: Awaited<ReturnType<typeof tempDir>>;
-
-  beforeAll(async () => {
-    dir = await tempDir();
-    origin = await startTestOrigin({
-      '/hop': (_req, res) => {
-        res.writeHead(200, {
-          'cache-control': 'max-age=60',
-          connection: 'x-origin-hop',
-          'x-origin-hop': 'secret',
-          'keep-alive': 'timeout=999',
-          'x-end-to-end': 'kept',
-          'content-length': 2,
-        });
-        res.end('ok');
-      },
-    });
-    cache = await startCache(origin.url, dir.dir);
-  });
-  afterAll(async () => {
-    await cache?.close();
-    await origin?.close();
-    await dir?.cleanup();
+  const env = useOriginAndCache({
+    '/hop': (_req, res) => {
+      res.writeHead(200, {
+        'cache-control': 'max-age=60',
+        connection: 'x-origin-hop',
+        'x-origin-hop': 'secret',
+        'keep-alive': 'timeout=999',
+        'x-end-to-end': 'kept',
+        'content-length': 2,
+      });
+      res.end('ok');
+    },
   });
 
   test('the origin sees X-Forwarded-For/-Proto, Via and its own Host; never the client’s hop-by-hop fields', async () => {
-    await request(cache.url, '/hop', {
+    await request(env.cache.url, '/hop', {
       headers: {
         connection: 'x-client-hop',
         'x-client-hop': '1',
@@ -41,11 +27,11 @@ describe('headers between client, cache and origin', () => {
         'x-end': 'yes',
       },
     });
-    const seen = origin.requests.at(-1);
+    const seen = env.origin.requests.at(-1);
     expect(seen?.headers['x-forwarded-for']).toBe('127.0.0.1');
     expect(seen?.headers['x-forwarded-proto']).toBe('http');
     expect(seen?.headers.via).toBe('1.1 simple-cache');
-    expect(seen?.headers.host).toBe(new URL(origin.url).host);
+    expect(seen?.headers.host).toBe(new URL(env.origin.url).host);
     expect(seen?.headers['x-end']).toBe('yes');
     expect(seen?.headers['x-client-hop']).toBeUndefined();
     expect(seen?.headers['proxy-authorization']).toBeUndefined();
@@ -55,8 +41,8 @@ describe('headers between client, cache and origin', () => {
   test.each(['HIT', 'HIT'])(
     '%s (after a MISS): the client never sees the origin’s hop-by-hop fields, and gets Via, X-Cache, Cache-Status',
     async (xCache) => {
-      await waitFor(() => cache.proxy.inFlight.size === 0, 'the first response to be stored');
-      const reply = await request(cache.url, '/hop', { headers: { connection: 'close' } });
+      await waitFor(() => env.cache.proxy.inFlight.size === 0, 'the first response to be stored');
+      const reply = await request(env.cache.url, '/hop', { headers: { connection: 'close' } });
       expect(reply.headers['x-cache']).toBe(xCache);
       expect(reply.headers['x-origin-hop']).toBeUndefined();
       expect(reply.headers['keep-alive']).toBeUndefined();

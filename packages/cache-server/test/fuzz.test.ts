@@ -1,8 +1,7 @@
-import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { describe, expect, test } from '@jest/globals';
+import { useOriginAndCache } from './helpers/cache.js';
 import { request, waitFor } from './helpers/http.js';
 import { rawExchange } from './helpers/raw.js';
-import { startTestOrigin, type TestOrigin } from './helpers/test-origin.js';
-import { startCache, tempDir, type StartedCache } from './helpers/cache.js';
 
 /** FUZZ_SEED reproduces a failing run; FUZZ_COUNT makes a longer one. */
 const SEED = Number(process.env.FUZZ_SEED ?? 0x5eed);
@@ -116,25 +115,15 @@ function mutate(random: () => number): string {
 }
 
 describe(`fuzz: ${COUNT} malformed requests on raw sockets (seed ${SEED})`, () => {
-  let origin: TestOrigin;
-  let cache: StartedCache;
-  let dir: Awaited<ReturnType<typeof tempDir>>;
-
-  beforeAll(async () => {
-    dir = await tempDir();
-    origin = await startTestOrigin({
+  const env = useOriginAndCache(
+    {
       '*': (req, res) => {
         res.writeHead(200, { 'cache-control': 'max-age=60', 'content-type': 'text/plain', etag: '"e"' });
         res.end(`body of ${req.url}`);
       },
-    });
-    cache = await startCache(origin.url, dir.dir, { originTimeout: 2_000, headersTimeout: 1_000 });
-  });
-  afterAll(async () => {
-    await cache?.close();
-    await origin?.close();
-    await dir?.cleanup();
-  });
+    },
+    { originTimeout: 2_000, headersTimeout: 1_000 },
+  );
 
   test('no crash, no 5xx caused by the input, and the cache serves correctly afterwards', async () => {
     const random = prng(SEED);
@@ -148,7 +137,7 @@ describe(`fuzz: ${COUNT} malformed requests on raw sockets (seed ${SEED})`, () =
       while (next < inputs.length && Date.now() < deadline) {
         const index = next++;
         const input = inputs[index] as string;
-        const { statuses: got } = await rawExchange(cache.url, Buffer.from(input, 'latin1'), WAIT_MS);
+        const { statuses: got } = await rawExchange(env.cache.url, Buffer.from(input, 'latin1'), WAIT_MS);
         sent++;
         for (const status of got) {
           statuses.set(status, (statuses.get(status) ?? 0) + 1);
@@ -163,12 +152,12 @@ describe(`fuzz: ${COUNT} malformed requests on raw sockets (seed ${SEED})`, () =
     expect([...statuses.keys()].filter((status) => status < 500).length).toBeGreaterThan(3);
     expect(serverErrors).toEqual([]);
 
-    await waitFor(() => cache.proxy.inFlight.size === 0, 'fetches to settle');
-    const first = await request(cache.url, '/after-fuzz');
+    await waitFor(() => env.cache.proxy.inFlight.size === 0, 'fetches to settle');
+    const first = await request(env.cache.url, '/after-fuzz');
     expect(first.status).toBe(200);
     expect(first.body.toString()).toBe('body of /after-fuzz');
-    await waitFor(() => cache.proxy.inFlight.size === 0, 'the store');
-    const second = await request(cache.url, '/after-fuzz');
+    await waitFor(() => env.cache.proxy.inFlight.size === 0, 'the store');
+    const second = await request(env.cache.url, '/after-fuzz');
     expect(second.headers['x-cache']).toBe('HIT');
     expect(second.body.toString()).toBe('body of /after-fuzz');
   }, 60_000);

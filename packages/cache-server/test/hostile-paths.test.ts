@@ -1,9 +1,8 @@
-import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { beforeAll, describe, expect, test } from '@jest/globals';
 import path from 'node:path';
+import { listFiles, useOriginAndCache } from './helpers/cache.js';
 import { request, waitFor } from './helpers/http.js';
 import { rawExchange } from './helpers/raw.js';
-import { startTestOrigin, type TestOrigin } from './helpers/test-origin.js';
-import { listFiles, startCache, tempDir, type StartedCache } from './helpers/cache.js';
 
 /**
  * Path tricks beyond path-safety.test.ts (dot segments, %2e%2e, %2f, non-origin forms): each is
@@ -11,30 +10,22 @@ import { listFiles, startCache, tempDir, type StartedCache } from './helpers/cac
  * never read another resource's entry or a file outside the cache directory.
  */
 describe('hostile request targets: a 4xx or a correctly normalised key', () => {
-  let origin: TestOrigin;
-  let cache: StartedCache;
-  let dir: Awaited<ReturnType<typeof tempDir>>;
-
+  const env = useOriginAndCache({
+    '*': (req, res) => {
+      res.writeHead(200, { 'cache-control': 'max-age=60', 'content-type': 'text/plain' });
+      res.end(`origin saw ${req.url} host=${req.headers.host}`);
+    },
+  });
   beforeAll(async () => {
-    dir = await tempDir();
-    origin = await startTestOrigin({
-      '*': (req, res) => {
-        res.writeHead(200, { 'cache-control': 'max-age=60', 'content-type': 'text/plain' });
-        res.end(`origin saw ${req.url} host=${req.headers.host}`);
-      },
-    });
-    cache = await startCache(origin.url, dir.dir);
     // The resource every trick below would like to read.
-    await request(cache.url, '/secret/data');
-    await waitFor(async () => (await cache.store.lookup(`${origin.url}/secret/data`)).length === 1, 'the entry');
-  });
-  afterAll(async () => {
-    await cache?.close();
-    await origin?.close();
-    await dir?.cleanup();
+    await request(env.cache.url, '/secret/data');
+    await waitFor(
+      async () => (await env.cache.store.lookup(`${env.origin.url}/secret/data`)).length === 1,
+      'the entry',
+    );
   });
 
-  const originHost = () => new URL(origin.url).host;
+  const originHost = () => new URL(env.origin.url).host;
 
   test.each([
     ['backslashes are slashes (WHATWG URL)', '/a\\b', '/a/b'],
@@ -49,7 +40,7 @@ describe('hostile request targets: a 4xx or a correctly normalised key', () => {
     ['encoded unreserved characters are decoded', '/secret/%64ata', '/secret/data'],
   ])('%s: %s → %s', async (_rule, target, normalised) => {
     const { statuses, text } = await rawExchange(
-      cache.url,
+      env.cache.url,
       `GET ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`,
     );
     expect(statuses).toEqual([200]);
@@ -58,7 +49,7 @@ describe('hostile request targets: a 4xx or a correctly normalised key', () => {
   });
 
   test('a target that normalises to a stored resource gets that entry (and only then)', async () => {
-    const reply = await request(cache.url, '/secret/x/../data');
+    const reply = await request(env.cache.url, '/secret/x/../data');
     expect(reply.headers['x-cache']).toBe('HIT');
     expect(reply.body.toString()).toBe(`origin saw /secret/data host=${originHost()}`);
   });
@@ -72,16 +63,16 @@ describe('hostile request targets: a 4xx or a correctly normalised key', () => {
     // Not valid UTF-8: the router refuses to decode it, so it can never match another path.
     ['overlong UTF-8 dots', 'GET /a/%c0%ae%c0%ae/secret HTTP/1.1\r\nHost: x\r\n\r\n', 400],
   ])('%s → %i, and the origin is never asked', async (_rule, raw, status) => {
-    const before = origin.requests.length;
-    const { statuses } = await rawExchange(cache.url, raw);
+    const before = env.origin.requests.length;
+    const { statuses } = await rawExchange(env.cache.url, raw);
     expect(statuses).toEqual([status]);
-    expect(origin.requests.length).toBe(before);
+    expect(env.origin.requests.length).toBe(before);
   });
 
   test('after all of it, every file the cache wrote is inside its directory and named by a hash', async () => {
-    await waitFor(() => cache.proxy.inFlight.size === 0, 'commits');
-    for (const file of await listFiles(dir.dir)) {
-      expect(path.resolve(file).startsWith(path.resolve(dir.dir) + path.sep)).toBe(true);
+    await waitFor(() => env.cache.proxy.inFlight.size === 0, 'commits');
+    for (const file of await listFiles(env.cache.config.cacheDir)) {
+      expect(path.resolve(file).startsWith(path.resolve(env.cache.config.cacheDir) + path.sep)).toBe(true);
       expect(path.basename(file)).toMatch(/^[0-9a-f]+(\.json)?$/);
     }
   });

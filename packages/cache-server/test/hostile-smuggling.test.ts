@@ -1,7 +1,6 @@
-import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { describe, expect, test } from '@jest/globals';
+import { useOriginAndCache } from './helpers/cache.js';
 import { rawExchange } from './helpers/raw.js';
-import { startTestOrigin, type TestOrigin } from './helpers/test-origin.js';
-import { startCache, tempDir, type StartedCache } from './helpers/cache.js';
 
 /**
  * Request smuggling: a message whose length two parsers could read differently must be refused
@@ -9,25 +8,15 @@ import { startCache, tempDir, type StartedCache } from './helpers/cache.js';
  * HTTP/1.0 + Transfer-Encoding rule and re-frames everything it forwards itself.
  */
 describe('ambiguous or invalid request framing is refused, never forwarded', () => {
-  let origin: TestOrigin;
-  let cache: StartedCache;
-  let dir: Awaited<ReturnType<typeof tempDir>>;
-
-  beforeAll(async () => {
-    dir = await tempDir();
-    origin = await startTestOrigin({
+  const env = useOriginAndCache(
+    {
       '*': (req, res, body) => {
         res.writeHead(200, { 'content-type': 'text/plain', 'cache-control': 'max-age=60' });
         res.end(`${req.method} ${req.url} ${body.length}`);
       },
-    });
-    cache = await startCache(origin.url, dir.dir, { originTimeout: 2_000 });
-  });
-  afterAll(async () => {
-    await cache?.close();
-    await origin?.close();
-    await dir?.cleanup();
-  });
+    },
+    { originTimeout: 2_000 },
+  );
 
   const H = 'Host: x\r\n';
   test.each([
@@ -87,31 +76,31 @@ describe('ambiguous or invalid request framing is refused, never forwarded', () 
       `POST /s HTTP/1.0\r\n${H}Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n`,
     ],
   ])('%s → 400, connection closed, nothing reaches the origin', async (_rule, raw) => {
-    const before = origin.requests.length;
-    const reply = await rawExchange(cache.url, raw);
+    const before = env.origin.requests.length;
+    const reply = await rawExchange(env.cache.url, raw);
     expect(reply.statuses).toEqual([400]);
     expect(reply.closedByServer).toBe(true);
-    expect(origin.requests.length).toBe(before);
+    expect(env.origin.requests.length).toBe(before);
   });
 
   test('a GET with a body: the body is never forwarded, nor read as a second request', async () => {
     const smuggled = `GET /admin HTTP/1.1\r\n${H}\r\n`;
     const raw = `GET /fat HTTP/1.1\r\n${H}Connection: close\r\nContent-Length: ${smuggled.length}\r\n\r\n${smuggled}`;
-    const reply = await rawExchange(cache.url, raw);
+    const reply = await rawExchange(env.cache.url, raw);
     // Sent with its Content-Length but no body, the GET would keep the origin waiting: a 504.
     expect(reply.statuses).toEqual([200]);
     expect(reply.text).toContain('GET /fat 0');
-    const seen = origin.requests.filter((r) => r.url === '/fat');
+    const seen = env.origin.requests.filter((r) => r.url === '/fat');
     expect(seen).toHaveLength(1);
     expect(seen[0]?.headers['content-length']).toBeUndefined();
-    expect(origin.requests.some((r) => r.url === '/admin')).toBe(false);
+    expect(env.origin.requests.some((r) => r.url === '/admin')).toBe(false);
   });
 
   test('a chunked body is forwarded with one unambiguous framing', async () => {
     const raw = `POST /up HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n0\r\n\r\n`;
-    const reply = await rawExchange(cache.url, raw);
+    const reply = await rawExchange(env.cache.url, raw);
     expect(reply.statuses).toEqual([200]);
-    const seen = origin.requests.filter((r) => r.url === '/up');
+    const seen = env.origin.requests.filter((r) => r.url === '/up');
     expect(seen.map((r) => r.body.toString())).toEqual(['hello']);
     const headers = seen[0]?.headers ?? {};
     expect(headers['content-length'] !== undefined && headers['transfer-encoding'] !== undefined).toBe(false);
@@ -119,7 +108,7 @@ describe('ambiguous or invalid request framing is refused, never forwarded', () 
 
   test('two valid pipelined requests are answered in order (the control case)', async () => {
     const raw = `GET /one HTTP/1.1\r\n${H}\r\nGET /two HTTP/1.1\r\n${H}Connection: close\r\n\r\n`;
-    const reply = await rawExchange(cache.url, raw);
+    const reply = await rawExchange(env.cache.url, raw);
     expect(reply.statuses).toEqual([200, 200]);
     expect(reply.text.indexOf('GET /one')).toBeLessThan(reply.text.indexOf('GET /two'));
   });

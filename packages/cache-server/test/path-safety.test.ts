@@ -1,9 +1,8 @@
-import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { describe, expect, test } from '@jest/globals';
 import net from 'node:net';
 import path from 'node:path';
+import { listFiles, useOriginAndCache } from './helpers/cache.js';
 import { request, waitFor } from './helpers/http.js';
-import { startTestOrigin, type TestOrigin } from './helpers/test-origin.js';
-import { listFiles, startCache, tempDir, type StartedCache } from './helpers/cache.js';
 
 /** Sends bytes exactly as written (no client-side normalisation) and returns the status line. */
 function rawStatus(base: string, target: string): Promise<number> {
@@ -20,24 +19,11 @@ function rawStatus(base: string, target: string): Promise<number> {
 }
 
 describe('request paths can never reach outside the cache dir or another resource’s entry', () => {
-  let origin: TestOrigin;
-  let cache: StartedCache;
-  let dir: Awaited<ReturnType<typeof tempDir>>;
-
-  beforeAll(async () => {
-    dir = await tempDir();
-    origin = await startTestOrigin({
-      '*': (req, res) => {
-        res.writeHead(200, { 'cache-control': 'max-age=60', 'content-type': 'text/plain' });
-        res.end(`origin saw ${req.url}`);
-      },
-    });
-    cache = await startCache(origin.url, dir.dir);
-  });
-  afterAll(async () => {
-    await cache?.close();
-    await origin?.close();
-    await dir?.cleanup();
+  const env = useOriginAndCache({
+    '*': (req, res) => {
+      res.writeHead(200, { 'cache-control': 'max-age=60', 'content-type': 'text/plain' });
+      res.end(`origin saw ${req.url}`);
+    },
   });
 
   test.each([
@@ -46,14 +32,14 @@ describe('request paths can never reach outside the cache dir or another resourc
     ['/a/.%2E/b', '/b'],
     ['/a/b/../c', '/a/c'],
   ])('%s is normalised to %s before it is keyed or forwarded', async (target, normalised) => {
-    const reply = await request(cache.url, target);
+    const reply = await request(env.cache.url, target);
     expect(reply.status).toBe(200);
     expect(reply.body.toString()).toBe(`origin saw ${normalised}`);
   });
 
   test('an encoded slash is a different resource from a real one', async () => {
-    const encoded = await request(cache.url, '/x%2fy');
-    const plain = await request(cache.url, '/x/y');
+    const encoded = await request(env.cache.url, '/x%2fy');
+    const plain = await request(env.cache.url, '/x/y');
     expect(encoded.body.toString()).toBe('origin saw /x%2Fy');
     expect(plain.body.toString()).toBe('origin saw /x/y');
   });
@@ -61,16 +47,16 @@ describe('request paths can never reach outside the cache dir or another resourc
   test.each(['http://evil.example/x', '*', 'evil.example:80'])(
     'request target %s is refused with 400',
     async (target) => {
-      expect(await rawStatus(cache.url, target)).toBe(400);
+      expect(await rawStatus(env.cache.url, target)).toBe(400);
     },
   );
 
   test('every file the cache wrote is inside its directory, named by hashes', async () => {
-    await waitFor(() => cache.proxy.inFlight.size === 0, 'commits');
-    const files = await listFiles(dir.dir);
+    await waitFor(() => env.cache.proxy.inFlight.size === 0, 'commits');
+    const files = await listFiles(env.cache.config.cacheDir);
     expect(files.length).toBeGreaterThan(0);
     for (const file of files) {
-      expect(path.resolve(file).startsWith(path.resolve(dir.dir) + path.sep)).toBe(true);
+      expect(path.resolve(file).startsWith(path.resolve(env.cache.config.cacheDir) + path.sep)).toBe(true);
       expect(path.basename(file)).toMatch(/^[0-9a-f]+(\.json)?$/);
     }
   });

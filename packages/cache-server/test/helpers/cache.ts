@@ -69,3 +69,22 @@ export function useOriginAndCaches(routes: Record<string, Route>): {
     },
   };
 }
+
+/** The common case of useOriginAndCaches: one cache (with `extra` options), started in beforeAll. */
+export function useOriginAndCache(
+  routes: Record<string, Route>,
+  extra: Partial<CacheServerConfig> = {},
+): { readonly origin: TestOrigin; readonly cache: StartedCache } {
+  const servers = useOriginAndCaches(routes);
+  beforeAll(() => servers.start(extra));
+  return {
+    get origin() {
+      return servers.origin;
+    },
+    get cache() {
+      const cache = servers.caches[0];
+      if (!cache) throw new Error('the cache starts in beforeAll');
+      return cache;
+    },
+  };
+}
