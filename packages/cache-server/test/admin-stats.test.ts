@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { beforeAll, describe, expect, test } from '@jest/globals';
 import type { EntryMeta } from '@simple-cache/common';
 import { listEntries, summarizeEntry, type EntrySummary } from '../src/admin/entry-listing.js';
 import { readStoreStats } from '../src/admin/store-stats.js';
@@ -6,9 +6,9 @@ import { createTelemetry } from '../src/admin/telemetry.js';
 import { TrafficHistory, type TrafficSeries } from '../src/admin/traffic-history.js';
 import type { Store } from '../src/store/store.js';
 import { admin, metricValue, PREFIX } from './helpers/admin.js';
-import { startCache, tempDir, type StartedCache } from './helpers/cache.js';
+import { useOriginAndCache } from './helpers/cache.js';
 import { request, waitFor } from './helpers/http.js';
-import { fixed, startTestOrigin, type TestOrigin } from './helpers/test-origin.js';
+import { fixed } from './helpers/test-origin.js';
 import { at, entry, options, T0 } from './policy/fixtures.js';
 
 describe('TrafficHistory: one bucket per second, the last N seconds', () => {
@@ -156,34 +156,26 @@ describe('listEntries: filter, sort, page', () => {
 });
 
 describe('<prefix>/stats and <prefix>/entries', () => {
-  let origin: TestOrigin;
-  let cache: StartedCache;
-  let dir: Awaited<ReturnType<typeof tempDir>>;
-
-  beforeAll(async () => {
-    dir = await tempDir();
-    origin = await startTestOrigin({
+  const env = useOriginAndCache(
+    {
       '/one': fixed('1'.repeat(100), { 'cache-control': 'max-age=600', 'surrogate-key': 'numbers odd' }),
       '/two': fixed('2'.repeat(200), { 'cache-control': 'max-age=600', 'cache-tag': 'numbers' }),
       '/dir/three': fixed('3'.repeat(300), { 'cache-control': 'max-age=600' }),
       '/post': fixed('ok'),
-    });
-    cache = await startCache(origin.url, dir.dir, { adminToken: 'token' });
-    for (const path of ['/one', '/two', '/dir/three']) await request(cache.url, path);
-    await waitFor(() => cache.store.stats().entries === 3, 'three entries');
-    for (const path of ['/one', '/one', '/one', '/two']) await request(cache.url, path);
-    await request(cache.url, '/post', { method: 'POST', body: 'x' });
-  });
-  afterAll(async () => {
-    await cache?.close();
-    await origin?.close();
-    await dir?.cleanup();
+    },
+    { adminToken: 'token' },
+  );
+  beforeAll(async () => {
+    for (const path of ['/one', '/two', '/dir/three']) await request(env.cache.url, path);
+    await waitFor(() => env.cache.store.stats().entries === 3, 'three entries');
+    for (const path of ['/one', '/one', '/one', '/two']) await request(env.cache.url, path);
+    await request(env.cache.url, '/post', { method: 'POST', body: 'x' });
   });
 
   test('stats: totals, hit ratio, bytes, store, auth and the per-second history', async () => {
     let json: Record<string, unknown> = {};
     await waitFor(async () => {
-      json = (await admin(cache.url, `${PREFIX}/stats?history=60`)).json;
+      json = (await admin(env.cache.url, `${PREFIX}/stats?history=60`)).json;
       return (json.requests as { total: number }).total === 8;
     }, 'every exchange to be counted');
     expect(json).toMatchObject({
@@ -198,8 +190,8 @@ describe('<prefix>/stats and <prefix>/entries', () => {
         errors: {},
       },
       bytes: { fromCache: 3 * 100 + 200, fromOrigin: 100 + 200 + 300 + 2 },
-      origin: { url: origin.url, requests: 4, errors: {}, inFlight: 0 },
-      store: { entries: 3, size: 600, maxSize: cache.config.maxSize, evictions: 0 },
+      origin: { url: env.origin.url, requests: 4, errors: {}, inFlight: 0 },
+      store: { entries: 3, size: 600, maxSize: env.cache.config.maxSize, evictions: 0 },
       auth: { tokenRequired: true },
     });
     const history = json.history as TrafficSeries;
@@ -211,7 +203,7 @@ describe('<prefix>/stats and <prefix>/entries', () => {
   });
 
   test('entries: sorted by hits by default, with size, age, TTL, hits and tags', async () => {
-    const { json } = await admin(cache.url, `${PREFIX}/entries`);
+    const { json } = await admin(env.cache.url, `${PREFIX}/entries`);
     expect(json).toMatchObject({ total: 3, offset: 0, limit: 50 });
     const items = json.items as EntrySummary[];
     expect(items.map((item) => [item.path, item.hits, item.size, item.tags])).toEqual([
@@ -220,7 +212,7 @@ describe('<prefix>/stats and <prefix>/entries', () => {
       ['/dir/three', 0, 300, []],
     ]);
     for (const item of items) {
-      expect(item.key).toBe(`${origin.url}${item.path}`);
+      expect(item.key).toBe(`${env.origin.url}${item.path}`);
       expect(item.age).toBeGreaterThanOrEqual(0);
       expect(item.ttl).toBe(600 - item.age);
     }
@@ -233,13 +225,13 @@ describe('<prefix>/stats and <prefix>/entries', () => {
     ['?sort=size', ['/dir/three', '/two', '/one']],
     ['?sort=size&limit=1&offset=1', ['/two']],
   ])('entries%s', async (query, expected) => {
-    const { json } = await admin(cache.url, `${PREFIX}/entries${query}`);
+    const { json } = await admin(env.cache.url, `${PREFIX}/entries${query}`);
     expect((json.items as EntrySummary[]).map((item) => item.path)).toEqual(expected);
   });
 
   test('entries with a bad sort or prefix → 400', async () => {
     for (const query of ['?sort=colour', '?prefix=nowhere']) {
-      const reply = await admin(cache.url, `${PREFIX}/entries${query}`);
+      const reply = await admin(env.cache.url, `${PREFIX}/entries${query}`);
       expect({ query, status: reply.status, error: reply.json.error }).toEqual({
         query,
         status: 400,
