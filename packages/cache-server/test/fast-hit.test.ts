@@ -1,4 +1,5 @@
 import { beforeAll, describe, expect, test } from '@jest/globals';
+import { randomBytes } from 'node:crypto';
 import { useOriginAndCache } from './helpers/cache.js';
 import { request, waitFor } from './helpers/http.js';
 
@@ -6,8 +7,15 @@ import { request, waitFor } from './helpers/http.js';
  * Hits on small in-memory objects are answered before Fastify's router (proxy/fast-hit.ts).
  * They must be indistinguishable from the full path's answers, and count in metrics.
  */
+/** A 256 KiB body: the largest hit size, which the memory tier holds by default (1 MiB). */
+const QUARTER_MIB = randomBytes(256 * 1024);
+
 describe('fast hits answer exactly as the full path does', () => {
   const env = useOriginAndCache({
+    '/quarter-mib': (_req, res) => {
+      res.writeHead(200, { 'cache-control': 'max-age=600', 'content-length': QUARTER_MIB.length });
+      res.end(QUARTER_MIB);
+    },
     '/small': (_req, res) => {
       res.writeHead(200, {
         'cache-control': 'max-age=600, no-cache="x-private-note"',
@@ -51,6 +59,17 @@ describe('fast hits answer exactly as the full path does', () => {
     expect(fast.headers['surrogate-key']).toBeUndefined();
     expect(fast.headers['x-kept']).toBe('yes');
     expect(env.origin.count('/small')).toBe(1);
+  });
+
+  test('with the default options a 256 KiB body is held in memory and answered by the fast path', async () => {
+    await request(env.cache.url, '/quarter-mib');
+    await waitFor(() => env.cache.proxy.inFlight.size === 0, 'the entry to be stored');
+    const servedBefore = env.cache.fastHit?.served ?? 0;
+    const hit = await request(env.cache.url, '/quarter-mib');
+    expect(hit.headers['x-cache']).toBe('HIT');
+    expect(hit.body.equals(QUARTER_MIB)).toBe(true);
+    expect(env.cache.fastHit?.served).toBe(servedBefore + 1);
+    expect(env.origin.count('/quarter-mib')).toBe(1);
   });
 
   test('HEAD: the same headers, no body', async () => {
