@@ -43,6 +43,7 @@ describe('a miss streams to the client while it is stored', () => {
   let cache: StartedCache;
   let dir: Awaited<ReturnType<typeof tempDir>>;
   let finishSlow: () => void = () => {};
+  let releaseHeadFirst: () => void = () => {};
   const LARGE = 256 * MiB;
   const CHUNK = 256 * 1024;
   let largeSha1 = '';
@@ -57,6 +58,11 @@ describe('a miss streams to the client while it is stored', () => {
         res.writeHead(200, { 'cache-control': 'max-age=60', 'content-length': 10 });
         res.write('first');
         finishSlow = () => res.end('-last');
+      },
+      '/head-first': (_req, res) => {
+        res.writeHead(200, { 'cache-control': 'max-age=60', 'content-length': 4 });
+        res.flushHeaders();
+        releaseHeadFirst = () => res.end('body');
       },
       '/large': (_req, res) => {
         res.writeHead(200, {
@@ -90,6 +96,18 @@ describe('a miss streams to the client while it is stored', () => {
     await cache?.close();
     await origin?.close();
     await dir?.cleanup();
+  });
+
+  test('the response head reaches the client before the origin has sent any body byte', async () => {
+    const response = await new Promise<http.IncomingMessage>((resolve, reject) => {
+      http.get(`${cache.url}/head-first`, { agent: false }, resolve).on('error', reject);
+    });
+    expect(response.statusCode).toBe(200);
+    expect(response.headers['x-cache']).toBe('MISS');
+    releaseHeadFirst();
+    let text = '';
+    for await (const chunk of response) text += String(chunk);
+    expect(text).toBe('body');
   });
 
   test('the client gets the first bytes before the origin has finished', async () => {
