@@ -41,4 +41,6 @@ for (const child of children) {
 }
 process.on('SIGINT', () => stopAll('SIGINT'));
 process.on('SIGTERM', () => stopAll('SIGTERM'));
-console.log('simple-cache demo: origin on http://localhost:8000, cache on http://localhost:8001 (Ctrl-C stops both)');
+console.log(
+  'simple-cache demo: origin on http://localhost:8000, cache on http://localhost:8001, dashboard on http://localhost:8001/_cache/ (Ctrl-C stops both)',
+);

@@ -39,7 +39,25 @@ async function main(): Promise<void> {
   process.once('SIGINT', () => shutdown('SIGINT'));
   process.once('SIGTERM', () => shutdown('SIGTERM'));
   await app.listen({ port: config.port, host: config.host });
-  app.log.info({ origin: config.origin, cacheDir: config.cacheDir, maxSize: config.maxSize }, 'cache-server ready');
+  const dashboard = dashboardUrl(server);
+  app.log.info(
+    { origin: config.origin, cacheDir: config.cacheDir, maxSize: config.maxSize, ...(dashboard ? { dashboard } : {}) },
+    dashboard ? `cache-server ready; dashboard at ${dashboard}` : 'cache-server ready',
+  );
+}
+
+/**
+ * Where a person finds the dashboard: on the cache port under --admin-prefix, else on
+ * --admin-port. A wildcard listen address is shown as localhost, which a browser can open.
+ */
+function dashboardUrl(server: Awaited<ReturnType<typeof import('./app.js').buildCacheServer>>): string | undefined {
+  const { config } = server;
+  const listener = config.adminPrefix !== '' ? server.app.server : server.admin?.server;
+  const address = listener?.address();
+  if (!address || typeof address !== 'object') return undefined;
+  const wildcard = ['0.0.0.0', '::', '::0', ''].includes(address.address);
+  const host = wildcard ? 'localhost' : address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  return `http://${host}:${address.port}${config.adminPrefix !== '' ? config.adminPrefix : ''}/`;
 }
 
 main().catch((error: unknown) => {

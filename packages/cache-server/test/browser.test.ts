@@ -147,4 +147,17 @@ describe('the demo site in headless Chromium, through the cache', () => {
     },
     TIMEOUT_MS,
   );
+
+  test(
+    'the demo site\'s "Cache dashboard" link opens the cache\'s dashboard',
+    async () => {
+      const loaded = await open();
+      await loaded.page.getByRole('link', { name: 'Cache dashboard' }).click();
+      await loaded.page.waitForURL(`${cache.url}/_cache/`);
+      expect(await loaded.page.title()).toContain('simple-cache');
+      const dashboard = loaded.responses.find((response) => response.url.pathname === '/_cache/');
+      expect(dashboard?.status).toBe(200);
+    },
+    TIMEOUT_MS,
+  );
 });

@@ -65,6 +65,9 @@ describe('graceful shutdown', () => {
       CACHE_LOG_LEVEL: 'info',
     });
     const url = await run.listening();
+    // The dashboard's address is printed for the person who started the cache.
+    await waitFor(() => run.stdout().includes('cache-server ready'), 'the ready line');
+    expect(run.stdout()).toContain(`dashboard at ${url}/_cache/`);
     const body = new Promise<string>((resolve, reject) => {
       http.get(`${url}/slow`, { agent: false }, (res) => {
         let text = '';
