@@ -4,16 +4,15 @@ import type { Logger } from 'pino';
 import type { CacheServerConfig } from '@simple-cache/common';
 import { ADMIN_HOST, buildAdminServer } from './admin/admin-server.js';
 import { adminPlugin, createTelemetry, type AdminDeps } from './admin/index.js';
-import { resolveConfig } from './config.js';
+import { composeStore, type StoreOverrides } from './compose-store.js';
+import { policyOptionsFrom, resolveConfig } from './config.js';
 import { installLimits, serverOptions } from './limits/limits.js';
 import { createLogger } from './logger.js';
 import { createOriginClient } from './origin/origin-client.js';
-import { policyOptionsFrom } from './proxy/policy-options.js';
 import type { ProxyDeps } from './proxy/context.js';
 import { createFastHit, type FastHit } from './proxy/fast-hit.js';
 import { createProxy, type Proxy } from './proxy/proxy.js';
 import { MemoryTier } from './store/memory-tier.js';
-import { openStoreParts, type StoreOverrides } from './store/open-store.js';
 import type { Store } from './store/store.js';
 
 export interface CacheServer {
@@ -42,9 +41,11 @@ export async function buildCacheServer(
   options: { logger?: Logger; store?: StoreOverrides } = {},
 ): Promise<CacheServer> {
   const logger = options.logger ?? createLogger(config.logLevel);
+  const policy = policyOptionsFrom(config);
   // A store shared by several nodes (Redis) also collapses misses and announces purges across them.
-  const { store, collapse, announcePurge } = await openStoreParts(
+  const { store, collapse, announcePurge } = await composeStore(
     config,
+    policy,
     logger.child({ component: 'store' }),
     options.store,
   );
@@ -54,7 +55,7 @@ export async function buildCacheServer(
   const origin = telemetry.observeOrigin(untimedOrigin);
   const proxyDeps: ProxyDeps = {
     config,
-    policy: policyOptionsFrom(config),
+    policy,
     store,
     origin,
     logger,
@@ -64,7 +65,7 @@ export async function buildCacheServer(
   const proxy = createProxy(proxyDeps);
   const adminDeps: AdminDeps = {
     config,
-    policy: policyOptionsFrom(config),
+    policy,
     store,
     origin: untimedOrigin,
     telemetry,

@@ -9,6 +9,7 @@ import {
   parseSize,
   type OptionSpec,
 } from '@simple-cache/common';
+import { DEFAULT_TARGETED_FIELD, HEURISTIC_FRACTION, type PolicyOptions } from './policy/types.js';
 import { DISK_STORE, parseRedisTarget } from './store/redis/redis-url.js';
 
 export const DEFAULTS: Readonly<CacheServerConfig> = Object.freeze({
@@ -42,7 +43,7 @@ export const DEFAULTS: Readonly<CacheServerConfig> = Object.freeze({
   heuristics: true,
   heuristicMaxAge: 86_400_000,
   grace: 0,
-  targetedField: 'cdn-cache-control',
+  targetedField: DEFAULT_TARGETED_FIELD,
   stripTargetedField: false,
   rangeFetchMax: 16 * 1024 ** 2,
 });
@@ -386,6 +387,24 @@ export const OPTIONS: readonly (OptionSpec & { field: keyof CacheServerConfig })
 
 export const USAGE = 'pnpm --filter cache-server start [PORT] [options]';
 
+/**
+ * The policy's options from the server config: the one place where the config's milliseconds
+ * become the policy's seconds (RFC 9111 counts ages and lifetimes in delta-seconds).
+ */
+export function policyOptionsFrom(config: Readonly<CacheServerConfig>): Readonly<PolicyOptions> {
+  return Object.freeze({
+    heuristics: config.heuristics,
+    heuristicFraction: HEURISTIC_FRACTION,
+    heuristicMaxAge: Math.floor(config.heuristicMaxAge / 1000),
+    grace: Math.floor(config.grace / 1000),
+    targetedField: config.targetedField,
+    stripTargetedField: config.stripTargetedField,
+  });
+}
+
+/** The policy's options with every default (tests and embedders that build no config). */
+export const DEFAULT_POLICY_OPTIONS: Readonly<PolicyOptions> = policyOptionsFrom(DEFAULTS);
+
 /** argv + env → a validated, frozen config; throws OptionError naming the bad option. */
 export function loadConfig(
   argv: readonly string[],
@@ -441,7 +460,6 @@ function parseName(text: string): string {
   return text;
 }
 
-/** `/_cache`: one or more path segments of unreserved characters, no trailing slash. */
 /** `/_cache`: one or more path segments of unreserved characters, no trailing slash; `off`: not on the cache port. */
 function parseAdminPrefix(text: string): string {
   if (text === 'off') return '';

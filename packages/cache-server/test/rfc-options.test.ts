@@ -1,6 +1,5 @@
 import { describe, expect, test } from '@jest/globals';
-import { loadConfig } from '../src/config.js';
-import { policyOptionsFrom } from '../src/proxy/policy-options.js';
+import { loadConfig, policyOptionsFrom } from '../src/config.js';
 
 /** The options of the caching rulebook: flag > environment variable > default, validated once. */
 describe('caching options (--heuristics, --heuristic-max-age, --grace, --targeted-field, …)', () => {

@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
 import { startCacheServer } from '../src/app.js';
-import type { StoreOverrides } from '../src/store/open-store.js';
+import type { StoreOverrides } from '../src/compose-store.js';
 import { createTestFs } from './store/test-fs.js';
 import { request, waitFor } from './helpers/http.js';
 import { startTestOrigin, type TestOrigin } from './helpers/test-origin.js';

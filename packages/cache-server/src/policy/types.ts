@@ -36,14 +36,14 @@ export interface PolicyOptions {
   stripTargetedField: boolean;
 }
 
-export const DEFAULT_POLICY_OPTIONS: Readonly<PolicyOptions> = Object.freeze({
-  heuristics: true,
-  heuristicFraction: 0.1,
-  heuristicMaxAge: 86_400,
-  grace: 0,
-  targetedField: 'cdn-cache-control',
-  stripTargetedField: false,
-});
+/** RFC 9111 §4.2.2: "a typical setting of this fraction might be 10%" of the time since Last-Modified. */
+export const HEURISTIC_FRACTION = 0.1;
+
+/**
+ * RFC 9213 §2.1: the targeted field CDNs obey. The policy's own fallback, and the default of
+ * `--targeted-field` (config.ts, which holds every other default and builds PolicyOptions).
+ */
+export const DEFAULT_TARGETED_FIELD = 'cdn-cache-control';
 
 /** Every decision carries the rule that produced it (shown in Cache-Status `detail` and logs). */
 export interface Reasoned {

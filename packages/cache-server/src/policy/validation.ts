@@ -1,5 +1,5 @@
 import type { EntryMeta, HeaderMap, RequestView, ResponseView } from './types.js';
-import { DEFAULT_POLICY_OPTIONS } from './types.js';
+import { DEFAULT_TARGETED_FIELD } from './types.js';
 import { readField } from './cache-control.js';
 import { parseHttpDate } from './http-date.js';
 import { storedResponseHeaders, stripHopByHop } from './headers.js';
@@ -64,7 +64,7 @@ export function freshenWithNotModified(
   res: ResponseView,
   requestTime: number,
   responseTime: number,
-  targetedField: string = DEFAULT_POLICY_OPTIONS.targetedField,
+  targetedField: string = DEFAULT_TARGETED_FIELD,
 ): EntryMeta {
   const headers = mergeHeaders(entry.headers, res.headers, responseTime, targetedField);
   return { ...entry, headers, requestTime, responseTime };
@@ -81,7 +81,7 @@ export function freshenWithHead(
   res: ResponseView,
   requestTime: number,
   responseTime: number,
-  targetedField: string = DEFAULT_POLICY_OPTIONS.targetedField,
+  targetedField: string = DEFAULT_TARGETED_FIELD,
 ): EntryMeta | undefined {
   if (res.status !== 200) return entry;
   if (!headDescribesStored(entry, res.headers)) return undefined;

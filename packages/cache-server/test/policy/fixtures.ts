@@ -1,4 +1,5 @@
-import { DEFAULT_POLICY_OPTIONS, type PolicyOptions, type RequestView } from '../../src/policy/types.js';
+import { DEFAULT_POLICY_OPTIONS } from '../../src/config.js';
+import type { PolicyOptions, RequestView } from '../../src/policy/types.js';
 import type { EntryMeta, HeaderMap } from '@simple-cache/common';
 
 /** The wall clock every fixture is built around (ms); tests move `now` relative to it. */

@@ -1,5 +1,6 @@
 import { afterAll, afterEach, beforeAll, beforeEach } from '@jest/globals';
 import { Redis } from 'ioredis';
+import { DEFAULT_POLICY_OPTIONS } from '../../src/config.js';
 import { RedisStore, type RedisStoreOptions } from '../../src/store/redis/redis-store.js';
 import type { StoreUnderTest } from '../store/store-suite.js';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
@@ -15,7 +16,7 @@ export async function openRedisStore(
   server: RedisServer,
   options: Partial<RedisStoreOptions> = {},
 ): Promise<RedisStore> {
-  return RedisStore.open({ url: server.url, maxSize: MAX_SIZE, ...options });
+  return RedisStore.open({ url: server.url, maxSize: MAX_SIZE, policy: DEFAULT_POLICY_OPTIONS, ...options });
 }
 
 /** Body keys that no variant points at: what a failed or aborted write must not leave. */

@@ -19,7 +19,7 @@ describeStoreContract(
   makeRedisStoreFactory(() => server),
 );
 
-// As the server runs it: the memory tier in front of Redis (src/store/open-store.ts).
+// As the server runs it: the memory tier in front of Redis (src/compose-store.ts).
 describeStoreContract('MemoryTier over RedisStore', async (options) => {
   const subject = await makeRedisStoreFactory(() => server)(options);
   const tier = new MemoryTier(subject.store as RedisStore, { maxSize: 8 * 1024 * 1024, maxObjectSize: 1024 * 1024 });

@@ -1,6 +1,6 @@
 import { describe, expect, test } from '@jest/globals';
 import type { HeaderMap } from '@simple-cache/common';
-import { DEFAULT_POLICY_OPTIONS } from '../../src/policy/index.js';
+import { DEFAULT_POLICY_OPTIONS } from '../../src/config.js';
 import { usefulUntil, type LifetimeOptions } from '../../src/store/redis/entry-lifetime.js';
 import { createRedisKeys, hashKey } from '../../src/store/redis/redis-keys.js';
 import { useFakeClock } from '../helpers/clock.js';

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { Writable, type Readable } from 'node:stream';
 import type { EntryMeta } from '@simple-cache/common';
 import { pino, type Logger } from 'pino';
-import { DEFAULT_POLICY_OPTIONS, type PolicyOptions } from '../../policy/index.js';
+import type { PolicyOptions } from '../../policy/index.js';
 import type { ByteRange, EntryWriter, Store, StoreHealth, StoreStats } from '../store.js';
 import { StoreError } from '../store-errors.js';
 import { readableOf, resolveRange } from '../body-range.js';
@@ -50,7 +50,7 @@ export interface RedisStoreOptions {
   /** Largest body stored (CACHE_ERR_ENTRY_TOO_LARGE beyond); default and cap: `maxSize`. */
   maxObjectSize?: number;
   /** The policy the proxy uses: entry lifetimes in Redis follow its freshness rules. */
-  policy?: PolicyOptions;
+  policy: Readonly<PolicyOptions>;
   logger?: Logger;
   /** Key prefix (default `sc:v1:`): several caches may share one Redis with different prefixes. */
   prefix?: string;
@@ -122,7 +122,7 @@ export class RedisStore implements Store {
       recountIntervalMs: options.recountIntervalMs ?? DEFAULTS.recountIntervalMs,
     };
     this.lifetime = {
-      policy: options.policy ?? DEFAULT_POLICY_OPTIONS,
+      policy: options.policy,
       revalidationMarginMs: options.revalidationMarginMs ?? DEFAULT_REVALIDATION_MARGIN_MS,
       staleMarginMs: options.staleMarginMs ?? DEFAULT_STALE_MARGIN_MS,
     };

@@ -1,13 +1,13 @@
 import type { CacheServerConfig, EntryMeta } from '@simple-cache/common';
 import type { Logger } from 'pino';
-import { tagsOf } from '../admin/tags.js';
-import type { CrossNodeCollapse } from '../proxy/context.js';
-import { policyOptionsFrom } from '../proxy/policy-options.js';
-import { DiskStore, type DiskStoreOptions } from './disk-store.js';
-import { MemoryTier, type InnerStore } from './memory-tier.js';
-import { isRedisStore } from './redis/redis-url.js';
-import { createPurgeAnnouncer, syncTierWithBus, type PurgeNotice } from './redis/tier-sync.js';
-import type { Store } from './store.js';
+import { tagsOf } from './admin/tags.js';
+import type { PolicyOptions } from './policy/index.js';
+import type { CrossNodeCollapse } from './proxy/context.js';
+import { DiskStore, type DiskStoreOptions } from './store/disk-store.js';
+import { MemoryTier, type InnerStore } from './store/memory-tier.js';
+import { isRedisStore } from './store/redis/redis-url.js';
+import { createPurgeAnnouncer, syncTierWithBus, type PurgeNotice } from './store/redis/tier-sync.js';
+import type { Store } from './store/store.js';
 
 /** Knobs that are not options of the server: tests inject a clock or a failing file system. */
 export type StoreOverrides = Partial<Pick<DiskStoreOptions, 'fs' | 'now' | 'retryDelay'>>;
@@ -24,23 +24,16 @@ export interface OpenedStore {
 /**
  * The store the server runs on, from its config: the disk store, or Redis with `--store
  * redis://…` (shared by several nodes), with the memory tier in front of it unless
- * `--memory-size 0`.
+ * `--memory-size 0`. Wiring only: it sits beside app.ts so that store/ never reaches into the
+ * proxy or the admin endpoints, whose pieces (cross-node collapsing, purge tags) it plugs in.
  */
-export async function openStore(
+export async function composeStore(
   config: Readonly<CacheServerConfig>,
-  logger: Logger,
-  overrides: StoreOverrides = {},
-): Promise<Store> {
-  return (await openStoreParts(config, logger, overrides)).store;
-}
-
-/** openStore, with the parts a shared store adds (see OpenedStore). */
-export async function openStoreParts(
-  config: Readonly<CacheServerConfig>,
+  policy: Readonly<PolicyOptions>,
   logger: Logger,
   overrides: StoreOverrides = {},
 ): Promise<OpenedStore> {
-  if (isRedisStore(config.store)) return openShared(config, logger);
+  if (isRedisStore(config.store)) return openShared(config, policy, logger);
   const disk = await DiskStore.open({
     dir: config.cacheDir,
     maxSize: config.maxSize,
@@ -49,31 +42,39 @@ export async function openStoreParts(
     logger,
     ...overrides,
   });
-  return { store: withMemoryTier(config, disk) };
+  return { store: withMemoryTier(config, disk) ?? disk };
 }
 
 /**
  * Redis behind the memory tier, the tier kept in step with every other node's changes and
- * purges over the invalidation bus (redis/tier-sync.ts).
+ * purges over the invalidation bus (store/redis/tier-sync.ts).
  */
-async function openShared(config: Readonly<CacheServerConfig>, logger: Logger): Promise<OpenedStore> {
+async function openShared(
+  config: Readonly<CacheServerConfig>,
+  policy: Readonly<PolicyOptions>,
+  logger: Logger,
+): Promise<OpenedStore> {
   // Loaded only when asked for: ioredis costs start-up time every disk-store node would pay.
-  const { RedisStore } = await import('./redis/redis-store.js');
+  const { RedisStore } = await import('./store/redis/redis-store.js');
   const redis = await RedisStore.open({
     url: config.store,
     maxSize: config.maxSize,
     maxObjectSize: config.maxObjectSize,
-    policy: policyOptionsFrom(config),
+    policy,
     logger,
   });
-  const store = withMemoryTier(config, redis);
-  const tier = store instanceof MemoryTier ? store : undefined;
+  const tier = withMemoryTier(config, redis);
   const entryTags = (entry: EntryMeta) => tagsOf(entry.headers, config.tagHeaders);
   if (tier) syncTierWithBus(tier, redis.bus, entryTags);
-  return { store, collapse: redis.locks, announcePurge: createPurgeAnnouncer(tier, redis.bus, entryTags) };
+  return {
+    store: tier ?? redis,
+    collapse: redis.locks,
+    announcePurge: createPurgeAnnouncer(tier, redis.bus, entryTags),
+  };
 }
 
-function withMemoryTier(config: Readonly<CacheServerConfig>, inner: InnerStore): Store {
-  if (config.memorySize <= 0) return inner;
+/** The memory tier in front of `inner`; undefined with `--memory-size 0`. */
+function withMemoryTier(config: Readonly<CacheServerConfig>, inner: InnerStore): MemoryTier | undefined {
+  if (config.memorySize <= 0) return undefined;
   return new MemoryTier(inner, { maxSize: config.memorySize, maxObjectSize: config.memoryObjectSize });
 }
