@@ -1,14 +1,24 @@
 import preset from './jest.preset.js';
+import { skippedTestFiles } from './scripts/system-packages.mjs';
+
+/**
+ * Test files that need a system package that is missing (their `// @system-packages` line) are
+ * left out; the reporter below names them at the end of the run (scripts/system-packages.mjs).
+ */
+const escape = (text) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+const missingPackageFiles = skippedTestFiles().map(({ file }) => `^${escape(file)}$`);
 
 /** @type {import('jest').Config} */
 export default {
   // Global options such as testTimeout are ignored inside `projects`: they must be set here.
   testTimeout: preset.testTimeout,
+  reporters: ['default', '<rootDir>/scripts/jest-system-packages-reporter.mjs'],
   projects: [
     ...['common', 'main-server', 'cache-server'].map((name) => ({
       ...preset,
       displayName: name,
       rootDir: new URL(`./packages/${name}`, import.meta.url).pathname,
+      testPathIgnorePatterns: ['/node_modules/', ...missingPackageFiles],
     })),
     // The repository's own scripts (plain ESM JavaScript, nothing to transform).
     {
@@ -16,6 +26,7 @@ export default {
       testEnvironment: 'node',
       rootDir: new URL('./scripts', import.meta.url).pathname,
       testMatch: ['<rootDir>/test/**/*.test.mjs'],
+      testPathIgnorePatterns: ['/node_modules/', ...missingPackageFiles],
       transform: {},
     },
   ],

@@ -1,3 +1,4 @@
+// @system-packages chromium
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import type http from 'node:http';
 import { mkdir } from 'node:fs/promises';

@@ -1,3 +1,4 @@
+// @system-packages chromium
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { mkdir } from 'node:fs/promises';
 import os from 'node:os';

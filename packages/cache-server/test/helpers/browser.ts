@@ -1,7 +1,11 @@
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { findExecutable } from '../../../../scripts/system-packages.mjs';
 
-/** Debian's Chromium: the machine has no network for Playwright's own browser downloads. */
-const CHROMIUM_PATH = '/usr/bin/chromium';
+/**
+ * Debian's Chromium (package chromium, which the test command installs): the machine has no
+ * network for Playwright's own browser downloads.
+ */
+const CHROMIUM_PATH = findExecutable('chromium') ?? '/usr/bin/chromium';
 
 /** Headless, and quiet: no background traffic of Chromium's own that could reach the servers or hang. */
 const CHROMIUM_ARGS = [

@@ -18,7 +18,8 @@ export interface RedisServer {
 }
 
 /**
- * A real `redis-server` (Debian package `redis-server`; `.ci/run` installs it) on a free
+ * A real `redis-server` (Debian package `redis-server`; the test command installs it when
+ * missing and root, see scripts/ensure-system-packages.mjs) on a free
  * loopback port, in a temp directory, saving nothing (`--save ''`, no AOF). Extra `args` are
  * passed through, e.g. ['--maxmemory', '10mb'].
  */
@@ -92,7 +93,7 @@ function spawnRedis(port: number, dir: string, args: string[]): Promise<ChildPro
     child.once('error', (err: NodeJS.ErrnoException) => {
       reject(
         err.code === 'ENOENT'
-          ? new Error('redis-server is not installed: apt-get install redis-server (.ci/run does it)')
+          ? new Error('redis-server is not installed: apt-get install redis-server (the test command does it as root)')
           : err,
       );
     });

@@ -1,3 +1,4 @@
+// @system-packages redis-server
 import { describe, expect, test } from '@jest/globals';
 import { createRedisKeys, hashKey } from '../../src/store/redis/redis-keys.js';
 import type { RedisStore } from '../../src/store/redis/redis-store.js';

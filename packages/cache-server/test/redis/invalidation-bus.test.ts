@@ -1,3 +1,4 @@
+// @system-packages redis-server
 import { describe, expect, test } from '@jest/globals';
 import type { Invalidation } from '../../src/store/redis/invalidation-bus.js';
 import type { RedisStore } from '../../src/store/redis/redis-store.js';

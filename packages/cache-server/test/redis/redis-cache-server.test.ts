@@ -1,3 +1,4 @@
+// @system-packages redis-server
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { startCache, tempDir, type StartedCache } from '../helpers/cache.js';
 import { request, waitFor } from '../helpers/http.js';

@@ -1,3 +1,4 @@
+// @system-packages redis-server
 import { describe, expect, test } from '@jest/globals';
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';

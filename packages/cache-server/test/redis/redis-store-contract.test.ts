@@ -1,3 +1,4 @@
+// @system-packages redis-server
 import { afterAll, beforeAll } from '@jest/globals';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
 import { describeStoreContract } from '../store/store-suite.js';

@@ -1,3 +1,4 @@
+// @system-packages redis-server
 import { describe, expect, test } from '@jest/globals';
 import type { HeaderMap } from '@simple-cache/common';
 import { DEFAULT_POLICY_OPTIONS } from '../../src/config.js';
