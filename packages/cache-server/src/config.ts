@@ -43,6 +43,10 @@ export const DEFAULTS: Readonly<CacheServerConfig> = Object.freeze({
   heuristics: true,
   heuristicMaxAge: 86_400_000,
   grace: 0,
+  // An outage is covered for a day (RFC 9111 §4.2.4 "disconnected"; nginx's use_stale error
+  // timeout, Varnish's grace): long enough for a night without an operator, short enough that a
+  // response days out of date is an error rather than a surprise. 5xx answers stay with --grace.
+  disconnectedGrace: 86_400_000,
   targetedField: DEFAULT_TARGETED_FIELD,
   stripTargetedField: false,
   rangeFetchMax: 16 * 1024 ** 2,
@@ -352,6 +356,18 @@ export const OPTIONS: readonly (OptionSpec & { field: keyof CacheServerConfig })
     parse: parseDuration,
   },
   {
+    flag: 'disconnected-grace',
+    field: 'disconnectedGrace',
+    env: 'CACHE_DISCONNECTED_GRACE',
+    description:
+      'how long past expiry a stale response is served while the origin cannot be reached (refused, dropped, timed out)',
+    default: DEFAULTS.disconnectedGrace,
+    expected: 'a duration such as 1d, 1h or 0 (off)',
+    placeholder: 'duration',
+    showDefault: (v) => showDuration(v as number),
+    parse: parseDuration,
+  },
+  {
     flag: 'targeted-field',
     field: 'targetedField',
     env: 'CACHE_TARGETED_FIELD',
@@ -397,6 +413,7 @@ export function policyOptionsFrom(config: Readonly<CacheServerConfig>): Readonly
     heuristicFraction: HEURISTIC_FRACTION,
     heuristicMaxAge: Math.floor(config.heuristicMaxAge / 1000),
     grace: Math.floor(config.grace / 1000),
+    disconnectedGrace: Math.floor(config.disconnectedGrace / 1000),
     targetedField: config.targetedField,
     stripTargetedField: config.stripTargetedField,
   });

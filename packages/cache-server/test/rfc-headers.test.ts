@@ -31,7 +31,8 @@ describe('headers sent to clients (RFC 9111 §5.1, RFC 9110 §7.6.1, RFC 9211)',
       '/slow': (_req, res) => {
         held = res;
       },
-      '/down': sequence(respond({ 'cache-control': 'max-age=1' }), (req) => req.socket.destroy()),
+      // must-revalidate: otherwise the stale response would answer for the unreachable origin (§4.2.4).
+      '/down': sequence(respond({ 'cache-control': 'max-age=1, must-revalidate' }), (req) => req.socket.destroy()),
     });
   });
   afterAll(async () => {

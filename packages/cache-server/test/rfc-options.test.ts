@@ -11,6 +11,7 @@ describe('caching options (--heuristics, --heuristic-max-age, --grace, --targete
       heuristics: true,
       heuristicMaxAge: 86_400_000,
       grace: 0,
+      disconnectedGrace: 86_400_000,
       targetedField: 'cdn-cache-control',
       stripTargetedField: false,
       rangeFetchMax: 16 * 1024 * 1024,
@@ -20,6 +21,7 @@ describe('caching options (--heuristics, --heuristic-max-age, --grace, --targete
       heuristicFraction: 0.1,
       heuristicMaxAge: 86_400,
       grace: 0,
+      disconnectedGrace: 86_400,
       targetedField: 'cdn-cache-control',
       stripTargetedField: false,
     });
@@ -33,6 +35,8 @@ describe('caching options (--heuristics, --heuristic-max-age, --grace, --targete
     [[], { CACHE_HEURISTIC_MAX_AGE: '0' }, { heuristicMaxAge: 0 }],
     [['--grace', '10m'], {}, { grace: 600_000 }],
     [[], { CACHE_GRACE: '30s' }, { grace: 30_000 }],
+    [['--disconnected-grace', '0'], {}, { disconnectedGrace: 0 }],
+    [[], { CACHE_DISCONNECTED_GRACE: '2h' }, { disconnectedGrace: 7_200_000 }],
     [['--targeted-field', 'Acme-Cache-Control'], {}, { targetedField: 'acme-cache-control' }],
     [[], { CACHE_TARGETED_FIELD: 'Surrogate-Control' }, { targetedField: 'surrogate-control' }],
     [['--strip-targeted-field', 'on'], {}, { stripTargetedField: true }],
@@ -44,14 +48,17 @@ describe('caching options (--heuristics, --heuristic-max-age, --grace, --targete
   });
 
   test('policy options are in seconds', () => {
-    const policy = policyOptionsFrom(load(['--grace', '90s', '--heuristic-max-age', '2h', '--heuristics', 'off']));
-    expect(policy).toMatchObject({ grace: 90, heuristicMaxAge: 7200, heuristics: false });
+    const policy = policyOptionsFrom(
+      load(['--grace', '90s', '--disconnected-grace', '1h', '--heuristic-max-age', '2h', '--heuristics', 'off']),
+    );
+    expect(policy).toMatchObject({ grace: 90, disconnectedGrace: 3600, heuristicMaxAge: 7200, heuristics: false });
   });
 
   test.each<[string[], RegExp]>([
     [['--heuristics', 'maybe'], /invalid --heuristics "maybe": expected on or off/],
     [['--heuristic-max-age', 'forever'], /invalid --heuristic-max-age "forever": expected a duration/],
     [['--grace', '-1s'], /invalid --grace "-1s"/],
+    [['--disconnected-grace', 'forever'], /invalid --disconnected-grace "forever": expected a duration/],
     [['--targeted-field', 'bad name'], /invalid --targeted-field "bad name": expected a header name/],
     [['--strip-targeted-field', 'x'], /invalid --strip-targeted-field "x"/],
     [['--range-fetch-max', 'big'], /invalid --range-fetch-max "big": expected a size/],

@@ -8,6 +8,18 @@ import { cacheStatusOf, respond, sequence, startHarness, type Harness } from './
 const down: Route = (req) => req.socket.destroy();
 const failing = (status: number): Route => respond({}, 'origin error', status);
 
+/** Stores `path`'s first response, then moves the clock `secondsLater`. */
+async function primeAndWait(
+  clock: ReturnType<typeof useFakeClock>,
+  target: Harness,
+  path: string,
+  secondsLater: number,
+): Promise<void> {
+  await target.get(path);
+  await target.settle();
+  clock.advance(secondsLater);
+}
+
 /** Serving stale responses: RFC 5861 stale-while-revalidate and stale-if-error, and --grace. */
 describe('stale-while-revalidate (RFC 5861 §3)', () => {
   let h: Harness;
@@ -87,7 +99,7 @@ describe('stale-if-error (RFC 5861 §4) and --grace', () => {
         respond({ 'cache-control': 'max-age=600' }, 'cacheable error', 503),
         respond(sie, 'recovered'),
       ),
-      '/grace': sequence(respond({ 'cache-control': 'max-age=10' }, 'good'), down),
+      '/grace': sequence(respond({ 'cache-control': 'max-age=10' }, 'good'), failing(503)),
     });
     h = await startHarness(routes());
     graced = await startHarness(routes(), { grace: 60_000 });
@@ -98,14 +110,8 @@ describe('stale-if-error (RFC 5861 §4) and --grace', () => {
     await graced?.close();
   });
 
-  async function prime(target: Harness, path: string, secondsLater: number): Promise<void> {
-    await target.get(path);
-    await target.settle();
-    clock.advance(secondsLater);
-  }
-
   test('the origin answers 5xx: the stale response is served instead', async () => {
-    await prime(h, '/sie-503', 30);
+    await primeAndWait(clock, h, '/sie-503', 30);
     const reply = await h.get('/sie-503');
     expect([reply.status, reply.body.toString(), reply.headers['x-cache']]).toEqual([200, 'good', 'STALE']);
     expect(reply.headers.age).toBe('30');
@@ -113,43 +119,151 @@ describe('stale-if-error (RFC 5861 §4) and --grace', () => {
   });
 
   test('the origin is unreachable: the stale response is served instead', async () => {
-    await prime(h, '/sie-down', 30);
+    await primeAndWait(clock, h, '/sie-down', 30);
     const reply = await h.get('/sie-down');
     expect([reply.status, reply.body.toString(), reply.headers['x-cache']]).toEqual([200, 'good', 'STALE']);
     expect(cacheStatusOf(reply)).toMatch(/detail=CACHE_ERR_ORIGIN_UNREACHABLE$/);
   });
 
   test('past the stale-if-error window the error goes to the client', async () => {
-    await prime(h, '/sie-expired', 71);
+    await primeAndWait(clock, h, '/sie-expired', 71);
     const reply = await h.get('/sie-expired');
     expect([reply.status, reply.headers['x-cache']]).toEqual([500, 'EXPIRED']);
   });
 
   test('stale-if-error in the request works as well', async () => {
-    await prime(h, '/sie-request', 30);
+    await primeAndWait(clock, h, '/sie-request', 30);
     expect((await h.get('/sie-request')).status).toBe(502);
     const reply = await h.get('/sie-request', { 'cache-control': 'stale-if-error=60' });
     expect([reply.status, reply.body.toString(), reply.headers['x-cache']]).toEqual([200, 'good', 'STALE']);
   });
 
   test('a cacheable 5xx does not replace the response kept for errors', async () => {
-    await prime(h, '/sie-kept', 30);
+    await primeAndWait(clock, h, '/sie-kept', 30);
     expect((await h.get('/sie-kept')).headers['x-cache']).toBe('STALE');
     await h.settle();
     const recovered = await h.get('/sie-kept');
     expect([recovered.headers['x-cache'], recovered.body.toString()]).toEqual(['EXPIRED', 'recovered']);
   });
 
-  test('--grace serves a stale response while the origin is down, for that long past expiry', async () => {
-    await prime(graced, '/grace', 30);
+  test('--grace serves a stale response while the origin answers 5xx, for that long past expiry', async () => {
+    await primeAndWait(clock, graced, '/grace', 30);
     const reply = await graced.get('/grace');
     expect([reply.status, reply.body.toString(), reply.headers['x-cache']]).toEqual([200, 'good', 'STALE']);
+    expect(cacheStatusOf(reply)).toBe('fwd=stale; fwd-status=503; ttl=-20; detail=origin-status-503');
     clock.advance(60);
-    expect((await graced.get('/grace')).status).toBe(502);
+    expect((await graced.get('/grace')).status).toBe(503);
   });
 
-  test('without --grace (the default) a response without stale-if-error is not served stale', async () => {
-    await prime(h, '/grace', 30);
-    expect((await h.get('/grace')).status).toBe(502);
+  test('without --grace (the default) a 5xx is relayed when the response has no stale-if-error', async () => {
+    await primeAndWait(clock, h, '/grace', 30);
+    const reply = await h.get('/grace');
+    expect([reply.status, reply.headers['x-cache']]).toEqual([503, 'EXPIRED']);
+  });
+});
+
+/**
+ * RFC 9111 §4.2.4: a cache that cannot reach the origin ("disconnected") may serve a stale
+ * response nothing forbids serving stale, without stale-if-error; --disconnected-grace (a day by
+ * default) bounds how stale. An origin that answers, even 5xx, is not disconnected.
+ */
+describe('disconnected origin (RFC 9111 §4.2.4) and --disconnected-grace', () => {
+  let h: Harness;
+  let off: Harness;
+  let refused: Harness;
+  let clock: ReturnType<typeof useFakeClock>;
+  const silent: Route = () => {};
+  const primed = (cacheControl: string, failure: Route): Route =>
+    sequence(respond({ 'cache-control': cacheControl, etag: '"v1"' }, 'good'), failure);
+
+  beforeAll(async () => {
+    clock = useFakeClock();
+    const routes = () => ({
+      '/dropped': primed('max-age=10', down),
+      '/head': primed('max-age=10', down),
+      '/timeout': primed('max-age=10', silent),
+      '/answers-503': primed('max-age=10', failing(503)),
+      '/must-revalidate': primed('max-age=10, must-revalidate', down),
+      '/proxy-revalidate': primed('max-age=10, proxy-revalidate', down),
+      '/s-maxage': primed('s-maxage=10', down),
+      '/no-cache': primed('no-cache', down),
+      '/targeted-must-revalidate': sequence(
+        respond({ 'cache-control': 'max-age=10', 'cdn-cache-control': 'max-age=10, must-revalidate' }, 'good'),
+        down,
+      ),
+      '/past-window': primed('max-age=10', down),
+      '/off': primed('max-age=10', down),
+    });
+    h = await startHarness(routes(), { originTimeout: 300 });
+    off = await startHarness(routes(), { disconnectedGrace: 0 });
+    refused = await startHarness({ '/refused': respond({ 'cache-control': 'max-age=10' }, 'good') });
+  });
+  afterAll(async () => {
+    clock?.restore();
+    await h?.close();
+    await off?.close();
+    await refused?.close();
+  });
+
+  test.each<[string, string]>([
+    ['the origin drops the connection', '/dropped'],
+    ['the origin does not answer within --origin-timeout', '/timeout'],
+  ])('%s: the stale response is served', async (_rule, path) => {
+    await primeAndWait(clock, h, path, 30);
+    const reply = await h.get(path);
+    expect([reply.status, reply.body.toString(), reply.headers['x-cache']]).toEqual([200, 'good', 'STALE']);
+    expect(reply.headers.age).toBe('30');
+    // RFC 9211 §2.5: no fwd-status, as nothing answered.
+    const code = path === '/timeout' ? 'CACHE_ERR_ORIGIN_TIMEOUT' : 'CACHE_ERR_ORIGIN_UNREACHABLE';
+    expect(cacheStatusOf(reply)).toBe(`fwd=stale; ttl=-20; detail=${code}`);
+  });
+
+  test('the origin refuses connections: the stale response is served', async () => {
+    await primeAndWait(clock, refused, '/refused', 30);
+    await refused.origin.close();
+    const reply = await refused.get('/refused');
+    expect([reply.status, reply.body.toString(), reply.headers['x-cache']]).toEqual([200, 'good', 'STALE']);
+    expect(cacheStatusOf(reply)).toBe('fwd=stale; ttl=-20; detail=CACHE_ERR_ORIGIN_UNREACHABLE');
+  });
+
+  test("a client's HEAD revalidating a stale entry gets the stored head", async () => {
+    await primeAndWait(clock, h, '/head', 30);
+    const reply = await h.get('/head', {}, 'HEAD');
+    expect([reply.status, reply.body.length, reply.headers['x-cache'], reply.headers.etag]).toEqual([
+      200,
+      0,
+      'STALE',
+      '"v1"',
+    ]);
+  });
+
+  test('an origin that answers 5xx is not disconnected: the error is relayed', async () => {
+    await primeAndWait(clock, h, '/answers-503', 30);
+    const reply = await h.get('/answers-503');
+    expect([reply.status, reply.headers['x-cache']]).toEqual([503, 'EXPIRED']);
+  });
+
+  test.each<[string, string]>([
+    ['must-revalidate (§5.2.2.2)', '/must-revalidate'],
+    ['proxy-revalidate (§5.2.2.8)', '/proxy-revalidate'],
+    ['s-maxage (§5.2.2.10)', '/s-maxage'],
+    ['no-cache (§5.2.2.4)', '/no-cache'],
+    ['must-revalidate in the targeted field (RFC 9213)', '/targeted-must-revalidate'],
+  ])('%s forbids it: 502', async (_rule, path) => {
+    await primeAndWait(clock, h, path, 30);
+    const reply = await h.get(path);
+    expect([reply.status, reply.headers['x-cache-error']]).toEqual([502, 'CACHE_ERR_ORIGIN_UNREACHABLE']);
+  });
+
+  test('more than a day past expiry (the default --disconnected-grace): 502', async () => {
+    await primeAndWait(clock, h, '/past-window', 10 + 86_400);
+    expect((await h.get('/past-window')).headers['x-cache']).toBe('STALE');
+    clock.advance(1);
+    expect((await h.get('/past-window')).status).toBe(502);
+  });
+
+  test('--disconnected-grace 0 turns it off', async () => {
+    await primeAndWait(clock, off, '/off', 30);
+    expect((await off.get('/off')).status).toBe(502);
   });
 });

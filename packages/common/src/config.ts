@@ -63,6 +63,8 @@ export interface CacheServerConfig {
   heuristicMaxAge: number;
   /** Milliseconds a stale response may still be served while the origin fails, beyond stale-if-error. */
   grace: number;
+  /** Milliseconds past expiry a stale response may be served while the origin cannot be reached (RFC 9111 §4.2.4). */
+  disconnectedGrace: number;
   /** Lower-case name of the targeted Cache-Control field this cache obeys (RFC 9213), e.g. `cdn-cache-control`. */
   targetedField: string;
   /** Remove the targeted field from responses to clients (RFC 9213 §3: forwarding it is typical). */

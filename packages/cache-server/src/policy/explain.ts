@@ -48,8 +48,10 @@ export interface EntryExplanation {
   /** lifetime − age; negative when stale. */
   ttl: number;
   next: Verdict & { outcome: NextOutcome };
-  /** Could a stored copy answer if the origin failed right now (RFC 5861 §4)? */
+  /** Could a stored copy answer if the origin answered 5xx right now (RFC 5861 §4, --grace)? */
   servableOnError: boolean;
+  /** Could it answer if the origin could not be reached right now (RFC 9111 §4.2.4, --disconnected-grace)? */
+  servableWhenDisconnected: boolean;
   steps: ExplainStep[];
 }
 
@@ -188,7 +190,8 @@ export function explainEntry(
   const ttl = freshness.lifetime - age;
   const decision = decideUse(req, entry, now, opts);
   const next = nextVerdict(decision, entry);
-  const servableOnError = mayServeStaleOnError(req, entry, now, opts);
+  const servableOnError = mayServeStaleOnError(req, entry, now, opts, 'error-status');
+  const servableWhenDisconnected = mayServeStaleOnError(req, entry, now, opts, 'disconnected');
   const steps: ExplainStep[] = [
     { check: 'storable', reason: storable.reason, rfc: storable.rfc, text: ruleText(STORABLE_RULES, storable.reason) },
     ...targetedFieldSteps(entry.headers, opts),
@@ -202,9 +205,20 @@ export function explainEntry(
     ...varySteps(entry),
     validatorStep(entry.headers),
     { check: 'reuse', reason: decision.reason, rfc: next.rfc, text: nextText(decision, entry) },
-    onErrorStep(servableOnError, next.outcome),
+    onErrorStep(servableOnError, servableWhenDisconnected, next.outcome),
   ];
-  return { variant: entry.variant, status: entry.status, storable, freshness, age, ttl, next, servableOnError, steps };
+  return {
+    variant: entry.variant,
+    status: entry.status,
+    storable,
+    freshness,
+    age,
+    ttl,
+    next,
+    servableOnError,
+    servableWhenDisconnected,
+    steps,
+  };
 }
 
 /** A response as the origin sends it now (a probe for a URL with nothing stored): would it be stored, for how long? */
@@ -326,8 +340,11 @@ function nextText(decision: UseDecision, entry: EntryMeta): string {
   return hasValidator ? text : `${text} Without validators that is a full request.`;
 }
 
-/** RFC 5861 §4 stale-if-error (plus this cache's grace): what an origin failure would change. */
-function onErrorStep(servable: boolean, outcome: NextOutcome): ExplainStep {
+/**
+ * What an origin failure would change: RFC 5861 §4 stale-if-error (plus this cache's grace) for a
+ * 5xx; for an unreachable origin also RFC 9111 §4.2.4 (disconnected, plus --disconnected-grace).
+ */
+function onErrorStep(onStatus: boolean, whenDisconnected: boolean, outcome: NextOutcome): ExplainStep {
   const rfc = 'RFC 5861 §4';
   if (outcome === 'hit' || outcome === 'stale-while-revalidate') {
     return {
@@ -337,12 +354,22 @@ function onErrorStep(servable: boolean, outcome: NextOutcome): ExplainStep {
       text: 'The origin is not waited for, so its failure would not matter.',
     };
   }
-  if (servable) {
+  if (onStatus) {
     return {
       check: 'on-error',
       reason: 'stale-if-error',
       rfc,
       text: 'If the origin failed, the stored response would be served instead of the error.',
+    };
+  }
+  if (whenDisconnected) {
+    return {
+      check: 'on-error',
+      reason: 'disconnected',
+      rfc: 'RFC 9111 §4.2.4',
+      text:
+        'If the origin could not be reached (refused, dropped, timed out), the stored response would be served; ' +
+        'an error status from it would go to the client.',
     };
   }
   return {

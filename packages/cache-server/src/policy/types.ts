@@ -25,8 +25,14 @@ export interface PolicyOptions {
   heuristicFraction: number;
   /** Cap on heuristic lifetime, seconds. */
   heuristicMaxAge: number;
-  /** Extra seconds a stale response may be served when the origin is down, beyond stale-if-error. 0 = off. */
+  /** Extra seconds a stale response may be served when the origin fails, beyond stale-if-error. 0 = off. */
   grace: number;
+  /**
+   * Seconds past expiry a stale response may be served when the origin cannot be reached at all
+   * (refused, reset, timed out): RFC 9111 §4.2.4 lets a disconnected cache serve stale without
+   * the origin's permission. Not for 5xx answers, which need stale-if-error or `grace`. 0 = off.
+   */
+  disconnectedGrace: number;
   /** Lower-case name of the targeted cache-control field this cache obeys (RFC 9213), e.g. 'cdn-cache-control'. */
   targetedField: string;
   /**

@@ -90,15 +90,31 @@ export function isOnlyIfCached(req: RequestView): boolean {
 }
 
 /**
- * May the stale `entry` answer `req` because the origin failed (error status or unreachable)?
- * RFC 5861 §4: within the larger stale-if-error window of the response and the request, plus
- * `opts.grace`; never when the response forbids serving it stale (RFC 9111 §4.2.4).
+ * How the origin failed: it answered, with an error status (5xx) or a response that could not be
+ * read; or it could not be reached at all (connection refused or dropped before a response head,
+ * or no answer in time), which RFC 9111 §4.2.4 calls being disconnected.
  */
-export function mayServeStaleOnError(req: RequestView, entry: EntryMeta, now: number, opts: PolicyOptions): boolean {
+export type OriginFailure = 'error-status' | 'disconnected';
+
+/**
+ * May the stale `entry` answer `req` because the origin failed? Never when the response forbids
+ * serving it stale (RFC 9111 §4.2.4: no-cache, must-revalidate, proxy-revalidate, s-maxage).
+ * Otherwise within the larger stale-if-error window of the response and the request, plus
+ * `opts.grace` (RFC 5861 §4; grace is the operator's out-of-band permission); and when the cache
+ * is disconnected from the origin, at least `opts.disconnectedGrace` (RFC 9111 §4.2.4 lets a
+ * disconnected cache serve stale without any permission; a 5xx is an answer, not a disconnection).
+ */
+export function mayServeStaleOnError(
+  req: RequestView,
+  entry: EntryMeta,
+  now: number,
+  opts: PolicyOptions,
+  failure: OriginFailure,
+): boolean {
   const response = responseDirectives(entry.headers, opts.targetedField);
   if (requiresValidation(response) || forbidsStale(response)) return false;
   const ttl = freshnessLifetime(entry, opts).lifetime - currentAge(entry, now);
-  return ttl > 0 || isStaleWithin(ttl, staleIfErrorWindow(response, requestDirectives(req.headers)) + opts.grace);
+  return ttl > 0 || isStaleWithin(ttl, staleOnFailureWindow(response, requestDirectives(req.headers), opts, failure));
 }
 
 /** RFC 9111 §5.2.2.4: bare no-cache demands validation on every use; no-cache="fields" does not. */
@@ -141,6 +157,17 @@ function failsMinFresh(request: Directives, ttl: number): boolean {
   return minFresh !== undefined && ttl < minFresh;
 }
 
-function staleIfErrorWindow(response: Directives, request: Directives): number {
-  return Math.max(deltaSeconds(response, 'stale-if-error') ?? 0, deltaSeconds(request, 'stale-if-error') ?? 0);
+/** Seconds past expiry a stale response may answer for a failed origin (see `mayServeStaleOnError`). */
+function staleOnFailureWindow(
+  response: Directives,
+  request: Directives,
+  opts: PolicyOptions,
+  failure: OriginFailure,
+): number {
+  const staleIfError = Math.max(
+    deltaSeconds(response, 'stale-if-error') ?? 0,
+    deltaSeconds(request, 'stale-if-error') ?? 0,
+  );
+  const permitted = staleIfError + opts.grace;
+  return failure === 'disconnected' ? Math.max(permitted, opts.disconnectedGrace) : permitted;
 }

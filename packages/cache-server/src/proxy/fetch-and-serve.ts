@@ -9,6 +9,7 @@ import {
   mayServeStaleOnError,
   readField,
   requestDirectives,
+  type OriginFailure,
   type RequestView,
 } from '../policy/index.js';
 import { sendError, type Exchange, type ProxyDeps } from './context.js';
@@ -52,7 +53,7 @@ export async function fetchAndServe(
   if (outcome.kind === 'too-large') return passThrough(flow, exchange, 'bypass', 'range-too-large');
   if (outcome.kind === 'revalidated') return serveRevalidated(flow, exchange, outcome, fwd, collapsed);
   const { status } = outcome.response;
-  if (stale && status >= 500 && mayServeStaleOnError(exchange.view, stale, Date.now(), deps.policy)) {
+  if (stale && status >= 500 && mayServeStaleOnError(exchange.view, stale, Date.now(), deps.policy, 'error-status')) {
     return serveStale(flow, exchange, stale, { fwd, fwdStatus: status, detail: `origin-status-${status}` });
   }
   const sent = await sendFetched(exchange, deps, outcome, { fwd, expired: stale !== undefined, collapsed });
@@ -149,8 +150,9 @@ async function serveRevalidated(
 }
 
 /**
- * The origin could not be reached or timed out: the stale entry answers when stale-if-error or
- * grace allow it (RFC 5861 §4), else the catalogue's 502/504.
+ * No response from the origin: the stale entry answers when the policy allows it for this failure
+ * (unreachable or timed out: disconnected, RFC 9111 §4.2.4; anything else like an error status,
+ * RFC 5861 §4), else the catalogue's 502/504. Cache-Status has no fwd-status: nothing answered.
  */
 export async function serveStaleOrFail(
   flow: Flow,
@@ -159,11 +161,17 @@ export async function serveStaleOrFail(
   failure: CacheError,
   fwd: CacheStatusForward,
 ): Promise<void> {
-  if (stale && mayServeStaleOnError(exchange.view, stale, Date.now(), flow.deps.policy)) {
+  if (stale && mayServeStaleOnError(exchange.view, stale, Date.now(), flow.deps.policy, failureKind(failure))) {
     exchange.log.warn({ code: failure.code, key: exchange.key }, 'origin failed; serving stale');
     return serveStale(flow, exchange, stale, { fwd, detail: failure.code });
   }
   sendError(exchange, flow.deps, failure, failure.cause, { fwd });
+}
+
+/** Refused, reset, unresolvable or silent: the cache is disconnected. A response it could not read is not. */
+function failureKind(failure: CacheError): OriginFailure {
+  const disconnected = failure.code === ERRORS.originUnreachable.code || failure.code === ERRORS.originTimeout.code;
+  return disconnected ? 'disconnected' : 'error-status';
 }
 
 /** Serves a stale entry because the origin failed (X-Cache STALE; Cache-Status says why). */

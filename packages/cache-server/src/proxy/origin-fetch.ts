@@ -168,7 +168,11 @@ function keepsStaleOnError(
   stale: EntryMeta | undefined,
   response: OriginResponse,
 ): boolean {
-  return stale !== undefined && response.status >= 500 && mayServeStaleOnError(view, stale, Date.now(), deps.policy);
+  return (
+    stale !== undefined &&
+    response.status >= 500 &&
+    mayServeStaleOnError(view, stale, Date.now(), deps.policy, 'error-status')
+  );
 }
 
 function withValidators(headers: HeaderMap, stale: EntryMeta | undefined): HeaderMap {

@@ -45,7 +45,7 @@ export async function revalidateWithHead(
   response.body.resume();
   const { status } = response;
   if (status === 304 && !notModifiedMatches(stale, response)) return fetchAndServe(flow, exchange, undefined, fwd);
-  if (status >= 500 && mayServeStaleOnError(exchange.view, stale, Date.now(), deps.policy)) {
+  if (status >= 500 && mayServeStaleOnError(exchange.view, stale, Date.now(), deps.policy, 'error-status')) {
     return serveStale(flow, exchange, stale, { fwd, fwdStatus: status, detail: `origin-status-${status}` });
   }
   const freshened = freshenedBy(flow, stale, response);

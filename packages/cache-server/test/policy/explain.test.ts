@@ -12,6 +12,7 @@ import {
   type ExplainStep,
   type NextOutcome,
 } from '../../src/policy/explain.js';
+import type { PolicyOptions } from '../../src/policy/types.js';
 import { at, entry, httpDate, options, request } from './fixtures.js';
 
 const RFC = /^RFC (9111|9110|9213|5861|8246) §\d/;
@@ -119,15 +120,62 @@ describe('explainEntry: the stored variant, at now', () => {
     expect(explained.next).toEqual({ outcome: 'revalidate', reason: 'request-no-cache', rfc: 'RFC 9111 §5.2.1.4' });
   });
 
-  /** [rule, response headers, seconds, served on origin error?, on-error reason]. */
-  test.each<[string, HeaderMap, number, boolean, string]>([
-    ['fresh: the origin is not waited for', { 'cache-control': 'max-age=60' }, 1, true, 'not-asked'],
-    ['stale within stale-if-error', { 'cache-control': 'max-age=60, stale-if-error=60' }, 90, true, 'stale-if-error'],
-    ['stale past stale-if-error', { 'cache-control': 'max-age=60, stale-if-error=60' }, 200, false, 'error'],
-  ])('on origin error (RFC 5861 §4): %s', (_rule, headers, seconds, servable, reason) => {
-    const explained = explainEntry(entry(headers), at(seconds), options());
-    expect(explained.servableOnError).toBe(servable);
-    expect(explained.steps.find((step) => step.check === 'on-error')).toMatchObject({ reason, rfc: 'RFC 5861 §4' });
+  /** [rule, response headers, seconds, options, served on a 5xx?, served when disconnected?, on-error reason, RFC]. */
+  test.each<[string, HeaderMap, number, Partial<PolicyOptions>, boolean, boolean, string, string]>([
+    [
+      'fresh: the origin is not waited for',
+      { 'cache-control': 'max-age=60' },
+      1,
+      {},
+      true,
+      true,
+      'not-asked',
+      'RFC 5861 §4',
+    ],
+    [
+      'stale within stale-if-error',
+      { 'cache-control': 'max-age=60, stale-if-error=60' },
+      90,
+      {},
+      true,
+      true,
+      'stale-if-error',
+      'RFC 5861 §4',
+    ],
+    [
+      'stale past stale-if-error: only when disconnected',
+      { 'cache-control': 'max-age=60, stale-if-error=60' },
+      200,
+      {},
+      false,
+      true,
+      'disconnected',
+      'RFC 9111 §4.2.4',
+    ],
+    [
+      'stale past stale-if-error, --disconnected-grace 0',
+      { 'cache-control': 'max-age=60, stale-if-error=60' },
+      200,
+      { disconnectedGrace: 0 },
+      false,
+      false,
+      'error',
+      'RFC 5861 §4',
+    ],
+    [
+      'must-revalidate: never',
+      { 'cache-control': 'max-age=60, must-revalidate' },
+      200,
+      {},
+      false,
+      false,
+      'error',
+      'RFC 5861 §4',
+    ],
+  ])('on origin error: %s', (_rule, headers, seconds, overrides, onStatus, disconnected, reason, rfc) => {
+    const explained = explainEntry(entry(headers), at(seconds), options(overrides));
+    expect([explained.servableOnError, explained.servableWhenDisconnected]).toEqual([onStatus, disconnected]);
+    expect(explained.steps.find((step) => step.check === 'on-error')).toMatchObject({ reason, rfc });
   });
 
   test('validators: a conditional request once stale, or a full one without (RFC 9111 §4.3.1)', () => {

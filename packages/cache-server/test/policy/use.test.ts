@@ -356,18 +356,48 @@ describe('isOnlyIfCached (RFC 9111 §5.2.1.7)', () => {
 });
 
 describe('mayServeStaleOnError (RFC 5861 §4, RFC 9111 §4.2.4)', () => {
-  /** [rule, response headers, request headers, seconds since received, options, expected]. */
-  test.each<[string, HeaderMap, HeaderMap, number, Partial<PolicyOptions>, boolean]>([
-    ['fresh entry: always', { 'cache-control': 'max-age=60' }, {}, 1, {}, true],
-    ['stale, no stale-if-error, no grace: never', { 'cache-control': 'max-age=1' }, {}, 2, {}, false],
+  const sie = (seconds: number) => ({ 'cache-control': `max-age=0, stale-if-error=${seconds}` });
+  /**
+   * [rule, response headers, request headers, seconds since received, options,
+   *  served when the origin answers 5xx?, served when it cannot be reached (disconnected)?].
+   */
+  test.each<[string, HeaderMap, HeaderMap, number, Partial<PolicyOptions>, boolean, boolean]>([
+    ['fresh entry: always', { 'cache-control': 'max-age=60' }, {}, 1, {}, true, true],
+    // RFC 9111 §4.2.4: a disconnected cache may serve stale; an error status needs permission.
+    ['stale, no stale-if-error, no grace: disconnected only', { 'cache-control': 'max-age=1' }, {}, 2, {}, false, true],
+    ['disconnected: within the default day', { 'cache-control': 'max-age=1' }, {}, 86_401, {}, false, true],
+    ['disconnected: past the default day', { 'cache-control': 'max-age=1' }, {}, 86_402, {}, false, false],
     [
-      'response stale-if-error within the window',
-      { 'cache-control': 'max-age=0, stale-if-error=3600' },
+      'disconnected: --disconnected-grace 0 turns it off',
+      { 'cache-control': 'max-age=1' },
       {},
-      100,
+      2,
+      { disconnectedGrace: 0 },
+      false,
+      false,
+    ],
+    [
+      'disconnected: a shorter --disconnected-grace',
+      { 'cache-control': 'max-age=1' },
       {},
+      62,
+      { disconnectedGrace: 60 },
+      false,
+      false,
+    ],
+    ['disconnected: a longer stale-if-error wins', sie(100_000), {}, 90_000, {}, true, true],
+    [
+      'disconnected: grace counts too',
+      { 'cache-control': 'max-age=0' },
+      {},
+      30,
+      { grace: 60, disconnectedGrace: 0 },
+      true,
       true,
     ],
+    ['disconnected: without any freshness information', {}, {}, 5, {}, false, true],
+    // RFC 5861 §4
+    ['response stale-if-error within the window', sie(3600), {}, 100, {}, true, true],
     [
       'response stale-if-error window edge included',
       { 'cache-control': 'max-age=10, stale-if-error=20' },
@@ -375,14 +405,16 @@ describe('mayServeStaleOnError (RFC 5861 §4, RFC 9111 §4.2.4)', () => {
       30,
       {},
       true,
+      true,
     ],
-    ['response stale-if-error expired', { 'cache-control': 'max-age=0, stale-if-error=1' }, {}, 3, {}, false],
+    ['response stale-if-error expired', sie(1), {}, 3, { disconnectedGrace: 0 }, false, false],
     [
       'request stale-if-error within the window',
       { 'cache-control': 'max-age=0' },
       { 'cache-control': 'stale-if-error=3600' },
       100,
       {},
+      true,
       true,
     ],
     [
@@ -392,25 +424,29 @@ describe('mayServeStaleOnError (RFC 5861 §4, RFC 9111 §4.2.4)', () => {
       3,
       {},
       false,
+      true,
     ],
     [
       'the larger of response and request windows',
-      { 'cache-control': 'max-age=0, stale-if-error=5' },
+      sie(5),
       { 'cache-control': 'stale-if-error=50' },
       30,
       {},
       true,
+      true,
     ],
-    ['invalid stale-if-error ignored', { 'cache-control': 'max-age=0, stale-if-error=x' }, {}, 1, {}, false],
-    ['grace alone', { 'cache-control': 'max-age=1' }, {}, 30, { grace: 60 }, true],
-    ['grace exceeded', { 'cache-control': 'max-age=1' }, {}, 100, { grace: 60 }, false],
-    ['grace adds to stale-if-error', { 'cache-control': 'max-age=0, stale-if-error=10' }, {}, 60, { grace: 60 }, true],
+    ['invalid stale-if-error ignored', { 'cache-control': 'max-age=0, stale-if-error=x' }, {}, 1, {}, false, true],
+    ['grace alone', { 'cache-control': 'max-age=1' }, {}, 30, { grace: 60 }, true, true],
+    ['grace exceeded', { 'cache-control': 'max-age=1' }, {}, 100, { grace: 60, disconnectedGrace: 0 }, false, false],
+    ['grace adds to stale-if-error', sie(10), {}, 60, { grace: 60 }, true, true],
+    // RFC 9111 §4.2.4: what forbids serving stale forbids it whatever the failure.
     [
       'never with must-revalidate',
       { 'cache-control': 'max-age=1, must-revalidate, stale-if-error=60' },
       {},
       2,
       { grace: 60 },
+      false,
       false,
     ],
     [
@@ -420,13 +456,32 @@ describe('mayServeStaleOnError (RFC 5861 §4, RFC 9111 §4.2.4)', () => {
       2,
       {},
       false,
+      false,
     ],
-    ['never with s-maxage', { 'cache-control': 's-maxage=1, stale-if-error=60' }, {}, 2, {}, false],
-    ['never with no-cache', { 'cache-control': 'no-cache, stale-if-error=60' }, {}, 2, {}, false],
-    ['stale-if-error in the targeted field', { 'cdn-cache-control': 'max-age=0, stale-if-error=60' }, {}, 30, {}, true],
-  ])('%s', (_rule, responseHeaders, requestHeaders, seconds, overrides, expected) => {
-    expect(mayServeStaleOnError(request(requestHeaders), entry(responseHeaders), at(seconds), options(overrides))).toBe(
-      expected,
-    );
+    ['never with s-maxage', { 'cache-control': 's-maxage=1, stale-if-error=60' }, {}, 2, {}, false, false],
+    ['never with no-cache', { 'cache-control': 'no-cache, stale-if-error=60' }, {}, 2, {}, false, false],
+    ['no-cache="field" does not forbid it', { 'cache-control': 'max-age=1, no-cache="x-a"' }, {}, 2, {}, false, true],
+    [
+      'must-revalidate in the targeted field',
+      { 'cache-control': 'max-age=1', 'cdn-cache-control': 'max-age=1, must-revalidate' },
+      {},
+      2,
+      {},
+      false,
+      false,
+    ],
+    [
+      'stale-if-error in the targeted field',
+      { 'cdn-cache-control': 'max-age=0, stale-if-error=60' },
+      {},
+      30,
+      {},
+      true,
+      true,
+    ],
+  ])('%s', (_rule, responseHeaders, requestHeaders, seconds, overrides, onStatus, disconnected) => {
+    const [req, stored, now, opts] = [request(requestHeaders), entry(responseHeaders), at(seconds), options(overrides)];
+    expect(mayServeStaleOnError(req, stored, now, opts, 'error-status')).toBe(onStatus);
+    expect(mayServeStaleOnError(req, stored, now, opts, 'disconnected')).toBe(disconnected);
   });
 });
