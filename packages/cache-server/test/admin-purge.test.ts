@@ -57,8 +57,8 @@ describe('markStale: a soft purge makes the entry stale by exactly 0 s, via Age 
   test('stale-if-error keeps covering a soft-purged entry (RFC 5861 §4)', () => {
     const stored = entry({ 'cache-control': 'max-age=600, stale-if-error=60' });
     const stale = markStale(stored, at(10), options())!;
-    expect(mayServeStaleOnError(policyRequest(), stale, at(10), options())).toBe(true);
-    expect(mayServeStaleOnError(policyRequest(), stale, at(71), options())).toBe(false);
+    expect(mayServeStaleOnError(policyRequest(), stale, at(10), options(), 'error-status')).toBe(true);
+    expect(mayServeStaleOnError(policyRequest(), stale, at(71), options(), 'error-status')).toBe(false);
   });
 
   test('an entry already stale is left alone', () => {
