@@ -6,6 +6,22 @@ import { cacheStatusOf, respond, sequence, startHarness, validating, type Harnes
 const BODY = 'the stored body';
 const LAST_MODIFIED = httpDate(Date.UTC(2025, 0, 1));
 
+/** Fields describing the stored body's bytes (RFC 9111 §3.2), as the first response sends them. */
+const STORED_BODY_FIELDS = {
+  'content-md5': 'dGhlIHN0b3JlZCBib2R5',
+  digest: 'sha-256=c3RvcmVk',
+  'content-digest': 'sha-256=:c3RvcmVk:',
+  'repr-digest': 'sha-256=:c3RvcmVk:',
+  'content-encoding': 'identity',
+};
+
+const CLIENT_FIELDS = {
+  'cache-control': 'max-age=600',
+  etag: '"c"',
+  'content-type': 'text/plain',
+  ...STORED_BODY_FIELDS,
+};
+
 /** 200 with `headers` first; every later request gets a 304 carrying `update`. */
 function thenNotModified(headers: Record<string, string>, update: Record<string, string>): Route {
   return sequence(respond(headers, BODY), respond(update, '', 304));
@@ -31,6 +47,21 @@ describe('validation (RFC 9111 §4.3, RFC 9110 §13)', () => {
         { 'cache-control': 'max-age=10', etag: '"a"' },
         { 'cache-control': 'max-age=100', etag: '"a"', 'content-length': '0' },
       ),
+      '/digests': thenNotModified(
+        { 'cache-control': 'max-age=10', etag: '"d"', ...STORED_BODY_FIELDS, 'x-old': '1' },
+        {
+          'cache-control': 'max-age=100',
+          etag: '"d"',
+          'content-md5': 'bm90IHRoaXMgYm9keQ==',
+          digest: 'sha-256=bm90',
+          'content-digest': 'sha-256=:bm90:',
+          'repr-digest': 'sha-256=:bm90:',
+          'content-encoding': 'br',
+          'x-old': '2',
+        },
+      ),
+      '/digests-client': respond(CLIENT_FIELDS, BODY),
+      '/digests-miss': respond(CLIENT_FIELDS, BODY),
       '/weak': thenNotModified({ 'cache-control': 'max-age=10', etag: 'W/"a"' }, { etag: 'W/"a"' }),
       '/other-etag': sequence(
         respond({ 'cache-control': 'max-age=10', etag: '"a"' }, BODY),
@@ -89,6 +120,37 @@ describe('validation (RFC 9111 §4.3, RFC 9110 §13)', () => {
     const hit = await h.get('/length');
     expect(hit.headers['x-cache']).toBe('HIT');
     expect(hit.body.toString()).toBe(BODY);
+  });
+
+  test('a 304 never changes the digests and coding of the stored body; other fields are updated (§3.2)', async () => {
+    await prime('/digests');
+    const validated = await h.get('/digests');
+    await h.settle();
+    clock.advance(50);
+    const hit = await h.get('/digests');
+    for (const reply of [validated, hit]) {
+      expect(reply.headers).toMatchObject({
+        ...STORED_BODY_FIELDS,
+        'x-old': '2',
+        'content-length': String(BODY.length),
+      });
+      expect(reply.body.toString()).toBe(BODY);
+    }
+    expect([validated.headers['x-cache'], hit.headers['x-cache']]).toEqual(['REVALIDATED', 'HIT']);
+  });
+
+  test.each<[string, string]>([
+    ['from a stored response', '/digests-client'],
+    ['from a response just fetched (a conditional miss)', '/digests-miss'],
+  ])('a 304 for a client %s leaves out the fields describing the body (RFC 9110 §15.4.5)', async (_rule, path) => {
+    if (path === '/digests-client') await prime(path, 1);
+    const reply = await h.get(path, { 'if-none-match': '"c"' });
+    expect(reply.status).toBe(304);
+    expect(reply.headers.etag).toBe('"c"');
+    expect(reply.headers['cache-control']).toBe('max-age=600');
+    for (const name of [...Object.keys(STORED_BODY_FIELDS), 'content-type', 'content-length', 'transfer-encoding']) {
+      expect([name, reply.headers[name]]).toEqual([name, undefined]);
+    }
   });
 
   test('a weak ETag is sent as it is and a weak 304 selects it (weak comparison, §4.3.4)', async () => {

@@ -11,11 +11,41 @@ interface EntityTag {
 }
 
 /**
- * Fields a 304 or HEAD response must not change in the stored response (RFC 9111 §3.2): the body
- * we keep is the one the stored Content-Length / Content-Encoding / Content-Range describe, so
- * taking new values would make the metadata lie about the bytes (§3.2 "to assure integrity").
+ * Fields that describe the bytes of the stored body: its length, coding, range and digests. A 304
+ * or a 200 to a HEAD freshens every other field of a stored response but never these (RFC 9111
+ * §3.2: the cache MUST NOT update Content-Length, and leaves out "the fields the stored response
+ * depends upon" to "assure integrity"): the body is still the one they describe, and a new value
+ * would make later hits announce a length, coding or digest (Content-MD5, RFC 3230 Digest,
+ * RFC 9530 Content-Digest / Repr-Digest) the body does not have. Transfer-Encoding is hop-by-hop
+ * and never stored in the first place.
  */
-const FIELDS_KEPT_ON_UPDATE = new Set(['content-length', 'content-encoding', 'content-range', 'transfer-encoding']);
+export const BODY_DESCRIBING_FIELDS: readonly string[] = [
+  'content-length',
+  'content-encoding',
+  'content-range',
+  'transfer-encoding',
+  'content-md5',
+  'digest',
+  'content-digest',
+  'repr-digest',
+];
+
+const KEPT_ON_UPDATE = new Set(BODY_DESCRIBING_FIELDS);
+
+/**
+ * Left out of every 304 the cache writes for a client's conditional request (RFC 9110 §15.4.5: a
+ * 304 carries the validators and caching fields, and SHOULD NOT carry other representation
+ * metadata): what describes the body it does not send, and Content-Type. One list for a 304 from a
+ * stored response and one from a response just fetched.
+ */
+export const FIELDS_LEFT_OUT_OF_NOT_MODIFIED: readonly string[] = [...BODY_DESCRIBING_FIELDS, 'content-type'];
+
+/** The head of a 304 the cache answers a client with, from the 200's head it would have sent. */
+export function notModifiedHead(headers: HeaderMap): HeaderMap {
+  const head: HeaderMap = { ...headers };
+  for (const name of FIELDS_LEFT_OUT_OF_NOT_MODIFIED) delete head[name];
+  return head;
+}
 
 /**
  * Validators for a conditional request revalidating `entry` (RFC 9111 §4.3.1): If-None-Match
@@ -55,8 +85,8 @@ export function notModifiedMatches(entry: EntryMeta, res: ResponseView): boolean
 
 /**
  * The stored response freshened by a 304 (RFC 9111 §4.3.4, §3.2): every field of the 304
- * replaces the stored one, except hop-by-hop fields and those describing the stored body
- * (Content-Length, Content-Encoding, Content-Range); request/response times become the
+ * replaces the stored one, except hop-by-hop fields and BODY_DESCRIBING_FIELDS (length, coding,
+ * range, digests of the stored body); request/response times become the
  * validation's, so age restarts from the 304's Date/Age. Call `notModifiedMatches` first.
  */
 export function freshenWithNotModified(
@@ -119,7 +149,7 @@ function mergeHeaders(stored: HeaderMap, update: HeaderMap, responseTime: number
   delete merged.age;
   merged.date = new Date(responseTime).toUTCString();
   for (const [name, value] of Object.entries(stripHopByHop(update))) {
-    if (value === undefined || FIELDS_KEPT_ON_UPDATE.has(name)) continue;
+    if (value === undefined || KEPT_ON_UPDATE.has(name)) continue;
     merged[name] = value;
   }
   // Re-applies private="…" (RFC 9111 §5.2.2.7) with the directives the update may have changed.

@@ -3,7 +3,7 @@ import type { CacheStatusForward, EntryMeta } from '@simple-cache/common';
 import { X_CACHE } from '@simple-cache/common';
 import type { HeaderMap } from '@simple-cache/common';
 import { pauseIdleTimeout } from '../limits/idle-timeout.js';
-import { evaluateClientConditional, forwardResponseHeaders } from '../policy/index.js';
+import { evaluateClientConditional, forwardResponseHeaders, notModifiedHead } from '../policy/index.js';
 import { withCacheHeaders, type Exchange, type ProxyDeps } from './context.js';
 import type { FetchedResponse } from './origin-fetch.js';
 import { droppedTargetedField } from './policy-options.js';
@@ -47,9 +47,7 @@ export async function sendFetched(
 
   // The client's own If-None-Match / If-Modified-Since, checked against the new response.
   if (entry && evaluateClientConditional(view, entry as EntryMeta) === 'not-modified') {
-    for (const name of ['content-length', 'content-type', 'content-encoding', 'transfer-encoding'])
-      delete headers[name];
-    res.writeHead(304, headers as Record<string, string>);
+    res.writeHead(304, notModifiedHead(headers) as Record<string, string>);
     res.end();
     return true;
   }

@@ -1,7 +1,13 @@
 import { pipeline } from 'node:stream/promises';
 import type { CacheStatusInfo, EntryMeta, XCache } from '@simple-cache/common';
 import { sendsItself } from '../store/body-file-stream.js';
-import { clientResponseHeaders, evaluateClientConditional, fieldNamesOf, responseDirectives } from '../policy/index.js';
+import {
+  clientResponseHeaders,
+  evaluateClientConditional,
+  fieldNamesOf,
+  notModifiedHead,
+  responseDirectives,
+} from '../policy/index.js';
 import { withCacheHeaders, type Exchange, type ProxyDeps } from './context.js';
 import { droppedTargetedField } from './policy-options.js';
 import { isPartial, openStoredRanges, planRange, rangeResponseHead } from './range-serving.js';
@@ -49,12 +55,7 @@ export async function serveStored(
   // RFC 9111 §4.3.2: If-Match / If-Unmodified-Since are the origin's to evaluate.
   if (conditional === 'forward') return 'forward';
   if (conditional === 'not-modified') {
-    // RFC 9110 §15.4.5: a 304 carries the validators and caching fields, not the content ones.
-    delete headers['content-length'];
-    delete headers['content-type'];
-    delete headers['content-encoding'];
-    delete headers['content-range'];
-    res.writeHead(304, headers as Record<string, string>);
+    res.writeHead(304, notModifiedHead(headers) as Record<string, string>);
     res.end();
     return 'served';
   }

@@ -4,6 +4,7 @@ import {
   evaluateClientConditional,
   freshenWithHead,
   freshenWithNotModified,
+  notModifiedHead,
   notModifiedMatches,
   parseEtagList,
   strongMatch,
@@ -74,6 +75,10 @@ describe('freshenWithNotModified: updating stored headers (RFC 9111 §3.2, §4.3
       'content-length': '10',
       'content-type': 'text/plain',
       'content-encoding': 'gzip',
+      'content-md5': 'c3RvcmVkIGJvZHkgbWQ1Cg==',
+      digest: 'sha-256=c3RvcmVk',
+      'content-digest': 'sha-256=:c3RvcmVk:',
+      'repr-digest': 'sha-256=:c3RvcmVk:',
       'test-header': 'A',
       'x-kept': 'stored',
       age: '50',
@@ -91,6 +96,11 @@ describe('freshenWithNotModified: updating stored headers (RFC 9111 §3.2, §4.3
       'content-encoding': 'br',
       'content-range': 'bytes 0-1/2',
       'content-type': 'text/plain;charset=utf-8',
+      'content-md5': 'bmV3IGJvZHkgbWQ1Cg==',
+      digest: 'sha-256=bmV3',
+      'content-digest': 'sha-256=:bmV3:',
+      'repr-digest': 'sha-256=:bmV3:',
+      'content-language': 'de',
       'test-header': 'B',
       connection: 'x-conn',
       'x-conn': 'hop',
@@ -110,6 +120,11 @@ describe('freshenWithNotModified: updating stored headers (RFC 9111 §3.2, §4.3
     ['Content-Length NOT updated (§3.2)', 'content-length', '10'],
     ['Content-Encoding kept: it describes the stored bytes (§3.2)', 'content-encoding', 'gzip'],
     ['Content-Range of the 304 ignored (§3.2)', 'content-range', undefined],
+    ['Content-MD5 kept: a digest of the stored bytes (§3.2)', 'content-md5', 'c3RvcmVkIGJvZHkgbWQ1Cg=='],
+    ['Digest kept (RFC 3230)', 'digest', 'sha-256=c3RvcmVk'],
+    ['Content-Digest kept (RFC 9530 §2)', 'content-digest', 'sha-256=:c3RvcmVk:'],
+    ['Repr-Digest kept (RFC 9530 §3)', 'repr-digest', 'sha-256=:c3RvcmVk:'],
+    ['Content-Language replaced: it does not describe the bytes', 'content-language', 'de'],
     ['Connection not stored (§3.1)', 'connection', undefined],
     ['fields listed in Connection not stored (§3.1)', 'x-conn', undefined],
     ['hop-by-hop not stored', 'keep-alive', undefined],
@@ -185,6 +200,17 @@ describe('freshenWithHead (RFC 9111 §4.3.5)', () => {
     expect(result).toMatchObject({ requestTime: at(1), responseTime: at(2) });
   });
 
+  test('a HEAD with another digest or coding does not change the stored ones (§3.2)', () => {
+    const digested = entry({ etag: '"a"', 'content-md5': 'b2xk', 'content-encoding': 'gzip' }, { size: 10 });
+    const result = freshenWithHead(
+      digested,
+      response({ etag: '"a"', 'content-md5': 'bmV3', 'content-encoding': 'br', 'x-new': '1' }, 200),
+      at(1),
+      at(2),
+    );
+    expect(result?.headers).toMatchObject({ 'content-md5': 'b2xk', 'content-encoding': 'gzip', 'x-new': '1' });
+  });
+
   test('stored size is the reference when no Content-Length was stored', () => {
     const noLength = entry({ etag: '"a"' }, { size: 4 });
     expect(freshenWithHead(noLength, response({ 'content-length': '4' }, 200), at(1), at(2))).toBeDefined();
@@ -193,6 +219,62 @@ describe('freshenWithHead (RFC 9111 §4.3.5)', () => {
 
   test('a HEAD answered with another status neither updates nor invalidates', () => {
     expect(freshenWithHead(original, response({ 'template-a': '2' }, 404), at(1), at(2))).toBe(original);
+  });
+});
+
+describe('notModifiedHead: a 304 the cache writes for a client (RFC 9110 §15.4.5)', () => {
+  const full: HeaderMap = {
+    etag: '"a"',
+    'last-modified': LM,
+    'cache-control': 'max-age=60',
+    expires: httpDate(60),
+    date: httpDate(0),
+    vary: 'accept-encoding',
+    'content-location': '/a',
+    age: '3',
+    'x-other': 'kept',
+    'content-type': 'text/plain',
+    'content-length': '10',
+    'content-encoding': 'gzip',
+    'content-range': 'bytes 0-9/10',
+    'transfer-encoding': 'chunked',
+    'content-md5': 'b2xk',
+    digest: 'sha-256=b2xk',
+    'content-digest': 'sha-256=:b2xk:',
+    'repr-digest': 'sha-256=:b2xk:',
+  };
+  const head = notModifiedHead(full);
+
+  test.each<[string, string]>([
+    ['ETag', 'etag'],
+    ['Last-Modified (guides cache updates when there is no ETag)', 'last-modified'],
+    ['Cache-Control', 'cache-control'],
+    ['Expires', 'expires'],
+    ['Date', 'date'],
+    ['Vary', 'vary'],
+    ['Content-Location', 'content-location'],
+    ['Age', 'age'],
+    ['other fields', 'x-other'],
+  ])('keeps %s', (_rule, name) => {
+    expect(head[name]).toBe(full[name]);
+  });
+
+  test.each<[string, string]>([
+    ['Content-Type', 'content-type'],
+    ['Content-Length', 'content-length'],
+    ['Content-Encoding', 'content-encoding'],
+    ['Content-Range', 'content-range'],
+    ['Transfer-Encoding', 'transfer-encoding'],
+    ['Content-MD5', 'content-md5'],
+    ['Digest', 'digest'],
+    ['Content-Digest', 'content-digest'],
+    ['Repr-Digest', 'repr-digest'],
+  ])('leaves out %s (it describes the body a 304 does not send)', (_rule, name) => {
+    expect(head[name]).toBeUndefined();
+  });
+
+  test('the 200 head it was made from is left as it was', () => {
+    expect(full['content-type']).toBe('text/plain');
   });
 });
 
