@@ -13,6 +13,8 @@ export const HIT_BODIES = [
 ] as const;
 
 export const LARGE_PATH = '/large.bin';
+/** The Redis scenario's large body: served by the disk store and by the Redis store, compared. */
+export const REDIS_LARGE = { label: '50 MiB', path: '/redis-large.bin', size: 50 * 1024 * KiB } as const;
 /** Requested through the cache once to learn what a stored entry looks like on disk. */
 export const TEMPLATE_PATH = '/entries/template.bin';
 export const TEMPLATE_SIZE = KiB;
@@ -21,11 +23,12 @@ export const TEMPLATE_SIZE = KiB;
  * Writes the origin's files into `root`. Random bytes, so nothing on the way can compress them;
  * the large file repeats one random MiB (generating a GiB of randomness would dominate the run).
  */
-export async function writeOriginFiles(root: string, largeSize: number | undefined): Promise<void> {
+export async function writeOriginFiles(root: string, largeSize: number | undefined, redisLarge = false): Promise<void> {
   await mkdir(path.join(root, 'entries'), { recursive: true });
   for (const body of HIT_BODIES) await writeFile(path.join(root, body.path), randomBytes(body.size));
   await writeFile(path.join(root, TEMPLATE_PATH), randomBytes(TEMPLATE_SIZE));
   if (largeSize !== undefined) await writeRepeated(path.join(root, LARGE_PATH), largeSize);
+  if (redisLarge) await writeRepeated(path.join(root, REDIS_LARGE.path), REDIS_LARGE.size);
 }
 
 async function writeRepeated(file: string, size: number): Promise<void> {

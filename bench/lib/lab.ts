@@ -78,7 +78,8 @@ export class Lab {
   origin(): Promise<Target> {
     return this.once('origin', async () => {
       const root = await this.dir('origin-root');
-      await writeOriginFiles(root, this.options.scenarios.includes('large') ? this.options.largeSize : undefined);
+      const { scenarios, largeSize } = this.options;
+      await writeOriginFiles(root, scenarios.includes('large') ? largeSize : undefined, scenarios.includes('redis'));
       return startOrigin({ root, logPath: this.logPath('origin'), logLevel: this.options.logLevel });
     });
   }

@@ -1,7 +1,8 @@
 import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { HIT_BODIES } from '../lib/fixtures.js';
-import { formatInt, formatMs, formatRatio, renderTable } from '../lib/format.js';
+import { download } from '../lib/download.js';
+import { HIT_BODIES, REDIS_LARGE } from '../lib/fixtures.js';
+import { formatInt, formatMs, formatRate, formatRatio, renderTable } from '../lib/format.js';
 import type { Lab } from '../lib/lab.js';
 import { findFreePort, spawnServer, type Server } from '../lib/processes.js';
 import type { Progress, ScenarioReport } from '../lib/report.js';
@@ -69,14 +70,21 @@ export async function runRedis(lab: Lab, progress: Progress): Promise<ScenarioRe
     }
   }
 
+  const large = await measureLargeHits(targets, progress);
+  const largeRate = (variant: string) => large.find((row) => row.variant === variant)?.bytesPerSec;
   const find = (variant: string, body: string) => cells.find((c) => c.variant === variant && c.body === body)?.wrk;
-  const headers = ['server', ...HIT_BODIES.flatMap((body) => [`${body.label} req/s`, 'p99'])];
+  const headers = [
+    'server',
+    ...HIT_BODIES.flatMap((body) => [`${body.label} req/s`, 'p99']),
+    `${REDIS_LARGE.label} hit`,
+  ];
   const rows = VARIANTS.map((variant) => [
     variant.label,
     ...HIT_BODIES.flatMap((body) => {
       const wrk = find(variant.id, body.label);
       return [formatInt(wrk?.requestsPerSec), formatMs(wrk?.p99Ms)];
     }),
+    LARGE_VARIANTS.includes(variant.id) ? formatRate(largeRate(variant.id)) : '',
   ]);
   for (const variant of VARIANTS.filter((v) => v.env)) {
     rows.push([
@@ -86,13 +94,22 @@ export async function runRedis(lab: Lab, progress: Progress): Promise<ScenarioRe
         const disk = find('disk', body.label);
         return [formatRatio(mine?.requestsPerSec, disk?.requestsPerSec), formatRatio(mine?.p99Ms, disk?.p99Ms)];
       }),
+      LARGE_VARIANTS.includes(variant.id) ? formatRatio(largeRate(variant.id), largeRate('disk')) : '',
     ]);
   }
+  const outage = await measureOutage(targets.get('redis')!, redis.server, connections, progress);
 
   const version = readVersion('redis-server', ['--version'], /v=\S+/) ?? 'redis-server';
   const notes = [
     `wrk -t1 -c${connections} -d${durationSec}s after a ${warmupSec}s warm-up; bodies already stored; ` +
       `${version} on the server core with the cache, nothing saved to disk.`,
+    `${REDIS_LARGE.label} hit: curl on the load generator's core, the median of ${LARGE_ROUNDS} downloads of a stored ` +
+      'body (never held in the memory tier: it streams from the disk or from Redis).',
+    `Redis hung: redis-server stopped (SIGSTOP) for ${OUTAGE_SEC} s while wrk asked the Redis-store cache for the ` +
+      `stored 1 KiB body: ${formatInt(outage.during.requestsPerSec)} req/s (p99 ${formatMs(outage.during.p99Ms)}, ` +
+      `${formatInt(outage.during.errors)} errors) against ${formatInt(outage.before.requestsPerSec)} req/s ` +
+      `(p99 ${formatMs(outage.before.p99Ms)}) just before; ${formatInt(outage.after.requestsPerSec)} req/s in the ` +
+      `${OUTAGE_SEC} s after SIGCONT.`,
   ];
   for (const cell of cells) {
     const label = VARIANTS.find((v) => v.id === cell.variant)?.label ?? cell.variant;
@@ -104,7 +121,7 @@ export async function runRedis(lab: Lab, progress: Progress): Promise<ScenarioRe
     title: `Hits through the Redis store against the disk store (${connections} connections)`,
     table: renderTable(headers, rows),
     notes,
-    data: { connections, durationSec, warmupSec, redis: version, cells },
+    data: { connections, durationSec, warmupSec, redis: version, cells, large, outage },
   };
 }
 
@@ -148,4 +165,70 @@ async function startRedisCache(lab: Lab, name: string, origin: string, env: Reco
     maxObjectSize: lab.cacheMaxObjectSize,
     env,
   });
+}
+
+const LARGE_ROUNDS = 3;
+/** The large body is never held in the memory tier, so the variant without one would measure the same. */
+const LARGE_VARIANTS = ['disk', 'redis'];
+const OUTAGE_SEC = 3;
+
+interface LargeRow {
+  variant: string;
+  bytesPerSec: number;
+}
+
+/** The large body through the disk store and the Redis store: stored first, then downloaded in turns. */
+async function measureLargeHits(targets: Map<string, Target>, progress: Progress): Promise<LargeRow[]> {
+  const measured = LARGE_VARIANTS.map((variant) => ({
+    variant,
+    target: targets.get(variant)!,
+    rates: [] as number[],
+  }));
+  for (const { target } of measured) await primeCache(target, REDIS_LARGE.path);
+  for (let round = 0; round < LARGE_ROUNDS; round += 1) {
+    for (const { target, rates } of measured) {
+      const transfer = await download(`${target.url}${REDIS_LARGE.path}`);
+      if (transfer.status !== 200 || transfer.bytes !== REDIS_LARGE.size || transfer.xCache !== 'HIT') {
+        throw new Error(
+          `${target.label} ${REDIS_LARGE.path}: ${transfer.status} ${transfer.xCache}, ${transfer.bytes} bytes`,
+        );
+      }
+      rates.push(transfer.bytesPerSec);
+      progress(`redis ${REDIS_LARGE.label.padEnd(8)} ${target.label.padEnd(42)} ${formatRate(transfer.bytesPerSec)}`);
+    }
+  }
+  return measured.map(({ variant, rates }) => ({ variant, bytesPerSec: median(rates) }));
+}
+
+interface Outage {
+  before: WrkResult;
+  during: WrkResult;
+  after: WrkResult;
+}
+
+/**
+ * What clients see while Redis hangs (a stopped process keeps its connections open, so nothing
+ * fails: replies just never come): wrk on a stored entry before, during a SIGSTOP of
+ * redis-server, and after SIGCONT.
+ */
+async function measureOutage(target: Target, redis: Server, connections: number, progress: Progress): Promise<Outage> {
+  const url = `${target.url}${HIT_BODIES[0].path}`;
+  const before = await runWrk(url, { connections, durationSec: OUTAGE_SEC });
+  process.kill(redis.pid, 'SIGSTOP');
+  let during: WrkResult;
+  try {
+    during = await runWrk(url, { connections, durationSec: OUTAGE_SEC });
+  } finally {
+    process.kill(redis.pid, 'SIGCONT');
+  }
+  const after = await runWrk(url, { connections, durationSec: OUTAGE_SEC });
+  progress(
+    `redis SIGSTOP: ${formatInt(before.requestsPerSec)} → ${formatInt(during.requestsPerSec)} → ${formatInt(after.requestsPerSec)} req/s`,
+  );
+  return { before, during, after };
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] ?? NaN;
 }
