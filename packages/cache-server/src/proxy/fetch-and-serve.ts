@@ -8,7 +8,6 @@ import {
   freshnessLifetime,
   mayServeStaleOnError,
   readField,
-  requestDirectives,
   type OriginFailure,
   type RequestView,
 } from '../policy/index.js';
@@ -138,10 +137,9 @@ async function serveRevalidated(
 ): Promise<void> {
   const { deps } = flow;
   const { entry } = outcome;
-  const stored = !requestDirectives(exchange.view.headers).has('no-store');
   const served = await serveStored(exchange, deps, entry, {
     xCache: X_CACHE.revalidated,
-    status: { fwd, fwdStatus: 304, ttl: ttlOf(deps, entry), stored, collapsed: collapsed || undefined },
+    status: { fwd, fwdStatus: 304, ttl: ttlOf(deps, entry), stored: outcome.stored, collapsed: collapsed || undefined },
     age: currentAge(entry, Date.now()),
     withoutValidation: false,
   });

@@ -32,6 +32,11 @@ export interface FetchedResponse {
   fanOut: FanOut;
   /** Resolves with the stored entry once committed, or undefined when not stored. */
   stored: Promise<EntryMeta | undefined>;
+  /**
+   * Why a storable response is not being stored, as the store said (e.g. CACHE_ERR_STORE_DEGRADED:
+   * it refused the write up front, or the write already failed); undefined while it is being stored.
+   */
+  storeRefusal(): string | undefined;
 }
 
 /** The origin confirmed a stale entry (304): the entry is freshened and stored again. */
@@ -39,6 +44,8 @@ export interface Revalidated {
   kind: 'revalidated';
   entry: EntryMeta;
   response: OriginResponse;
+  /** The freshened metadata reached the store (not when the request said no-store, or the store failed). */
+  stored: boolean;
 }
 
 /**
@@ -142,7 +149,7 @@ export function startStoring(
   view: RequestView,
   response: OriginResponse,
   storability: StorabilityDecision,
-): Pick<FetchedResponse, 'entry' | 'fanOut' | 'stored'> {
+): Pick<FetchedResponse, 'entry' | 'fanOut' | 'stored' | 'storeRefusal'> {
   const entry = storability.storable ? describeEntry(deps, key, view, response) : undefined;
   const writer = entry ? beginWrite(deps, entry) : undefined;
   const fanOut = new FanOut(response.body, { replayLimit: REPLAY_LIMIT });
@@ -155,7 +162,13 @@ export function startStoring(
   const stored = commitWhenDone(deps, key, fanOut, writer);
   // Let every client already waiting for this outcome attach before the first byte flows.
   setImmediate(() => fanOut.start());
-  return { entry, fanOut, stored };
+  const storeRefusal = () => {
+    if (!entry) return undefined;
+    if (!writer) return 'CACHE_ERR_WRITE_ABORTED';
+    if (writer.refused !== undefined) return writer.refused;
+    return writer.body.destroyed && !writer.body.writableFinished ? 'CACHE_ERR_WRITE_ABORTED' : undefined;
+  };
+  return { entry, fanOut, stored, storeRefusal };
 }
 
 /**
@@ -192,14 +205,17 @@ async function freshen(
   response.body.resume();
   const { requestTime, responseTime } = response;
   const entry = freshenWithNotModified(stale, response, requestTime, responseTime, deps.policy.targetedField);
+  let stored = false;
   if (!requestDirectives(view.headers).has('no-store')) {
-    await deps.store
-      .updateMeta(entry)
-      .catch((error: unknown) =>
-        deps.logger.warn({ err: error, key: entry.key }, 'could not store revalidated metadata'),
-      );
+    stored = await deps.store.updateMeta(entry).then(
+      () => true,
+      (error: unknown) => {
+        deps.logger.warn({ err: error, key: entry.key }, 'could not store revalidated metadata');
+        return false;
+      },
+    );
   }
-  return { kind: 'revalidated', entry, response };
+  return { kind: 'revalidated', entry, response, stored };
 }
 
 function announcedSize(response: OriginResponse): number {

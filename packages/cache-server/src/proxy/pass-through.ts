@@ -74,11 +74,11 @@ function bodyAndStorage(
   if (view.method !== 'POST') return { body: response.body, stored: false };
   const storability = decideStorable({ method: 'POST', headers: view.headers, url: key }, response, deps.policy);
   if (!storability.storable) return { body: response.body, stored: false };
-  const { fanOut } = startStoring(deps, key, view, response, storability);
+  const { fanOut, storeRefusal } = startStoring(deps, key, view, response, storability);
   const body = new PassThrough();
   fanOut.add(body, { end: true });
   exchange.res.once('close', () => {
     if (!exchange.res.writableFinished) body.destroy();
   });
-  return { body, stored: true };
+  return { body, stored: storeRefusal() === undefined };
 }

@@ -72,12 +72,15 @@ async function serveFreshened(
 ): Promise<void> {
   const { deps } = flow;
   // RFC 9111 §5.2.1.5: with request no-store, no part of the response is stored.
-  const stored = !requestDirectives(exchange.view.headers).has('no-store');
-  if (stored) {
-    await deps.store
-      .updateMeta(entry)
-      .catch((error: unknown) => exchange.log.warn({ err: error, key: entry.key }, 'could not store HEAD update'));
-  }
+  const stored =
+    !requestDirectives(exchange.view.headers).has('no-store') &&
+    (await deps.store.updateMeta(entry).then(
+      () => true,
+      (error: unknown) => {
+        exchange.log.warn({ err: error, key: entry.key }, 'could not store HEAD update');
+        return false;
+      },
+    ));
   const served = await serveStored(exchange, deps, entry, {
     xCache: X_CACHE.revalidated,
     status: { fwd, fwdStatus, ttl: ttlOf(deps, entry), stored },

@@ -30,6 +30,8 @@ export async function sendFetched(
 ): Promise<boolean> {
   const { res, view } = exchange;
   const { response, entry } = fetched;
+  // RFC 9211 §2.6 `stored` only while the store is taking the body (not when it refused it).
+  const refusal = fetched.storeRefusal();
   const headers = withCacheHeaders(
     forwardResponseHeaders(response.headers, droppedTargetedField(deps.policy)),
     deps,
@@ -37,9 +39,9 @@ export async function sendFetched(
     {
       fwd: outcome.fwd,
       fwdStatus: response.status,
-      stored: entry !== undefined,
+      stored: entry !== undefined && refusal === undefined,
       collapsed: outcome.collapsed || undefined,
-      detail: entry ? undefined : fetched.storability.reason,
+      detail: entry ? refusal : fetched.storability.reason,
     },
   );
   // Set-Cookie is for the client whose request fetched the response, never for those collapsed onto it.

@@ -1,5 +1,5 @@
 import { join, resolve } from 'node:path';
-import { Writable, type Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import type { EntryMeta } from '@simple-cache/common';
 import { pino, type Logger } from 'pino';
 import { readBodyFile } from './body-reader.js';
@@ -9,6 +9,7 @@ import { EntryTable, isSameBody } from './entry-table.js';
 import { renameCreatingParent, unlinkQuietly } from './fs-utils.js';
 import { bodyPath, createBodyId, createLayout, isBodyId, tmpPath, type Layout } from './layout.js';
 import { scanStore, type ScanTarget } from './scan.js';
+import { createRejectedWriter } from './rejected-writer.js';
 import { SpaceKeeper } from './space-keeper.js';
 import type { ByteRange, EntryWriter, Store, StoreHealth, StoreStats } from './store.js';
 import { StoreError } from './store-errors.js';
@@ -393,15 +394,4 @@ function withStoredBody(meta: EntryMeta, stored: EntryMeta): EntryMeta {
   const hits = Math.max(meta.hits ?? 0, stored.hits ?? 0);
   if (meta.hits !== undefined || stored.hits !== undefined) next.hits = hits;
   return next;
-}
-
-/**
- * A writer that is aborted from birth (store closed or degraded, body announced too large):
- * its body is destroyed without an error, so a tee drops it and no byte is copied, and
- * commit() rejects with `error`.
- */
-function createRejectedWriter(error: StoreError): EntryWriter {
-  const body = new Writable({ write: (_chunk, _encoding, callback) => callback() });
-  body.destroy();
-  return { body, commit: () => Promise.reject(error), abort: () => undefined };
 }

@@ -17,6 +17,11 @@ export const STORE_ERROR_CODES = {
   badRange: 'CACHE_ERR_BAD_RANGE',
   /** commit(): refused without trying, because the disk recently failed (degraded mode). */
   storeDegraded: 'CACHE_ERR_STORE_DEGRADED',
+  /**
+   * The service behind the store (Redis) is unreachable or does not answer in time; nothing was
+   * read or changed by this call. Retry later (the store serves from memory meanwhile).
+   */
+  storeUnavailable: 'CACHE_ERR_STORE_UNAVAILABLE',
   /** The store was closed. */
   storeClosed: 'CACHE_ERR_STORE_CLOSED',
 } as const;

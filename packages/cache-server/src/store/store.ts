@@ -24,18 +24,30 @@ export interface EntryWriter {
    */
   commit(): Promise<EntryMeta>;
   abort(reason?: Error): void;
+  /**
+   * Set when the store refused the write up front (its StoreError code, e.g.
+   * CACHE_ERR_STORE_DEGRADED): nothing will be stored, and a response must not say `stored`.
+   */
+  readonly refused?: string;
 }
 
-/** Whether the store can take writes; see DiskStore's degraded mode. */
+/**
+ * Whether the store works: the disk store's degraded mode (writes refused after the disk
+ * failed), or a Redis store whose server (or some cluster masters) does not answer.
+ */
 export type StoreHealth =
   | { state: 'ok' }
   | {
       state: 'degraded';
-      /** Wall clock (ms) when writes started failing. */
+      /** Wall clock (ms) when it started. */
       since: number;
-      /** The error code that started it, e.g. ENOSPC or EROFS. */
+      /** The error code that started it, e.g. ENOSPC, EROFS, REDIS_TIMEOUT. */
       code: string;
       message: string;
+      /** Only part of the store is affected (some masters of a Redis Cluster); the rest works. */
+      partial?: boolean;
+      /** The affected parts, each with its own reason (e.g. every unavailable cluster master). */
+      parts?: { name: string; since: number; code: string; message: string }[];
     };
 
 export interface StoreStats {
@@ -114,4 +126,9 @@ export interface Store {
   onBodyRemoved?(listener: (bodyId: string) => void): () => void;
   /** Whether writes are currently accepted (see degraded mode in the README). */
   health?(): StoreHealth;
+  /**
+   * Failures of the service behind the store so far, by kind (timeout, connection, oom, …;
+   * `unavailable`: calls refused at once while it was known to be down). For metrics.
+   */
+  errorCounts?(): Readonly<Record<string, number>>;
 }
