@@ -43,7 +43,7 @@ export async function buildCacheServer(
   const logger = options.logger ?? createLogger(config.logLevel);
   const policy = policyOptionsFrom(config);
   // A store shared by several nodes (Redis) also collapses misses and announces purges across them.
-  const { store, collapse, announcePurge } = await composeStore(
+  const { store, collapse, announcePurge, dropLocalCopies } = await composeStore(
     config,
     policy,
     logger.child({ component: 'store' }),
@@ -71,6 +71,7 @@ export async function buildCacheServer(
     telemetry,
     inFlight: () => proxy.inFlight.size,
     ...(announcePurge ? { announcePurge } : {}),
+    ...(dropLocalCopies ? { dropLocalCopies } : {}),
   };
 
   // Fresh hits on small objects held in memory are answered before Fastify's router and hooks

@@ -6,7 +6,7 @@ import type { CrossNodeCollapse } from './proxy/context.js';
 import { DiskStore, type DiskStoreOptions } from './store/disk-store.js';
 import { MemoryTier, type InnerStore } from './store/memory-tier.js';
 import { isRedisStore } from './store/redis/redis-url.js';
-import { createPurgeAnnouncer, syncTierWithBus, type PurgeNotice } from './store/redis/tier-sync.js';
+import { createPurgeAnnouncer, dropPurgedCopies, syncTierWithBus, type PurgeNotice } from './store/redis/tier-sync.js';
 import type { Store } from './store/store.js';
 
 /** Knobs that are not options of the server: tests inject a clock or a failing file system. */
@@ -19,6 +19,8 @@ export interface OpenedStore {
   collapse?: CrossNodeCollapse;
   /** Tells every node's memory tier what a purge removed (Redis only). */
   announcePurge?: (notice: PurgeNotice) => Promise<void>;
+  /** Drops this node's memory copies of what a purge selects, when the purge itself cannot be done (Redis only). */
+  dropLocalCopies?: (notice: PurgeNotice) => number;
 }
 
 /**
@@ -62,6 +64,7 @@ async function openShared(
     maxObjectSize: config.maxObjectSize,
     policy,
     logger,
+    gate: { timeoutMs: config.redisTimeout },
   });
   const tier = withMemoryTier(config, redis);
   const entryTags = (entry: EntryMeta) => tagsOf(entry.headers, config.tagHeaders);
@@ -70,6 +73,7 @@ async function openShared(
     store: tier ?? redis,
     collapse: redis.locks,
     announcePurge: createPurgeAnnouncer(tier, redis.bus, entryTags),
+    dropLocalCopies: (notice) => (tier ? dropPurgedCopies(tier, notice, entryTags) : 0),
   };
 }
 

@@ -48,7 +48,7 @@ describe('<prefix>/health and <prefix>/ready', () => {
     expect(first.status).toBe(200);
     expect(first.json).toEqual({
       ready: true,
-      store: { loaded: true },
+      store: { loaded: true, health: { state: 'ok' } },
       origin: { reachable: true, status: 200, checkedAt: expect.any(Number) },
     });
     const heads = () => origin.requests.filter((r) => r.method === 'HEAD').length;
@@ -65,7 +65,7 @@ describe('<prefix>/health and <prefix>/ready', () => {
     expect(reply.status).toBe(503);
     expect(reply.json).toEqual({
       ready: false,
-      store: { loaded: true },
+      store: { loaded: true, health: { state: 'ok' } },
       origin: { reachable: false, error: 'CACHE_ERR_ORIGIN_UNREACHABLE', checkedAt: expect.any(Number) },
     });
   });

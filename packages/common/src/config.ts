@@ -20,6 +20,10 @@ export interface CacheServerConfig {
   store: string;
   /** With a shared store: milliseconds a node waits for another node's fetch of the same key (also its lock's TTL); 0 = off. */
   collapseWait: number;
+  /** With Redis: milliseconds one call may wait for its reply before it fails (and counts towards the circuit breaker). */
+  redisTimeout: number;
+  /** Whether a degraded store (Redis unavailable, disk refusing writes) makes `<prefix>/ready` answer 503. */
+  readyNeedsStore: boolean;
   /** Upper bound of body bytes kept on disk. */
   maxSize: number;
   /** Largest body stored; larger responses are passed through (also when found out mid-stream). */

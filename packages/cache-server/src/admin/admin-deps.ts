@@ -17,6 +17,8 @@ export interface AdminDeps {
   inFlight(): number;
   /** With a store shared by several nodes (Redis): tells every node's memory tier what a purge removed. */
   announcePurge?(selection: PurgeSelection): Promise<void>;
+  /** With a shared store: drops this node's memory copies of what a purge selects; returns how many. */
+  dropLocalCopies?(selection: PurgeSelection): number;
 }
 
 /** The first value of a query parameter (Fastify gives an array when it is repeated). */

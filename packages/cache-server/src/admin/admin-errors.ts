@@ -27,13 +27,26 @@ export const ADMIN_ERRORS = {
     status: 400,
     message: 'The admin request is missing or has an invalid parameter.',
   },
+  storeUnavailable: {
+    code: 'CACHE_ERR_STORE_UNAVAILABLE',
+    status: 503,
+    message: 'The shared store (Redis) is unavailable: nothing was purged there. Retry when it is back.',
+  },
 } as const satisfies Record<string, ErrorSpec>;
 
-/** Sends one of ADMIN_ERRORS; `message` replaces the generic text with a precise one. */
-export function sendAdminError(reply: FastifyReply, spec: ErrorSpec, message = spec.message): FastifyReply {
+/**
+ * Sends one of ADMIN_ERRORS; `message` replaces the generic text with a precise one, `extra`
+ * adds fields to the JSON body.
+ */
+export function sendAdminError(
+  reply: FastifyReply,
+  spec: ErrorSpec,
+  message = spec.message,
+  extra: Record<string, unknown> = {},
+): FastifyReply {
   return reply
     .code(spec.status)
     .header('cache-control', 'no-store')
     .header('x-cache-error', spec.code)
-    .send({ error: spec.code, message });
+    .send({ error: spec.code, message, ...extra });
 }

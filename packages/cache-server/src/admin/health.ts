@@ -17,6 +17,9 @@ export interface OriginCheck {
 /**
  * `<prefix>/health`: the process is up (liveness). `<prefix>/ready`: the store has loaded its
  * index and the origin answers a HEAD within 2 s (readiness); 503 otherwise, with the reason.
+ * The store's health (degraded: since when, why) is in the body either way; a degraded store
+ * fails readiness only with --ready-needs-store (by default the node still serves: from memory
+ * and the origin, so taking it out of a load balancer would only shed capacity).
  */
 export const adminHealth = fp<AdminDeps>(
   async (app, deps) => {
@@ -31,8 +34,9 @@ export const adminHealth = fp<AdminDeps>(
 
     app.get(`${prefix}/ready`, { config: { admin: true } }, async (_request, reply) => {
       const origin = await checkOrigin();
-      const store = { loaded: storeLoaded() };
-      const ready = store.loaded && origin.reachable;
+      const store = { loaded: storeLoaded(), health: deps.store.health?.() ?? { state: 'ok' as const } };
+      const storeReady = store.loaded && (!deps.config.readyNeedsStore || store.health.state === 'ok');
+      const ready = storeReady && origin.reachable;
       return reply.code(ready ? 200 : 503).send({ ready, store, origin });
     });
   },

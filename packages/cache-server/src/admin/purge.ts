@@ -22,12 +22,26 @@ export const adminPurge = fp<AdminDeps>(
     if (!app.supportedMethods.includes('PURGE')) app.addHttpMethod('PURGE');
 
     const purge = async (request: FastifyRequest, reply: FastifyReply, selection: PurgeSelection, soft: boolean) => {
-      const result = await purgeEntries(deps.store, selection, {
-        soft,
-        now: Date.now(),
-        policy: deps.policy,
-        tagHeaders: deps.config.tagHeaders,
-      });
+      // This node's own copies go first (a hard purge): they are gone whatever happens to the store.
+      const dropped = soft ? 0 : (deps.dropLocalCopies?.(selection) ?? 0);
+      let result;
+      try {
+        result = await purgeEntries(deps.store, selection, {
+          soft,
+          now: Date.now(),
+          policy: deps.policy,
+          tagHeaders: deps.config.tagHeaders,
+        });
+      } catch (error) {
+        if ((error as { code?: unknown }).code !== ADMIN_ERRORS.storeUnavailable.code) throw error;
+        return refuseWhileUnavailable(
+          request,
+          reply,
+          selection,
+          dropped + (deps.dropLocalCopies?.(selection) ?? 0),
+          error,
+        );
+      }
       // A soft purge rewrites each entry, which the store announces by itself; a hard one may also
       // name copies the shared store no longer has (expired), which other nodes may still hold.
       if (!soft && deps.announcePurge) {
@@ -67,6 +81,27 @@ export const adminPurge = fp<AdminDeps>(
   },
   { name: 'simple-cache-admin-purge', fastify: '5.x', dependencies: ['simple-cache-admin-auth'] },
 );
+
+/**
+ * The shared store cannot be reached, so the purge cannot be done (nor announced to the other
+ * nodes): 503, after this node's own memory copies of what it selects are dropped, so that
+ * this node at least stops serving them; the answer says so.
+ */
+function refuseWhileUnavailable(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  selection: PurgeSelection,
+  dropped: number,
+  error: unknown,
+): FastifyReply {
+  request.log.warn({ selection, err: error, localCopiesDropped: dropped }, 'purge refused: the store is unavailable');
+  const message =
+    `${ADMIN_ERRORS.storeUnavailable.message} This node dropped its own memory copies of what the purge selects ` +
+    `(${dropped}); other nodes keep theirs: repeat the purge once Redis is back.`;
+  return sendAdminError(reply.header('retry-after', '1'), ADMIN_ERRORS.storeUnavailable, message, {
+    local: { dropped },
+  });
+}
 
 /** Exactly one of url, prefix, tag or all=1; else the message explaining what is wrong. */
 export function selectionOf(query: unknown, origin: string): PurgeSelection | string {

@@ -44,7 +44,12 @@ export const adminStats = fp<AdminDeps>(
           meanResponseMs: totals.originResponses === 0 ? null : (totals.originSeconds * 1000) / totals.originResponses,
           inFlight: deps.inFlight(),
         },
-        store: { ...store, fill: store.maxSize > 0 ? store.size / store.maxSize : null },
+        store: {
+          ...store,
+          fill: store.maxSize > 0 ? store.size / store.maxSize : null,
+          health: deps.store.health?.() ?? { state: 'ok' },
+          errors: deps.store.errorCounts?.() ?? {},
+        },
         auth: { tokenRequired: deps.config.adminToken !== '' },
         history: deps.telemetry.history.series(intParam(queryParam(request.query, 'history'), 300, 1, 600)),
       };

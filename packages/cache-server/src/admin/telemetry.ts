@@ -276,6 +276,28 @@ function registerStoreMetrics(registry: Registry, store: Store): void {
       this.set(readStoreStats(store).entries);
     },
   });
+  new Gauge({
+    name: 'simple_cache_store_up',
+    help: 'Whether the store works (1), or is degraded (0: the disk refuses writes, Redis or some cluster masters do not answer).',
+    registers,
+    collect() {
+      this.set(store.health?.().state === 'degraded' ? 0 : 1);
+    },
+  });
+  const errorsCounted: Record<string, number> = {};
+  new Counter({
+    name: 'simple_cache_store_errors_total',
+    help: 'Failures of the service behind the store (Redis), by kind: timeout, connection, cluster-down, loading, busy, readonly, auth, oom, other; unavailable = calls refused at once while it was down.',
+    labelNames: ['kind'],
+    registers,
+    collect() {
+      for (const [kind, value] of Object.entries(store.errorCounts?.() ?? {})) {
+        const before = errorsCounted[kind] ?? 0;
+        if (value > before) this.inc({ kind }, value - before);
+        errorsCounted[kind] = Math.max(before, value);
+      }
+    },
+  });
   let counted = 0;
   new Counter({
     name: 'simple_cache_store_evictions_total',

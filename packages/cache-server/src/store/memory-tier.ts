@@ -132,10 +132,12 @@ export class MemoryTier implements Store {
     return this.inner.delete(key, variant).finally(() => this.dropKey(key, variant));
   }
 
-  /** Drops every body held (a purge of everything, or a resync after missed purge events). */
-  clear(): void {
+  /** Drops every body held (a purge of everything, or a resync after missed purge events); returns how many. */
+  clear(): number {
+    const dropped = this.bodies.size;
     this.bodies.clear();
     this.held.clear();
+    return dropped;
   }
 
   /** Drops what is held for `key` (one variant, or all): another node changed or purged it. */
@@ -173,6 +175,10 @@ export class MemoryTier implements Store {
 
   health(): StoreHealth {
     return this.inner.health?.() ?? { state: 'ok' };
+  }
+
+  errorCounts(): Readonly<Record<string, number>> {
+    return this.inner.errorCounts?.() ?? {};
   }
 
   async close(): Promise<void> {

@@ -11,6 +11,10 @@ export interface RedisServer {
   readonly process: ChildProcess | undefined;
   /** Stops it (SIGTERM, or `signal`) and waits for it to exit. */
   stop(signal?: NodeJS.Signals): Promise<void>;
+  /** Freezes it (SIGSTOP): connections stay open, nothing is answered — a hung server. */
+  pause(): void;
+  /** Lets a paused server run again (SIGCONT). */
+  resume(): void;
   /** Starts it again on the same port (an empty database: nothing is saved). */
   restart(): Promise<void>;
   /** Stops it and removes its directory. */
@@ -23,20 +27,28 @@ export interface RedisServer {
  * loopback port, in a temp directory, saving nothing (`--save ''`, no AOF). Extra `args` are
  * passed through, e.g. ['--maxmemory', '10mb'].
  */
-export async function startRedisServer(args: string[] = []): Promise<RedisServer> {
+export async function startRedisServer(args: string[] = [], port?: number): Promise<RedisServer> {
   const dir = await mkdtemp(path.join(tmpdir(), 'simple-cache-redis-'));
-  const port = await findFreePort();
+  port ??= await findFreePort();
   let child: ChildProcess | undefined;
 
   const launch = async () => {
     child = await spawnRedis(port, dir, args);
   };
-  const stop = async (signal: NodeJS.Signals = 'SIGTERM') => {
+  let paused = false;
+  const signal = (name: NodeJS.Signals) => {
+    if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
+    child.kill(name);
+  };
+  const stop = async (name: NodeJS.Signals = 'SIGTERM') => {
+    // A stopped process would keep the signal pending: it must run to act on it.
+    if (paused) signal('SIGCONT');
+    paused = false;
     const running = child;
     child = undefined;
     if (running === undefined || running.exitCode !== null || running.signalCode !== null) return;
     const exited = new Promise<void>((resolve) => running.once('exit', () => resolve()));
-    running.kill(signal);
+    running.kill(name);
     await exited;
   };
   await launch();
@@ -47,6 +59,14 @@ export async function startRedisServer(args: string[] = []): Promise<RedisServer
       return child;
     },
     stop,
+    pause: () => {
+      paused = true;
+      signal('SIGSTOP');
+    },
+    resume: () => {
+      paused = false;
+      signal('SIGCONT');
+    },
     restart: async () => {
       await stop();
       await launch();
@@ -107,7 +127,7 @@ function spawnRedis(port: number, dir: string, args: string[]): Promise<ChildPro
  * that recently used port to another test worker's server (the client would then reconnect to
  * the wrong Redis).
  */
-async function findFreePort(): Promise<number> {
+export async function findFreePort(): Promise<number> {
   for (;;) {
     const port = 20_000 + Math.floor(Math.random() * 10_000);
     if (await isFree(port)) return port;

@@ -13,7 +13,7 @@ export function inspect(server: RedisServer): Redis {
 }
 
 export async function openRedisStore(
-  server: RedisServer,
+  server: Pick<RedisServer, 'url'>,
   options: Partial<RedisStoreOptions> = {},
 ): Promise<RedisStore> {
   return RedisStore.open({ url: server.url, maxSize: MAX_SIZE, policy: DEFAULT_POLICY_OPTIONS, ...options });

@@ -17,6 +17,7 @@ const KEY = 'http://origin.test/outage';
  */
 const FAST_MS = 5_000;
 const connection = { commandTimeoutMs: 60_000 };
+const gate = { timeoutMs: 60_000 };
 
 let server: RedisServer;
 let store: RedisStore;
@@ -27,8 +28,8 @@ const otherEvents: Invalidation[] = [];
 beforeAll(async () => {
   server = await startRedisServer();
   const logger = pino({ level: 'info' }, { write: (line: string) => logLines.push(JSON.parse(line)) });
-  store = await openRedisStore(server, { logger, connection });
-  other = await openRedisStore(server, { connection });
+  store = await openRedisStore(server, { logger, connection, gate });
+  other = await openRedisStore(server, { connection, gate });
   other.bus.subscribe((event) => otherEvents.push(event));
 });
 afterAll(async () => {
@@ -75,7 +76,7 @@ describe('Redis goes away and comes back', () => {
 
     const errors = () => logLines.filter((line) => line.level >= 50);
     await waitFor(() => errors().length > 0, 'the outage to be logged');
-    expect(errors()[0]!.msg).toMatch(/Redis is unreachable/);
+    expect(errors()[0]!.msg).toMatch(/Redis \S+ is unavailable \(connection\)/);
 
     await server.restart();
     await waitFor(
@@ -91,7 +92,7 @@ describe('Redis goes away and comes back', () => {
     expect((await readBody(store, again)).toString()).toBe('after the outage');
     // One line for the whole outage, however many reconnect attempts failed meanwhile.
     expect(errors()).toHaveLength(1);
-    expect(logLines.some((line) => /reachable again/.test(line.msg))).toBe(true);
+    expect(logLines.some((line) => /answers again/.test(line.msg))).toBe(true);
     // Messages may have been missed meanwhile: the other node's memory tier is told to drop everything.
     await waitFor(() => otherEvents.some((event) => event.kind === 'all'), 'a resync event');
     expect(otherEvents).toContainEqual({ kind: 'all', reason: 'resync' });
@@ -100,7 +101,7 @@ describe('Redis goes away and comes back', () => {
   test('a store opened while Redis is down starts at once, and works once Redis is up', async () => {
     await server.stop();
     const started = Date.now();
-    const late = await openRedisStore(server, { connection });
+    const late = await openRedisStore(server, { connection, gate });
     try {
       expect(Date.now() - started).toBeLessThan(FAST_MS);
       expect((await settlesQuickly(late.lookup(KEY))).status).toBe('rejected');

@@ -28,6 +28,16 @@ function setLive(stateName, text) {
 
 // ---------- key figures ----------
 
+/** A degraded store (the disk refuses writes, Redis does not answer): since when and why. */
+function renderStoreHealth(health) {
+  const line = $('store-health');
+  const degraded = health !== undefined && health.state !== 'ok';
+  line.hidden = !degraded;
+  if (!degraded) return;
+  const since = new Date(health.since).toLocaleTimeString();
+  line.textContent = `${health.partial ? 'partly degraded' : 'degraded'} since ${since}: ${health.message}`;
+}
+
 function renderStats(stats) {
   state.stats = stats;
   $('cache-name').textContent = stats.name;
@@ -69,6 +79,8 @@ function renderStats(stats) {
     `${integer.format(store.entries)} entries`,
     ...extras,
   ].join(' · ');
+
+  renderStoreHealth(store.health);
 
   $('token-hint').textContent = stats.auth.tokenRequired
     ? '(required: the cache has --admin-token)'

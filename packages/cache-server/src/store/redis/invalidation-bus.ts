@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { closeClient, type RedisClient } from './redis-connection.js';
+import type { RedisGate } from './redis-gate.js';
 
 /**
  * What every node's memory tier must drop. `key` events come from the Redis store itself
@@ -38,6 +39,7 @@ export class InvalidationBus {
 
   private constructor(
     private readonly publisher: RedisClient,
+    private readonly gate: RedisGate,
     private readonly subscriber: RedisClient,
     private readonly channel: string,
     private readonly logger: Logger,
@@ -61,12 +63,14 @@ export class InvalidationBus {
    */
   static async open(options: {
     publisher: RedisClient;
+    /** Publishing goes through the store's gate: it fails at once while Redis is known to be down. */
+    gate: RedisGate;
     subscriber: RedisClient;
     channel: string;
     logger: Logger;
   }): Promise<InvalidationBus> {
     const { subscriber } = options;
-    const bus = new InvalidationBus(options.publisher, subscriber, options.channel, options.logger);
+    const bus = new InvalidationBus(options.publisher, options.gate, subscriber, options.channel, options.logger);
     const subscribed = subscriber.subscribe(options.channel).catch(() => undefined);
     // Its first attempt may have failed already (while the store waited for its own connection).
     if (subscriber.status === 'reconnecting') return bus;
@@ -77,7 +81,8 @@ export class InvalidationBus {
   /** Tells every node (this one too: listeners decide with `own`). Rejects when Redis is down. */
   async publish(event: Invalidation): Promise<void> {
     const message: InvalidationMessage = { source: this.nodeId, event };
-    await this.publisher.publish(this.channel, JSON.stringify(message));
+    const text = JSON.stringify(message);
+    await this.gate.run(undefined, () => this.publisher.publish(this.channel, text));
   }
 
   /** Calls `listener` for every event from other nodes (and this one's with `includeOwn`). Returns an unsubscribe. */

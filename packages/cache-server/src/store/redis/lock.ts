@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { defineScript, runScript } from './lua-script.js';
 import type { RedisClient } from './redis-connection.js';
+import type { RedisGate } from './redis-gate.js';
 import { hashKey, type RedisKeys } from './redis-keys.js';
 import type { InvalidationBus } from './invalidation-bus.js';
 
@@ -56,6 +57,7 @@ const DEFAULT_POLL_MS = 100;
 export class CollapseLocks {
   constructor(
     private readonly client: RedisClient,
+    private readonly gate: RedisGate,
     private readonly keys: RedisKeys,
     /** When given, commits announced on the bus wake waiters at once instead of at the next poll. */
     private readonly bus?: InvalidationBus,
@@ -68,25 +70,28 @@ export class CollapseLocks {
   async acquire(key: string, ttlMs: number): Promise<Lock | undefined> {
     const lockKey = this.keys.lock(hashKey(key));
     const token = randomBytes(16).toString('hex');
-    const reply = await this.client.set(lockKey, token, 'PX', ttlMs, 'NX');
+    const { client, gate } = this;
+    const reply = await gate.run(lockKey, () => client.set(lockKey, token, 'PX', ttlMs, 'NX'));
     if (reply !== 'OK') return undefined;
     return {
       key,
       token,
       release: async () => {
         try {
-          return (await runScript(this.client, RELEASE, [lockKey], [token])) === 1;
+          return (await gate.run(lockKey, () => runScript(client, RELEASE, [lockKey], [token]))) === 1;
         } catch {
           return false;
         }
       },
-      extend: async (extendMs: number) => (await runScript(this.client, EXTEND, [lockKey], [token, extendMs])) === 1,
+      extend: async (extendMs: number) =>
+        (await gate.run(lockKey, () => runScript(client, EXTEND, [lockKey], [token, extendMs]))) === 1,
     };
   }
 
   /** True while some node holds the lock for `key`. */
   async isLocked(key: string): Promise<boolean> {
-    return (await this.client.exists(this.keys.lock(hashKey(key)))) === 1;
+    const lockKey = this.keys.lock(hashKey(key));
+    return (await this.gate.run(lockKey, () => this.client.exists(lockKey))) === 1;
   }
 
   /**

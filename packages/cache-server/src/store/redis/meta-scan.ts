@@ -1,6 +1,7 @@
 import type { EntryMeta } from '@simple-cache/common';
 import { parseMetaHash } from './meta-fields.js';
 import { masterNodes, type RedisClient } from './redis-connection.js';
+import type { RedisGate } from './redis-gate.js';
 import type { RedisKeys } from './redis-keys.js';
 
 const SCAN_COUNT = 500;
@@ -12,21 +13,25 @@ const SCAN_COUNT = 500;
  */
 export async function* scanEntries(
   client: RedisClient,
+  gate: RedisGate,
   keys: RedisKeys,
   now: () => number,
 ): AsyncGenerator<EntryMeta[]> {
   for (const node of masterNodes(client)) {
     const seen = new Set<string>();
-    for await (const batch of node.scanStream({ match: keys.metaPattern, count: SCAN_COUNT }) as AsyncIterable<
-      string[]
-    >) {
+    let cursor = '0';
+    do {
+      const [next, batch] = await gate.run(node, () =>
+        node.scan(cursor, 'MATCH', keys.metaPattern, 'COUNT', SCAN_COUNT),
+      );
+      cursor = next;
       const fresh = batch.filter((metaKey) => !seen.has(metaKey));
       for (const metaKey of fresh) seen.add(metaKey);
-      const hashes = await Promise.all(fresh.map((metaKey) => client.hgetall(metaKey)));
+      const hashes = await Promise.all(fresh.map((metaKey) => gate.run(metaKey, () => client.hgetall(metaKey))));
       for (const hash of hashes) {
         const variants = parseMetaHash(hash, now());
         if (variants.length > 0) yield variants;
       }
-    }
+    } while (cursor !== '0');
   }
 }

@@ -1,6 +1,5 @@
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
-import type { Logger } from 'pino';
-import { describeRedisTarget, type RedisTarget } from './redis-url.js';
+import type { RedisTarget } from './redis-url.js';
 
 /** A single server or a cluster: both speak every command the store uses. */
 export type RedisClient = Redis | Cluster;
@@ -8,13 +7,16 @@ export type RedisClient = Redis | Cluster;
 export interface ConnectionOptions {
   /** How long a connection attempt may take before it counts as failed. */
   connectTimeoutMs?: number;
-  /** How long one command may wait for its reply (a hung server must not hang requests). */
+  /**
+   * ioredis's own reply timeout, a backstop behind the gate's (redis-gate.ts), which fails a
+   * call sooner and counts it towards the circuit breaker.
+   */
   commandTimeoutMs?: number;
 }
 
 export const DEFAULT_CONNECTION_OPTIONS: Required<ConnectionOptions> = {
   connectTimeoutMs: 1_000,
-  commandTimeoutMs: 5_000,
+  commandTimeoutMs: 10_000,
 };
 
 /**
@@ -74,45 +76,18 @@ export function createRedisClient(
 /** Clients being closed on purpose: their 'close' is no outage. */
 const closing = new WeakSet<RedisClient>();
 
-/**
- * One clear error per outage, one info line when it is over. An outage starts when a ready
- * connection closes or a connection attempt fails; ioredis then emits 'error' on every failed
- * reconnect attempt, which would flood the log while Redis is down. Also keeps the 'error'
- * events from being unhandled. Without a logger it only does the latter (the subscriber
- * connection: one line per outage is enough).
- */
-export interface ConnectionHealth {
-  /** Since when (ms) Redis has been unreachable; undefined while it is connected. */
-  readonly downSince: number | undefined;
-  readonly lastError: Error | undefined;
+/** True once closeClient() was called for `client`. */
+export function isClosing(client: RedisClient): boolean {
+  return closing.has(client);
 }
 
-export function watchConnection(client: RedisClient, target: RedisTarget, logger?: Logger): ConnectionHealth {
-  let down = false;
-  const health: { downSince: number | undefined; lastError: Error | undefined } = {
-    downSince: undefined,
-    lastError: undefined,
-  };
-  const where = describeRedisTarget(target);
-  const startOutage = (err?: unknown) => {
-    if (err instanceof Error) health.lastError = err;
-    if (down || closing.has(client)) return;
-    down = true;
-    health.downSince = Date.now();
-    logger?.error(
-      { err, redis: where },
-      'Redis is unreachable: store calls fail fast (the cache serves from memory and the origin) while it reconnects in the background',
-    );
-  };
-  client.on('error', (err: unknown) => startOutage(err));
-  client.on('close', () => startOutage());
-  client.on('ready', () => {
-    if (!down) return;
-    down = false;
-    health.downSince = undefined;
-    logger?.info({ redis: where }, 'Redis is reachable again');
-  });
-  return health;
+/**
+ * Keeps a client's 'error' events from being unhandled: ioredis emits one on every failed
+ * reconnection attempt while Redis is down. Whoever cares (the gate, for the command client)
+ * listens for the outage itself and logs it once.
+ */
+export function swallowErrors(client: RedisClient): void {
+  client.on('error', () => undefined);
 }
 
 /**

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { scanEntries } from './meta-scan.js';
 import { masterNodes, type RedisClient } from './redis-connection.js';
+import type { RedisGate } from './redis-gate.js';
 import type { RedisKeys } from './redis-keys.js';
 
 export interface StatsSnapshot {
@@ -24,6 +25,7 @@ export class RedisStats {
 
   constructor(
     private readonly client: RedisClient,
+    private readonly gate: RedisGate,
     private readonly keys: RedisKeys,
     private readonly logger: Logger,
   ) {}
@@ -36,10 +38,10 @@ export class RedisStats {
   async apply(entries: number, bytes: number): Promise<void> {
     if (entries === 0 && bytes === 0) return;
     try {
-      const [total, size] = await Promise.all([
-        this.client.hincrby(this.keys.stats, 'entries', entries),
-        this.client.hincrby(this.keys.stats, 'size', bytes),
-      ]);
+      const { client, keys } = this;
+      const [total, size] = await this.gate.run(keys.stats, () =>
+        Promise.all([client.hincrby(keys.stats, 'entries', entries), client.hincrby(keys.stats, 'size', bytes)]),
+      );
       this.snapshot = { ...this.snapshot, entries: Math.max(0, total), size: Math.max(0, size) };
     } catch (err) {
       this.logger.debug({ err }, 'cannot update the shared stats');
@@ -49,8 +51,9 @@ export class RedisStats {
   /** Re-reads the shared counters and Redis's eviction count; never rejects. */
   async refresh(): Promise<void> {
     try {
-      const [entries, size] = await this.client.hmget(this.keys.stats, 'entries', 'size');
-      const infos = await Promise.all(masterNodes(this.client).map((node) => node.info('stats')));
+      const { client, keys, gate } = this;
+      const [entries, size] = await gate.run(keys.stats, () => client.hmget(keys.stats, 'entries', 'size'));
+      const infos = await Promise.all(masterNodes(client).map((node) => gate.run(node, () => node.info('stats'))));
       const evictions = infos.reduce((sum, info) => sum + Number(/evicted_keys:(\d+)/.exec(info)?.[1] ?? 0), 0);
       this.snapshot = { entries: Math.max(0, Number(entries ?? 0)), size: Math.max(0, Number(size ?? 0)), evictions };
     } catch (err) {
@@ -65,15 +68,16 @@ export class RedisStats {
    */
   async recount(lockMs: number): Promise<boolean> {
     const token = randomBytes(8).toString('hex');
-    const locked = await this.client.set(this.keys.recountLock, token, 'PX', lockMs, 'NX');
+    const { client, keys, gate } = this;
+    const locked = await gate.run(keys.recountLock, () => client.set(keys.recountLock, token, 'PX', lockMs, 'NX'));
     if (locked !== 'OK') return false;
     let entries = 0;
     let size = 0;
-    for await (const variants of scanEntries(this.client, this.keys, Date.now)) {
+    for await (const variants of scanEntries(client, gate, keys, Date.now)) {
       entries += variants.length;
       for (const variant of variants) size += variant.size;
     }
-    await this.client.hset(this.keys.stats, { entries, size });
+    await gate.run(keys.stats, () => client.hset(keys.stats, { entries, size }));
     this.snapshot = { ...this.snapshot, entries, size };
     return true;
   }

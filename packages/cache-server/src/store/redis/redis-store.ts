@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
-import { Writable, type Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import type { EntryMeta } from '@simple-cache/common';
 import { pino, type Logger } from 'pino';
 import type { PolicyOptions } from '../../policy/index.js';
 import type { ByteRange, EntryWriter, Store, StoreHealth, StoreStats } from '../store.js';
 import { StoreError } from '../store-errors.js';
 import { readableOf, resolveRange } from '../body-range.js';
+import { createRejectedWriter } from '../rejected-writer.js';
 import { ChunkReader } from './chunk-reader.js';
 import {
   DEFAULT_REVALIDATION_MARGIN_MS,
@@ -21,12 +22,12 @@ import { scanEntries } from './meta-scan.js';
 import {
   closeClient,
   createRedisClient,
+  swallowErrors,
   waitUntilReady,
-  watchConnection,
-  type ConnectionHealth,
   type ConnectionOptions,
   type RedisClient,
 } from './redis-connection.js';
+import { RedisGate, type GateOptions } from './redis-gate.js';
 import { RedisEntryWriter, type RedisWriterHost } from './redis-entry-writer.js';
 import { CHUNK_SIZE, createBodyId, createRedisKeys, hashKey, type RedisKeys } from './redis-keys.js';
 import {
@@ -40,7 +41,7 @@ import {
   WRITE_CHUNK,
 } from './redis-scripts.js';
 import { RedisStats } from './redis-stats.js';
-import { parseRedisTarget, type RedisTarget } from './redis-url.js';
+import { describeRedisTarget, parseRedisTarget, type RedisTarget } from './redis-url.js';
 
 export interface RedisStoreOptions {
   /** `redis://host:port/db`, `rediss://…`, or a comma list of cluster seed nodes (see redis-url.ts). */
@@ -65,6 +66,8 @@ export interface RedisStoreOptions {
   /** How often (at most, across all nodes) the counters are recounted from the stored entries. */
   recountIntervalMs?: number;
   connection?: ConnectionOptions;
+  /** Reply timeout and probing of the circuit breakers (redis-gate.ts). */
+  gate?: Partial<GateOptions>;
 }
 
 const DEFAULTS = {
@@ -89,8 +92,9 @@ const BODY_ID = /^[0-9a-f]{32}$/;
  *   after; under memory pressure Redis's own `maxmemory-policy allkeys-lru` evicts.
  * - Every change of a key is announced on the invalidation bus, for other nodes' memory tiers;
  *   `locks` collapses misses across nodes.
- * - Redis down: every call rejects at once (redis-connection.ts), and the store recovers when
- *   Redis is back.
+ * - Redis down or hung: every call goes through a gate (redis-gate.ts) with a reply timeout
+ *   and a circuit breaker per server (per cluster master): while one is open, calls for it
+ *   reject at once and writes are refused up front; it closes when its server answers a probe.
  */
 export class RedisStore implements Store {
   readonly maxObjectSize: number;
@@ -105,12 +109,12 @@ export class RedisStore implements Store {
 
   private constructor(
     private readonly client: RedisClient,
+    private readonly gate: RedisGate,
     private readonly keys: RedisKeys,
     readonly bus: InvalidationBus,
     readonly locks: CollapseLocks,
     private readonly counters: RedisStats,
     private readonly maxSize: number,
-    private readonly connection: ConnectionHealth,
     private readonly logger: Logger,
     options: RedisStoreOptions,
   ) {
@@ -148,17 +152,18 @@ export class RedisStore implements Store {
     const keys = createRedisKeys(options.prefix);
     const logger = (options.logger ?? pino({ enabled: false })).child({ module: 'redis-store' });
     const client = createRedisClient(target, options.connection);
-    const health = watchConnection(client, target, logger);
+    swallowErrors(client);
+    const gate = new RedisGate(client, describeRedisTarget(target), logger, options.gate);
     // A restarted Redis has forgotten the scripts; loading them first keeps EVALSHA ordered.
     client.on('ready', () => void loadScripts(client, ALL_SCRIPTS).catch(() => undefined));
     const subscriber = createRedisClient(target, options.connection, 'subscriber');
-    watchConnection(subscriber, target);
+    swallowErrors(subscriber);
     if (await waitUntilReady(client)) await loadScripts(client, ALL_SCRIPTS).catch(() => undefined);
-    const bus = await InvalidationBus.open({ publisher: client, subscriber, channel: keys.channel, logger });
-    const counters = new RedisStats(client, keys, logger);
+    const bus = await InvalidationBus.open({ publisher: client, gate, subscriber, channel: keys.channel, logger });
+    const counters = new RedisStats(client, gate, keys, logger);
     await counters.refresh();
-    const locks = new CollapseLocks(client, keys, bus);
-    const store = new RedisStore(client, keys, bus, locks, counters, maxSize, health, logger, options);
+    const locks = new CollapseLocks(client, gate, keys, bus);
+    const store = new RedisStore(client, gate, keys, bus, locks, counters, maxSize, logger, options);
     // Bodies other nodes replaced or deleted: this node's memory tier drops its copies.
     bus.subscribe((event) => {
       if (event.kind === 'key') store.notifyRemoved(event.bodyIds ?? []);
@@ -169,7 +174,8 @@ export class RedisStore implements Store {
 
   async lookup(key: string): Promise<EntryMeta[]> {
     this.assertOpen();
-    const hash = await this.client.hgetall(this.keys.meta(hashKey(key)));
+    const metaKey = this.keys.meta(hashKey(key));
+    const hash = await this.gate.run(metaKey, () => this.client.hgetall(metaKey));
     return parseMetaHash(hash, Date.now(), key);
   }
 
@@ -179,12 +185,15 @@ export class RedisStore implements Store {
     if (!BODY_ID.test(entry.bodyId)) throw new StoreError('CACHE_ERR_ENTRY_GONE', 'not a body of this store');
     const hash = hashKey(entry.key);
     const whole = entry.size <= CHUNK_SIZE;
-    const [status, first] = (await runScript(
-      this.client,
-      OPEN_BODY,
-      [this.keys.meta(hash)],
-      [entry.variant, entry.bodyId, this.keys.bodyPrefix(hash), this.settings.readGraceMs, whole ? '1' : '0'],
-      true,
+    const metaKey = this.keys.meta(hash);
+    const [status, first] = (await this.gate.run(metaKey, () =>
+      runScript(
+        this.client,
+        OPEN_BODY,
+        [metaKey],
+        [entry.variant, entry.bodyId, this.keys.bodyPrefix(hash), this.settings.readGraceMs, whole ? '1' : '0'],
+        true,
+      ),
     )) as [number, Buffer | null | undefined];
     if (status === 0) throw new StoreError('CACHE_ERR_ENTRY_GONE', 'the entry was replaced or deleted');
     if (status === 2) {
@@ -202,7 +211,9 @@ export class RedisStore implements Store {
     }
     const bodyKey = this.keys.body(hash, entry.bodyId);
     const fetch = (index: number) =>
-      runScript(this.client, READ_CHUNK, [bodyKey], [index, this.settings.readGraceMs], true) as Promise<Buffer | null>;
+      this.gate.run(bodyKey, () =>
+        runScript(this.client, READ_CHUNK, [bodyKey], [index, this.settings.readGraceMs], true),
+      ) as Promise<Buffer | null>;
     return new ChunkReader(fetch, entry.size, wanted, (error) => void this.dropLost(entry, error.code));
   }
 
@@ -214,8 +225,8 @@ export class RedisStore implements Store {
       );
     }
     // Redis is away: not a byte is buffered for a write that cannot land.
-    if (this.connection.downSince !== undefined) {
-      return createRejectedWriter(new StoreError('CACHE_ERR_STORE_DEGRADED', 'Redis is unreachable'));
+    if (!this.gate.isAvailable(this.keys.meta(hashKey(meta.key)))) {
+      return createRejectedWriter(new StoreError('CACHE_ERR_STORE_DEGRADED', 'Redis is unavailable'));
     }
     const { bodyId: _bodyId, checksum: _checksum, ...rest } = structuredClone(meta) as EntryMeta;
     const writer = new RedisEntryWriter(this.writerHost, { ...rest, bodyId: createBodyId() });
@@ -225,16 +236,21 @@ export class RedisStore implements Store {
 
   /** One small script per hit, fire-and-forget: a hit never waits for it, and a failure only loses a count. */
   markUsed(entry: EntryMeta): void {
-    if (this.closed || this.connection.downSince !== undefined) return;
+    if (this.closed) return;
     const metaKey = this.keys.meta(hashKey(entry.key));
-    runScript(this.client, MARK_USED, [metaKey], [entry.variant, entry.bodyId, Date.now()]).catch(() => undefined);
+    if (!this.gate.isAvailable(metaKey)) return;
+    this.gate
+      .run(metaKey, () => runScript(this.client, MARK_USED, [metaKey], [entry.variant, entry.bodyId, Date.now()]))
+      .catch(() => undefined);
   }
 
   async updateMeta(meta: EntryMeta): Promise<void> {
     this.assertOpen();
     const hash = hashKey(meta.key);
     const metaKey = this.keys.meta(hash);
-    const [json, bodyId] = await this.client.hmget(metaKey, `m:${meta.variant}`, `b:${meta.variant}`);
+    const [json, bodyId] = await this.gate.run(metaKey, () =>
+      this.client.hmget(metaKey, `m:${meta.variant}`, `b:${meta.variant}`),
+    );
     // Only the body that was looked up may be freshened: it may have been replaced meanwhile.
     if (json === null || json === undefined || bodyId !== meta.bodyId) return;
     const stored = JSON.parse(json) as EntryMeta;
@@ -242,22 +258,18 @@ export class RedisStore implements Store {
     delete next.checksum;
     if (stored.checksum !== undefined) next.checksum = stored.checksum;
     const now = Date.now();
-    const updated = await runScript(
-      this.client,
-      UPDATE_META,
-      [metaKey],
-      [
-        meta.variant,
-        meta.bodyId,
-        serializeMeta(next),
-        usefulUntil(next, now, this.lifetime),
-        now,
-        this.settings.readGraceMs,
-        this.keys.bodyPrefix(hash),
-        meta.hits ?? '',
-        meta.lastAccess ?? '',
-      ],
-    );
+    const args = [
+      meta.variant,
+      meta.bodyId,
+      serializeMeta(next),
+      usefulUntil(next, now, this.lifetime),
+      now,
+      this.settings.readGraceMs,
+      this.keys.bodyPrefix(hash),
+      meta.hits ?? '',
+      meta.lastAccess ?? '',
+    ];
+    const updated = await this.gate.run(metaKey, () => runScript(this.client, UPDATE_META, [metaKey], args));
     if (updated === 1) await this.announce({ kind: 'key', key: meta.key, variant: meta.variant, reason: 'update' });
   }
 
@@ -270,24 +282,21 @@ export class RedisStore implements Store {
 
   async *entries(): AsyncIterable<EntryMeta> {
     this.assertOpen();
-    for await (const variants of scanEntries(this.client, this.keys, Date.now)) yield* variants;
+    for await (const variants of scanEntries(this.client, this.gate, this.keys, Date.now)) yield* variants;
   }
 
   stats(): StoreStats {
     return { ...this.counters.current(), maxSize: this.maxSize };
   }
 
-  /** Degraded while Redis is unreachable: writes are refused, reads reject at once. */
+  /** Degraded while a breaker is open (partial: some cluster masters): their calls fail at once. */
   health(): StoreHealth {
-    const since = this.connection.downSince;
-    if (since === undefined) return { state: 'ok' };
-    const error = this.connection.lastError as (Error & { code?: unknown }) | undefined;
-    return {
-      state: 'degraded',
-      since,
-      code: typeof error?.code === 'string' ? error.code : 'REDIS_UNREACHABLE',
-      message: error?.message ?? 'Redis is unreachable',
-    };
+    return this.gate.health();
+  }
+
+  /** Redis failures so far, by kind (redis-errors.ts). */
+  errorCounts(): Readonly<Record<string, number>> {
+    return this.gate.errorCounts();
   }
 
   /**
@@ -330,6 +339,7 @@ export class RedisStore implements Store {
     for (const writer of this.writers) if (!writer.isCommitting) writer.abort(closedError);
     await Promise.all([...this.writers].map((writer) => writer.settled()));
     await this.bus.close();
+    this.gate.close();
     await closeClient(this.client);
   }
 
@@ -345,11 +355,13 @@ export class RedisStore implements Store {
 
   private async writeChunk(meta: EntryMeta, index: number, bytes: Buffer): Promise<void> {
     const bodyKey = this.keys.body(hashKey(meta.key), meta.bodyId);
-    await runScript(this.client, WRITE_CHUNK, [bodyKey], [index, bytes, this.settings.orphanTtlMs]);
+    const args = [index, bytes, this.settings.orphanTtlMs];
+    await this.gate.run(bodyKey, () => runScript(this.client, WRITE_CHUNK, [bodyKey], args));
   }
 
   private async discardBody(meta: EntryMeta): Promise<void> {
-    await this.client.unlink(this.keys.body(hashKey(meta.key), meta.bodyId)).catch(() => undefined);
+    const bodyKey = this.keys.body(hashKey(meta.key), meta.bodyId);
+    await this.gate.run(bodyKey, () => this.client.unlink(bodyKey)).catch(() => undefined);
   }
 
   /** RedisWriterHost.publish: the commit script makes a complete body visible, atomically. */
@@ -357,23 +369,22 @@ export class RedisStore implements Store {
     if (isAborted()) throw new StoreError('CACHE_ERR_WRITE_ABORTED', 'the write was aborted');
     const hash = hashKey(meta.key);
     const now = Date.now();
-    const [committed, entries, bytes, ...retired] = (await runScript(
-      this.client,
-      COMMIT,
-      [this.keys.meta(hash), this.keys.body(hash, meta.bodyId)],
-      [
-        meta.variant,
-        meta.bodyId,
-        serializeMeta(meta),
-        meta.size,
-        CHUNK_SIZE,
-        usefulUntil(meta, now, this.lifetime),
-        now,
-        this.settings.readGraceMs,
-        this.keys.bodyPrefix(hash),
-        meta.hits ?? '',
-        meta.lastAccess ?? '',
-      ],
+    const metaKey = this.keys.meta(hash);
+    const args = [
+      meta.variant,
+      meta.bodyId,
+      serializeMeta(meta),
+      meta.size,
+      CHUNK_SIZE,
+      usefulUntil(meta, now, this.lifetime),
+      now,
+      this.settings.readGraceMs,
+      this.keys.bodyPrefix(hash),
+      meta.hits ?? '',
+      meta.lastAccess ?? '',
+    ];
+    const [committed, entries, bytes, ...retired] = (await this.gate.run(metaKey, () =>
+      runScript(this.client, COMMIT, [metaKey, this.keys.body(hash, meta.bodyId)], args),
     )) as [number, number, number, ...string[]];
     if (committed !== 1) {
       throw new StoreError(
@@ -393,19 +404,20 @@ export class RedisStore implements Store {
    */
   private async removeVariants(key: string, variant: string | undefined, bodyId: string): Promise<string[]> {
     const hash = hashKey(key);
-    const reply = (await runScript(
-      this.client,
-      DELETE,
-      [this.keys.meta(hash)],
-      [
-        this.keys.bodyPrefix(hash),
-        this.settings.readGraceMs,
-        Date.now(),
-        variant === undefined ? 'all' : 'one',
-        variant ?? '',
-        bodyId,
-      ],
-    )) as [number, number, ...string[]];
+    const metaKey = this.keys.meta(hash);
+    const args = [
+      this.keys.bodyPrefix(hash),
+      this.settings.readGraceMs,
+      Date.now(),
+      variant === undefined ? 'all' : 'one',
+      variant ?? '',
+      bodyId,
+    ];
+    const reply = (await this.gate.run(metaKey, () => runScript(this.client, DELETE, [metaKey], args))) as [
+      number,
+      number,
+      ...string[],
+    ];
     const [removed, bytes, ...bodyIds] = reply;
     this.notifyRemoved(bodyIds);
     if (removed > 0) await this.counters.apply(-removed, -bytes);
@@ -443,11 +455,4 @@ function checkWholeBody(entry: EntryMeta, body: Buffer | null): StoreError | und
     return new StoreError('CACHE_ERR_CORRUPT_ENTRY', 'body checksum mismatch');
   }
   return undefined;
-}
-
-/** A writer for a write refused up front: its body already destroyed (quietly), commit() rejects. */
-function createRejectedWriter(error: StoreError): EntryWriter {
-  const body = new Writable({ write: (_chunk, _encoding, callback) => callback() });
-  body.destroy();
-  return { body, commit: () => Promise.reject(error), abort: () => undefined };
 }

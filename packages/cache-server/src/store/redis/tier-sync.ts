@@ -23,21 +23,23 @@ export function syncTierWithBus(tier: MemoryTier, bus: InvalidationBus, tagsOf: 
   return bus.subscribe((event) => applyToTier(tier, event, tagsOf));
 }
 
-/** Drops from `tier` what `event` invalidates. */
-export function applyToTier(tier: MemoryTier, event: Invalidation, tagsOf: TagsOf): void {
+/** Drops from `tier` what `event` invalidates; returns how many bodies it dropped. */
+export function applyToTier(tier: MemoryTier, event: Invalidation, tagsOf: TagsOf): number {
   switch (event.kind) {
     case 'key':
-      tier.dropKey(event.key, event.variant);
-      return;
+      return tier.dropKey(event.key, event.variant);
     case 'prefix':
-      tier.dropWhere((entry) => entry.key.startsWith(event.prefix));
-      return;
+      return tier.dropWhere((entry) => entry.key.startsWith(event.prefix));
     case 'tag':
-      tier.dropWhere((entry) => tagsOf(entry).includes(event.tag));
-      return;
+      return tier.dropWhere((entry) => tagsOf(entry).includes(event.tag));
     case 'all':
-      tier.clear();
+      return tier.clear();
   }
+}
+
+/** Drops this node's memory copies of what a purge selects (the store itself could not be reached). */
+export function dropPurgedCopies(tier: MemoryTier, notice: PurgeNotice, tagsOf: TagsOf): number {
+  return invalidationsOf(notice).reduce((dropped, event) => dropped + applyToTier(tier, event, tagsOf), 0);
 }
 
 /** The bus events that tell every node about a purge. */
@@ -65,8 +67,7 @@ export function createPurgeAnnouncer(
   tagsOf: TagsOf,
 ): (notice: PurgeNotice) => Promise<void> {
   return async (notice) => {
-    const events = invalidationsOf(notice);
-    if (tier) for (const event of events) applyToTier(tier, event, tagsOf);
-    await Promise.all(events.map((event) => bus.publish(event)));
+    if (tier) dropPurgedCopies(tier, notice, tagsOf);
+    await Promise.all(invalidationsOf(notice).map((event) => bus.publish(event)));
   };
 }
