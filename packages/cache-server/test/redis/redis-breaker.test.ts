@@ -1,3 +1,4 @@
+// @system-packages redis-server
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from '@jest/globals';
 import { pino } from 'pino';
 import type { RedisStore } from '../../src/store/redis/redis-store.js';

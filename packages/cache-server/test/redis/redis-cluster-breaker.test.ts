@@ -1,3 +1,4 @@
+// @system-packages redis-server redis-tools
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import calculateSlot from 'cluster-key-slot';
 import { Redis } from 'ioredis';

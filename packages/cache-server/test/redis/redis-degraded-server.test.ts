@@ -1,3 +1,4 @@
+// @system-packages redis-server
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import type { EntryMeta } from '@simple-cache/common';
 import { admin, metricValue, PREFIX } from '../helpers/admin.js';
