@@ -35,6 +35,9 @@ export interface OriginClient {
 /** Fields that describe a request body's framing: meaningless, and dangerous, without a body. */
 const BODY_FRAMING_FIELDS = ['content-length', 'transfer-encoding', 'expect'];
 
+/** Methods whose got stream ends the request by itself (it refuses them a body). */
+const METHODS_GOT_ENDS = new Set(['GET', 'HEAD']);
+
 export interface OriginClientOptions {
   /** Milliseconds to wait for the response head, and between body bytes. */
   timeout: number;
@@ -88,6 +91,9 @@ export function createOriginClient(options: OriginClientOptions): OriginClient {
         reject(toCacheError(error));
         return;
       }
+      // In stream mode got sends a request of any method but GET and HEAD only once its stream is
+      // ended (it waits for a body to be written): a bodiless DELETE, PUT, POST… must be ended here.
+      if (!body && !METHODS_GOT_ENDS.has(req.method)) stream.end();
       const onEarlyError = (error: unknown) => {
         if (!fresh && isStaleConnection(req, stream, error)) {
           resolve(send(req, true));
@@ -137,9 +143,16 @@ function isStaleConnection(req: OriginRequest, stream: GotRequest, error: unknow
 /**
  * The headers sent. Without a body, no framing fields: a GET that arrived with `Content-Length`
  * must not make the origin wait for a body that never comes (or read the next request as one).
+ * A body without Content-Length (the client sent it chunked; Transfer-Encoding is hop-by-hop and
+ * was removed) goes chunked: Node frames no other way a DELETE's or OPTIONS's body, and would
+ * send its bytes bare, for the origin to read as the next request on the connection.
  */
 function requestHeaders(req: OriginRequest): HeaderMap {
-  if (req.body) return req.headers;
+  if (req.body) {
+    return req.headers['content-length'] === undefined
+      ? { ...req.headers, 'transfer-encoding': 'chunked' }
+      : req.headers;
+  }
   const headers = { ...req.headers };
   for (const name of BODY_FRAMING_FIELDS) delete headers[name];
   return headers;

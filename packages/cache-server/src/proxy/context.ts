@@ -133,6 +133,8 @@ function withoutTagFields(headers: HeaderMap, tagHeaders: readonly string[]): He
 /**
  * Answers with one of the catalogue's errors: short text body, stable code, one log line.
  * `status` says whether (and why) the request went forward (RFC 9211 fwd); the code is its detail.
+ * X-Cache is MISS for an origin failure on a fetch for the cache, BYPASS for the cache's own
+ * refusals; a pass-through names itself (`xCache` BYPASS), whatever failed.
  */
 export function sendError(
   exchange: Exchange,
@@ -140,6 +142,7 @@ export function sendError(
   spec: ErrorSpec,
   cause?: unknown,
   status: CacheStatusInfo = { fwd: 'miss' },
+  xCache: XCache = spec.status >= 500 ? X_CACHE.miss : X_CACHE.bypass,
 ): void {
   const { res, log } = exchange;
   const level = spec.status >= 500 ? 'warn' : 'info';
@@ -150,7 +153,6 @@ export function sendError(
     return;
   }
   const body = `${spec.status} ${spec.message} (${spec.code})\n`;
-  const xCache = spec.status >= 500 ? X_CACHE.miss : X_CACHE.bypass;
   // A request body left unread (e.g. refused as too large) cannot be told from the next request.
   if (!exchange.req.complete) res.setHeader('connection', 'close');
   res.writeHead(

@@ -38,7 +38,7 @@ export async function passThrough(
     });
   } catch (error) {
     const failure = toCacheError(error);
-    sendError(exchange, deps, failure, error, { fwd });
+    sendError(exchange, deps, failure, error, { fwd }, X_CACHE.bypass);
     return;
   }
   for (const target of invalidationTargets(view.method, key, response)) {

@@ -1,0 +1,163 @@
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { startCache, tempDir, type StartedCache } from './helpers/cache.js';
+import { rawExchange } from './helpers/raw.js';
+import { deadPort, parseResponses, runCurl } from './helpers/raw-response.js';
+import { startTestOrigin, type TestOrigin } from './helpers/test-origin.js';
+
+/**
+ * Every method, with every request framing a client can send, against an origin that answers and
+ * one that is down. The body of the framed forms is itself a request: if the cache ever sent it to
+ * the origin without framing, the origin would read it as a second request for /smuggled.
+ */
+const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'PROPFIND'] as const;
+const PAYLOAD = 'GET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n';
+
+type Form = 'none' | 'content-length-0' | 'body' | 'chunked';
+const FORMS: Record<Form, { framing: string; body: string; sent: string }> = {
+  none: { framing: '', body: '', sent: '' },
+  'content-length-0': { framing: 'Content-Length: 0\r\n', body: '', sent: '' },
+  body: { framing: `Content-Length: ${PAYLOAD.length}\r\n`, body: PAYLOAD, sent: PAYLOAD },
+  chunked: {
+    framing: 'Transfer-Encoding: chunked\r\n',
+    body: `${PAYLOAD.length.toString(16)}\r\n${PAYLOAD}\r\n0\r\n\r\n`,
+    sent: PAYLOAD,
+  },
+};
+const CASES = METHODS.flatMap((method) => (Object.keys(FORMS) as Form[]).map((form) => [method, form] as const));
+
+/** The cache answers GET and HEAD itself (HEAD fetched as GET, request body dropped); the rest pass through. */
+const isCacheable = (method: string) => method === 'GET' || method === 'HEAD';
+
+describe('every method and request framing reaches the origin at once (issue 12.1)', () => {
+  let dir: Awaited<ReturnType<typeof tempDir>>;
+  let origin: TestOrigin;
+  let cache: StartedCache;
+  let down: StartedCache;
+  beforeAll(async () => {
+    dir = await tempDir();
+    origin = await startTestOrigin({
+      '*': (req, res, body) => {
+        res.writeHead(200, { 'content-type': 'text/plain', 'cache-control': 'no-store' });
+        res.end(`${req.method} ${body.length}`);
+      },
+    });
+    // The timeout is far above what a forwarded request takes: reaching it is the bug.
+    cache = await startCache(origin.url, `${dir.dir}/up`, { originTimeout: 4_000 });
+    down = await startCache(`http://127.0.0.1:${await deadPort()}`, `${dir.dir}/down`, { originTimeout: 4_000 });
+  });
+  afterAll(async () => {
+    // Nothing the cache forwarded was ever read by the origin as a request of its own.
+    expect(origin.count('/smuggled')).toBe(0);
+    await cache?.close();
+    await down?.close();
+    await origin?.close();
+    await dir?.cleanup();
+  });
+
+  const send = (base: string, method: string, path: string, form: Form) =>
+    rawExchange(
+      base,
+      `${method} ${path} HTTP/1.1\r\nHost: cache.test\r\nConnection: close\r\n${FORMS[form].framing}\r\n${FORMS[form].body}`,
+      10_000,
+    );
+
+  test.each(CASES)('%s with %s: the origin gets it, the client gets its answer', async (method, form) => {
+    const path = `/up/${method}/${form}`;
+    const exchange = await send(cache.url, method, path, form);
+    const responses = parseResponses(exchange.text, () => method === 'HEAD');
+    expect(responses).toHaveLength(1);
+    const [reply] = responses;
+    expect(reply?.status).toBe(200);
+    expect(reply?.headers['x-cache']).toBe(isCacheable(method) ? 'MISS' : 'BYPASS');
+
+    const sent = isCacheable(method) ? '' : FORMS[form].sent;
+    const seen = origin.requests.filter((r) => r.url === path);
+    expect(seen).toHaveLength(1);
+    expect(seen[0]?.method).toBe(method === 'HEAD' ? 'GET' : method);
+    expect(seen[0]?.body.toString('latin1')).toBe(sent);
+    // The origin could frame what it got: a length that matches, chunked, or nothing for nothing.
+    const { 'content-length': length, 'transfer-encoding': coding } = seen[0]?.headers ?? {};
+    if (sent === '') {
+      expect(coding).toBeUndefined();
+      expect([undefined, '0']).toContain(length);
+    } else {
+      expect(length === String(sent.length) || coding === 'chunked').toBe(true);
+    }
+    if (method !== 'HEAD') expect(reply?.body).toBe(`${method} ${sent.length}`);
+  });
+
+  test.each(CASES)(
+    '%s with %s, origin down: 502 at once, X-Cache says whether it was cacheable',
+    async (method, form) => {
+      const exchange = await send(down.url, method, `/down/${method}/${form}`, form);
+      const [reply, ...more] = parseResponses(exchange.text, () => method === 'HEAD');
+      expect(more).toHaveLength(0);
+      expect(reply?.status).toBe(502);
+      expect(reply?.headers['x-cache-error']).toBe('CACHE_ERR_ORIGIN_UNREACHABLE');
+      // A pass-through that failed is still a pass-through: BYPASS, never MISS.
+      expect(reply?.headers['x-cache']).toBe(isCacheable(method) ? 'MISS' : 'BYPASS');
+      expect(exchange.closedByServer).toBe(true);
+    },
+  );
+
+  test('a method token the HTTP parser does not know is refused (400) and never forwarded', async () => {
+    const before = origin.count();
+    const exchange = await rawExchange(cache.url, 'FROB /up/frob HTTP/1.1\r\nHost: cache.test\r\n\r\n');
+    expect(exchange.statuses).toEqual([400]);
+    expect(exchange.closedByServer).toBe(true);
+    expect(origin.count()).toBe(before);
+  });
+
+  test('a request pipelined behind a bodiless DELETE is answered in order on the same connection', async () => {
+    const exchange = await rawExchange(
+      cache.url,
+      'DELETE /pipe/1 HTTP/1.1\r\nHost: cache.test\r\n\r\n' +
+        'PUT /pipe/2 HTTP/1.1\r\nHost: cache.test\r\n\r\n' +
+        'GET /pipe/3 HTTP/1.1\r\nHost: cache.test\r\nConnection: close\r\n\r\n',
+      10_000,
+    );
+    const replies = parseResponses(exchange.text);
+    expect(replies.map((r) => [r.status, r.body])).toEqual([
+      [200, 'DELETE 0'],
+      [200, 'PUT 0'],
+      [200, 'GET 0'],
+    ]);
+    expect(origin.requests.filter((r) => r.url.startsWith('/pipe/')).map((r) => r.method)).toEqual([
+      'DELETE',
+      'PUT',
+      'GET',
+    ]);
+  });
+
+  /** What curl sends for each form: nothing, `-d ''` (Content-Length: 0), a body, a chunked body. */
+  const CURL_FORMS: Record<Form, string[]> = {
+    none: [],
+    'content-length-0': ['--data-binary', ''],
+    body: ['--data-binary', PAYLOAD],
+    chunked: ['-H', 'Transfer-Encoding: chunked', '--data-binary', PAYLOAD],
+  };
+  const CURL_CASES = CASES.filter(([method, form]) => method !== 'HEAD' || form === 'none');
+
+  test.each(CURL_CASES)('curl -X %s with %s', async (method, form) => {
+    const path = `/curl/${method}/${form}`;
+    const methodArgs = method === 'HEAD' ? ['-I'] : ['-X', method];
+    const { stdout, code } = await runCurl(['-s', '-i', ...methodArgs, ...CURL_FORMS[form], `${cache.url}${path}`]);
+    expect(code).toBe(0);
+    const [reply] = parseResponses(stdout, () => method === 'HEAD');
+    expect(reply?.status).toBe(200);
+    expect(reply?.headers['x-cache']).toBe(isCacheable(method) ? 'MISS' : 'BYPASS');
+    const sent = isCacheable(method) ? '' : FORMS[form].sent;
+    const seen = origin.requests.filter((r) => r.url === path);
+    expect(seen.map((r) => [r.method, r.body.toString('latin1')])).toEqual([
+      [method === 'HEAD' ? 'GET' : method, sent],
+    ]);
+  });
+
+  test.each(CURL_CASES)('curl -X %s with %s, origin down: 502 BYPASS/MISS', async (method, form) => {
+    const methodArgs = method === 'HEAD' ? ['-I'] : ['-X', method];
+    const { stdout } = await runCurl(['-s', '-i', ...methodArgs, ...CURL_FORMS[form], `${down.url}/curl/${method}`]);
+    const [reply] = parseResponses(stdout, () => method === 'HEAD');
+    expect(reply?.status).toBe(502);
+    expect(reply?.headers['x-cache']).toBe(isCacheable(method) ? 'MISS' : 'BYPASS');
+  });
+});
