@@ -46,6 +46,17 @@ const ROWS: Row[] = [
   ['an old Date adds apparent age', (now) => ({ date: ago(now, 50), 'cache-control': 'max-age=60' }), 20, 'origin'],
   ['a Date in the future adds nothing', (now) => ({ date: ahead(now, 500), 'cache-control': 'max-age=60' }), 20, 'HIT'],
   ['a non-numeric Age is ignored (§5.1)', { 'cache-control': 'max-age=60', age: 'abc' }, 20, 'HIT'],
+  // §5.1: every form of Age with max-age=3600, asked for again a second later
+  ['Age -7200 is not a number: ignored (§5.1)', { 'cache-control': 'max-age=3600', age: '-7200' }, 1, 'HIT'],
+  ['Age 7200.0 is not an integer: ignored (§5.1)', { 'cache-control': 'max-age=3600', age: '7200.0' }, 1, 'HIT'],
+  ['Age "7200, 0": the first member counts (§5.1)', { 'cache-control': 'max-age=3600', age: '7200, 0' }, 1, 'origin'],
+  ['Age "0, 7200": the first member counts (§5.1)', { 'cache-control': 'max-age=3600', age: '0, 7200' }, 1, 'HIT'],
+  ['two Age lines, 7200 then 0: the first', { 'cache-control': 'max-age=3600', age: ['7200', '0'] }, 1, 'origin'],
+  ['two Age lines, 0 then 7200: the first', { 'cache-control': 'max-age=3600', age: ['0', '7200'] }, 1, 'HIT'],
+  ['Age with a parameter: stale (§4.2.3)', { 'cache-control': 'max-age=3600', age: '7200;foo=bar' }, 1, 'origin'],
+  ['a small Age with a parameter: still stale', { 'cache-control': 'max-age=3600', age: '1;foo=bar' }, 1, 'origin'],
+  ['Age with a unit: stale', { 'cache-control': 'max-age=3600', age: '7200 seconds' }, 1, 'origin'],
+  ['one valid Age keeps counting', { 'cache-control': 'max-age=3600', age: '3000' }, 1, 'HIT'],
   // §4.2.2 heuristic freshness: 10 % of (Date − Last-Modified), capped by --heuristic-max-age (1d)
   ['heuristic: 10% of the time since Last-Modified (fresh)', (now) => ({ 'last-modified': ago(now, 1000) }), 50, 'HIT'],
   [

@@ -1,5 +1,5 @@
 import { readField, responseDirectives, usesTargetedField } from './cache-control.js';
-import { currentAge, freshnessLifetime } from './freshness.js';
+import { currentAge, freshnessLifetime, readAgeField } from './freshness.js';
 import { decideStorable } from './storable.js';
 import { decideUse, mayServeStaleOnError } from './use.js';
 import type {
@@ -96,6 +96,7 @@ export function explainEntry(
     { check: 'storable', reason: storable.reason, rfc: storable.rfc, text: ruleText(STORABLE_RULES, storable.reason) },
     ...targetedFieldSteps(entry.headers, opts),
     freshnessStep(freshness),
+    ...ageFieldSteps(entry.headers),
     {
       check: 'age',
       reason: ttl > 0 ? 'fresh' : 'stale',
@@ -134,6 +135,7 @@ export function explainResponse(
     { check: 'storable', reason: storable.reason, rfc: storable.rfc, text: ruleText(STORABLE_RULES, storable.reason) },
     ...targetedFieldSteps(res.headers, opts),
     freshnessStep(freshness),
+    ...ageFieldSteps(res.headers),
     validatorStep(res.headers),
   ];
   return { status: res.status, storable, freshness, steps };
@@ -166,6 +168,19 @@ function freshnessStep(freshness: EntryExplanation['freshness']): ExplainStep {
       ? `Freshness lifetime 0 s: ${rule.text}.`
       : `Freshness lifetime ${freshness.lifetime} s, from ${rule.text}.`;
   return { check: 'freshness', reason: freshness.source, rfc: rule.rfc, text };
+}
+
+/** RFC 9111 §5.1: an Age that is a number followed by a parameter or a unit makes the response stale. */
+function ageFieldSteps(headers: HeaderMap): ExplainStep[] {
+  if (readAgeField(headers) !== 'untrusted') return [];
+  return [
+    {
+      check: 'age',
+      reason: 'untrusted-age',
+      rfc: 'RFC 9111 §5.1',
+      text: `Age "${readField(headers, 'age')}" is not a number of seconds: the response is treated as stale.`,
+    },
+  ];
 }
 
 /** RFC 9213 §2.1: a valid targeted field replaces Cache-Control and Expires for this cache. */

@@ -23,9 +23,16 @@ export const HEURISTICALLY_CACHEABLE_STATUSES: ReadonlySet<number> = new Set([
  * shared cache), max-age, Expires − Date, heuristic (§4.2.2), else 0. The targeted field
  * (RFC 9213) replaces Cache-Control and Expires when valid. A lifetime directive that is
  * invalid (`max-age=-1`, `max-age=a100`) or given twice with different values yields 0: §4.2.1
- * encourages treating invalid freshness information as stale and allows it for duplicates.
+ * encourages treating invalid freshness information as stale and allows it for duplicates. So
+ * does an `Age` that is a number followed by something else (see `readAgeField`).
  */
 export function freshnessLifetime(entry: FreshnessInput, opts: PolicyOptions): Freshness {
+  const freshness = declaredLifetime(entry, opts);
+  // An Age the cache cannot read but that claims some age: no lifetime can be trusted against it.
+  return readAgeField(entry.headers) === 'untrusted' ? { ...freshness, lifetime: 0 } : freshness;
+}
+
+function declaredLifetime(entry: FreshnessInput, opts: PolicyOptions): Freshness {
   const directives = responseDirectives(entry.headers, opts.targetedField);
   for (const source of ['s-maxage', 'max-age'] as const) {
     if (directives.has(source)) return { lifetime: lifetimeDirective(directives, source), source };
@@ -77,10 +84,28 @@ export function allowsHeuristicFreshness(status: number, directives: Directives)
   return HEURISTICALLY_CACHEABLE_STATUSES.has(status) || directives.has('public');
 }
 
-/** Age field value (RFC 9111 §5.1): first member of a list; anything but delta-seconds is ignored. */
+/**
+ * The Age field as this cache reads it (RFC 9111 §5.1), from its first member (§5.1: a list, on
+ * one line or several, "SHOULD use the first member"):
+ * - delta-seconds: that many seconds (capped at 2^31, §1.2.2);
+ * - absent, or not a number at all (`abc`, `-7200`, `7200.0`): 0, the field is ignored (§5.1:
+ *   an invalid value "SHOULD" be ignored; what every established cache does);
+ * - a number followed by a parameter or a unit (`7200;foo=bar`, `7200 seconds`): 'untrusted'. The
+ *   sender claims an age but not in the field's syntax; ignoring it would serve as fresh what an
+ *   intermediary called old, so the response is treated as stale: it is validated before reuse
+ *   (as §4.2.1 does for invalid freshness information).
+ */
+export function readAgeField(headers: HeaderMap): number | 'untrusted' {
+  const first = ((readField(headers, 'age') ?? '').split(',')[0] ?? '').trim();
+  const seconds = parseDeltaSeconds(first);
+  if (seconds !== undefined) return seconds;
+  return /^\d+(;|[ \t]+\S)/.test(first) ? 'untrusted' : 0;
+}
+
+/** The Age field's seconds for the age calculation (RFC 9111 §4.2.3): an untrusted one counts as 0. */
 export function ageFieldSeconds(headers: HeaderMap): number {
-  const first = (readField(headers, 'age') ?? '').split(',')[0] ?? '';
-  return parseDeltaSeconds(first.trim()) ?? 0;
+  const age = readAgeField(headers);
+  return age === 'untrusted' ? 0 : age;
 }
 
 function lifetimeDirective(directives: Directives, name: 's-maxage' | 'max-age'): number {

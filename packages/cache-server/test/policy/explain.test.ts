@@ -178,6 +178,17 @@ describe('explainEntry: the stored variant, at now', () => {
     expect(explained.steps.find((step) => step.check === 'on-error')).toMatchObject({ reason, rfc });
   });
 
+  test('an Age that is a number with a parameter or unit: a step says why the response is stale (§5.1)', () => {
+    const explained = explainEntry(entry({ 'cache-control': 'max-age=3600', age: '10 seconds' }), at(1), options());
+    expect(explained.freshness.lifetime).toBe(0);
+    expect(explained.steps.find((step) => step.reason === 'untrusted-age')).toMatchObject({
+      check: 'age',
+      rfc: 'RFC 9111 §5.1',
+    });
+    const plain = explainEntry(entry({ 'cache-control': 'max-age=3600', age: '10' }), at(1), options());
+    expect(plain.steps.some((step) => step.reason === 'untrusted-age')).toBe(false);
+  });
+
   test('validators: a conditional request once stale, or a full one without (RFC 9111 §4.3.1)', () => {
     const withTag = explainEntry(entry({ 'cache-control': 'max-age=1', etag: '"v"' }), at(5), options());
     expect(withTag.steps.find((step) => step.check === 'validators')?.text).toContain('If-None-Match: "v"');

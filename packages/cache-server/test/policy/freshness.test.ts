@@ -1,5 +1,12 @@
 import { describe, expect, test } from '@jest/globals';
-import { ageFieldSeconds, currentAge, exactAge, freshnessLifetime, isFresh } from '../../src/policy/freshness.js';
+import {
+  ageFieldSeconds,
+  currentAge,
+  exactAge,
+  freshnessLifetime,
+  isFresh,
+  readAgeField,
+} from '../../src/policy/freshness.js';
 import { parseHttpDate } from '../../src/policy/http-date.js';
 import type { Freshness, HeaderMap, PolicyOptions } from '../../src/policy/types.js';
 import { at, entry, httpDate, options, T0 } from './fixtures.js';
@@ -267,6 +274,14 @@ describe('currentAge (RFC 9111 §4.2.3)', () => {
     ['list Age: first member used (§5.1)', { age: '0,7200' }, {}, at(0), 0],
     ['list Age: first member used, spaces', { age: '7200, 0' }, {}, at(0), 7200],
     ['repeated Age lines: first used', { age: ['7200', '0'] }, {}, at(0), 7200],
+    ['repeated Age lines: first used, either order', { age: ['0', '7200'] }, {}, at(0), 0],
+    [
+      'a number with a parameter adds nothing to the age (the response is stale instead)',
+      { age: '7200;foo=bar' },
+      {},
+      at(0),
+      0,
+    ],
     ['huge Age capped at 2^31', { age: '99999999999' }, {}, at(0), 2_147_483_648],
     ['clock going backwards never makes age negative', {}, {}, at(-50), 0],
   ])('%s', (_rule, headers, times, now, expected) => {
@@ -275,6 +290,42 @@ describe('currentAge (RFC 9111 §4.2.3)', () => {
 
   test('exactAge keeps the fraction', () => {
     expect(exactAge(entry(), at(1.5))).toBeCloseTo(1.5);
+  });
+
+  /**
+   * RFC 9111 §5.1 and §4.2.3: how each form of Age is read, and whether a response with
+   * `max-age=3600` that carries it is fresh when just received.
+   */
+  test.each<[string, string | string[], number | 'untrusted', boolean]>([
+    ['one integer below max-age', '600', 600, true],
+    ['one integer above max-age', '7200', 7200, false],
+    ['leading zeros', '007200', 7200, false],
+    ['surrounding whitespace', ' 600 ', 600, true],
+    ['2^31 and beyond', '99999999999', 2_147_483_648, false],
+    ['non-numeric: ignored (§5.1)', 'abc', 0, true],
+    ['negative: ignored (§5.1)', '-7200', 0, true],
+    ['decimal: ignored (§5.1)', '7200.0', 0, true],
+    ['empty: ignored', '', 0, true],
+    ['list "old, 0": first member (§5.1)', '7200, 0', 7200, false],
+    ['list "0, old": first member (§5.1)', '0, 7200', 0, true],
+    ['two lines "old" then "0": first line', ['7200', '0'], 7200, false],
+    ['two lines "0" then "old": first line', ['0', '7200'], 0, true],
+    ['a parameter: untrusted, stale', '7200;foo=bar', 'untrusted', false],
+    ['a numeric parameter: untrusted, stale', '7200;foo=111', 'untrusted', false],
+    ['a small number with a parameter: still stale', '10;foo=bar', 'untrusted', false],
+    ['a unit: untrusted, stale', '7200 seconds', 'untrusted', false],
+    ['a list whose first member has a unit', '10 seconds, 0', 'untrusted', false],
+  ])('Age %s (%j)', (_rule, age, read, fresh) => {
+    expect(readAgeField({ age })).toBe(read);
+    const received = entry({ 'cache-control': 'max-age=3600', age });
+    expect(isFresh(freshnessLifetime(received, options()).lifetime, currentAge(received, at(0)))).toBe(fresh);
+  });
+
+  test('an untrusted Age keeps the lifetime source, with lifetime 0', () => {
+    expect(freshnessLifetime(entry({ 'cache-control': 'max-age=3600', age: '5 s' }), options())).toEqual({
+      lifetime: 0,
+      source: 'max-age',
+    });
   });
 
   test('ageFieldSeconds reads the Age field alone', () => {

@@ -28,6 +28,8 @@ describe('decideUse (RFC 9111 §4)', () => {
     ['stale at exactly max-age', { 'cache-control': 'max-age=60' }, {}, 60, stale],
     ['max-age=0 is stale at once', { 'cache-control': 'max-age=0', etag: '"a"' }, {}, 0, stale],
     ['Age header counts against max-age (§4.2.3)', { 'cache-control': 'max-age=10', age: '15' }, {}, 0, stale],
+    ['an Age with a parameter: stale (§5.1)', { 'cache-control': 'max-age=3600', age: '5;x=1' }, {}, 0, stale],
+    ['an invalid Age is ignored (§5.1)', { 'cache-control': 'max-age=3600', age: 'abc' }, {}, 0, fresh],
     ['fresh via Expires', { expires: httpDate(30) }, {}, 10, fresh],
     ['past Expires is stale', { expires: httpDate(-30) }, {}, 0, stale],
     ['heuristically fresh (§4.2.2)', { 'last-modified': httpDate(-1000) }, {}, 99, fresh],
