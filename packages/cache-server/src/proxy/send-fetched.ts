@@ -7,7 +7,7 @@ import { evaluateClientConditional, forwardResponseHeaders, notModifiedHead } fr
 import { withCacheHeaders, type Exchange, type ProxyDeps } from './context.js';
 import type { FetchedResponse } from './origin-fetch.js';
 import { droppedTargetedField } from './policy-options.js';
-import { isPartial, planRange, rangeResponseHead, sliceRanges } from './range-serving.js';
+import { isPartial, planRange, rangeResponseHead, sliceRanges } from './respond/range-serving.js';
 
 export interface FetchedOutcome {
   /** Why the request went to the origin (RFC 9211 fwd). */

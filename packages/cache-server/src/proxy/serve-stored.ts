@@ -10,7 +10,7 @@ import {
 } from '../policy/index.js';
 import { withCacheHeaders, type Exchange, type ProxyDeps } from './context.js';
 import { droppedTargetedField } from './policy-options.js';
-import { isPartial, openStoredRanges, planRange, rangeResponseHead } from './range-serving.js';
+import { isPartial, openStoredRanges, planRange, rangeResponseHead } from './respond/range-serving.js';
 
 export interface StoredOutcome {
   xCache: XCache;

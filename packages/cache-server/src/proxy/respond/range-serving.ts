@@ -10,8 +10,8 @@ import {
   unsatisfiedContentRange,
   type MultipartPlan,
   type RequestView,
-} from '../policy/index.js';
-import type { ByteRange, Store } from '../store/store.js';
+} from '../../policy/index.js';
+import type { ByteRange, Store } from '../../store/store.js';
 
 /** How the client's Range is answered from a complete representation. */
 export type RangePlan =
