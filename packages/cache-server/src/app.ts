@@ -12,6 +12,7 @@ import { createOriginClient } from './origin/origin-client.js';
 import type { ProxyDeps } from './proxy/context.js';
 import { createFastHit, type FastHit } from './proxy/fast-hit.js';
 import { createProxy, type Proxy } from './proxy/proxy.js';
+import { headRulesFrom } from './proxy/respond/heads.js';
 import { MemoryTier } from './store/memory-tier.js';
 import type { Store } from './store/store.js';
 
@@ -56,6 +57,7 @@ export async function buildCacheServer(
   const proxyDeps: ProxyDeps = {
     config,
     policy,
+    heads: headRulesFrom(config, policy),
     store,
     origin,
     logger,

@@ -1,9 +1,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, FastifyServerOptions } from 'fastify';
 import type { IncomingMessage, ServerOptions } from 'node:http';
 import type { CacheServerConfig } from '@simple-cache/common';
-import { HEADER, X_CACHE } from '@simple-cache/common';
 import { ERRORS, type ErrorSpec } from '../errors.js';
-import { formatCacheStatus } from '../policy/index.js';
+import { contentLengthOf, errorResponse } from '../proxy/respond/heads.js';
 import { countConnections } from './connection-count.js';
 import { monitorEventLoop } from './overload.js';
 
@@ -67,7 +66,7 @@ export function installLimits(app: FastifyInstance, config: Limits): { admits(ra
     if (raw.httpVersion === '1.0' && raw.headers['transfer-encoding'] !== undefined) {
       return refuse(reply, config, ERRORS.badFraming, false);
     }
-    if (Number(raw.headers['content-length']) > config.maxBodySize) {
+    if ((contentLengthOf(raw.headers) ?? 0) > config.maxBodySize) {
       return refuse(reply, config, ERRORS.bodyTooLarge, false);
     }
     done();
@@ -83,20 +82,13 @@ export function installLimits(app: FastifyInstance, config: Limits): { admits(ra
   };
 }
 
-/** The cache's error format (as proxy/context.ts sendError), plus Retry-After and a closed connection. */
+/** The cache's error answer (respond/heads.ts), with Retry-After for load and a closed connection. */
 function refuse(reply: FastifyReply, config: Limits, spec: ErrorSpec, retry: boolean): void {
-  const body = `${spec.status} ${spec.message} (${spec.code})\n`;
-  reply
-    .code(spec.status)
-    .headers({
-      'content-type': 'text/plain; charset=utf-8',
-      'cache-control': 'no-store',
-      connection: 'close',
-      'x-cache-error': spec.code,
-      [HEADER.xCache]: spec.status >= 500 ? X_CACHE.miss : X_CACHE.bypass,
-      [HEADER.cacheStatus]: formatCacheStatus(config.name, { detail: spec.code }),
-      [HEADER.via]: `1.1 ${config.name}`,
-      ...(retry ? { 'retry-after': String(RETRY_AFTER_SECONDS) } : {}),
-    })
-    .send(body);
+  const error = errorResponse(
+    spec,
+    config.name,
+    {},
+    { close: true, ...(retry ? { retryAfterSeconds: RETRY_AFTER_SECONDS } : {}) },
+  );
+  reply.code(error.status).headers(error.headers).send(error.body);
 }

@@ -1,11 +1,11 @@
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { BaseLogger } from 'pino';
-import type { CacheServerConfig, CacheStatusInfo, HeaderMap, XCache } from '@simple-cache/common';
-import { HEADER, X_CACHE } from '@simple-cache/common';
+import type { CacheServerConfig, CacheStatusInfo, XCache } from '@simple-cache/common';
 import type { ErrorSpec } from '../errors.js';
 import type { OriginClient } from '../origin/origin-client.js';
-import { appendCacheStatus, formatCacheStatus, type PolicyOptions, type RequestView } from '../policy/index.js';
+import type { PolicyOptions, RequestView } from '../policy/index.js';
 import type { Store } from '../store/store.js';
+import { errorResponse, errorXCache, type HeadRules } from './respond/heads.js';
 
 /** The slice of a pino logger the proxy uses (Fastify's request logger and pino's both fit). */
 export type Log = Pick<BaseLogger, 'error' | 'warn' | 'info' | 'debug'>;
@@ -63,6 +63,8 @@ export function recordSentHeaders(res: ServerResponse): (name: string) => string
 export interface ProxyDeps {
   config: Readonly<CacheServerConfig>;
   policy: Readonly<PolicyOptions>;
+  /** What every response head needs from config and policy (respond/heads.ts), computed once. */
+  heads: HeadRules;
   store: Store;
   origin: OriginClient;
   logger: Log;
@@ -102,34 +104,6 @@ export interface Exchange {
   log: Log;
 }
 
-/** The cache's own headers on every response: X-Cache, Cache-Status (RFC 9211) and Via (RFC 9110 §7.6.3). */
-export function withCacheHeaders(
-  headers: HeaderMap,
-  deps: ProxyDeps,
-  xCache: XCache,
-  status: CacheStatusInfo,
-): HeaderMap {
-  const { name } = deps.config;
-  const via = headers[HEADER.via];
-  return {
-    ...withoutTagFields(headers, deps.config.tagHeaders),
-    [HEADER.xCache]: xCache,
-    [HEADER.cacheStatus]: appendCacheStatus(headers[HEADER.cacheStatus], formatCacheStatus(name, status)),
-    [HEADER.via]: via ? `${Array.isArray(via) ? via.join(', ') : via}, 1.1 ${name}` : `1.1 ${name}`,
-  };
-}
-
-/**
- * Purge tags (Surrogate-Key, Cache-Tag: `--tag-header`) address this cache, as Varnish and
- * Fastly treat them: they stay in the stored headers for purge-by-tag, never reach a client.
- */
-function withoutTagFields(headers: HeaderMap, tagHeaders: readonly string[]): HeaderMap {
-  if (!tagHeaders.some((name) => headers[name] !== undefined)) return headers;
-  const out = { ...headers };
-  for (const name of tagHeaders) delete out[name];
-  return out;
-}
-
 /**
  * Answers with one of the catalogue's errors: short text body, stable code, one log line.
  * `status` says whether (and why) the request went forward (RFC 9211 fwd); the code is its detail.
@@ -142,7 +116,7 @@ export function sendError(
   spec: ErrorSpec,
   cause?: unknown,
   status: CacheStatusInfo = { fwd: 'miss' },
-  xCache: XCache = spec.status >= 500 ? X_CACHE.miss : X_CACHE.bypass,
+  xCache: XCache = errorXCache(spec),
 ): void {
   const { res, log } = exchange;
   const level = spec.status >= 500 ? 'warn' : 'info';
@@ -152,22 +126,8 @@ export function sendError(
     res.destroy();
     return;
   }
-  const body = `${spec.status} ${spec.message} (${spec.code})\n`;
   // A request body left unread (e.g. refused as too large) cannot be told from the next request.
-  if (!exchange.req.complete) res.setHeader('connection', 'close');
-  res.writeHead(
-    spec.status,
-    withCacheHeaders(
-      {
-        'content-type': 'text/plain; charset=utf-8',
-        'content-length': String(Buffer.byteLength(body)),
-        'cache-control': 'no-store',
-        'x-cache-error': spec.code,
-      },
-      deps,
-      xCache,
-      { ...status, detail: spec.code },
-    ) as Record<string, string>,
-  );
-  res.end(exchange.view.method === 'HEAD' ? undefined : body);
+  const error = errorResponse(spec, deps.heads.name, status, { close: !exchange.req.complete, xCache });
+  res.writeHead(error.status, error.headers as Record<string, string>);
+  res.end(exchange.view.method === 'HEAD' ? undefined : error.body);
 }

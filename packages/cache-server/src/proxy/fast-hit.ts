@@ -1,22 +1,17 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { EntryMeta } from '@simple-cache/common';
-import { HEADER, X_CACHE } from '@simple-cache/common';
+import { X_CACHE } from '@simple-cache/common';
 import {
-  appendCacheStatus,
   cacheKey,
-  clientResponseHeaders,
   decideUseFrom,
-  fieldNamesOf,
-  formatCacheStatus,
   NO_REQUEST_DIRECTIVES,
-  responseDirectives,
   selectVariant,
   useFacts,
   type UseFacts,
 } from '../policy/index.js';
 import type { ProxyDeps } from './context.js';
-import { withCacheHeaders } from './context.js';
-import { droppedTargetedField } from './policy-options.js';
+import { flatHeaders, storedHead } from './respond/heads.js';
+import { WHOLE } from './respond/range-serving.js';
 
 /** The slice of the memory tier a fast hit needs: synchronous, no I/O. */
 export interface HotStore {
@@ -48,15 +43,12 @@ interface Prepared {
   /** What decideUse reads from the stored response, parsed once. */
   facts: UseFacts;
   /**
-   * Flat [name, value, …] list for writeHead, cheaper than an object Node has to walk. The last
-   * two values (Age, Cache-Status) are written per hit: writeHead copies them synchronously.
+   * storedHead()'s answer for the last age and ttl, as writeHead's flat [name, value, …] list:
+   * both change once a second, so a hot entry's head is built about once a second.
    */
   head: string[];
-  /** Cache-Status members from upstream caches, ours is appended per hit (RFC 9211 §2). */
-  upstreamStatus: string | string[] | undefined;
-  /** The Cache-Status last sent and its ttl: it changes once a second, not per hit. */
-  lastTtl: number;
-  lastCacheStatus: string;
+  age: number;
+  ttl: number;
 }
 
 const MAX_REMEMBERED_TARGETS = 10_000;
@@ -64,8 +56,8 @@ const MAX_REMEMBERED_TARGETS = 10_000;
 /**
  * Answers a fresh hit on a small object held in memory before Fastify's router runs (issue 6:
  * the router and reply path cost 25–50 % of a bare node:http hit). It decides with the same
- * policy functions as the full path and builds the same headers, prepared once per stored
- * response; anything that is not a plain fresh in-memory hit returns false and takes the full
+ * policy functions as the full path and sends the head respond/heads.ts storedHead() builds for
+ * it, memoised; anything that is not a plain fresh in-memory hit returns false and takes the full
  * path, so behaviour never differs, only cost.
  */
 export interface FastHit {
@@ -76,7 +68,7 @@ export interface FastHit {
 }
 
 export function createFastHit(deps: ProxyDeps, hot: HotStore): FastHit {
-  const { config, policy } = deps;
+  const { config, policy, heads } = deps;
   const adminPrefix = config.adminPrefix === '' ? undefined : config.adminPrefix;
   const keys = new Map<string, string | undefined>();
   // Keyed by the stored objects themselves (peekSync hands them out uncopied): a replaced entry
@@ -98,34 +90,19 @@ export function createFastHit(deps: ProxyDeps, hot: HotStore): FastHit {
   function prepare(entry: EntryMeta, body: Buffer): Prepared {
     const cached = prepared.get(entry);
     if (cached?.body === body && cached.headers === entry.headers) return cached;
-    const directives = responseDirectives(entry.headers, policy.targetedField);
-    const stripFields = [...fieldNamesOf(directives.get('private')), ...fieldNamesOf(directives.get('no-cache'))];
-    const stored = clientResponseHeaders(entry, { age: 0, stripFields, targetedField: droppedTargetedField(policy) });
-    const upstreamStatus = stored[HEADER.cacheStatus];
-    const headers = withCacheHeaders(stored, deps, X_CACHE.hit, { hit: true });
-    delete headers[HEADER.age];
-    delete headers[HEADER.cacheStatus];
-    headers['content-length'] = String(entry.size);
-    if (entry.status === 200) headers['accept-ranges'] = 'bytes';
-    const head: string[] = [];
-    for (const [name, value] of Object.entries(headers)) {
-      if (value === undefined) continue;
-      if (Array.isArray(value)) for (const item of value) head.push(name, item);
-      else head.push(name, value);
-    }
-    head.push(HEADER.age, '', HEADER.cacheStatus, '');
-    const facts = useFacts(entry, policy);
-    const made = { headers: entry.headers, body, facts, head, upstreamStatus, lastTtl: NaN, lastCacheStatus: '' };
+    const made = { headers: entry.headers, body, facts: useFacts(entry, policy), head: [], age: NaN, ttl: NaN };
     prepared.set(entry, made);
     return made;
   }
 
-  function cacheStatusFor(made: Prepared, ttl: number): string {
-    if (made.lastTtl !== ttl) {
-      made.lastCacheStatus = appendCacheStatus(made.upstreamStatus, formatCacheStatus(config.name, { hit: true, ttl }));
-      made.lastTtl = ttl;
+  function headFor(entry: EntryMeta, made: Prepared, age: number, ttl: number): string[] {
+    if (made.age !== age || made.ttl !== ttl) {
+      const as = { xCache: X_CACHE.hit, status: { hit: true, ttl }, age, withoutValidation: true };
+      made.head = flatHeaders(storedHead(entry, as, WHOLE, heads).headers);
+      made.age = age;
+      made.ttl = ttl;
     }
-    return made.lastCacheStatus;
+    return made.head;
   }
 
   function tryServe(req: IncomingMessage, res: ServerResponse): boolean {
@@ -148,10 +125,7 @@ export function createFastHit(deps: ProxyDeps, hot: HotStore): FastHit {
     const decision = decideUseFrom(NO_REQUEST_DIRECTIVES, made.facts, Date.now());
     if (decision.action !== 'fresh' || decision.reason !== 'fresh') return false;
 
-    const head = made.head;
-    head[head.length - 3] = String(decision.age);
-    head[head.length - 1] = cacheStatusFor(made, Math.round(decision.ttl));
-    res.writeHead(entry.status, head);
+    res.writeHead(entry.status, headFor(entry, made, decision.age, decision.ttl));
     res.end(method === 'HEAD' ? undefined : body);
     hot.markUsed(entry);
     served++;

@@ -18,6 +18,7 @@ import {
 import type { EntryWriter } from '../store/store.js';
 import type { ProxyDeps } from './context.js';
 import { FanOut, type Continuation } from './fan-out.js';
+import { contentLengthOf } from './respond/heads.js';
 
 /** Bytes of a body kept for clients that join a fetch after it started flowing. */
 const REPLAY_LIMIT = 1024 * 1024;
@@ -123,7 +124,12 @@ async function fetchOnce(
     response.body.resume();
     response = await deps.origin.request({ method: 'GET', url: key, headers: forwardHeaders });
   }
-  if (rangeLimit !== undefined && response.status === 200 && !(announcedSize(response) <= rangeLimit)) {
+  // Unknown length counts as too large: it could be anything.
+  if (
+    rangeLimit !== undefined &&
+    response.status === 200 &&
+    !((contentLengthOf(response.headers) ?? Infinity) <= rangeLimit)
+  ) {
     response.body.destroy();
     if (stale) void deps.store.delete(key, stale.variant).catch(() => {});
     return { kind: 'too-large', response };
@@ -218,11 +224,6 @@ async function freshen(
   return { kind: 'revalidated', entry, response, stored };
 }
 
-function announcedSize(response: OriginResponse): number {
-  const length = Number(response.headers['content-length']);
-  return Number.isSafeInteger(length) && length >= 0 ? length : Number.POSITIVE_INFINITY;
-}
-
 /** Where a detached client continues: the committed entry's body from its offset (fan-out.ts). */
 function continuationFromStore(
   deps: ProxyDeps,
@@ -251,7 +252,6 @@ function describeEntry(
   const vary = varyNames(response.headers);
   const { variant, varyValues } = secondaryKey(vary, view.headers);
   const headers = storedResponseHeaders(response.headers, deps.policy.targetedField);
-  const length = Number(response.headers['content-length']);
   return {
     key,
     variant,
@@ -261,7 +261,7 @@ function describeEntry(
     headers,
     requestTime: response.requestTime,
     responseTime: response.responseTime,
-    size: Number.isSafeInteger(length) && length >= 0 ? length : -1,
+    size: contentLengthOf(response.headers) ?? -1,
   };
 }
 

@@ -4,12 +4,12 @@ import type { CacheStatusForward } from '@simple-cache/common';
 import { X_CACHE } from '@simple-cache/common';
 import { CacheError } from '../errors.js';
 import { toCacheError, type OriginResponse } from '../origin/origin-client.js';
-import { decideStorable, forwardResponseHeaders, invalidationTargets } from '../policy/index.js';
-import { sendError, withCacheHeaders, type Exchange, type ProxyDeps } from './context.js';
+import { decideStorable, invalidationTargets } from '../policy/index.js';
+import { sendError, type Exchange, type ProxyDeps } from './context.js';
 import { forwardHeadersFor } from './forward-headers.js';
 import type { Flow } from './in-flight.js';
 import { startStoring } from './origin-fetch.js';
-import { droppedTargetedField } from './policy-options.js';
+import { relayedHead } from './respond/heads.js';
 
 /**
  * Requests the cache does not answer itself (POST, PUT, DELETE, …; GETs with preconditions only
@@ -48,13 +48,13 @@ export async function passThrough(
       .catch((error: unknown) => exchange.log.warn({ err: error, target }, 'invalidation failed'));
   }
   const { body, stored } = bodyAndStorage(exchange, deps, response);
-  const headers = withCacheHeaders(
-    forwardResponseHeaders(response.headers, droppedTargetedField(deps.policy)),
-    deps,
+  const head = relayedHead(
+    response,
     X_CACHE.bypass,
     { fwd, fwdStatus: response.status, stored: stored || undefined, detail },
+    deps.heads,
   );
-  res.writeHead(response.status, headers as Record<string, string>);
+  res.writeHead(head.status, head.headers as Record<string, string>);
   try {
     await pipeline(body, res);
   } catch (error) {

@@ -5,19 +5,18 @@ import { toCacheError } from '../origin/origin-client.js';
 import {
   conditionalHeaders,
   currentAge,
-  forwardResponseHeaders,
   freshenWithHead,
   freshenWithNotModified,
   mayServeStaleOnError,
   notModifiedMatches,
   requestDirectives,
 } from '../policy/index.js';
-import { withCacheHeaders, type Exchange } from './context.js';
+import type { Exchange } from './context.js';
 import { fetchAndServe, serveStale, serveStaleOrFail, ttlOf } from './fetch-and-serve.js';
 import { forwardHeadersFor } from './forward-headers.js';
 import type { Flow } from './in-flight.js';
 import { passThrough } from './pass-through.js';
-import { droppedTargetedField } from './policy-options.js';
+import { relayedHead } from './respond/heads.js';
 import { serveStored } from './serve-stored.js';
 
 /**
@@ -93,12 +92,12 @@ async function serveFreshened(
 /** The origin's own answer to the HEAD, as it came (hop-by-hop fields aside). */
 function relayHead(flow: Flow, exchange: Exchange, response: OriginResponse, fwd: CacheStatusForward): void {
   const { deps } = flow;
-  const headers = withCacheHeaders(
-    forwardResponseHeaders(response.headers, droppedTargetedField(deps.policy)),
-    deps,
+  const head = relayedHead(
+    response,
     response.status === 200 ? X_CACHE.expired : X_CACHE.miss,
     { fwd, fwdStatus: response.status, detail: response.status === 200 ? 'head-outdated' : undefined },
+    deps.heads,
   );
-  exchange.res.writeHead(response.status, headers as Record<string, string>);
+  exchange.res.writeHead(head.status, head.headers as Record<string, string>);
   exchange.res.end();
 }

@@ -1,13 +1,12 @@
 import { finished, pipeline } from 'node:stream/promises';
 import type { CacheStatusForward, EntryMeta } from '@simple-cache/common';
 import { X_CACHE } from '@simple-cache/common';
-import type { HeaderMap } from '@simple-cache/common';
 import { pauseIdleTimeout } from '../limits/idle-timeout.js';
-import { evaluateClientConditional, forwardResponseHeaders, notModifiedHead } from '../policy/index.js';
-import { withCacheHeaders, type Exchange, type ProxyDeps } from './context.js';
+import { evaluateClientConditional } from '../policy/index.js';
+import type { Exchange, ProxyDeps } from './context.js';
 import type { FetchedResponse } from './origin-fetch.js';
-import { droppedTargetedField } from './policy-options.js';
-import { isPartial, planRange, rangeResponseHead, sliceRanges } from './respond/range-serving.js';
+import { contentLengthOf, fetchedHead, type FetchedAs } from './respond/heads.js';
+import { isPartial, planRange, sliceRanges } from './respond/range-serving.js';
 
 export interface FetchedOutcome {
   /** Why the request went to the origin (RFC 9211 fwd). */
@@ -32,31 +31,27 @@ export async function sendFetched(
   const { response, entry } = fetched;
   // RFC 9211 §2.6 `stored` only while the store is taking the body (not when it refused it).
   const refusal = fetched.storeRefusal();
-  const headers = withCacheHeaders(
-    forwardResponseHeaders(response.headers, droppedTargetedField(deps.policy)),
-    deps,
-    outcome.expired ? X_CACHE.expired : X_CACHE.miss,
-    {
+  const as: FetchedAs = {
+    xCache: outcome.expired ? X_CACHE.expired : X_CACHE.miss,
+    status: {
       fwd: outcome.fwd,
       fwdStatus: response.status,
       stored: entry !== undefined && refusal === undefined,
       collapsed: outcome.collapsed || undefined,
       detail: entry ? refusal : fetched.storability.reason,
     },
-  );
-  // Set-Cookie is for the client whose request fetched the response, never for those collapsed onto it.
-  if (outcome.collapsed) delete headers['set-cookie'];
-
+    collapsed: outcome.collapsed,
+  };
   // The client's own If-None-Match / If-Modified-Since, checked against the new response.
   if (entry && evaluateClientConditional(view, entry as EntryMeta) === 'not-modified') {
-    res.writeHead(304, notModifiedHead(headers) as Record<string, string>);
+    const head = fetchedHead(response, as, { kind: 'not-modified' }, deps.heads);
+    res.writeHead(head.status, head.headers as Record<string, string>);
     res.end();
     return true;
   }
-  // The client's Range is cut from the complete response as it streams (range-serving.ts).
-  const size = announcedLength(response.headers);
-  const plan = planRange(view, response.status, response, size);
-  const head = rangeResponseHead(plan, response.status, size, headers);
+  // The client's Range is cut from the complete response as it streams (respond/range-serving.ts).
+  const plan = planRange(view, response.status, response, contentLengthOf(response.headers) ?? -1);
+  const head = fetchedHead(response, as, plan, deps.heads);
   if (view.method === 'HEAD' || plan.kind === 'unsatisfiable') {
     res.writeHead(head.status, head.headers as Record<string, string>);
     res.end();
@@ -94,10 +89,4 @@ export async function sendFetched(
     res.destroy();
   }
   return true;
-}
-
-/** Content-Length as a byte count; -1 when absent or not a valid length. */
-function announcedLength(headers: HeaderMap): number {
-  const length = Number(headers['content-length']);
-  return Number.isSafeInteger(length) && length >= 0 ? length : -1;
 }

@@ -1,13 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
-import type { EntryMeta, HeaderMap } from '@simple-cache/common';
+import type { EntryMeta } from '@simple-cache/common';
 import {
-  contentRange,
   ifRangeAllows,
   multipartByteranges,
   parseRange,
   readField,
-  unsatisfiedContentRange,
   type MultipartPlan,
   type RequestView,
 } from '../../policy/index.js';
@@ -22,7 +20,8 @@ export type RangePlan =
 
 type Validators = Pick<EntryMeta, 'headers' | 'responseTime'>;
 
-const WHOLE: RangePlan = { kind: 'whole' };
+/** The representation as it is: no Range, or one that does not apply. */
+export const WHOLE: RangePlan = Object.freeze({ kind: 'whole' });
 
 /**
  * RFC 9110 §14.2: only GET has range semantics, and only a complete 200 of known `size` can be
@@ -44,40 +43,6 @@ export function planRange(view: RequestView, status: number, validators: Validat
 /** True when the plan sends only part of the representation (a 206). */
 export function isPartial(plan: RangePlan): plan is Extract<RangePlan, { kind: 'single' | 'multipart' }> {
   return plan.kind === 'single' || plan.kind === 'multipart';
-}
-
-/**
- * The status and headers for `plan` over a `size`-byte representation whose own status is
- * `status`: 206 with Content-Range / multipart Content-Type (RFC 9110 §15.3.7), 416 with
- * `bytes *\/size` (§15.5.17), or the representation as it is. Accept-Ranges advertises that
- * the cache serves ranges of complete responses (§14.3).
- */
-export function rangeResponseHead(
-  plan: RangePlan,
-  status: number,
-  size: number,
-  headers: HeaderMap,
-): { status: number; headers: HeaderMap } {
-  const out: HeaderMap = { ...headers };
-  if (status === 200) out['accept-ranges'] = 'bytes';
-  switch (plan.kind) {
-    case 'whole':
-      return { status, headers: out };
-    case 'unsatisfiable':
-      return {
-        status: 416,
-        headers: { ...out, 'content-range': unsatisfiedContentRange(size), 'content-length': '0' },
-      };
-    case 'single':
-      out['content-range'] = contentRange(plan.range, size);
-      out['content-length'] = String(plan.range.end - plan.range.start + 1);
-      return { status: 206, headers: out };
-    case 'multipart':
-      delete out['content-range'];
-      out['content-type'] = plan.layout.contentType;
-      out['content-length'] = String(plan.layout.length);
-      return { status: 206, headers: out };
-  }
 }
 
 /**
