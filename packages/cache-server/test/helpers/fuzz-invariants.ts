@@ -1,0 +1,240 @@
+import type { ClientRequest, OriginReply } from './fuzz-model.js';
+import type { OriginRecord } from './fuzz-origin.js';
+import type { WireExchange } from './wire-client.js';
+import { field, type WireResponse } from './wire.js';
+
+/** One request as the fuzzer sent it. */
+export interface Sent {
+  request: ClientRequest;
+  /** Its `X-Req`. */
+  reqId: string;
+  target: string;
+}
+
+export interface ConnectionResult {
+  sent: Sent[];
+  result: WireExchange;
+}
+
+export interface RunFacts {
+  records: ReadonlyMap<number, OriginRecord>;
+  /** What the origin was programmed to answer, by target. */
+  replies: ReadonlyMap<string, OriginReply[]>;
+}
+
+const tokens = (value: string | undefined) =>
+  (value ?? '')
+    .toLowerCase()
+    .split(',')
+    .map((t) => t.trim())
+    .filter(Boolean);
+
+/**
+ * `private` (bare), `no-store`: made for the one request that asked (RFC 9111 §3, §5.2.2.5,
+ * §5.2.2.7). `served` is the Cache-Control of a response served from storage: a 304 may have
+ * replaced the origin's, and what the stored response says now holds too.
+ */
+function isPrivate(record: OriginRecord, served: string | undefined): boolean {
+  const cc = [...tokens(record.reply.cacheControl), ...tokens(served)];
+  if (cc.includes('private') || cc.includes('no-store')) return true;
+  // RFC 9111 §3.5: a response to an authorised request is shared only when the origin says so.
+  const shareable = cc.some((t) => t === 'public' || t.startsWith('s-maxage') || t === 'must-revalidate');
+  if (record.requestHeaders.authorization !== undefined && !shareable) return true;
+  // Only GET and HEAD responses may answer another request, and a POST response that names its
+  // own URL in Content-Location with an explicit lifetime (RFC 9110 §9.3.3).
+  const postForGets = record.method === 'POST' && record.reply.contentLocation && hasExplicitFreshness(record.reply);
+  return record.method !== 'GET' && record.method !== 'HEAD' && !postForGets;
+}
+
+/** X-Cache values that mean "from storage, no origin response for this request". */
+const FROM_STORAGE = ['HIT', 'STALE', 'UPDATING'];
+
+/** Explicit freshness (RFC 9111 §4.2.1) or `public`: anything else would be heuristic. */
+function hasExplicitFreshness(reply: OriginReply): boolean {
+  const cc = tokens(reply.cacheControl);
+  return (
+    reply.expires !== undefined || cc.some((t) => t.startsWith('max-age') || t.startsWith('s-maxage') || t === 'public')
+  );
+}
+
+/** The request's value of a field named by `Vary`, as the cache compares them (RFC 9111 §4.1). */
+function selecting(name: string, headers: Record<string, string | string[] | undefined>): string {
+  const value = headers[name.toLowerCase()];
+  const text = Array.isArray(value) ? value.join(', ') : (value ?? '(absent)');
+  return name.toLowerCase() === 'accept-encoding' ? tokens(text).sort().join(',') : text.trim();
+}
+
+function requestHeaders(
+  sent: Sent,
+  secrets: { cookie: string; authorization: string },
+): Record<string, string | undefined> {
+  const r = sent.request;
+  return {
+    'x-v': r.variant,
+    'accept-encoding': r.acceptEncoding,
+    cookie: r.cookie ? `session=${secrets.cookie}` : undefined,
+  };
+}
+
+/** Parts of a 206: single (Content-Range) or multipart/byteranges. */
+function parts(response: WireResponse): { first: number; last: number; size: number; body: Buffer }[] | string {
+  const single = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(field(response.fields, 'content-range') ?? '');
+  if (single) {
+    return [{ first: Number(single[1]), last: Number(single[2]), size: Number(single[3]), body: response.body }];
+  }
+  const boundary = /boundary=("?)([^";]+)\1/.exec(field(response.fields, 'content-type') ?? '')?.[2];
+  if (!boundary) return 'a 206 with neither Content-Range nor a multipart boundary';
+  const text = response.body.toString('latin1');
+  const out = [];
+  for (const part of text.split(`--${boundary}`).slice(1, -1)) {
+    const split = part.indexOf('\r\n\r\n');
+    const range = /content-range:\s*bytes (\d+)-(\d+)\/(\d+)/i.exec(part.slice(0, split));
+    if (split < 0 || !range) return 'a multipart part without Content-Range';
+    const body = Buffer.from(part.slice(split + 4).replace(/\r\n$/, ''), 'latin1');
+    out.push({ first: Number(range[1]), last: Number(range[2]), size: Number(range[3]), body });
+  }
+  return out;
+}
+
+/**
+ * The invariants of one run, over everything every client received: well framed; every request
+ * answered; no key's or variant's response under another; stored bytes equal the origin's;
+ * nothing private and no Set-Cookie served to another request; errors
+ * only when the origin failed.
+ */
+export function checkRun(
+  facts: RunFacts,
+  connections: ConnectionResult[],
+  secretsOf: (client: number) => { cookie: string; authorization: string },
+): string[] {
+  const violations: string[] = [];
+  const faulty = (target: string) =>
+    (facts.replies.get(target) ?? []).some((reply) => reply.fault !== 'none' || reply.status >= 500);
+  /** The origin broke a body for this target: a client may see its response cut, or none at all. */
+  const brokenBody = (target: string) =>
+    (facts.replies.get(target) ?? []).some((reply) =>
+      ['reset-mid-body', 'short-body', 'bad-chunk'].includes(reply.fault),
+    );
+  for (const [c, { sent, result }] of connections.entries()) {
+    const where = (i: number) =>
+      `connection ${c + 1} request ${i + 1} (${sent[i]?.request.method} ${sent[i]?.target}, ${sent[i]?.reqId})`;
+    if (result.end.kind === 'malformed') {
+      violations.push(`${where(result.responses.length)}: malformed response: ${result.end.reason}`);
+    }
+    result.responses.forEach((response, i) => {
+      const s = sent[i] as Sent;
+      for (const problem of checkResponse(facts, s, response, secretsOf(s.request.client), faulty(s.target))) {
+        violations.push(`${where(i)}: ${problem}`);
+      }
+    });
+    const unanswered = result.responses.length;
+    if (unanswered < sent.length && result.end.kind !== 'malformed') {
+      const s = sent[unanswered] as Sent;
+      const last = result.responses.at(-1);
+      const before = sent[unanswered - 1]?.request;
+      // The connection ends after a response the server said so for, or the client asked so for.
+      const closeAnnounced =
+        (last !== undefined && tokens(field(last.fields, 'connection')).includes('close')) ||
+        before?.close === true ||
+        before?.version === '1.0';
+      const truncated = result.end.kind === 'partial' && result.end.status !== undefined;
+      if (result.timedOut) violations.push(`${where(unanswered)}: no complete response in time (${result.end.kind})`);
+      else if (truncated && !brokenBody(s.target)) {
+        violations.push(`${where(unanswered)}: response cut short though the origin sent it whole`);
+      } else if (!truncated && !closeAnnounced && !brokenBody(s.target)) {
+        violations.push(`${where(unanswered)}: connection closed without a response`);
+      }
+    }
+  }
+  return violations;
+}
+
+function checkResponse(
+  facts: RunFacts,
+  s: Sent,
+  response: WireResponse,
+  secrets: { cookie: string; authorization: string },
+  faulty: boolean,
+): string[] {
+  const problems: string[] = [];
+  const status = response.status;
+  const xCache = field(response.fields, 'x-cache');
+  const error = field(response.fields, 'x-cache-error');
+  for (const cookie of response.fields.filter(([n]) => n.toLowerCase() === 'set-cookie').map(([, v]) => v)) {
+    const owner = facts.records.get(Number(/^sid=(\d+)/.exec(cookie)?.[1]));
+    if (owner?.reqId !== s.reqId)
+      problems.push(`Set-Cookie ${cookie} made for ${owner?.reqId} reached another request`);
+  }
+  const idText = field(response.fields, 'x-origin-id');
+  if (idText === undefined) {
+    if (status === 304 || (s.request.method === 'PURGE' && status < 500)) return problems;
+    if (error === 'CACHE_ERR_ONLY_IF_CACHED' && s.request.cacheControl === 'only-if-cached') return problems;
+    if (error?.startsWith('CACHE_ERR_ORIGIN_') && faulty) return problems;
+    problems.push(
+      `${status} made by the cache (${error ?? 'no error code'}, X-Cache ${xCache}) though the origin did not fail`,
+    );
+    return problems;
+  }
+  const record = facts.records.get(Number(idText));
+  if (!record) return [...problems, `X-Origin-Id ${idText} names no response the origin made`];
+  if (record.path !== s.target) problems.push(`carries response ${record.id}, made for ${record.path}`);
+  if (record.reqId !== s.reqId) {
+    const fromStorage = xCache !== undefined && FROM_STORAGE.includes(xCache);
+    if (isPrivate(record, fromStorage ? field(response.fields, 'cache-control') : undefined)) {
+      problems.push(
+        `response ${record.id} (${record.reply.cacheControl ?? 'no Cache-Control'}, made for ${record.method} ${record.reqId}) is not shareable`,
+      );
+    }
+    const ownHeaders = requestHeaders(s, secrets);
+    for (const name of tokens(record.reply.vary)) {
+      if (name === '*') problems.push(`response ${record.id} has Vary: * and was made for ${record.reqId}`);
+      else if (selecting(name, ownHeaders) !== selecting(name, record.requestHeaders)) {
+        problems.push(
+          `response ${record.id} varies on ${name}: made for ${selecting(name, record.requestHeaders)}, served for ${selecting(name, ownHeaders)}`,
+        );
+      }
+    }
+    // The directives as served: a 304 replaces the stored response's (RFC 9111 §4.3.4).
+    const cc = tokens(field(response.fields, 'cache-control'));
+    // RFC 9111 §5.2.1.5: nothing of a response to a request with no-store is stored.
+    if (
+      xCache !== undefined &&
+      [...FROM_STORAGE, 'REVALIDATED'].includes(xCache) &&
+      tokens(record.requestHeaders['cache-control'] as string).includes('no-store')
+    ) {
+      problems.push(`response ${record.id} answered a request with no-store, yet was stored and served (${xCache})`);
+    }
+    // RFC 9111 §5.2.2.4: no-cache, never without validation; §5.2.2.2, §5.2.2.8, §5.2.2.10 and
+    // §4.2.4: must-revalidate, proxy-revalidate, s-maxage, no-cache never stale.
+    if (xCache === 'HIT' && cc.includes('no-cache'))
+      problems.push(`response ${record.id} is no-cache, served without validation`);
+    const neverStale = cc.some(
+      (t) => t === 'no-cache' || t === 'must-revalidate' || t === 'proxy-revalidate' || t.startsWith('s-maxage'),
+    );
+    if ((xCache === 'STALE' || xCache === 'UPDATING') && neverStale) {
+      problems.push(`response ${record.id} (${cc.join(', ')}) may never be served stale, yet was (${xCache})`);
+    }
+  }
+  if (s.request.method === 'HEAD' || status === 204 || status === 304 || status === 416) return problems;
+  if (status === 206) {
+    const found = parts(response);
+    if (typeof found === 'string') return [...problems, found];
+    for (const part of found) {
+      const expected = record.body.subarray(part.first, part.last + 1);
+      if (part.size !== record.body.length || !part.body.equals(expected)) {
+        problems.push(`206 part ${part.first}-${part.last}/${part.size} differs from response ${record.id}'s bytes`);
+      }
+    }
+    return problems;
+  }
+  if (status !== record.status) {
+    problems.push(`status ${status}, but response ${record.id} was ${record.status}`);
+  }
+  if (!record.complete) problems.push(`response ${record.id} was broken by the origin, yet served complete`);
+  else if (!response.body.equals(record.body)) {
+    problems.push(
+      `body (${response.body.length} bytes) differs from response ${record.id}'s (${record.body.length} bytes)`,
+    );
+  }
+  return problems;
+}
