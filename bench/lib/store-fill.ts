@@ -6,13 +6,15 @@ import {
   createBodyId,
   createLayout,
   hashKey,
+  hashVariant,
   metaPath,
 } from '../../packages/cache-server/src/store/layout.js';
 import { SERVER_CORE, runPinned } from './processes.js';
 
+/** One meta file: one variant (packages/cache-server/src/store/meta-file.ts). */
 export interface MetaDocument {
-  key: string;
-  variants: Array<{ key: string; bodyId: string } & Record<string, unknown>>;
+  format: number;
+  entry: { key: string; variant: string; bodyId: string } & Record<string, unknown>;
 }
 
 export interface TemplateEntry {
@@ -34,9 +36,8 @@ export async function readTemplateEntry(cacheDir: string, pathname: string): Pro
       const text = await readFile(path.join(layout.metaDir, fanOut, name), 'utf8').catch(() => '');
       if (!text.includes(pathname)) continue;
       const doc = JSON.parse(text) as MetaDocument;
-      const variant = doc.variants[0];
-      if (!doc.key.endsWith(pathname) || doc.variants.length !== 1 || variant === undefined) continue;
-      return { doc, body: await readFile(bodyPath(layout, variant.bodyId)) };
+      if (!doc.entry.key.endsWith(pathname)) continue;
+      return { doc, body: await readFile(bodyPath(layout, doc.entry.bodyId)) };
     }
   }
   throw new Error(`no stored entry for ${pathname} in ${cacheDir}`);
@@ -49,12 +50,15 @@ export async function readTemplateEntry(cacheDir: string, pathname: string): Pro
  */
 export function writeEntries(dir: string, template: TemplateEntry, pathname: string, from: number, to: number): void {
   const layout = createLayout(dir);
-  const base = template.doc.key.slice(0, -pathname.length);
+  const base = template.doc.entry.key.slice(0, -pathname.length);
   for (let i = from; i < to; i += 1) {
     const key = `${base}${entryPath(i)}`;
-    const variants = template.doc.variants.map((variant) => ({ ...variant, key, bodyId: createBodyId() }));
-    for (const variant of variants) writeFileSync(bodyPath(layout, variant.bodyId), template.body);
-    writeFileSync(metaPath(layout, hashKey(key)), JSON.stringify({ ...template.doc, key, variants }));
+    const entry = { ...template.doc.entry, key, bodyId: createBodyId() };
+    writeFileSync(bodyPath(layout, entry.bodyId), template.body);
+    writeFileSync(
+      metaPath(layout, hashKey(key), hashVariant(entry.variant)),
+      JSON.stringify({ ...template.doc, entry }),
+    );
   }
 }
 

@@ -22,7 +22,7 @@ import type { EntryMeta } from '@simple-cache/common';
 import { pino } from 'pino';
 import { startCacheServer } from '../src/app.js';
 import { DiskStore } from '../src/store/disk-store.js';
-import { bodyPath, createBodyId, createLayout, hashKey, metaPath } from '../src/store/layout.js';
+import { bodyPath, createBodyId, createLayout, hashKey, hashVariant, metaPath } from '../src/store/layout.js';
 import { MemoryTier } from '../src/store/memory-tier.js';
 import { serializeMetaFile } from '../src/store/meta-file.js';
 import type { Store } from '../src/store/store.js';
@@ -65,7 +65,7 @@ const ORIGIN = 'http://origin.bench';
 const keyOf = (i: number): string => `${ORIGIN}/item/${i}`;
 
 /**
- * Writes `count` entries straight into the v1 layout (meta file + body file each), as the store
+ * Writes `count` entries straight into the store's layout (meta file + body file each), as the store
  * itself would have: far faster than going through commits with their fsyncs. Every entry is
  * fresh for a day; older indexes look less recently used.
  */
@@ -102,7 +102,7 @@ export async function fillStore(dir: string, count: number, bodySize: number): P
         checksum,
       };
       await writeFile(bodyPath(layout, meta.bodyId), body);
-      await writeFile(metaPath(layout, hashKey(key)), serializeMetaFile(key, [meta]));
+      await writeFile(metaPath(layout, hashKey(key), hashVariant(meta.variant)), serializeMetaFile(meta));
     }
   };
   await Promise.all(Array.from({ length: 64 }, worker));

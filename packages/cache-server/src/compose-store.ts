@@ -9,8 +9,8 @@ import { isRedisStore } from './store/redis/redis-url.js';
 import { createPurgeAnnouncer, dropPurgedCopies, syncTierWithBus, type PurgeNotice } from './store/redis/tier-sync.js';
 import type { Store } from './store/store.js';
 
-/** Knobs that are not options of the server: tests inject a clock or a failing file system. */
-export type StoreOverrides = Partial<Pick<DiskStoreOptions, 'fs' | 'now' | 'retryDelay'>>;
+/** Knobs that are not options of the server: tests inject a clock, a failing file system or a block size. */
+export type StoreOverrides = Partial<Pick<DiskStoreOptions, 'fs' | 'now' | 'retryDelay' | 'blockSize'>>;
 
 /** The store, and what a store shared by several nodes adds for the proxy and the admin endpoints. */
 export interface OpenedStore {
@@ -39,6 +39,8 @@ export async function composeStore(
   const disk = await DiskStore.open({
     dir: config.cacheDir,
     maxSize: config.maxSize,
+    maxEntries: config.maxEntries,
+    maxVariants: config.maxVariants,
     maxObjectSize: config.maxObjectSize,
     inactive: config.inactive,
     logger,

@@ -10,6 +10,7 @@ import {
   type OptionSpec,
 } from '@simple-cache/common';
 import { DEFAULT_TARGETED_FIELD, HEURISTIC_FRACTION, type PolicyOptions } from './policy/types.js';
+import { DEFAULT_MAX_ENTRIES, DEFAULT_MAX_VARIANTS } from './store/disk-bounds.js';
 import { DISK_STORE, parseRedisTarget } from './store/redis/redis-url.js';
 
 export const DEFAULTS: Readonly<CacheServerConfig> = Object.freeze({
@@ -23,6 +24,9 @@ export const DEFAULTS: Readonly<CacheServerConfig> = Object.freeze({
   readyNeedsStore: false,
   maxSize: 1024 ** 3,
   maxObjectSize: 256 * 1024 ** 2,
+  // Why these two: store/disk-bounds.ts.
+  maxEntries: DEFAULT_MAX_ENTRIES,
+  maxVariants: DEFAULT_MAX_VARIANTS,
   inactive: 0,
   memorySize: 64 * 1024 ** 2,
   // A hit from memory costs about what bare node:http does; one read through libuv's thread pool
@@ -147,12 +151,32 @@ export const OPTIONS: readonly (OptionSpec & { field: keyof CacheServerConfig })
     flag: 'max-size',
     field: 'maxSize',
     env: 'CACHE_MAX_SIZE',
-    description: 'most body bytes kept on disk (LRU eviction beyond)',
+    description: 'most disk space the entries take, bodies and metadata in file-system blocks (LRU eviction beyond)',
     default: DEFAULTS.maxSize,
     expected: 'a size such as 500MB, 2GiB or plain bytes',
     placeholder: 'size',
     showDefault: (v) => showSize(v as number),
     parse: parsePositiveSize,
+  },
+  {
+    flag: 'max-entries',
+    field: 'maxEntries',
+    env: 'CACHE_MAX_ENTRIES',
+    description: 'most entries (variants) kept on disk (LRU eviction beyond); bounds the index in memory too',
+    default: DEFAULTS.maxEntries,
+    expected: 'a positive whole number',
+    placeholder: 'n',
+    parse: parsePositiveInteger,
+  },
+  {
+    flag: 'max-variants',
+    field: 'maxVariants',
+    env: 'CACHE_MAX_VARIANTS',
+    description: "most variants (Vary) kept per URL; one more evicts that URL's least recently used",
+    default: DEFAULTS.maxVariants,
+    expected: 'a positive whole number',
+    placeholder: 'n',
+    parse: parsePositiveInteger,
   },
   {
     flag: 'max-object-size',

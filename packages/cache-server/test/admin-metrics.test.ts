@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { admin, metricValue, PREFIX } from './helpers/admin.js';
-import { startCache, tempDir, type StartedCache } from './helpers/cache.js';
+import pino from 'pino';
+import { startCacheServer } from '../src/app.js';
+import { tempDir, type StartedCache } from './helpers/cache.js';
 import { request, waitFor, type Reply } from './helpers/http.js';
 import { fixed, startTestOrigin, type TestOrigin } from './helpers/test-origin.js';
 
@@ -32,8 +34,12 @@ describe('<prefix>/metrics after a known sequence of requests', () => {
         };
       },
     });
-    // Room for /a and /slow, not for /big as well: storing /big must evict.
-    cache = await startCache(origin.url, dir.dir, { maxSize: 4000 });
+    // Room for /a and /slow, not for /big as well: storing /big must evict. In 4 KiB blocks, each
+    // takes one for its body and one for its meta file: 8 KiB.
+    cache = await startCacheServer(
+      { origin: origin.url, cacheDir: dir.dir, maxSize: 20 * 1024 },
+      { logger: pino({ level: 'silent' }), store: { blockSize: 4096 } },
+    );
 
     const send = async (path: string, options: Parameters<typeof request>[2] = {}) => {
       const reply = await request(cache.url, path, options);
@@ -147,7 +153,7 @@ describe('<prefix>/metrics after a known sequence of requests', () => {
     expect(stats.evictions).toBeGreaterThanOrEqual(1);
     expect(metricValue(text, 'simple_cache_store_entries')).toBe(stats.entries);
     expect(metricValue(text, 'simple_cache_store_size_bytes')).toBe(stats.size);
-    expect(metricValue(text, 'simple_cache_store_max_size_bytes')).toBe(4000);
+    expect(metricValue(text, 'simple_cache_store_max_size_bytes')).toBe(20 * 1024);
     expect(metricValue(text, 'simple_cache_store_evictions_total')).toBe(stats.evictions);
   });
 });

@@ -191,7 +191,14 @@ describe('<prefix>/stats and <prefix>/entries', () => {
       },
       bytes: { fromCache: 3 * 100 + 200, fromOrigin: 100 + 200 + 300 + 2 },
       origin: { url: env.origin.url, requests: 4, errors: {}, inFlight: 0 },
-      store: { entries: 3, size: 600, maxSize: env.cache.config.maxSize, evictions: 0 },
+      // size: what the entries take on disk (in blocks, meta files included); bodySize: their bytes.
+      store: {
+        entries: 3,
+        size: env.cache.store.stats().size,
+        maxSize: env.cache.config.maxSize,
+        evictions: 0,
+        other: { bodySize: 600, maxEntries: env.cache.config.maxEntries },
+      },
       auth: { tokenRequired: true },
     });
     const history = json.history as TrafficSeries;

@@ -73,7 +73,7 @@ describe('hostile request targets: a 4xx or a correctly normalised key', () => {
     await waitFor(() => env.cache.proxy.inFlight.size === 0, 'commits');
     for (const file of await listFiles(env.cache.config.cacheDir)) {
       expect(path.resolve(file).startsWith(path.resolve(env.cache.config.cacheDir) + path.sep)).toBe(true);
-      expect(path.basename(file)).toMatch(/^[0-9a-f]+(\.json)?$/);
+      expect(path.basename(file)).toMatch(/^[0-9a-f]{32}$|^[0-9a-f]{64}\.[0-9a-f]{64}\.json$/);
     }
   });
 });

@@ -57,7 +57,7 @@ describe('request paths can never reach outside the cache dir or another resourc
     expect(files.length).toBeGreaterThan(0);
     for (const file of files) {
       expect(path.resolve(file).startsWith(path.resolve(env.cache.config.cacheDir) + path.sep)).toBe(true);
-      expect(path.basename(file)).toMatch(/^[0-9a-f]+(\.json)?$/);
+      expect(path.basename(file)).toMatch(/^[0-9a-f]{32}$|^[0-9a-f]{64}\.[0-9a-f]{64}\.json$/);
     }
   });
 });

@@ -164,9 +164,9 @@ describe('crash safety: SIGKILL mid-load, then restart on the same directory', (
         expect(Buffer.concat(chunks).equals(expected)).toBe(true);
       }
       expect(entries).toBeGreaterThan(0);
-      const v1 = path.join(dir.dir, 'v1');
-      expect(await readdir(path.join(v1, 'tmp'))).toEqual([]);
-      const bodyFiles = (await readdir(path.join(v1, 'body'), { recursive: true, withFileTypes: true })).filter((d) =>
+      const v2 = path.join(dir.dir, 'v2');
+      expect(await readdir(path.join(v2, 'tmp'))).toEqual([]);
+      const bodyFiles = (await readdir(path.join(v2, 'body'), { recursive: true, withFileTypes: true })).filter((d) =>
         d.isFile(),
       );
       expect(bodyFiles).toHaveLength(entries);

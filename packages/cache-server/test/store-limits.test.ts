@@ -60,7 +60,7 @@ describe('store limits and the memory tier, through the proxy', () => {
         expect(origin.count(urlPath)).toBe(i);
       }
       expect(await cache.store.lookup(`${origin.url}${urlPath}`)).toEqual([]);
-      expect(await readdir(path.join(dir.dir, 'v1', 'tmp'))).toEqual([]);
+      expect(await readdir(path.join(dir.dir, 'v2', 'tmp'))).toEqual([]);
     },
   );
 

@@ -24,8 +24,12 @@ export interface CacheServerConfig {
   redisTimeout: number;
   /** Whether a degraded store (Redis unavailable, disk refusing writes) makes `<prefix>/ready` answer 503. */
   readyNeedsStore: boolean;
-  /** Upper bound of body bytes kept on disk. */
+  /** Upper bound of what the stored entries take on disk (bodies and metadata, in file-system blocks). */
   maxSize: number;
+  /** Upper bound of the number of stored entries (variants), which also bounds the disk store's index in memory. */
+  maxEntries: number;
+  /** Most variants (Vary) kept per URL; storing one more evicts that URL's least recently used. */
+  maxVariants: number;
   /** Largest body stored; larger responses are passed through (also when found out mid-stream). */
   maxObjectSize: number;
   /** Milliseconds after which an entry nobody used is removed; 0 = never. */

@@ -3,13 +3,15 @@ import type { Readable } from 'node:stream';
 import type { EntryMeta } from '@simple-cache/common';
 import { pino, type Logger } from 'pino';
 import { readBodyFile } from './body-reader.js';
+import { blockSizeOf, checkBounds, DEFAULT_MAX_ENTRIES, DEFAULT_MAX_VARIANTS } from './disk-bounds.js';
+import { EntryCommitter } from './entry-committer.js';
 import { DiskEntryWriter, type WriterHost } from './disk-entry-writer.js';
 import { DiskHealth } from './disk-health.js';
-import { EntryTable, isSameBody } from './entry-table.js';
-import { renameCreatingParent, unlinkQuietly } from './fs-utils.js';
-import { bodyPath, createBodyId, createLayout, isBodyId, tmpPath, type Layout } from './layout.js';
-import { scanStore, type ScanTarget } from './scan.js';
+import { EntryTable } from './entry-table.js';
+import { unlinkQuietly } from './fs-utils.js';
+import { bodyPath, createBodyId, createLayout, isBodyId, OLDER_FORMAT_DIRS, tmpPath, type Layout } from './layout.js';
 import { createRejectedWriter } from './rejected-writer.js';
+import { scanStore, sweepOtherFormats, type ScanTarget } from './scan.js';
 import { SpaceKeeper } from './space-keeper.js';
 import type { ByteRange, EntryWriter, Store, StoreHealth, StoreStats } from './store.js';
 import { StoreError } from './store-errors.js';
@@ -18,8 +20,17 @@ import { nodeFs, type StoreFs } from './store-fs.js';
 export interface DiskStoreOptions {
   /** The cache directory; the store keeps everything in `<dir>/v1/` (see layout.ts). */
   dir: string;
-  /** Upper bound for the stored body bytes; least recently used entries are evicted beyond it. */
+  /**
+   * Upper bound for what the entries take on disk (bodies and meta files, in file-system blocks:
+   * entryCost); least recently used entries are evicted beyond it.
+   */
   maxSize: number;
+  /** Upper bound for the number of entries (variants), which bounds the in-memory index; default 100,000. */
+  maxEntries?: number;
+  /** Most variants kept per key; storing one more evicts the key's least recently used; default 64. */
+  maxVariants?: number;
+  /** The file system's allocation unit (default: statfs of the directory, else 4096). */
+  blockSize?: number;
   /** Largest body stored (default: maxSize); a larger write is aborted as soon as it is known. */
   maxObjectSize?: number;
   /** Entries not used (served or stored) for this many ms are removed; 0 (default) = never. */
@@ -52,24 +63,28 @@ const MAX_RETRY_DELAY = 30_000;
  * - A replaced or deleted body is unlinked, not truncated: a reader that already opened it
  *   keeps reading the complete old bytes.
  *
- * Recency (markUsed) is kept in memory and written with the next rewrite of the key's meta
- * file, and for every touched key at close(); after a crash it survives approximately.
+ * Recency (markUsed) is kept in memory and written with the next rewrite of the variant's meta
+ * file, and for every touched variant at close(); after a crash it survives approximately.
  * One process per directory: two stores sharing one would delete each other's work in progress.
  */
 export class DiskStore implements Store {
   private readonly table: EntryTable;
   private readonly writers = new Set<DiskEntryWriter>();
-  /** Bodies already in body/ whose meta file is still being written (the scan must spare them). */
-  private readonly pendingBodies = new Set<string>();
   private readonly notedFailures = new WeakSet<object>();
   private readonly writerHost: WriterHost;
   private readonly space: SpaceKeeper;
+  private readonly committer: EntryCommitter;
   private readonly diskHealth: DiskHealth;
   readonly maxObjectSize: number;
   private readonly sweepTimer: NodeJS.Timeout | undefined;
   private scanned: Promise<void> = Promise.resolve();
+  private otherFormatsSwept: Promise<void> = Promise.resolve();
   private closed = false;
   private closing: Promise<void> | undefined;
+
+  private readonly maxEntries: number;
+  /** The allocation unit entry costs are counted in (entryCost). */
+  readonly blockSize: number;
 
   private constructor(
     private readonly layout: Layout,
@@ -77,8 +92,10 @@ export class DiskStore implements Store {
     private readonly fs: StoreFs,
     private readonly now: () => number,
     private readonly logger: Logger,
-    options: DiskStoreOptions,
+    options: DiskStoreOptions & { blockSize: number },
   ) {
+    this.maxEntries = options.maxEntries ?? DEFAULT_MAX_ENTRIES;
+    this.blockSize = options.blockSize;
     this.diskHealth = new DiskHealth({
       logger,
       now,
@@ -86,26 +103,38 @@ export class DiskStore implements Store {
       retryDelay: options.retryDelay ?? 1000,
       maxRetryDelay: MAX_RETRY_DELAY,
     });
-    this.table = new EntryTable(layout, fs, logger, {
-      noteFailure: (err) => this.noteFailure(err),
-      noteSuccess: () => this.diskHealth.noteSuccess(),
-    });
+    this.table = new EntryTable(
+      layout,
+      fs,
+      logger,
+      { noteFailure: (err) => this.noteFailure(err), noteSuccess: () => this.diskHealth.noteSuccess() },
+      options.blockSize,
+    );
     this.maxObjectSize = Math.min(maxSize, options.maxObjectSize ?? maxSize);
     this.writerHost = {
       fs,
       maxObjectSize: this.maxObjectSize,
       noteFailure: (err) => this.noteFailure(err),
-      publish: (meta, tmp, isAborted) => this.publish(meta, tmp, isAborted),
+      publish: (meta, tmp, isAborted) => this.committer.publish(meta, tmp, isAborted),
       release: (writer) => this.writers.delete(writer),
     };
     const inactive = options.inactive ?? 0;
     this.space = new SpaceKeeper({
       index: this.table.index,
       maxSize,
+      maxEntries: this.maxEntries,
       inactive,
       now,
       logger,
-      remove: (victim) => this.table.removeVariants(victim.key, (e) => isSameBody(e, victim)),
+      remove: (victim) => this.table.deleteIfCurrent(victim),
+    });
+    this.committer = new EntryCommitter({
+      layout,
+      fs,
+      table: this.table,
+      space: this.space,
+      maxSize,
+      maxVariants: options.maxVariants ?? DEFAULT_MAX_VARIANTS,
     });
     if (inactive > 0) {
       // Checked at lookup too; the sweep is what frees the space of entries nobody asks for.
@@ -122,15 +151,12 @@ export class DiskStore implements Store {
    */
   static async open(options: DiskStoreOptions): Promise<DiskStore> {
     const { maxSize } = options;
-    for (const [name, value] of Object.entries({ maxSize, maxObjectSize: options.maxObjectSize ?? 0 })) {
-      if (!Number.isSafeInteger(value) || value < 0) {
-        throw new RangeError(`${name} must be a non-negative integer, got ${value}`);
-      }
-    }
+    checkBounds(options);
     const layout = createLayout(resolve(options.dir));
     const fs = options.fs ?? nodeFs;
     const logger = (options.logger ?? pino({ enabled: false })).child({ module: 'disk-store' });
-    const store = new DiskStore(layout, maxSize, fs, options.now ?? Date.now, logger, options);
+    const blockSize = options.blockSize ?? (await blockSizeOf(options.dir));
+    const store = new DiskStore(layout, maxSize, fs, options.now ?? Date.now, logger, { ...options, blockSize });
     try {
       await fs.mkdir(layout.metaDir, { recursive: true });
       await fs.mkdir(layout.bodyDir, { recursive: true });
@@ -140,6 +166,7 @@ export class DiskStore implements Store {
     } catch (err) {
       if (!store.noteFailure(err)) throw err;
     }
+    store.otherFormatsSwept = sweepOtherFormats(fs, layout, OLDER_FORMAT_DIRS, logger);
     store.scanned = scanStore(store.scanTarget())
       .then(() => store.afterScan())
       .catch((err: unknown) => {
@@ -214,17 +241,13 @@ export class DiskStore implements Store {
     // revalidated again), and the one log line about the disk has been written already.
     if (!this.diskHealth.allowsWrite()) return;
     await this.table.withKey(meta.key, async (hash) => {
-      const current = this.table.index.variants(meta.key);
-      const old = current.find((entry) => entry.variant === meta.variant);
+      const old = this.table.index.find(meta.key, meta.variant);
       // Only the body that was looked up may be freshened: it may have been replaced meanwhile.
       if (old === undefined || old.bodyId !== meta.bodyId) return;
-      const next = withStoredBody(structuredClone(meta), old);
-      await this.table.writeMeta(
-        meta.key,
-        hash,
-        current.map((entry) => (entry === old ? next : entry)),
-      );
+      await this.table.writeVariant(meta.key, hash, withStoredBody(structuredClone(meta), old));
     });
+    // Different headers make a meta file of another size; over by a block at most, until trimmed.
+    if (this.space.isOverBounds()) await this.space.trim();
   }
 
   async delete(key: string, variant?: string): Promise<void> {
@@ -239,9 +262,20 @@ export class DiskStore implements Store {
     for (const entry of live.map((e) => structuredClone(e))) yield entry;
   }
 
-  stats(): StoreStats {
+  /**
+   * `size` is what the entries take on disk (entryCost: bodies and meta files in blocks), which
+   * --max-size bounds; `bodySize` the body bytes alone.
+   */
+  stats(): StoreStats & { bodySize: number; maxEntries: number } {
     const { index } = this.table;
-    return { entries: index.count, size: index.size, maxSize: this.maxSize, evictions: this.space.evictions };
+    return {
+      entries: index.count,
+      size: index.size,
+      maxSize: this.maxSize,
+      evictions: this.space.evictions,
+      bodySize: index.bodySize,
+      maxEntries: this.maxEntries,
+    };
   }
 
   onBodyRemoved(listener: (bodyId: string) => void): () => void {
@@ -275,6 +309,7 @@ export class DiskStore implements Store {
     for (const writer of this.writers) if (!writer.isCommitting) writer.abort(closedError);
     await Promise.all([...this.writers].map((writer) => writer.settled()));
     await this.scanned;
+    await this.otherFormatsSwept;
     await this.space.idle();
     await this.table.queue.idle();
     await this.persistRecency();
@@ -288,9 +323,12 @@ export class DiskStore implements Store {
   /** Writes the meta files whose recency changed; gives up at the first disk failure (one log line, not one per key). */
   private async persistRecency(): Promise<void> {
     const { index } = this.table;
-    for (const key of index.dirtyKeys()) {
+    for (const { key, variant } of index.dirtyVariants()) {
       try {
-        await this.table.withKey(key, (hash) => this.table.writeMeta(key, hash, index.variants(key)));
+        await this.table.withKey(key, async (hash) => {
+          const entry = index.find(key, variant);
+          if (entry !== undefined) await this.table.writeVariant(key, hash, entry);
+        });
       } catch (err) {
         this.logger.warn({ err, key }, 'cannot persist recency');
         if (this.diskHealth.isDegraded) return;
@@ -315,40 +353,6 @@ export class DiskStore implements Store {
     return live;
   }
 
-  /** WriterHost.publish: moves a verified body into place and points the key's meta file at it. */
-  private async publish(meta: EntryMeta, tmp: string, isAborted: () => boolean): Promise<EntryMeta> {
-    const target = bodyPath(this.layout, meta.bodyId);
-    if (isAborted()) throw new StoreError('CACHE_ERR_WRITE_ABORTED', 'the write was aborted');
-    // Room first: the body counts against maxSize from the moment it is renamed into body/.
-    const release = await this.space.reserve(meta.size);
-    this.pendingBodies.add(meta.bodyId);
-    try {
-      if (isAborted()) throw new StoreError('CACHE_ERR_WRITE_ABORTED', 'the write was aborted');
-      await renameCreatingParent(this.fs, tmp, target);
-      let replaced: EntryMeta | undefined;
-      try {
-        replaced = await this.table.withKey(meta.key, async (hash) => {
-          if (isAborted()) throw new StoreError('CACHE_ERR_WRITE_ABORTED', 'the write was aborted');
-          const current = this.table.index.variants(meta.key);
-          const old = current.find((entry) => entry.variant === meta.variant);
-          const next = old === undefined ? [...current, meta] : current.map((entry) => (entry === old ? meta : entry));
-          await this.table.writeMeta(meta.key, hash, next);
-          return old;
-        });
-      } catch (err) {
-        await unlinkQuietly(this.fs, target).catch(() => undefined);
-        throw err;
-      }
-      if (replaced !== undefined) await this.table.unlinkBody(replaced.bodyId);
-    } finally {
-      this.pendingBodies.delete(meta.bodyId);
-      release();
-    }
-    // Only entries the scan loaded meanwhile can push it over; the reservation covered the rest.
-    if (this.table.index.size > this.maxSize) await this.space.trim(meta.bodyId);
-    return structuredClone(meta);
-  }
-
   /** After the scan the index is complete: enforce the bounds it could not see before. */
   private async afterScan(): Promise<void> {
     if (this.closed) return;
@@ -370,8 +374,8 @@ export class DiskStore implements Store {
       index: this.table.index,
       logger: this.logger,
       isStopped: () => this.closed,
-      loadMetaFile: (hash) => this.table.loadMetaFileNow(hash),
-      isBodyPending: (bodyId) => this.pendingBodies.has(bodyId),
+      loadKeyFiles: (keyHash, names) => this.table.loadKeyFilesNow(keyHash, names),
+      isBodyPending: (bodyId) => this.committer.isBodyPending(bodyId),
       deleteIfCurrent: (entry) => this.table.deleteIfCurrent(entry),
     };
   }

@@ -4,8 +4,14 @@ import { RecencyHeap, type RecencyItem } from './recency-heap.js';
 /** Recency resolution for eviction and --inactive: uses closer together than this count once. */
 export const RECENCY_INTERVAL_MS = 1000;
 
-interface Slot {
+/** A variant as the index holds it: its metadata and what it costs on disk (see entryCost). */
+export interface StoredVariant {
   meta: EntryMeta;
+  /** Bytes it takes on disk, its meta file included, counted against `--max-size`. */
+  cost: number;
+}
+
+interface Slot extends StoredVariant {
   recency: number;
   /** Matches the heap fact that is current for this slot; older facts are stale. */
   seq: number;
@@ -13,9 +19,10 @@ interface Slot {
 
 /**
  * The disk store's in-memory picture of what is on disk: every variant of every key loaded so
- * far, the total body bytes, which body files are referenced, and least-recently-used order.
+ * far, what they cost on disk, which body files are referenced, and least-recently-used order.
  * Pure bookkeeping, no I/O: the store changes it only after the matching meta file write
- * succeeded, so size accounting follows the disk.
+ * succeeded, so size accounting follows the disk. Every change to one variant is O(1) (plus a
+ * heap push), whatever number of siblings it has.
  *
  * Until the start-up scan has loaded every meta file the index is *incomplete*: a key it does
  * not know may still be on disk. Keys loaded meanwhile are remembered even when they have no
@@ -26,15 +33,22 @@ export class EntryIndex {
   private readonly keys = new Map<string, Map<string, Slot>>();
   private readonly bodies = new Set<string>();
   private readonly heap = new RecencyHeap();
-  private readonly dirty = new Set<string>();
+  /** Variants (by key) whose recency changed since their meta file was last written. */
+  private readonly dirty = new Map<string, Set<string>>();
   private nextSeq = 0;
   private complete = false;
-  private totalSize = 0;
+  private totalCost = 0;
+  private totalBodySize = 0;
   private totalCount = 0;
 
-  /** Body bytes of every indexed variant. */
+  /** What every indexed variant costs on disk (bodies in blocks, meta files included). */
   get size(): number {
-    return this.totalSize;
+    return this.totalCost;
+  }
+
+  /** Body bytes of every indexed variant. */
+  get bodySize(): number {
+    return this.totalBodySize;
   }
 
   get count(): number {
@@ -45,7 +59,7 @@ export class EntryIndex {
     return this.complete;
   }
 
-  /** True when the index can answer for `key` without reading its meta file. */
+  /** True when the index can answer for `key` without reading its meta files. */
   isKnown(key: string): boolean {
     return this.complete || this.keys.has(key);
   }
@@ -58,6 +72,11 @@ export class EntryIndex {
   /** The stored objects themselves: callers copy before handing them out. */
   variants(key: string): EntryMeta[] {
     return [...(this.keys.get(key)?.values() ?? [])].map((slot) => slot.meta);
+  }
+
+  /** How many variants `key` has. */
+  variantCount(key: string): number {
+    return this.keys.get(key)?.size ?? 0;
   }
 
   find(key: string, variant: string): EntryMeta | undefined {
@@ -74,25 +93,47 @@ export class EntryIndex {
     return this.bodies.has(bodyId);
   }
 
-  /** Records that `key`'s meta file now holds exactly `metas` (none: the file is gone). */
-  setVariants(key: string, metas: readonly EntryMeta[]): void {
-    const previous = this.keys.get(key) ?? new Map<string, Slot>();
-    for (const slot of previous.values()) this.forget(slot.meta);
-    const next = new Map<string, Slot>();
-    for (const meta of metas) {
-      const old = previous.get(meta.variant);
-      const recency = recencyOf(meta);
-      const unchanged = old !== undefined && old.meta.bodyId === meta.bodyId && old.recency === recency;
-      const slot = unchanged ? { meta, recency, seq: old.seq } : this.pushFact(key, meta.variant, meta, recency);
-      next.set(meta.variant, slot);
-      this.totalSize += meta.size;
-      this.totalCount += 1;
-      this.bodies.add(meta.bodyId);
+  /** Records that `key`'s meta files on disk hold exactly `variants` (none: there are none). */
+  setVariants(key: string, variants: readonly StoredVariant[]): void {
+    const kept = new Set(variants.map((stored) => stored.meta.variant));
+    for (const variant of [...(this.keys.get(key)?.keys() ?? [])])
+      if (!kept.has(variant)) this.removeVariant(key, variant);
+    for (const { meta, cost } of variants) this.putVariant(key, meta, cost);
+    if (!this.keys.has(key) && !this.complete) this.keys.set(key, new Map());
+  }
+
+  /** Records that one variant's meta file now holds `meta` (new, or replacing the variant). */
+  putVariant(key: string, meta: EntryMeta, cost: number): void {
+    let variants = this.keys.get(key);
+    if (variants === undefined) {
+      variants = new Map();
+      this.keys.set(key, variants);
     }
-    if (next.size > 0 || !this.complete) this.keys.set(key, next);
-    else this.keys.delete(key);
-    if (next.size === 0) this.dirty.delete(key);
+    const old = variants.get(meta.variant);
+    if (old !== undefined) this.forget(old);
+    const recency = recencyOf(meta);
+    const unchanged = old !== undefined && old.meta.bodyId === meta.bodyId && old.recency === recency;
+    const slot = unchanged
+      ? { meta, cost, recency, seq: old.seq }
+      : this.pushFact(key, meta.variant, meta, cost, recency);
+    variants.set(meta.variant, slot);
+    this.totalCost += cost;
+    this.totalBodySize += meta.size;
+    this.totalCount += 1;
+    this.bodies.add(meta.bodyId);
     this.compactHeap();
+  }
+
+  /** Records that one variant's meta file is gone. */
+  removeVariant(key: string, variant: string): void {
+    const variants = this.keys.get(key);
+    const slot = variants?.get(variant);
+    if (variants === undefined || slot === undefined) return;
+    this.forget(slot);
+    variants.delete(variant);
+    this.dirty.get(key)?.delete(variant);
+    if (this.dirty.get(key)?.size === 0) this.dirty.delete(key);
+    if (variants.size === 0 && this.complete) this.keys.delete(key);
   }
 
   /** markUsed: bumps recency and hits in memory; persisted the next time the file is written. */
@@ -100,26 +141,32 @@ export class EntryIndex {
     const slot = this.keys.get(key)?.get(variant);
     if (slot === undefined || slot.meta.bodyId !== bodyId) return false;
     slot.meta.hits = (slot.meta.hits ?? 0) + 1;
-    this.dirty.add(key);
+    let dirtyVariants = this.dirty.get(key);
+    if (dirtyVariants === undefined) this.dirty.set(key, (dirtyVariants = new Set()));
+    dirtyVariants.add(variant);
     // Like Varnish's lru_interval: a hot entry's recency moves at most once per interval, so a
     // hit does not push a heap fact (and trigger compactions) thousands of times a second.
     const last = slot.meta.lastAccess;
     if (last !== undefined && now >= last && now - last < RECENCY_INTERVAL_MS) return true;
     slot.meta.lastAccess = now;
-    const fresh = this.pushFact(key, variant, slot.meta, now);
+    const fresh = this.pushFact(key, variant, slot.meta, slot.cost, now);
     slot.recency = fresh.recency;
     slot.seq = fresh.seq;
     this.compactHeap();
     return true;
   }
 
-  /** Keys whose recency changed since their meta file was last written. */
-  dirtyKeys(): string[] {
-    return [...this.dirty];
+  /** Variants whose recency changed since their meta file was last written. */
+  dirtyVariants(): { key: string; variant: string }[] {
+    const result: { key: string; variant: string }[] = [];
+    for (const [key, variants] of this.dirty) for (const variant of variants) result.push({ key, variant });
+    return result;
   }
 
-  markClean(key: string): void {
-    this.dirty.delete(key);
+  markClean(key: string, variant: string): void {
+    const variants = this.dirty.get(key);
+    variants?.delete(variant);
+    if (variants?.size === 0) this.dirty.delete(key);
   }
 
   /**
@@ -131,7 +178,7 @@ export class EntryIndex {
   }
 
   /**
-   * The least recently used variants, oldest first, until their sizes add up to `bytes` or
+   * The least recently used variants, oldest first, until their costs add up to `bytes` or
    * there are `max` of them (eviction removes them concurrently). They stay indexed until
    * the caller deletes them.
    */
@@ -145,23 +192,36 @@ export class EntryIndex {
       popped.push(item);
       if (slot.meta.bodyId === sparedBodyId) continue;
       found.push(slot.meta);
-      sum += slot.meta.size;
+      sum += slot.cost;
       if (found.length >= max || sum >= bytes) break;
     }
     for (const item of popped) this.heap.push(item);
     return found;
   }
 
-  private forget(meta: EntryMeta): void {
-    this.totalSize -= meta.size;
-    this.totalCount -= 1;
-    this.bodies.delete(meta.bodyId);
+  /**
+   * `key`'s variants beyond the `keep` most recently used, least recently used first, never
+   * the one named `spared` (the variant just stored). For --max-variants.
+   */
+  surplusVariants(key: string, keep: number, spared: string): EntryMeta[] {
+    const variants = this.keys.get(key);
+    if (variants === undefined || variants.size <= keep) return [];
+    const others = [...variants.values()].filter((slot) => slot.meta.variant !== spared);
+    others.sort((a, b) => a.recency - b.recency || a.seq - b.seq);
+    return others.slice(0, variants.size - keep).map((slot) => slot.meta);
   }
 
-  private pushFact(key: string, variant: string, meta: EntryMeta, recency: number): Slot {
+  private forget(slot: Slot): void {
+    this.totalCost -= slot.cost;
+    this.totalBodySize -= slot.meta.size;
+    this.totalCount -= 1;
+    this.bodies.delete(slot.meta.bodyId);
+  }
+
+  private pushFact(key: string, variant: string, meta: EntryMeta, cost: number, recency: number): Slot {
     const seq = this.nextSeq++;
     this.heap.push({ recency, seq, key, variant });
-    return { meta, recency, seq };
+    return { meta, cost, recency, seq };
   }
 
   /** Stale facts accumulate with every touch; rebuild once they outnumber the live ones. */

@@ -33,6 +33,21 @@ export async function renameCreatingParent(fs: StoreFs, from: string, to: string
  * never a mix: write a temp file, fsync it, rename it over the target.
  */
 export async function writeFileAtomically(fs: StoreFs, path: string, tmp: string, data: string): Promise<void> {
+  await stageFile(fs, tmp, data);
+  try {
+    await renameCreatingParent(fs, tmp, path);
+  } catch (err) {
+    await unlinkQuietly(fs, tmp).catch(() => undefined);
+    throw err;
+  }
+}
+
+/**
+ * The first half of writeFileAtomically: `data` written to a new temp file and fsynced, ready
+ * to be renamed into place (the expensive half, which can run outside a key's lock). On failure
+ * the temp file is gone.
+ */
+export async function stageFile(fs: StoreFs, tmp: string, data: string): Promise<void> {
   try {
     const handle = await fs.open(tmp, 'wx', 0o600);
     try {
@@ -41,7 +56,6 @@ export async function writeFileAtomically(fs: StoreFs, path: string, tmp: string
     } finally {
       await handle.close();
     }
-    await renameCreatingParent(fs, tmp, path);
   } catch (err) {
     await unlinkQuietly(fs, tmp).catch(() => undefined);
     throw err;

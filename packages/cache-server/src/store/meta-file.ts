@@ -4,26 +4,27 @@ import { isBodyId } from './layout.js';
 import type { StoreFs } from './store-fs.js';
 
 /**
- * The meta file format, version 1: one JSON document per primary key holding every variant.
+ * The meta file format, version 2: one JSON document per variant.
  *
- *   { "format": 1, "key": "<key>", "variants": [EntryMeta, …] }
+ *   { "format": 2, "entry": EntryMeta }
  *
- * One file per key (rather than per variant) makes replacing a variant and reading all of a
- * key's variants one atomic file operation each. Any change to this shape bumps `format` and
- * the directory (layout.ts); a file with another `format`, or one that does not validate, is
- * treated as a miss and deleted — its bodies become orphans that the start-up scan removes.
+ * One file per variant, so storing, freshening or deleting one variant writes one small file
+ * whatever number of siblings it has (v1 kept every variant of a key in one file, rewritten
+ * whole at each commit). Any change to this shape bumps `format` and the directory (layout.ts);
+ * a file with another `format`, or one that does not validate, is treated as a miss and
+ * deleted: its body becomes an orphan that the start-up scan removes.
  */
-export const META_FORMAT = 1;
+export const META_FORMAT = 2;
 
 export type ParsedMetaFile =
-  | { kind: 'ok'; key: string; variants: EntryMeta[] }
+  | { kind: 'ok'; entry: EntryMeta; bytes: number }
   | { kind: 'unknown-format'; format: unknown }
   | { kind: 'corrupt'; reason: string };
 
 export type ReadMetaFile = ParsedMetaFile | { kind: 'missing' };
 
-export function serializeMetaFile(key: string, variants: readonly EntryMeta[]): string {
-  return JSON.stringify({ format: META_FORMAT, key, variants });
+export function serializeMetaFile(entry: EntryMeta): string {
+  return JSON.stringify({ format: META_FORMAT, entry });
 }
 
 export function parseMetaFile(text: string): ParsedMetaFile {
@@ -35,19 +36,9 @@ export function parseMetaFile(text: string): ParsedMetaFile {
   }
   if (!isRecord(doc)) return { kind: 'corrupt', reason: 'not an object' };
   if (doc.format !== META_FORMAT) return { kind: 'unknown-format', format: doc.format };
-  const { key, variants } = doc;
-  if (typeof key !== 'string') return { kind: 'corrupt', reason: 'key is not a string' };
-  if (!Array.isArray(variants)) return { kind: 'corrupt', reason: 'variants is not an array' };
-  const entries: EntryMeta[] = [];
-  const seen = new Set<string>();
-  for (const value of variants) {
-    const entry = toEntryMeta(value);
-    if (entry === undefined || entry.key !== key) return { kind: 'corrupt', reason: 'invalid variant' };
-    if (seen.has(entry.variant)) return { kind: 'corrupt', reason: 'duplicate variant' };
-    seen.add(entry.variant);
-    entries.push(entry);
-  }
-  return { kind: 'ok', key, variants: entries };
+  const entry = toEntryMeta(doc.entry);
+  if (entry === undefined) return { kind: 'corrupt', reason: 'invalid entry' };
+  return { kind: 'ok', entry, bytes: Buffer.byteLength(text, 'utf8') };
 }
 
 /** Reads and parses one meta file; I/O errors other than "not there" propagate. */

@@ -1,9 +1,9 @@
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { EntryMeta } from '@simple-cache/common';
 import type { Logger } from 'pino';
 import type { EntryIndex } from './entry-index.js';
 import { hasErrorCode, unlinkQuietly } from './fs-utils.js';
-import { bodyPath, isBodyId, isMetaFileName, type Layout } from './layout.js';
+import { bodyPath, isBodyId, parseMetaFileName, type Layout } from './layout.js';
 import type { StoreFs } from './store-fs.js';
 
 /**
@@ -24,20 +24,21 @@ export interface ScanTarget {
   readonly logger: Logger;
   /** True once the store is closing: the scan stops at the next file. */
   isStopped(): boolean;
-  /** Loads one meta file into the index (see EntryTable.loadMetaFileNow); false if it could not be read. */
-  loadMetaFile(hash: string): boolean | Promise<boolean>;
+  /** Loads one key's meta files into the index (see EntryTable.loadKeyFilesNow); false if one could not be read. */
+  loadKeyFiles(keyHash: string, names: readonly string[]): boolean | Promise<boolean>;
   /** True while a commit has moved this body into place but not yet recorded it. */
   isBodyPending(bodyId: string): boolean;
   /** Deletes `entry` unless its variant has been replaced meanwhile. */
-  deleteIfCurrent(entry: EntryMeta): Promise<void>;
+  deleteIfCurrent(entry: EntryMeta): Promise<unknown>;
 }
 
 /**
  * The background scan DiskStore.open starts (open itself does not wait: start-up stays fast
  * with 100k entries, and lookups before the scan reaches a key read its meta file directly).
  *
- * 1. Load every meta file into the index — for size accounting and eviction order. Corrupt or
- *    unknown-format files are deleted by `loadMetaFile`.
+ * 1. Load every meta file into the index — for size accounting and eviction order — a key's
+ *    variants together (their files are named after the key's hash, so they sit side by side).
+ *    Corrupt or unknown-format files are deleted by `loadKeyFiles`.
  * 2. Only if every meta file could be read (otherwise a body might look unreferenced only
  *    because its meta file failed to load): mark the index complete, delete body files that
  *    no variant references — what a crash between a body's rename and its meta write leaves —
@@ -55,17 +56,25 @@ async function loadMetaFiles(target: ScanTarget): Promise<boolean> {
   const { layout, logger } = target;
   let allLoaded = true;
   for (const [fanOut, names] of await listFanOut(target, layout.metaDir)) {
-    const hashes: string[] = [];
+    const byKey = new Map<string, string[]>();
     for (const name of names) {
-      if (isMetaFileName(name) && name.startsWith(fanOut)) hashes.push(name.slice(0, -'.json'.length));
-      else await removeStrayFile(target, join(layout.metaDir, fanOut, name));
+      const keyHash = parseMetaFileName(name)?.keyHash;
+      if (keyHash === undefined || !keyHash.startsWith(fanOut)) {
+        await removeStrayFile(target, join(layout.metaDir, fanOut, name));
+        continue;
+      }
+      const group = byKey.get(keyHash);
+      if (group === undefined) byKey.set(keyHash, [name]);
+      else group.push(name);
     }
-    for (let i = 0; i < hashes.length;) {
+    const keys = [...byKey];
+    for (let i = 0; i < keys.length;) {
       if (target.isStopped()) return false;
       const pending: Promise<boolean>[] = [];
       const sliceEnd = performance.now() + SLICE_MS;
-      while (i < hashes.length && performance.now() < sliceEnd) {
-        const loaded = target.loadMetaFile(hashes[i++] as string);
+      while (i < keys.length && performance.now() < sliceEnd) {
+        const [keyHash, group] = keys[i++] as [string, string[]];
+        const loaded = target.loadKeyFiles(keyHash, group);
         if (loaded === false) allLoaded = false;
         else if (loaded !== true) pending.push(loaded);
       }
@@ -145,4 +154,31 @@ async function listFanOut(target: ScanTarget, dir: string): Promise<Array<[strin
 async function removeStrayFile(target: ScanTarget, path: string): Promise<void> {
   target.logger.warn({ path }, 'deleting unexpected file in the store directory');
   await unlinkQuietly(target.fs, path).catch((err: unknown) => target.logger.warn({ err, path }, 'cannot delete file'));
+}
+
+/**
+ * The format directories beside ours (`<dir>/v1`, …): an older format's is removed (its entries
+ * are fetched again; they would otherwise take disk space outside --max-size forever), any other
+ * (a newer version's, say after a downgrade) is left alone, and both are logged once.
+ */
+export async function sweepOtherFormats(
+  fs: StoreFs,
+  layout: Layout,
+  olderFormats: readonly string[],
+  logger: Logger,
+): Promise<void> {
+  const parent = dirname(layout.root);
+  const names = await fs.readdir(parent).catch(() => [] as string[]);
+  for (const name of names) {
+    if (!/^v\d+$/.test(name) || join(parent, name) === layout.root) continue;
+    const path = join(parent, name);
+    if (!olderFormats.includes(name)) {
+      logger.warn({ path }, 'ignoring a cache directory of an unknown (newer?) format');
+      continue;
+    }
+    logger.info({ path }, 'removing the cache of an older format: its entries will be fetched again');
+    await fs
+      .rm(path, { recursive: true, force: true })
+      .catch((err: unknown) => logger.warn({ err, path }, 'cannot remove'));
+  }
 }

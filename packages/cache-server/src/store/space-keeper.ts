@@ -7,7 +7,10 @@ const EVICT_AT_ONCE = 16;
 
 export interface SpaceKeeperOptions {
   index: EntryIndex;
+  /** Bound on what the entries cost on disk (EntryIndex.size). */
   maxSize: number;
+  /** Bound on the number of entries (EntryIndex.count), which bounds the index in memory. */
+  maxEntries: number;
   /** Entries not used for this many ms are removed; 0 = never. */
   inactive: number;
   now(): number;
@@ -17,37 +20,40 @@ export interface SpaceKeeperOptions {
 }
 
 /**
- * Keeps the stored body bytes within `maxSize` and drops inactive entries. Every run (a
- * reservation, a trim, an expiry sweep) is one link of a single chain, so two commits never
- * both evict for the same room and the size is re-checked after every victim.
+ * Keeps what the entries cost on disk within `maxSize` and their number within `maxEntries`,
+ * and drops inactive entries. Every run (a reservation, a trim, an expiry sweep) is one link of
+ * a single chain, so two commits never both evict for the same room and the bounds are
+ * re-checked after every victim.
  *
- * The bound holds *before* a body becomes visible: a commit first reserves its size, which
- * evicts least-recently-used entries until `stored + reserved + size <= maxSize`, and only
+ * The bounds hold *before* an entry becomes visible: a commit first reserves its cost (and one
+ * entry, when its variant is new), which evicts least-recently-used entries until
+ * `stored + reserved + cost <= maxSize` and `entries + reserved + 1 <= maxEntries`, and only
  * then renames its body into place. When the room is held by other commits still publishing,
- * it waits for them (their entries then become evictable like any other). So the bytes in
- * body/ never exceed maxSize; what is not counted is the temp files of writes still
- * receiving their body, each at most the largest storable object.
+ * it waits for them (their entries then become evictable like any other). So the entries never
+ * take more than maxSize; what is not counted is the temp files of writes still receiving their
+ * body, each at most the largest storable object.
  */
 export class SpaceKeeper {
   evictions = 0;
   expirations = 0;
   private chain: Promise<void> = Promise.resolve();
   private reserved = 0;
+  private reservedEntries = 0;
   /** One promise per reservation not yet released; resolved on release. */
   private readonly holds = new Set<Promise<void>>();
 
   constructor(private readonly options: SpaceKeeperOptions) {}
 
   /**
-   * Makes room for `size` more bytes; resolves with the release function, to call once the
-   * body is indexed (or has failed to be). Until released the bytes count as stored.
+   * Makes room for `size` more bytes and `entries` (0 or 1) more entries; resolves with the
+   * release function, to call once the entry is indexed (or has failed to be). Until released
+   * they count as stored.
    */
-  reserve(size: number): Promise<() => void> {
+  reserve(size: number, entries = 1): Promise<() => void> {
     let release: () => void = () => undefined;
     const step = this.enqueue(async () => {
-      const { index, maxSize } = this.options;
-      for (let over = index.size + this.reserved + size - maxSize; over > 0;) {
-        const victims = index.leastRecentlyUsedMany(over, EVICT_AT_ONCE);
+      for (let over = this.overBy(size, entries); over.bytes > 0 || over.entries > 0;) {
+        const victims = this.victimsFor(over);
         if (victims.length > 0) {
           if (!(await this.evict(victims))) break;
         } else if (this.holds.size > 0) {
@@ -55,9 +61,10 @@ export class SpaceKeeper {
         } else {
           break;
         }
-        over = index.size + this.reserved + size - maxSize;
+        over = this.overBy(size, entries);
       }
       this.reserved += size;
+      this.reservedEntries += entries;
       let resolveHold: () => void = () => undefined;
       const hold = new Promise<void>((resolve) => (resolveHold = resolve));
       this.holds.add(hold);
@@ -66,6 +73,7 @@ export class SpaceKeeper {
         if (released) return;
         released = true;
         this.reserved -= size;
+        this.reservedEntries -= entries;
         this.holds.delete(hold);
         resolveHold();
       };
@@ -73,15 +81,36 @@ export class SpaceKeeper {
     return step.then(() => release);
   }
 
-  /** Evicts until the stored bytes fit again (after the start-up scan, or as a safety net). */
+  /** Evicts until the entries fit the bounds again (after the start-up scan, or as a safety net). */
   trim(sparedBodyId?: string): Promise<void> {
     return this.enqueue(async () => {
-      const { index, maxSize } = this.options;
-      for (let over = index.size + this.reserved - maxSize; over > 0; over = index.size + this.reserved - maxSize) {
-        const victims = index.leastRecentlyUsedMany(over, EVICT_AT_ONCE, sparedBodyId);
+      for (let over = this.overBy(0, 0); over.bytes > 0 || over.entries > 0; over = this.overBy(0, 0)) {
+        const victims = this.victimsFor(over, sparedBodyId);
         if (victims.length === 0 || !(await this.evict(victims))) break;
       }
     });
+  }
+
+  /** True when the stored entries exceed a bound (reservations aside): a trim is due. */
+  isOverBounds(): boolean {
+    const over = this.overBy(0, 0);
+    return over.bytes + this.reserved > 0 || over.entries + this.reservedEntries > 0;
+  }
+
+  /** The least recently used entries that make up for `over`, at most EVICT_AT_ONCE. */
+  private victimsFor(over: { bytes: number; entries: number }, sparedBodyId?: string): EntryMeta[] {
+    if (over.entries <= 0) return this.options.index.leastRecentlyUsedMany(over.bytes, EVICT_AT_ONCE, sparedBodyId);
+    // Over on entries: that many, whatever they free (the byte bound is re-checked after).
+    return this.options.index.leastRecentlyUsedMany(Infinity, Math.min(EVICT_AT_ONCE, over.entries), sparedBodyId);
+  }
+
+  /** How far stored + reserved + the new entry would exceed each bound (≤ 0: within it). */
+  private overBy(size: number, entries: number): { bytes: number; entries: number } {
+    const { index, maxSize, maxEntries } = this.options;
+    return {
+      bytes: index.size + this.reserved + size - maxSize,
+      entries: index.count + this.reservedEntries + entries - maxEntries,
+    };
   }
 
   /** Removes every entry not used within `inactive`; least recently used first, so it stops at the first active one. */

@@ -52,10 +52,15 @@ export type StoreHealth =
 
 export interface StoreStats {
   entries: number;
-  /** Body bytes currently stored. */
+  /**
+   * What the entries take, as counted against `maxSize`: body bytes, or more when the store
+   * counts its overhead too (the disk store: bodies and meta files in file-system blocks).
+   */
   size: number;
   maxSize: number;
   evictions: number;
+  /** Body bytes alone, when `size` counts more than them. */
+  bodySize?: number;
 }
 
 /**

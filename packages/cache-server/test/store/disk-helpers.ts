@@ -1,9 +1,9 @@
 import { afterEach, beforeEach } from '@jest/globals';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { DiskStore, type DiskStoreOptions } from '../../src/store/disk-store.js';
-import { bodyPath, createLayout, hashKey, metaPath } from '../../src/store/layout.js';
+import { bodyPath, createLayout, hashKey, hashVariant, metaPath } from '../../src/store/layout.js';
 import type { MakeStore } from './store-suite.js';
 
 export const DEFAULT_MAX_SIZE = 64 * 1024 * 1024;
@@ -98,8 +98,25 @@ export async function listFiles(root: string): Promise<string[]> {
     .sort();
 }
 
-export function metaFileOf(dir: string, key: string): string {
-  return metaPath(createLayout(dir), hashKey(key));
+/**
+ * What the files of the store at `dir` take, counted as the store counts them (entryCost): each
+ * body and meta file rounded up to whole blocks of `blockSize`. Temp files are not counted.
+ */
+export async function countedDiskSize(dir: string, blockSize: number): Promise<number> {
+  const layout = createLayout(dir);
+  let total = 0;
+  for (const root of [layout.metaDir, layout.bodyDir]) {
+    for (const file of await listFiles(root)) {
+      const { size } = await stat(join(root, file));
+      total += Math.ceil(size / blockSize) * blockSize;
+    }
+  }
+  return total;
+}
+
+/** The meta file of one variant ('' when the response had no Vary). */
+export function metaFileOf(dir: string, key: string, variant = ''): string {
+  return metaPath(createLayout(dir), hashKey(key), hashVariant(variant));
 }
 
 export function bodyFileOf(dir: string, bodyId: string): string {

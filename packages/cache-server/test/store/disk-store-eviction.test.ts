@@ -4,11 +4,15 @@ import { createLayout } from '../../src/store/layout.js';
 import { listFiles, useDiskStore } from './disk-helpers.js';
 import { makeMeta, randomBody, writeEntry, type NewEntry } from './store-helpers.js';
 
-const MAX_SIZE = 1000;
+/** Counted in blocks of 1 KiB: a body of up to 1 KiB takes one block, its meta file (< 1 KiB here) another. */
+const BLOCK = 1024;
+const ENTRY = 2 * BLOCK;
+/** Room for three small entries. */
+const MAX_SIZE = 3 * ENTRY;
 const key = (name: string): string => `http://origin.test/${name}`;
 
 describe('DiskStore keeps its size bounded', () => {
-  const disk = useDiskStore({ maxSize: MAX_SIZE });
+  const disk = useDiskStore({ maxSize: MAX_SIZE, blockSize: BLOCK });
 
   /** Entries a, b, c … of 300 bytes, each response a second younger than the previous. */
   async function writeAged(names: string[], since = Date.now() - 60_000): Promise<void> {
@@ -26,10 +30,10 @@ describe('DiskStore keeps its size bounded', () => {
 
   test('the least recently stored entry is evicted first', async () => {
     await writeAged(['a', 'b', 'c']);
-    expect(disk.store.stats()).toMatchObject({ size: 900, evictions: 0 });
+    expect(disk.store.stats()).toMatchObject({ size: 3 * ENTRY, bodySize: 900, evictions: 0 });
     await writeAged(['d'], Date.now());
     expect(await storedNames()).toEqual(['b', 'c', 'd']);
-    expect(disk.store.stats()).toEqual({ entries: 3, size: 900, maxSize: MAX_SIZE, evictions: 1 });
+    expect(disk.store.stats()).toMatchObject({ entries: 3, size: 3 * ENTRY, maxSize: MAX_SIZE, evictions: 1 });
     expect((await listFiles(createLayout(disk.temp.dir).bodyDir)).length).toBe(3);
   });
 
@@ -78,7 +82,7 @@ describe('DiskStore keeps its size bounded', () => {
     await disk.reopen();
     await disk.store.ready();
     expect(await storedNames()).toEqual(['b', 'c', 'd']);
-    expect(disk.store.stats()).toMatchObject({ entries: 3, size: 900 });
+    expect(disk.store.stats()).toMatchObject({ entries: 3, size: 3 * ENTRY, bodySize: 900 });
   });
 
   test('the size never exceeds maxSize after a commit, whatever the mix', async () => {
@@ -99,27 +103,26 @@ describe('DiskStore keeps its size bounded', () => {
     await Promise.all(
       Array.from({ length: 12 }, (_, i) => writeEntry(disk.store, makeMeta(key(`c/${i}`)), randomBody(200))),
     );
-    expect(disk.store.stats()).toMatchObject({ entries: 5, size: 1000, evictions: 7 });
+    expect(disk.store.stats()).toMatchObject({ entries: 3, size: 3 * ENTRY, bodySize: 600, evictions: 9 });
   });
 
-  test('an object of exactly maxSize is stored and evicts everything else', async () => {
+  test('an entry that takes exactly maxSize (body and meta file) is stored and evicts everything else', async () => {
     await writeAged(['a', 'b']);
-    await writeEntry(disk.store, makeMeta(key('big')), randomBody(MAX_SIZE));
+    await writeEntry(disk.store, makeMeta(key('big')), randomBody(MAX_SIZE - BLOCK));
     expect(disk.store.stats()).toMatchObject({ entries: 1, size: MAX_SIZE, evictions: 2 });
   });
 
   test.each([
-    ['announced', MAX_SIZE + 1],
-    ['unknown in advance', -1],
-  ])('an object larger than maxSize (size %s) is rejected at commit, nothing stored', async (_label, size) => {
+    ['a body of maxSize (with its meta file it takes more)', MAX_SIZE, MAX_SIZE],
+    ['a body larger than maxSize, announced', MAX_SIZE + 1, MAX_SIZE + 1],
+    ['a body larger than maxSize, unknown in advance', -1, MAX_SIZE + 1],
+  ])('%s: rejected at commit, nothing stored', async (_label, size, length) => {
     await writeAged(['a']);
-    await expect(
-      writeEntry(disk.store, makeMeta(key('huge'), { size }), randomBody(MAX_SIZE + 1)),
-    ).rejects.toMatchObject({
+    await expect(writeEntry(disk.store, makeMeta(key('huge'), { size }), randomBody(length))).rejects.toMatchObject({
       code: 'CACHE_ERR_ENTRY_TOO_LARGE',
     });
     expect(await disk.store.lookup(key('huge'))).toEqual([]);
-    expect(disk.store.stats()).toMatchObject({ entries: 1, size: 300, evictions: 0 });
+    expect(disk.store.stats()).toMatchObject({ entries: 1, size: ENTRY, bodySize: 300, evictions: 0 });
     expect(await readdir(createLayout(disk.temp.dir).tmpDir)).toEqual([]);
   });
 });

@@ -31,7 +31,7 @@ describe('DiskStore when the disk fails', () => {
     writer.body.write('body');
     await expect(writer.commit()).rejects.toMatchObject({ code: expect.stringMatching(/^E/) });
     expect(await disk.store.lookup(KEY)).toEqual([]);
-    expect(disk.store.stats()).toMatchObject({ entries: 0, size: 0 });
+    expect(disk.store.stats()).toMatchObject({ entries: 0, bodySize: 0 });
     expect(await tmpFiles()).toEqual([]);
   });
 
@@ -50,7 +50,7 @@ describe('DiskStore when the disk fails', () => {
       code: expect.stringMatching(/^E/),
     });
     expect(await disk.store.lookup(KEY)).toEqual([]);
-    expect(disk.store.stats()).toMatchObject({ entries: 1, size: 5 });
+    expect(disk.store.stats()).toMatchObject({ entries: 1, bodySize: 5 });
     expect((await listFiles(createLayout(disk.temp.dir).bodyDir)).length).toBe(1);
     expect(await tmpFiles()).toEqual([]);
   });
@@ -68,7 +68,7 @@ describe('DiskStore when the disk fails', () => {
     await replaceWithFile(dirname(metaFileOf(disk.temp.dir, KEY)));
     await expect(disk.store.delete(KEY)).rejects.toMatchObject({ code: 'ENOTDIR' });
     expect(await disk.store.lookup(KEY)).toEqual([entry]);
-    expect(disk.store.stats()).toMatchObject({ entries: 1, size: 4 });
+    expect(disk.store.stats()).toMatchObject({ entries: 1, bodySize: 4 });
   });
 });
 
@@ -114,7 +114,7 @@ describe('DiskStore.close', () => {
     writer.body.end('ignored');
     await expect(writer.commit()).rejects.toMatchObject(closed);
     writer.abort();
-    expect(disk.store.stats()).toMatchObject({ entries: 1, size: 4 });
+    expect(disk.store.stats()).toMatchObject({ entries: 1, bodySize: 4 });
     await expect(disk.store.close()).resolves.toBeUndefined();
     expect(await readdir(createLayout(disk.temp.dir).tmpDir)).toEqual([]);
   });

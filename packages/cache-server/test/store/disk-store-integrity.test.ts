@@ -2,7 +2,7 @@ import { describe, expect, test } from '@jest/globals';
 import { readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { join, sep } from 'node:path';
 import type { EntryMeta } from '@simple-cache/common';
-import { hashKey } from '../../src/store/layout.js';
+import { hashKey, hashVariant } from '../../src/store/layout.js';
 import { bodyFileOf, listFiles, metaFileOf, useDiskStore } from './disk-helpers.js';
 import { makeMeta, randomBody, readBody, writeEntry } from './store-helpers.js';
 
@@ -19,26 +19,22 @@ describe('DiskStore integrity', () => {
   }
 
   describe('an unusable meta file is a miss and is deleted', () => {
-    type Doc = { format: unknown; key: string; variants: Array<Record<string, unknown>> };
+    type Doc = { format: unknown; entry: Record<string, unknown> };
+    const withEntry = (doc: Doc, fields: Record<string, unknown>) =>
+      JSON.stringify({ ...doc, entry: { ...doc.entry, ...fields } });
     const rows: Array<[string, (doc: Doc) => string]> = [
       ['invalid JSON', (doc) => JSON.stringify(doc).slice(0, -10)],
       ['not an object', () => '[1, 2, 3]'],
-      ['an unknown format', (doc) => JSON.stringify({ ...doc, format: 2 })],
+      ['an unknown format', (doc) => JSON.stringify({ ...doc, format: 3 })],
+      ['the format before (v1)', (doc) => JSON.stringify({ format: 1, key: KEY, variants: [doc.entry] })],
       ['no format', (doc) => JSON.stringify({ ...doc, format: undefined })],
-      ['variants not an array', (doc) => JSON.stringify({ ...doc, variants: {} })],
-      ['a key that does not hash to the file name', (doc) => JSON.stringify({ ...doc, key: `${KEY}/other` })],
-      ['a variant of another key', (doc) => JSON.stringify({ ...doc, variants: [{ ...doc.variants[0], key: 'x' }] })],
-      [
-        'a body id that is a path',
-        (doc) => JSON.stringify({ ...doc, variants: [{ ...doc.variants[0], bodyId: '../../x' }] }),
-      ],
-      ['a negative size', (doc) => JSON.stringify({ ...doc, variants: [{ ...doc.variants[0], size: -1 }] })],
-      [
-        'headers of the wrong type',
-        (doc) => JSON.stringify({ ...doc, variants: [{ ...doc.variants[0], headers: [] }] }),
-      ],
-      ['a bad checksum', (doc) => JSON.stringify({ ...doc, variants: [{ ...doc.variants[0], checksum: 'zz' }] })],
-      ['a variant twice', (doc) => JSON.stringify({ ...doc, variants: [doc.variants[0], doc.variants[0]] })],
+      ['an entry that is not an object', (doc) => JSON.stringify({ ...doc, entry: [doc.entry] })],
+      ['a key that does not hash to the file name', (doc) => withEntry(doc, { key: `${KEY}/other` })],
+      ['a variant that does not hash to the file name', (doc) => withEntry(doc, { variant: 'gzip' })],
+      ['a body id that is a path', (doc) => withEntry(doc, { bodyId: '../../x' })],
+      ['a negative size', (doc) => withEntry(doc, { size: -1 })],
+      ['headers of the wrong type', (doc) => withEntry(doc, { headers: [] })],
+      ['a bad checksum', (doc) => withEntry(doc, { checksum: 'zz' })],
     ];
 
     async function corruptMetaFile(mutate: (doc: Doc) => string): Promise<{ entry: EntryMeta; path: string }> {
@@ -61,7 +57,7 @@ describe('DiskStore integrity', () => {
       await disk.store.ready();
       expect(await exists(path)).toBe(false);
       expect(await exists(bodyFileOf(disk.temp.dir, entry.bodyId))).toBe(false);
-      expect(disk.store.stats()).toMatchObject({ entries: 0, size: 0 });
+      expect(disk.store.stats()).toMatchObject({ entries: 0, bodySize: 0 });
       expect(await disk.store.lookup(KEY)).toEqual([]);
     });
   });
@@ -78,7 +74,7 @@ describe('DiskStore integrity', () => {
       await expect(disk.store.openBody(entry)).rejects.toMatchObject({ code: 'CACHE_ERR_CORRUPT_ENTRY' });
       expect(await disk.store.lookup(KEY)).toEqual([]);
       expect(await listFiles(disk.temp.dir)).toEqual([]);
-      expect(disk.store.stats()).toMatchObject({ entries: 0, size: 0 });
+      expect(disk.store.stats()).toMatchObject({ entries: 0, bodySize: 0 });
     });
 
     test('a body file that vanished: CACHE_ERR_ENTRY_GONE, entry deleted', async () => {
@@ -120,12 +116,16 @@ describe('DiskStore integrity', () => {
         await writeEntry(disk.store, makeMeta(key, { variant: '/etc/shadow' }), key);
       }
       expect(await listFiles(disk.temp.parent)).toEqual(
-        expect.arrayContaining([expect.stringMatching(/^cache\/v1\/meta\/[0-9a-f]{2}\/[0-9a-f]{64}\.json$/)]),
+        expect.arrayContaining([
+          expect.stringMatching(/^cache\/v2\/meta\/[0-9a-f]{2}\/[0-9a-f]{64}\.[0-9a-f]{64}\.json$/),
+        ]),
       );
       for (const file of await listFiles(disk.temp.parent)) {
-        expect(file).toMatch(/^cache\/v1\/(meta\/[0-9a-f]{2}\/[0-9a-f]{64}\.json|body\/[0-9a-f]{2}\/[0-9a-f]{32})$/);
+        expect(file).toMatch(
+          /^cache\/v2\/(meta\/([0-9a-f]{2})\/\2[0-9a-f]{62}\.[0-9a-f]{64}\.json|body\/([0-9a-f]{2})\/\3[0-9a-f]{30})$/,
+        );
       }
-      expect(await listFiles(disk.temp.parent)).toHaveLength(hostileKeys.length * 3);
+      expect(await listFiles(disk.temp.parent)).toHaveLength(hostileKeys.length * 4);
       for (const key of hostileKeys) {
         const found = await disk.store.lookup(key);
         expect(found.map((e) => e.variant).sort()).toEqual(['../../variant/..', '/etc/shadow']);
@@ -144,10 +144,12 @@ describe('DiskStore integrity', () => {
       expect(await disk.store.lookup(KEY)).toEqual([entry]);
     });
 
-    test('the meta file name is the sha256 of the key', async () => {
-      await writeEntry(disk.store, makeMeta(KEY), 'body');
+    test('the meta file name is the sha256 of the key and of the variant', async () => {
+      await writeEntry(disk.store, makeMeta(KEY, { variant: '../gzip' }), 'body');
       const hash = hashKey(KEY);
-      expect(await listFiles(disk.temp.dir)).toContain(`v1/meta/${hash.slice(0, 2)}/${hash}.json`);
+      expect(await listFiles(disk.temp.dir)).toContain(
+        `v2/meta/${hash.slice(0, 2)}/${hash}.${hashVariant('../gzip')}.json`,
+      );
     });
   });
 });

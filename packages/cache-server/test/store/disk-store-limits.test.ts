@@ -78,29 +78,36 @@ describe('--max-object-size: larger bodies are passed through, never stored', ()
 });
 
 describe('--max-size holds before a body becomes visible', () => {
-  /** Tracks the bytes in body/ as the file system sees them, at every rename into it and every unlink. */
+  const BLOCK = 4 * KiB;
+  /**
+   * Tracks what body/ and meta/ take as the file system sees them (each file in whole blocks),
+   * at every rename into them and every unlink: what the store counts against --max-size.
+   */
   function createMeteredFs() {
     const files = new Map<string, number>();
     let current = 0;
     let peak = 0;
+    const blocks = (bytes: number) => Math.ceil(bytes / BLOCK) * BLOCK;
+    const forget = (path: string) => {
+      current -= files.get(path) ?? 0;
+      files.delete(path);
+    };
     const fs: StoreFs = {
       ...nodeFs,
       rename: async (from, to) => {
         const { size } = await stat(from);
         await nodeFs.rename(from, to);
-        if (String(to).includes('/body/')) {
-          files.set(String(to), size);
-          current += size;
+        const target = String(to);
+        if (target.includes('/body/') || target.includes('/meta/')) {
+          forget(target);
+          files.set(target, blocks(size));
+          current += blocks(size);
           peak = Math.max(peak, current);
         }
       },
       unlink: async (path) => {
         await nodeFs.unlink(path);
-        const size = files.get(String(path));
-        if (size !== undefined) {
-          files.delete(String(path));
-          current -= size;
-        }
+        forget(String(path));
       },
     };
     return { fs, peak: () => peak, current: () => current };
@@ -108,9 +115,9 @@ describe('--max-size holds before a body becomes visible', () => {
 
   const MAX = 100 * KiB;
   const metered = createMeteredFs();
-  const disk = useDiskStore({ maxSize: MAX, fs: metered.fs });
+  const disk = useDiskStore({ maxSize: MAX, fs: metered.fs, blockSize: BLOCK });
 
-  test('40 concurrent commits of mixed sizes, some replacing each other: body/ never holds more than maxSize', async () => {
+  test('40 concurrent commits of mixed sizes, some replacing each other: body/ and meta/ never take more than maxSize', async () => {
     const sizes = Array.from({ length: 40 }, (_, i) => ((i * 7919) % 30) * KiB + 1);
     await Promise.all(sizes.map((size, i) => writeEntry(disk.store, makeMeta(key(`k${i % 30}`)), randomBody(size))));
     expect(metered.peak()).toBeLessThanOrEqual(MAX);
@@ -119,10 +126,12 @@ describe('--max-size holds before a body becomes visible', () => {
   });
 
   test('a smaller --max-size at the next start trims the store once the scan has seen everything', async () => {
+    // Each entry takes 12 KiB of body blocks and a 4 KiB block of metadata: 6 fit in 100 KiB, 3 in 50 KiB.
     for (let i = 0; i < 10; i++) await writeEntry(disk.store, makeMeta(key(`k${i}`)), randomBody(10 * KiB));
-    const store = await disk.reopen({ maxSize: 35 * KiB });
+    expect(disk.store.stats()).toMatchObject({ entries: 6, size: 96 * KiB, evictions: 4 });
+    const store = await disk.reopen({ maxSize: 50 * KiB });
     await store.ready();
-    expect(store.stats()).toMatchObject({ entries: 3, size: 30 * KiB, evictions: 7 });
+    expect(store.stats()).toMatchObject({ entries: 3, size: 48 * KiB, bodySize: 30 * KiB, evictions: 3 });
     // The most recently stored survive.
     expect((await store.lookup(key('k9'))).length).toBe(1);
     expect((await listFiles(createLayout(disk.temp.dir).bodyDir)).length).toBe(3);
@@ -154,7 +163,7 @@ describe('--inactive: entries nobody used for that long are removed', () => {
     await disk.store.expireInactive();
     expect((await disk.store.lookup(key('used'))).length).toBe(1);
     expect(await disk.store.lookup(key('unused'))).toEqual([]);
-    expect(disk.store.stats()).toMatchObject({ entries: 1, size: 4 });
+    expect(disk.store.stats()).toMatchObject({ entries: 1, bodySize: 4 });
     expect(disk.store.lookupSync(key('unused'))).toEqual([]);
   });
 
@@ -171,7 +180,7 @@ describe('--inactive: entries nobody used for that long are removed', () => {
     now += 2 * HOUR;
     const store = await disk.reopen();
     await store.ready();
-    expect(store.stats()).toMatchObject({ entries: 0, size: 0 });
+    expect(store.stats()).toMatchObject({ entries: 0, bodySize: 0 });
     expect(await listFiles(disk.temp.dir)).toEqual([]);
   });
 

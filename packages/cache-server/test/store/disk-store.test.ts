@@ -1,8 +1,8 @@
 import { describe, expect, test } from '@jest/globals';
-import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { DiskStore } from '../../src/store/disk-store.js';
-import { createLayout } from '../../src/store/layout.js';
+import { createLayout, hashKey, hashVariant } from '../../src/store/layout.js';
 import { bodyFileOf, listFiles, makeDiskStore, metaFileOf, useDiskStore } from './disk-helpers.js';
 import { describeStoreContract } from './store-suite.js';
 import { byKeyAndVariant, collect, makeMeta, randomBody, readBody, writeEntry } from './store-helpers.js';
@@ -14,12 +14,21 @@ const KEY = 'http://origin.test/page';
 describe('DiskStore on disk', () => {
   const disk = useDiskStore();
 
-  test('the versioned layout: v1/meta/<2 hex>/<sha256>.json and v1/body/<2 hex>/<bodyId>', async () => {
+  test('the versioned layout: v2/meta/<2 hex>/<sha256(key)>.<sha256(variant)>.json and v2/body/<2 hex>/<bodyId>', async () => {
     const entry = await writeEntry(disk.store, makeMeta(KEY), 'body');
-    expect(await listFiles(disk.temp.dir)).toEqual([
-      `v1/body/${entry.bodyId.slice(0, 2)}/${entry.bodyId}`,
-      expect.stringMatching(/^v1\/meta\/([0-9a-f]{2})\/\1[0-9a-f]{62}\.json$/),
-    ]);
+    const gzip = await writeEntry(disk.store, makeMeta(KEY, { variant: 'gzip' }), 'zipped');
+    expect(await listFiles(disk.temp.dir)).toEqual(
+      [
+        `v2/body/${entry.bodyId.slice(0, 2)}/${entry.bodyId}`,
+        `v2/body/${gzip.bodyId.slice(0, 2)}/${gzip.bodyId}`,
+        `v2/meta/${hashKey(KEY).slice(0, 2)}/${hashKey(KEY)}.${hashVariant('')}.json`,
+        `v2/meta/${hashKey(KEY).slice(0, 2)}/${hashKey(KEY)}.${hashVariant('gzip')}.json`,
+      ].sort(),
+    );
+    expect(JSON.parse(await readFile(metaFileOf(disk.temp.dir, KEY, 'gzip'), 'utf8'))).toEqual({
+      format: 2,
+      entry: gzip,
+    });
   });
 
   test('open rejects a maxSize that is not a non-negative integer', async () => {
@@ -41,12 +50,7 @@ describe('DiskStore on disk', () => {
       expect(found).toEqual([{ ...a, hits: 2, lastAccess: expect.any(Number) }, b]);
       expect((await readBody(disk.store, found[0]!)).toString()).toBe('variant a');
       await disk.store.ready();
-      expect(disk.store.stats()).toEqual({
-        entries: 3,
-        size: 'variant a'.length + 100_000,
-        maxSize: expect.any(Number),
-        evictions: 0,
-      });
+      expect(disk.store.stats()).toMatchObject({ entries: 3, bodySize: 'variant a'.length + 100_000, evictions: 0 });
       expect((await collect(disk.store.entries())).sort(byKeyAndVariant)).toEqual(
         [...found, other].sort(byKeyAndVariant),
       );
@@ -74,7 +78,7 @@ describe('DiskStore on disk', () => {
       await disk.store.ready();
       expect(await disk.store.lookup(`${KEY}/199`)).toEqual([replaced]);
       expect(await disk.store.lookup(`${KEY}/198`)).toEqual([]);
-      expect(disk.store.stats()).toMatchObject({ entries: 199, size: 198 * 3 + 'new body'.length });
+      expect(disk.store.stats()).toMatchObject({ entries: 199, bodySize: 198 * 3 + 'new body'.length });
       expect((await listFiles(createLayout(disk.temp.dir).bodyDir)).length).toBe(199);
     });
 
@@ -108,7 +112,7 @@ describe('DiskStore on disk', () => {
       await disk.store.ready();
       await expect(stat(orphan)).rejects.toMatchObject({ code: 'ENOENT' });
       expect((await stat(bodyFileOf(disk.temp.dir, kept.bodyId))).size).toBe(4);
-      expect(disk.store.stats()).toMatchObject({ entries: 1, size: 4 });
+      expect(disk.store.stats()).toMatchObject({ entries: 1, bodySize: 4 });
     });
 
     test('an entry whose body file is missing is dropped by the scan', async () => {
@@ -120,7 +124,7 @@ describe('DiskStore on disk', () => {
       await disk.store.ready();
       expect(await disk.store.lookup(`${KEY}/lost`)).toEqual([]);
       await expect(stat(metaFileOf(disk.temp.dir, `${KEY}/lost`))).rejects.toMatchObject({ code: 'ENOENT' });
-      expect(disk.store.stats()).toMatchObject({ entries: 1, size: 4 });
+      expect(disk.store.stats()).toMatchObject({ entries: 1, bodySize: 4 });
     });
 
     test('files the disk.store never writes are removed from its fan-out directories', async () => {
@@ -133,8 +137,8 @@ describe('DiskStore on disk', () => {
       await disk.reopen();
       await disk.store.ready();
       expect(await listFiles(disk.temp.dir)).toEqual([
-        `v1/body/${entry.bodyId.slice(0, 2)}/${entry.bodyId}`,
-        expect.stringMatching(/^v1\/meta\/.*\.json$/),
+        `v2/body/${entry.bodyId.slice(0, 2)}/${entry.bodyId}`,
+        expect.stringMatching(/^v2\/meta\/.*\.json$/),
       ]);
     });
 
@@ -146,8 +150,8 @@ describe('DiskStore on disk', () => {
       await mkdir(join(bodyDir, 'not-hex'));
       await disk.reopen();
       await disk.store.ready();
-      expect(disk.store.stats()).toMatchObject({ entries: 1, size: 4 });
-      expect(await listFiles(disk.temp.dir)).toContain('v1/meta/README');
+      expect(disk.store.stats()).toMatchObject({ entries: 1, bodySize: 4 });
+      expect(await listFiles(disk.temp.dir)).toContain('v2/meta/README');
     });
 
     test('closing while the scan runs stops it cleanly', async () => {

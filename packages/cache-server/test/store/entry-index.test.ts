@@ -10,7 +10,9 @@ function indexOf(names: string[]): { index: EntryIndex; meta: (name: string) => 
   const index = new EntryIndex();
   for (const [i, name] of names.entries()) {
     const at = T0 + i * 1000;
-    index.setVariants(name, [{ ...makeMeta(name, { responseTime: at, requestTime: at }), size: 100, bodyId: name }]);
+    index.setVariants(name, [
+      { meta: { ...makeMeta(name, { responseTime: at, requestTime: at }), size: 100, bodyId: name }, cost: 100 },
+    ]);
   }
   index.markComplete();
   return { index, meta: (name) => index.find(name, '') as EntryMeta };
@@ -52,7 +54,12 @@ describe('EntryIndex recency (what eviction and --inactive read)', () => {
     }
     expect(order(index)).toEqual(['b', 'd', 'a', 'c']);
     expect(meta('c').hits).toBe(300);
-    expect(index.dirtyKeys().sort()).toEqual(['a', 'c', 'd']);
+    expect(
+      index
+        .dirtyVariants()
+        .map(({ key }) => key)
+        .sort(),
+    ).toEqual(['a', 'c', 'd']);
   });
 
   test('a use of a replaced body changes nothing', () => {

@@ -34,7 +34,7 @@ describe('MemoryTier', () => {
   let tier: MemoryTier;
 
   async function open(memory = { maxSize: 1024 * KiB, maxObjectSize: THRESHOLD }, maxSize = 64 * 1024 * KiB) {
-    disk = await DiskStore.open({ dir: temp.dir, maxSize, fs: testFs.fs });
+    disk = await DiskStore.open({ dir: temp.dir, maxSize, fs: testFs.fs, blockSize: 4 * KiB });
     await disk.ready();
     tier = new MemoryTier(disk, memory);
   }
@@ -141,7 +141,8 @@ describe('MemoryTier', () => {
 
     test('eviction on disk drops it', async () => {
       await tier.close();
-      await open(undefined, 3 * KiB);
+      // Room for one entry of 2 KiB (a 4 KiB block for its body, one for its meta file), not two.
+      await open(undefined, 12 * KiB);
       const first = await writeEntry(tier, makeMeta(`${KEY}/1`), randomBody(2 * KiB));
       const second = await writeEntry(tier, makeMeta(`${KEY}/2`), randomBody(2 * KiB));
       expect(disk.stats()).toMatchObject({ entries: 1, evictions: 1 });
