@@ -1,63 +1,16 @@
-import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { BaseLogger } from 'pino';
 import type { CacheServerConfig, CacheStatusInfo, XCache } from '@simple-cache/common';
 import type { ErrorSpec } from '../errors.js';
 import type { OriginClient } from '../origin/origin-client.js';
 import type { PolicyOptions, RequestView } from '../policy/index.js';
 import type { Store } from '../store/store.js';
+import type { Outcome, OutcomeObserver } from './outcome.js';
 import { errorResponse, errorXCache, type HeadRules } from './respond/heads.js';
+import { writeHead } from './respond/write-head.js';
 
 /** The slice of a pino logger the proxy uses (Fastify's request logger and pino's both fit). */
 export type Log = Pick<BaseLogger, 'error' | 'warn' | 'info' | 'debug'>;
-
-/** One finished client exchange, as metrics and logs see it. */
-export interface ExchangeEvent {
-  method: string;
-  /** Primary key, '' when the target was refused. */
-  key: string;
-  status: number;
-  /** The X-Cache value sent ('' when the response never started). */
-  xCache: string;
-  /** The Cache-Status value sent ('' when none); metrics read `collapsed` from it. */
-  cacheStatus: string;
-  /** The X-Cache-Error code sent ('' when the response was not one of the cache's own errors). */
-  errorCode: string;
-  /** Body bytes announced to the client (Content-Length), 0 when unknown or none. */
-  bytes: number;
-  durationMs: number;
-  /** True when the client left before the response was complete. */
-  aborted: boolean;
-}
-
-/** Hooks for whoever watches the proxy (metrics, stats); the proxy never depends on them. */
-export interface ProxyObserver {
-  onExchange?(event: ExchangeEvent): void;
-  /**
-   * A plain fresh HIT answered whole by the fast path (proxy/fast-hit.ts): an exchange with
-   * X-Cache HIT and no error, passed as numbers because building the event costs as much as
-   * the rest of such a hit's bookkeeping.
-   */
-  onHit?(bytes: number, durationMs: number): void;
-}
-
-/**
- * Reads back the headers a response was sent with. The proxy hands its headers to writeHead(),
- * which (unlike setHeader) leaves getHeader() empty, so they are noted on the way out.
- */
-export function recordSentHeaders(res: ServerResponse): (name: string) => string | undefined {
-  let sent: OutgoingHttpHeaders | undefined;
-  const writeHead = res.writeHead;
-  res.writeHead = function (this: ServerResponse, ...args: unknown[]) {
-    const headers = args.find((arg) => typeof arg === 'object' && arg !== null && !Array.isArray(arg));
-    if (headers) sent = headers as OutgoingHttpHeaders;
-    return (writeHead as (...a: unknown[]) => ServerResponse).apply(this, args);
-  } as ServerResponse['writeHead'];
-  return (name) => {
-    const value = sent?.[name] ?? res.getHeader(name);
-    if (value === undefined) return undefined;
-    return Array.isArray(value) ? value.join(', ') : String(value);
-  };
-}
 
 /** What the proxy needs from the rest of the server. */
 export interface ProxyDeps {
@@ -68,7 +21,8 @@ export interface ProxyDeps {
   store: Store;
   origin: OriginClient;
   logger: Log;
-  observer?: ProxyObserver;
+  /** Told every exchange's Outcome (metrics, dashboard, access log). */
+  observer?: OutcomeObserver;
   /** With a store shared by several nodes (Redis): collapsing of misses across them. */
   collapse?: CrossNodeCollapse;
 }
@@ -102,6 +56,8 @@ export interface Exchange {
   key: string;
   view: RequestView;
   log: Log;
+  /** What happened, filled in as it happens; reported once the response is done. */
+  outcome: Outcome;
 }
 
 /**
@@ -128,6 +84,6 @@ export function sendError(
   }
   // A request body left unread (e.g. refused as too large) cannot be told from the next request.
   const error = errorResponse(spec, deps.heads.name, status, { close: !exchange.req.complete, xCache });
-  res.writeHead(error.status, error.headers as Record<string, string>);
+  writeHead(exchange, error);
   res.end(exchange.view.method === 'HEAD' ? undefined : error.body);
 }

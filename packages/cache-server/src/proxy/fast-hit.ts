@@ -10,7 +10,8 @@ import {
   type UseFacts,
 } from '../policy/index.js';
 import type { ProxyDeps } from './context.js';
-import { flatHeaders, storedHead } from './respond/heads.js';
+import type { Outcome } from './outcome.js';
+import { flatHeaders, storedHead, type Head } from './respond/heads.js';
 import { WHOLE } from './respond/range-serving.js';
 
 /** The slice of the memory tier a fast hit needs: synchronous, no I/O. */
@@ -49,6 +50,8 @@ interface Prepared {
   head: string[];
   age: number;
   ttl: number;
+  /** What that head says, for the Outcome. */
+  says: Head;
 }
 
 const MAX_REMEMBERED_TARGETS = 10_000;
@@ -74,7 +77,7 @@ export function createFastHit(deps: ProxyDeps, hot: HotStore): FastHit {
   // Keyed by the stored objects themselves (peekSync hands them out uncopied): a replaced entry
   // gets a new Prepared, and a dropped one takes its Prepared with it.
   const prepared = new WeakMap<EntryMeta, Prepared>();
-  const observer = deps.observer?.onHit ? deps.observer : undefined;
+  const observer = deps.observer;
   let served = 0;
 
   function keyFor(target: string): string | undefined {
@@ -90,7 +93,15 @@ export function createFastHit(deps: ProxyDeps, hot: HotStore): FastHit {
   function prepare(entry: EntryMeta, body: Buffer): Prepared {
     const cached = prepared.get(entry);
     if (cached?.body === body && cached.headers === entry.headers) return cached;
-    const made = { headers: entry.headers, body, facts: useFacts(entry, policy), head: [], age: NaN, ttl: NaN };
+    const made: Prepared = {
+      headers: entry.headers,
+      body,
+      facts: useFacts(entry, policy),
+      head: [],
+      age: NaN,
+      ttl: NaN,
+      says: undefined as unknown as Head,
+    };
     prepared.set(entry, made);
     return made;
   }
@@ -98,7 +109,8 @@ export function createFastHit(deps: ProxyDeps, hot: HotStore): FastHit {
   function headFor(entry: EntryMeta, made: Prepared, age: number, ttl: number): string[] {
     if (made.age !== age || made.ttl !== ttl) {
       const as = { xCache: X_CACHE.hit, status: { hit: true, ttl }, age, withoutValidation: true };
-      made.head = flatHeaders(storedHead(entry, as, WHOLE, heads).headers);
+      made.says = storedHead(entry, as, WHOLE, heads);
+      made.head = flatHeaders(made.says.headers);
       made.age = age;
       made.ttl = ttl;
     }
@@ -121,15 +133,35 @@ export function createFastHit(deps: ProxyDeps, hot: HotStore): FastHit {
     const body = hot.getBody(entry);
     if (body === undefined) return false;
     const started = observer ? performance.now() : 0;
+    const now = Date.now();
     const made = prepare(entry, body);
-    const decision = decideUseFrom(NO_REQUEST_DIRECTIVES, made.facts, Date.now());
+    const decision = decideUseFrom(NO_REQUEST_DIRECTIVES, made.facts, now);
     if (decision.action !== 'fresh' || decision.reason !== 'fresh') return false;
 
     res.writeHead(entry.status, headFor(entry, made, decision.age, decision.ttl));
     res.end(method === 'HEAD' ? undefined : body);
     hot.markUsed(entry);
     served++;
-    observer?.onHit?.(method === 'HEAD' ? 0 : body.length, performance.now() - started);
+    if (observer) {
+      const { says } = made;
+      const outcome: Outcome = {
+        route: 'fast-hit',
+        method,
+        target,
+        key,
+        status: says.status,
+        xCache: says.xCache,
+        cacheStatus: says.cacheStatus,
+        rule: '',
+        errorCode: '',
+        bytes: method === 'HEAD' ? 0 : body.length,
+        startedAt: now,
+        durationMs: performance.now() - started,
+        originMs: undefined,
+        aborted: false,
+      };
+      observer.onOutcome(outcome);
+    }
     return true;
   }
 

@@ -12,6 +12,7 @@ import {
   type RequestView,
 } from '../policy/index.js';
 import { sendError, type Exchange, type ProxyDeps } from './context.js';
+import { noteOrigin } from './outcome.js';
 import type { Flow } from './in-flight.js';
 import type { FetchOptions, FetchOutcome, FetchedResponse, OriginFetch, Revalidated } from './origin-fetch.js';
 import { passThrough } from './pass-through.js';
@@ -37,6 +38,7 @@ export async function fetchAndServe(
   fwd: CacheStatusForward,
 ): Promise<void> {
   const { deps } = flow;
+  exchange.outcome.route = 'fetch';
   const options: FetchOptions = {
     stale,
     rangeLimit: wantsRange(exchange.view) ? deps.config.rangeFetchMax : undefined,
@@ -49,6 +51,7 @@ export async function fetchAndServe(
   }
   if (fetched === 'relookup') return flow.relookup(exchange);
   const { outcome, collapsed } = fetched;
+  noteOrigin(exchange.outcome, outcome.response);
   if (outcome.kind === 'too-large') return passThrough(flow, exchange, 'bypass', 'range-too-large');
   if (outcome.kind === 'revalidated') return serveRevalidated(flow, exchange, outcome, fwd, collapsed);
   const { status } = outcome.response;
@@ -123,6 +126,7 @@ async function serveAfterCommit(
   }
   const alone = await flow.fetches.startAlone(exchange, {}).outcome.catch((error: unknown) => toCacheError(error));
   if (alone instanceof Error) return sendError(exchange, flow.deps, alone, alone.cause, { fwd });
+  noteOrigin(exchange.outcome, alone.response);
   if (alone.kind !== 'response') return sendError(exchange, flow.deps, ERRORS.originBadResponse, undefined, { fwd });
   await sendFetched(exchange, flow.deps, alone, { fwd, expired, collapsed: false });
 }

@@ -9,7 +9,9 @@ import { sendError, type Exchange, type ProxyDeps } from './context.js';
 import { forwardHeadersFor } from './forward-headers.js';
 import type { Flow } from './in-flight.js';
 import { startStoring } from './origin-fetch.js';
+import { noteOrigin } from './outcome.js';
 import { relayedHead } from './respond/heads.js';
+import { writeHead } from './respond/write-head.js';
 
 /**
  * Requests the cache does not answer itself (POST, PUT, DELETE, …; GETs with preconditions only
@@ -27,6 +29,7 @@ export async function passThrough(
 ): Promise<void> {
   const { deps } = flow;
   const { req, res, key, view } = exchange;
+  exchange.outcome.route = 'pass';
   const hasBody = req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
   let response;
   try {
@@ -41,6 +44,7 @@ export async function passThrough(
     sendError(exchange, deps, failure, error, { fwd }, X_CACHE.bypass);
     return;
   }
+  noteOrigin(exchange.outcome, response);
   for (const target of invalidationTargets(view.method, key, response)) {
     flow.fetches.forget(target);
     await deps.store
@@ -54,7 +58,7 @@ export async function passThrough(
     { fwd, fwdStatus: response.status, stored: stored || undefined, detail },
     deps.heads,
   );
-  res.writeHead(head.status, head.headers as Record<string, string>);
+  writeHead(exchange, head);
   try {
     await pipeline(body, res);
   } catch (error) {

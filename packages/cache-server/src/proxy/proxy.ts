@@ -12,18 +12,12 @@ import {
   type RequestView,
   type UseDecision,
 } from '../policy/index.js';
-import {
-  recordSentHeaders,
-  sendError,
-  type Exchange,
-  type Log,
-  type ProxyDeps,
-  type ProxyObserver,
-} from './context.js';
+import { sendError, type Exchange, type Log, type ProxyDeps } from './context.js';
 import { fetchMiss } from './distributed-collapse.js';
 import { fetchAndServe, wantsRange } from './fetch-and-serve.js';
 import { InFlightFetches, type Flow } from './in-flight.js';
 import type { OriginFetch } from './origin-fetch.js';
+import { startOutcome, type OutcomeObserver } from './outcome.js';
 import { passThrough } from './pass-through.js';
 import { revalidateWithHead } from './revalidate-head.js';
 import { serveStored } from './serve-stored.js';
@@ -44,10 +38,13 @@ export function createProxy(deps: ProxyDeps): Proxy {
   const flow: Flow = { deps, fetches, relookup: (exchange) => lookupAndServe(exchange) };
 
   async function handle(req: IncomingMessage, res: ServerResponse, log: Log): Promise<void> {
+    const started = performance.now();
     const view: RequestView = { method: req.method ?? 'GET', headers: req.headers };
-    const key = cacheKey(deps.config.origin, req.url ?? '');
-    const exchange: Exchange = { req, res, key: key ?? '', view, log };
-    if (deps.observer?.onExchange) observe(exchange, deps.observer.onExchange);
+    const target = req.url ?? '';
+    const key = cacheKey(deps.config.origin, target);
+    const outcome = startOutcome(view.method, target, key ?? '', Date.now());
+    const exchange: Exchange = { req, res, key: key ?? '', view, log, outcome };
+    if (deps.observer) reportWhenDone(exchange, started, deps.observer);
     try {
       if (key === undefined) return sendError(exchange, deps, ERRORS.badRequestTarget, undefined, {});
       if (view.method !== 'GET' && view.method !== 'HEAD') return await passThrough(flow, exchange);
@@ -95,6 +92,7 @@ export function createProxy(deps: ProxyDeps): Proxy {
    * also starts one background refresh: RFC 5861 §3). False when its body proved unusable.
    */
   async function serveFromCache(exchange: Exchange, entry: EntryMeta, decision: UseDecision): Promise<boolean> {
+    exchange.outcome.route = 'serve';
     const updating = decision.action === 'stale-while-revalidate';
     if (updating) fetches.refresh(exchange, entry);
     const served = await serveStored(exchange, deps, entry, {
@@ -123,22 +121,12 @@ const HIT_DETAILS: Readonly<Record<string, string>> = {
   immutable: 'immutable',
 };
 
-function observe(exchange: Exchange, onExchange: NonNullable<ProxyObserver['onExchange']>): void {
-  const started = performance.now();
-  const { res } = exchange;
-  const sentHeader = recordSentHeaders(res);
+/** Once the response is done (or the client gone), its Outcome goes to the observer. */
+function reportWhenDone(exchange: Exchange, started: number, observer: OutcomeObserver): void {
+  const { res, outcome } = exchange;
   res.once('close', () => {
-    const length = Number(sentHeader('content-length'));
-    onExchange({
-      method: exchange.view.method,
-      key: exchange.key,
-      status: res.statusCode,
-      xCache: sentHeader('x-cache') ?? '',
-      cacheStatus: sentHeader('cache-status') ?? '',
-      errorCode: sentHeader('x-cache-error') ?? '',
-      bytes: Number.isFinite(length) && exchange.view.method !== 'HEAD' ? length : 0,
-      durationMs: performance.now() - started,
-      aborted: !res.writableFinished,
-    });
+    outcome.durationMs = performance.now() - started;
+    outcome.aborted = !res.writableFinished;
+    observer.onOutcome(outcome);
   });
 }

@@ -16,7 +16,9 @@ import { fetchAndServe, serveStale, serveStaleOrFail, ttlOf } from './fetch-and-
 import { forwardHeadersFor } from './forward-headers.js';
 import type { Flow } from './in-flight.js';
 import { passThrough } from './pass-through.js';
+import { noteOrigin } from './outcome.js';
 import { relayedHead } from './respond/heads.js';
+import { writeHead } from './respond/write-head.js';
 import { serveStored } from './serve-stored.js';
 
 /**
@@ -34,6 +36,7 @@ export async function revalidateWithHead(
   fwd: CacheStatusForward,
 ): Promise<void> {
   const { deps } = flow;
+  exchange.outcome.route = 'revalidate-head';
   const headers = { ...forwardHeadersFor(exchange, deps, { keepConditionals: false }), ...conditionalHeaders(stale) };
   let response: OriginResponse;
   try {
@@ -42,6 +45,7 @@ export async function revalidateWithHead(
     return serveStaleOrFail(flow, exchange, stale, toCacheError(error), fwd);
   }
   response.body.resume();
+  noteOrigin(exchange.outcome, response);
   const { status } = response;
   if (status === 304 && !notModifiedMatches(stale, response)) return fetchAndServe(flow, exchange, undefined, fwd);
   if (status >= 500 && mayServeStaleOnError(exchange.view, stale, Date.now(), deps.policy, 'error-status')) {
@@ -98,6 +102,6 @@ function relayHead(flow: Flow, exchange: Exchange, response: OriginResponse, fwd
     { fwd, fwdStatus: response.status, detail: response.status === 200 ? 'head-outdated' : undefined },
     deps.heads,
   );
-  exchange.res.writeHead(head.status, head.headers as Record<string, string>);
+  writeHead(exchange, head);
   exchange.res.end();
 }

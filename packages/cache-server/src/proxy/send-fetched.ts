@@ -7,6 +7,7 @@ import type { Exchange, ProxyDeps } from './context.js';
 import type { FetchedResponse } from './origin-fetch.js';
 import { contentLengthOf, fetchedHead, type FetchedAs } from './respond/heads.js';
 import { isPartial, planRange, sliceRanges } from './respond/range-serving.js';
+import { writeHead } from './respond/write-head.js';
 
 export interface FetchedOutcome {
   /** Why the request went to the origin (RFC 9211 fwd). */
@@ -45,7 +46,7 @@ export async function sendFetched(
   // The client's own If-None-Match / If-Modified-Since, checked against the new response.
   if (entry && evaluateClientConditional(view, entry as EntryMeta) === 'not-modified') {
     const head = fetchedHead(response, as, { kind: 'not-modified' }, deps.heads);
-    res.writeHead(head.status, head.headers as Record<string, string>);
+    writeHead(exchange, head);
     res.end();
     return true;
   }
@@ -53,7 +54,7 @@ export async function sendFetched(
   const plan = planRange(view, response.status, response, contentLengthOf(response.headers) ?? -1);
   const head = fetchedHead(response, as, plan, deps.heads);
   if (view.method === 'HEAD' || plan.kind === 'unsatisfiable') {
-    res.writeHead(head.status, head.headers as Record<string, string>);
+    writeHead(exchange, head);
     res.end();
     return true;
   }
@@ -62,7 +63,7 @@ export async function sendFetched(
   if (!fetched.fanOut.canJoin()) return false;
   // Detached from the live fetch (too slow), it waits for the stored entry: not idle by its own doing.
   const onWait = pauseIdleTimeout(res.socket);
-  res.writeHead(head.status, head.headers as Record<string, string>);
+  writeHead(exchange, head);
   // The head goes out now, not with the first body chunk: the client's first byte does not wait
   // for the fan-out to start (next turn of the loop) and the chunk to pass the store writer.
   res.flushHeaders();

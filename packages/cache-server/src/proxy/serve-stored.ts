@@ -5,6 +5,7 @@ import { evaluateClientConditional } from '../policy/index.js';
 import type { Exchange, ProxyDeps } from './context.js';
 import { hasNoBody, storedHead, type StoredAs } from './respond/heads.js';
 import { isPartial, openStoredRanges, planRange } from './respond/range-serving.js';
+import { writeHead } from './respond/write-head.js';
 
 /**
  * Answers from a stored entry: the client's own conditionals (304/412), ranges (206/416) and
@@ -25,7 +26,7 @@ export async function serveStored(
   if (conditional === 'forward') return 'forward';
   if (conditional === 'not-modified') {
     const head = storedHead(entry, outcome, { kind: 'not-modified' }, deps.heads);
-    res.writeHead(head.status, head.headers as Record<string, string>);
+    writeHead(exchange, head);
     res.end();
     return 'served';
   }
@@ -33,7 +34,7 @@ export async function serveStored(
   const plan = planRange(view, entry.status, entry, entry.size);
   const head = storedHead(entry, outcome, plan, deps.heads);
   if (view.method === 'HEAD' || hasNoBody(head.status) || entry.size === 0 || plan.kind === 'unsatisfiable') {
-    res.writeHead(head.status, head.headers as Record<string, string>);
+    writeHead(exchange, head);
     res.end();
     return 'served';
   }
@@ -44,7 +45,7 @@ export async function serveStored(
     exchange.log.warn({ err: error, key: entry.key }, 'stored body unusable; fetching again');
     return 'unusable';
   }
-  res.writeHead(head.status, head.headers as Record<string, string>);
+  writeHead(exchange, head);
   try {
     // A body file writes itself (reused buffers) instead of a stream's fresh buffer per chunk.
     await (sendsItself(body) ? body.sendTo(res) : pipeline(body, res));

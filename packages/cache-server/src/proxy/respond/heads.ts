@@ -45,10 +45,17 @@ export function headRulesFrom(
   });
 }
 
-/** A status line and its fields, ready for `res.writeHead`. */
+/**
+ * A status line and its fields, ready for `res.writeHead`, with what they say about the
+ * exchange (X-Cache, this cache's Cache-Status parameters, the error code) for its Outcome.
+ */
 export interface Head {
   status: number;
   headers: HeaderMap;
+  xCache: XCache;
+  cacheStatus: CacheStatusInfo;
+  /** The catalogue code of one of the cache's own errors; '' otherwise. */
+  errorCode: string;
 }
 
 /**
@@ -79,9 +86,10 @@ export function storedHead(entry: EntryMeta, as: StoredAs, answer: Answer, rules
     as.xCache,
     as.status,
   );
-  if (answer.kind === 'not-modified') return notModified(headers);
+  const says = { xCache: as.xCache, cacheStatus: as.status, errorCode: '' };
+  if (answer.kind === 'not-modified') return { ...notModified(headers), ...says };
   if (!hasNoBody(entry.status)) headers['content-length'] = String(entry.size);
-  return rangeHead(answer, entry.status, entry.size, headers);
+  return { ...rangeHead(answer, entry.status, entry.size, headers), ...says };
 }
 
 /** How a response arriving from the origin is being sent on. */
@@ -102,8 +110,9 @@ export function fetchedHead(
   const headers = forwardedFields(response.headers, rules, as.xCache, as.status);
   // Set-Cookie is for the client whose request fetched the response, never for those collapsed onto it.
   if (as.collapsed) delete headers['set-cookie'];
-  if (answer.kind === 'not-modified') return notModified(headers);
-  return rangeHead(answer, response.status, contentLengthOf(response.headers) ?? -1, headers);
+  const says = { xCache: as.xCache, cacheStatus: as.status, errorCode: '' };
+  if (answer.kind === 'not-modified') return { ...notModified(headers), ...says };
+  return { ...rangeHead(answer, response.status, contentLengthOf(response.headers) ?? -1, headers), ...says };
 }
 
 /** The origin's answer relayed as it came (pass-through, a HEAD's revalidation): our fields added. */
@@ -113,7 +122,8 @@ export function relayedHead(
   status: CacheStatusInfo,
   rules: HeadRules,
 ): Head {
-  return { status: response.status, headers: forwardedFields(response.headers, rules, xCache, status) };
+  const headers = forwardedFields(response.headers, rules, xCache, status);
+  return { status: response.status, headers, xCache, cacheStatus: status, errorCode: '' };
 }
 
 /** One of the catalogue's errors: head and short text body. */
@@ -133,18 +143,20 @@ export function errorResponse(
   options: { close?: boolean; retryAfterSeconds?: number; xCache?: XCache } = {},
 ): ErrorResponse {
   const body = `${spec.status} ${spec.message} (${spec.code})\n`;
+  const xCache = options.xCache ?? errorXCache(spec);
+  const cacheStatus = { ...status, detail: spec.code };
   const headers: HeaderMap = {
     ...(options.close ? { connection: 'close' } : {}),
     'content-type': 'text/plain; charset=utf-8',
     'content-length': String(Buffer.byteLength(body)),
     'cache-control': 'no-store',
     'x-cache-error': spec.code,
-    [HEADER.xCache]: options.xCache ?? errorXCache(spec),
-    [HEADER.cacheStatus]: formatCacheStatus(name, { ...status, detail: spec.code }),
+    [HEADER.xCache]: xCache,
+    [HEADER.cacheStatus]: formatCacheStatus(name, cacheStatus),
     [HEADER.via]: `1.1 ${name}`,
     ...(options.retryAfterSeconds !== undefined ? { 'retry-after': String(options.retryAfterSeconds) } : {}),
   };
-  return { status: spec.status, headers, body };
+  return { status: spec.status, headers, body, xCache, cacheStatus, errorCode: spec.code };
 }
 
 /** X-Cache of the cache's own errors: MISS when the origin failed (5xx), BYPASS when we refused (4xx). */
@@ -219,7 +231,7 @@ function strippedFields(entry: EntryMeta, rules: HeadRules, withoutValidation: b
  * *response* to a client, distinct from BODY_DESCRIBING_FIELDS, which a 304 from the origin must
  * not update in the stored response (RFC 9111 §3.2).
  */
-function notModified(headers: HeaderMap): Head {
+function notModified(headers: HeaderMap): Pick<Head, 'status' | 'headers'> {
   return { status: 304, headers: notModifiedHead(headers) };
 }
 
@@ -234,7 +246,12 @@ export function hasNoBody(status: number): boolean {
  * `bytes *\/size` (§15.5.17), or the representation as it is. Accept-Ranges advertises that
  * the cache serves ranges of complete responses (§14.3).
  */
-function rangeHead(plan: RangePlan, status: number, size: number, headers: HeaderMap): Head {
+function rangeHead(
+  plan: RangePlan,
+  status: number,
+  size: number,
+  headers: HeaderMap,
+): Pick<Head, 'status' | 'headers'> {
   if (status === 200) headers['accept-ranges'] = 'bytes';
   switch (plan.kind) {
     case 'whole':
