@@ -9,7 +9,7 @@ import {
   parseSize,
   type OptionSpec,
 } from '@simple-cache/common';
-import { DEFAULT_TARGETED_FIELD, HEURISTIC_FRACTION, type PolicyOptions } from './policy/types.js';
+import { DEFAULT_CACHE_NAME, DEFAULT_TARGETED_FIELD, HEURISTIC_FRACTION, type PolicyOptions } from './policy/types.js';
 import { DEFAULT_MAX_ENTRIES, DEFAULT_MAX_VARIANTS } from './store/disk-bounds.js';
 import { DISK_STORE, parseRedisTarget } from './store/redis/redis-url.js';
 
@@ -40,7 +40,7 @@ export const DEFAULTS: Readonly<CacheServerConfig> = Object.freeze({
   requestTimeout: 60_000,
   idleTimeout: 60_000,
   maxEventLoopDelay: 1_000,
-  name: 'simple-cache',
+  name: DEFAULT_CACHE_NAME,
   logLevel: 'info',
   adminPrefix: '/_cache',
   adminPort: null,
@@ -464,6 +464,7 @@ export function policyOptionsFrom(config: Readonly<CacheServerConfig>): Readonly
     grace: Math.floor(config.grace / 1000),
     disconnectedGrace: Math.floor(config.disconnectedGrace / 1000),
     targetedField: config.targetedField,
+    cacheName: config.name,
     stripTargetedField: config.stripTargetedField,
   });
 }

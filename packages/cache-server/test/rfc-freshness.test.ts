@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { httpDate, useFakeClock } from './helpers/clock.js';
-import { respond, startHarness, type Harness, type Headers } from './helpers/rfc-harness.js';
+import { expectReuse, respond, reuseRoutes, startHarness, type Harness, type ReuseRow } from './helpers/rfc-harness.js';
 
 /**
  * Freshness through real requests (RFC 9111 §4.2): each row is one resource, fetched once, then
  * asked for again after the clock moved; the second answer is a HIT or goes to the origin.
  */
-type Row = [rule: string, headers: Headers, secondsLater: number, expected: 'HIT' | 'origin'];
+type Row = ReuseRow;
 
 const DAY = 86_400;
 const ago = (now: number, seconds: number) => httpDate(now - seconds * 1000);
@@ -106,28 +106,16 @@ describe('freshness and age through the proxy (RFC 9111 §4.2)', () => {
 
   beforeAll(async () => {
     clock = useFakeClock();
-    h = await startHarness(Object.fromEntries(ROWS.map(([, headers], i) => [`/f${i}`, respond(headers)])));
+    h = await startHarness(reuseRoutes(ROWS, '/f'));
   });
   afterAll(async () => {
     clock?.restore();
     await h?.close();
   });
 
-  test.each(ROWS.map((row, i) => [...row, i] as const))('%s', async (_rule, _headers, secondsLater, expected, i) => {
-    const path = `/f${i}`;
-    expect((await h.get(path)).headers['x-cache']).toBe('MISS');
-    await h.settle();
-    clock.advance(secondsLater);
-    const again = await h.get(path);
-    await h.settle();
-    if (expected === 'HIT') {
-      expect(again.headers['x-cache']).toBe('HIT');
-      expect(h.seen(path)).toBe(1);
-    } else {
-      expect(again.headers['x-cache']).not.toBe('HIT');
-      expect(h.seen(path)).toBe(2);
-    }
-  });
+  test.each(ROWS.map((row, i) => [...row, i] as const))('%s', (_rule, _headers, secondsLater, expected, i) =>
+    expectReuse(h, clock, `/f${i}`, secondsLater, expected),
+  );
 });
 
 describe('--heuristics off and --heuristic-max-age', () => {

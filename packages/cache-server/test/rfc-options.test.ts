@@ -23,6 +23,7 @@ describe('caching options (--heuristics, --heuristic-max-age, --grace, --targete
       grace: 0,
       disconnectedGrace: 86_400,
       targetedField: 'cdn-cache-control',
+      cacheName: 'simple-cache',
       stripTargetedField: false,
     });
   });

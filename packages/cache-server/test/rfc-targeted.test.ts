@@ -1,9 +1,18 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { httpDate, useFakeClock } from './helpers/clock.js';
-import { cacheStatusOf, respond, startHarness, validating, type Harness, type Headers } from './helpers/rfc-harness.js';
+import {
+  cacheStatusOf,
+  expectReuse,
+  respond,
+  reuseRoutes,
+  startHarness,
+  validating,
+  type Harness,
+  type ReuseRow,
+} from './helpers/rfc-harness.js';
 
 /** Targeted Cache-Control (RFC 9213): CDN-Cache-Control, or the field named by --targeted-field. */
-type Row = [rule: string, headers: Headers, secondsLater: number, expected: 'HIT' | 'origin'];
+type Row = ReuseRow;
 
 const ROWS: Row[] = [
   [
@@ -65,7 +74,7 @@ describe('CDN-Cache-Control (RFC 9213)', () => {
   beforeAll(async () => {
     clock = useFakeClock();
     h = await startHarness({
-      ...Object.fromEntries(ROWS.map(([, headers], i) => [`/t${i}`, respond(headers)])),
+      ...reuseRoutes(ROWS, '/t'),
       '/forwarded': respond({ 'cdn-cache-control': 'max-age=600' }),
       '/no-cache': validating({ 'cdn-cache-control': 'no-cache', 'cache-control': 'max-age=600', etag: '"c"' }),
     });
@@ -75,15 +84,9 @@ describe('CDN-Cache-Control (RFC 9213)', () => {
     await h?.close();
   });
 
-  test.each(ROWS.map((row, i) => [...row, i] as const))('%s', async (_rule, _headers, secondsLater, expected, i) => {
-    const path = `/t${i}`;
-    await h.get(path);
-    await h.settle();
-    clock.advance(secondsLater);
-    const again = await h.get(path);
-    expect(again.headers['x-cache'] === 'HIT').toBe(expected === 'HIT');
-    expect(h.seen(path)).toBe(expected === 'HIT' ? 1 : 2);
-  });
+  test.each(ROWS.map((row, i) => [...row, i] as const))('%s', (_rule, _headers, secondsLater, expected, i) =>
+    expectReuse(h, clock, `/t${i}`, secondsLater, expected),
+  );
 
   test('CDN-Cache-Control no-cache: validated on every use despite Cache-Control max-age', async () => {
     await h.get('/no-cache');

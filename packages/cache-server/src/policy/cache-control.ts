@@ -1,5 +1,4 @@
 import type { HeaderMap } from './types.js';
-import { parseTargetedField } from './targeted-field.js';
 
 /**
  * Cache directives by lower-case name. The value is the argument with quoting removed
@@ -85,20 +84,6 @@ export function fieldNamesOf(value: string | true | undefined): string[] {
     .filter((name) => TOKEN.test(name));
 }
 
-/**
- * The directives this cache obeys for a response. RFC 9213 §2.1: a valid, non-empty targeted
- * field (e.g. CDN-Cache-Control) replaces Cache-Control AND Expires; an empty or unparsable one
- * is ignored (§2.2). Use `usesTargetedField` to know which applied.
- */
-export function responseDirectives(headers: HeaderMap, targetedField: string): Directives {
-  return targetedDirectives(headers, targetedField) ?? parseCacheControl(headers['cache-control']);
-}
-
-/** True when the response's targeted field governs it (so Expires must be ignored, RFC 9213 §2.1). */
-export function usesTargetedField(headers: HeaderMap, targetedField: string): boolean {
-  return targetedDirectives(headers, targetedField) !== undefined;
-}
-
 /** Request directives; `Pragma: no-cache` means `no-cache` when Cache-Control is absent (RFC 9111 §5.4). */
 export function requestDirectives(headers: HeaderMap): Directives {
   const directives = parseCacheControl(headers['cache-control']);
@@ -109,14 +94,6 @@ export function requestDirectives(headers: HeaderMap): Directives {
 function hasPragmaNoCache(headers: HeaderMap): boolean {
   const pragma = readField(headers, 'pragma');
   return pragma !== undefined && pragma.split(',').some((member) => member.trim().toLowerCase() === 'no-cache');
-}
-
-function targetedDirectives(headers: HeaderMap, targetedField: string): Directives | undefined {
-  if (targetedField === '' || targetedField === 'cache-control') return undefined;
-  const value = readField(headers, targetedField);
-  if (value === undefined) return undefined;
-  const parsed = parseTargetedField(value);
-  return parsed !== undefined && parsed.size > 0 ? parsed : undefined;
 }
 
 function addDirective(directives: Directives, name: string, arg: string | true): void {
@@ -134,13 +111,22 @@ function addDirective(directives: Directives, name: string, arg: string | true):
 
 /** Splits one field line into [name, argument] pairs; members that are not `token[=value]` are dropped. */
 function* splitMembers(line: string): Generator<[string, string | true]> {
+  for (const text of splitListMembers(line)) {
+    const member = parseMember(text);
+    if (member !== undefined) yield member;
+  }
+}
+
+/** The members of one list line, split at commas outside quoted strings (RFC 9110 §5.6.1, §5.6.4), untrimmed. */
+export function splitListMembers(line: string): string[] {
+  const members: string[] = [];
   let i = 0;
   while (i < line.length) {
     const end = findMemberEnd(line, i);
-    const member = parseMember(line.slice(i, end));
-    if (member !== undefined) yield member;
+    members.push(line.slice(i, end));
     i = end + 1;
   }
+  return members;
 }
 
 /** Index of the comma ending the member that starts at `start` (commas inside quotes don't count). */

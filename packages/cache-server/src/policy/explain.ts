@@ -1,4 +1,5 @@
-import { readField, responseDirectives, usesTargetedField } from './cache-control.js';
+import { readField } from './cache-control.js';
+import { responseControl } from './response-control.js';
 import { currentAge, freshnessLifetime, readAgeField } from './freshness.js';
 import { decideStorable } from './storable.js';
 import { decideUse, mayServeStaleOnError } from './use.js';
@@ -183,16 +184,22 @@ function ageFieldSteps(headers: HeaderMap): ExplainStep[] {
   ];
 }
 
-/** RFC 9213 §2.1: a valid targeted field replaces Cache-Control and Expires for this cache. */
+/**
+ * RFC 9213 §2.1: a valid targeted field replaces Cache-Control and Expires for this cache; so does
+ * Surrogate-Control when it applies to it (W3C Edge Architecture 1.0 §3).
+ */
 function targetedFieldSteps(headers: HeaderMap, opts: PolicyOptions): ExplainStep[] {
-  if (!usesTargetedField(headers, opts.targetedField)) return [];
-  const directives = [...responseDirectives(headers, opts.targetedField).keys()].join(', ');
+  const { source, directives } = responseControl(headers, opts);
+  if (source === 'cache-control') return [];
+  const field = source === 'targeted-field' ? opts.targetedField : 'surrogate-control';
+  const rfc = source === 'targeted-field' ? 'RFC 9213 §2.1' : 'W3C Edge Architecture 1.0 §3';
+  const names = [...directives.keys()].join(', ');
   return [
     {
       check: 'targeted-field',
-      reason: opts.targetedField,
-      rfc: 'RFC 9213 §2.1',
-      text: `${opts.targetedField} (${directives}) governs this cache instead of Cache-Control and Expires.`,
+      reason: field,
+      rfc,
+      text: `${field} (${names}) governs this cache instead of Cache-Control and Expires.`,
     },
   ];
 }

@@ -1,12 +1,5 @@
-import {
-  deltaSeconds,
-  hasConflict,
-  parseDeltaSeconds,
-  readField,
-  responseDirectives,
-  usesTargetedField,
-  type Directives,
-} from './cache-control.js';
+import { deltaSeconds, hasConflict, parseDeltaSeconds, readField, type Directives } from './cache-control.js';
+import { ignoresExpires, responseDirectives } from './response-control.js';
 import { parseHttpDate } from './http-date.js';
 import type { EntryMeta, Freshness, HeaderMap, PolicyOptions } from './types.js';
 
@@ -33,11 +26,11 @@ export function freshnessLifetime(entry: FreshnessInput, opts: PolicyOptions): F
 }
 
 function declaredLifetime(entry: FreshnessInput, opts: PolicyOptions): Freshness {
-  const directives = responseDirectives(entry.headers, opts.targetedField);
+  const directives = responseDirectives(entry.headers, opts);
   for (const source of ['s-maxage', 'max-age'] as const) {
     if (directives.has(source)) return { lifetime: lifetimeDirective(directives, source), source };
   }
-  if (!usesTargetedField(entry.headers, opts.targetedField) && entry.headers['expires'] !== undefined) {
+  if (!ignoresExpires(entry.headers, opts) && entry.headers['expires'] !== undefined) {
     return { lifetime: expiresLifetime(entry), source: 'expires' };
   }
   const heuristic = heuristicLifetime(entry, directives, opts);

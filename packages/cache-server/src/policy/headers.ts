@@ -1,6 +1,7 @@
 import { HEADER, HOP_BY_HOP_HEADERS } from '@simple-cache/common';
 import type { EntryMeta, HeaderMap } from './types.js';
-import { fieldNameList, fieldNamesOf, readField, responseDirectives } from './cache-control.js';
+import { fieldNameList, fieldNamesOf, readField } from './cache-control.js';
+import { responseDirectives, type ControlFields } from './response-control.js';
 
 /**
  * Fields specific to the proxy a cache forwarded through (RFC 9111 §3.1): never stored. The
@@ -38,6 +39,13 @@ export const UNKEYED_REQUEST_FIELDS: readonly string[] = [
  */
 const PER_CLIENT_RESPONSE_FIELDS = ['set-cookie'];
 
+/**
+ * Fields for surrogates, the caches acting for the origin (W3C Edge Architecture 1.0): this
+ * cache obeys Surrogate-Control and removes it, so neither it nor what it targets at others
+ * reaches clients or caches beyond us. Stored, since freshness reads it from the entry.
+ */
+const SURROGATE_RESPONSE_FIELDS = ['surrogate-control'];
+
 /** Greatest Age we send (RFC 9111 §1.2.2: overflowing calculations become 2^31). */
 const MAX_AGE_SECONDS = 2_147_483_648;
 
@@ -57,8 +65,9 @@ export function stripHopByHop(headers: HeaderMap): HeaderMap {
 
 /**
  * Request headers sent to the origin (RFC 9110 §7.6): hop-by-hop fields removed, Host set to the
- * origin's, X-Forwarded-For / -Proto / -Host describing the client's connection, and our Via
- * member appended (RFC 9110 §7.6.3: a gateway MUST send Via inbound). Content-Length is left as
+ * origin's, X-Forwarded-For / -Proto / -Host describing the client's connection, our Via
+ * member appended (RFC 9110 §7.6.3: a gateway MUST send Via inbound), and our
+ * Surrogate-Capability. Content-Length is left as
  * the client sent it: the body is streamed through unchanged.
  */
 export function forwardRequestHeaders(
@@ -72,6 +81,11 @@ export function forwardRequestHeaders(
   out[HEADER.xForwardedProto] = via.proto;
   if (clientHost !== undefined) out[HEADER.xForwardedHost] = clientHost;
   out[HEADER.via] = appendToList(readField(headers, HEADER.via), `1.1 ${via.name}`);
+  // W3C Edge Architecture §2.1: this surrogate's device token, so the origin may target it in
+  // Surrogate-Control. A client's own Surrogate-Capability is replaced, not passed on: what it
+  // announces would change the origin's answer without being part of the key, and the
+  // Surrogate-Control sent for it would be removed here anyway.
+  out['surrogate-capability'] = `${via.name}="Surrogate/1.0"`;
   return out;
 }
 
@@ -83,12 +97,13 @@ export function withoutUnkeyedFields(headers: HeaderMap): HeaderMap {
 /**
  * The headers kept in `EntryMeta.headers` (RFC 9111 §3.1): everything received except hop-by-hop
  * and proxy-specific fields and the fields a `private="…"` directive names (§5.2.2.7: a shared
- * cache MUST NOT store them). The targeted field stays: freshness reads it from the entry.
+ * cache MUST NOT store them). The targeted field and Surrogate-Control stay: freshness reads
+ * them from the entry.
  * Set-Cookie is never stored (PER_CLIENT_RESPONSE_FIELDS); whether the rest of such a response
  * may be stored is storability's call.
  */
-export function storedResponseHeaders(headers: HeaderMap, targetedField: string): HeaderMap {
-  const privateFields = fieldNamesOf(responseDirectives(headers, targetedField).get('private'));
+export function storedResponseHeaders(headers: HeaderMap, fields: ControlFields): HeaderMap {
+  const privateFields = fieldNamesOf(responseDirectives(headers, fields).get('private'));
   return withoutFields(stripHopByHop(headers), [
     ...PROXY_SPECIFIC_FIELDS,
     ...PER_CLIENT_RESPONSE_FIELDS,
@@ -98,22 +113,26 @@ export function storedResponseHeaders(headers: HeaderMap, targetedField: string)
 
 /**
  * Headers of a response served from the cache: the stored ones, with Age (RFC 9111 §5.1,
- * whole non-negative seconds), without the targeted field (RFC 9213: meant for this cache, our
- * choice not to pass it on) and without `stripFields` (the names of `no-cache="…"`, RFC 9111
- * §5.2.2.4, when served without revalidation).
+ * whole non-negative seconds), without Surrogate-Control, without `targetedField` (RFC 9213:
+ * forwarded unless --strip-targeted-field; '' keeps it) and without `stripFields` (the names of
+ * `no-cache="…"`, RFC 9111 §5.2.2.4, when served without revalidation).
  */
 export function clientResponseHeaders(
   entry: EntryMeta,
   opts: { age: number; stripFields: string[]; targetedField: string },
 ): HeaderMap {
-  const out = withoutFields(stripHopByHop(entry.headers), [opts.targetedField, ...opts.stripFields]);
+  const out = withoutFields(stripHopByHop(entry.headers), [
+    ...SURROGATE_RESPONSE_FIELDS,
+    opts.targetedField,
+    ...opts.stripFields,
+  ]);
   out[HEADER.age] = String(ageSeconds(opts.age));
   return out;
 }
 
-/** Response headers passed through on a miss: hop-by-hop fields and the targeted field removed. */
+/** Response headers relayed from the origin: hop-by-hop fields, Surrogate-Control and `targetedField` removed. */
 export function forwardResponseHeaders(headers: HeaderMap, targetedField: string): HeaderMap {
-  return withoutFields(stripHopByHop(headers), [targetedField]);
+  return withoutFields(stripHopByHop(headers), [...SURROGATE_RESPONSE_FIELDS, targetedField]);
 }
 
 function ageSeconds(age: number): number {

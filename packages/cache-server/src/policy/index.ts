@@ -5,6 +5,8 @@
  */
 export * from './types.js';
 export * from './cache-control.js';
+export * from './response-control.js';
+export * from './surrogate-control.js';
 export * from './storable.js';
 export * from './freshness.js';
 export * from './use.js';

@@ -1,11 +1,5 @@
-import {
-  fieldNamesOf,
-  readField,
-  requestDirectives,
-  responseDirectives,
-  usesTargetedField,
-  type Directives,
-} from './cache-control.js';
+import { fieldNamesOf, readField, requestDirectives, type Directives } from './cache-control.js';
+import { ignoresExpires, responseDirectives } from './response-control.js';
 import { allowsHeuristicFreshness, freshnessLifetime } from './freshness.js';
 import { forbidsStale, requiresValidation } from './use.js';
 import type { HeaderMap, PolicyOptions, RequestView, ResponseView, StorabilityDecision } from './types.js';
@@ -29,7 +23,7 @@ type Refusal = string | undefined;
  * those fields (headers.ts does the stripping).
  */
 export function decideStorable(req: RequestView, res: ResponseView, opts: PolicyOptions): StorabilityDecision {
-  const directives = responseDirectives(res.headers, opts.targetedField);
+  const directives = responseDirectives(res.headers, opts);
   const refusal =
     refuseMethod(req, res, directives, opts) ??
     refuseStatus(res.status) ??
@@ -153,5 +147,5 @@ function refuseNeverReusable(res: ResponseView, directives: Directives, opts: Po
 /** Explicit expiration (RFC 9111 §4.2.1); Expires does not count when the targeted field governs (RFC 9213 §2.1). */
 function hasExplicitFreshness(headers: HeaderMap, directives: Directives, opts: PolicyOptions): boolean {
   if (directives.has('max-age') || directives.has('s-maxage')) return true;
-  return headers['expires'] !== undefined && !usesTargetedField(headers, opts.targetedField);
+  return headers['expires'] !== undefined && !ignoresExpires(headers, opts);
 }

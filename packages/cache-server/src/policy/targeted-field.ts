@@ -9,7 +9,7 @@
  * dropped (RFC 9213 §2.2 maps delta-seconds to Integer); a field left with no directive at all is
  * "not valid, non-empty" and the cache falls back to Cache-Control (§2.1).
  *
- * Internal to the policy module: `responseDirectives` (cache-control.ts) is the public entry.
+ * Internal to the policy module: `responseDirectives` (response-control.ts) is the public entry.
  */
 type Directives = Map<string, string | true>;
 

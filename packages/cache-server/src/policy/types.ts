@@ -35,6 +35,8 @@ export interface PolicyOptions {
   disconnectedGrace: number;
   /** Lower-case name of the targeted cache-control field this cache obeys (RFC 9213), e.g. 'cdn-cache-control'. */
   targetedField: string;
+  /** This cache's name (`--name`): its device token for Surrogate-Control targeting (W3C Edge Architecture §3). */
+  cacheName: string;
   /**
    * Remove the targeted field from responses to clients. RFC 9213 §3: CDN caches "will typically
    * forward this header so that downstream CDN caches can use it as well", but MAY remove it.
@@ -50,6 +52,9 @@ export const HEURISTIC_FRACTION = 0.1;
  * `--targeted-field` (config.ts, which holds every other default and builds PolicyOptions).
  */
 export const DEFAULT_TARGETED_FIELD = 'cdn-cache-control';
+
+/** The default of `--name`: this cache in Via, Cache-Status and Surrogate-Capability. */
+export const DEFAULT_CACHE_NAME = 'simple-cache';
 
 /** Every decision carries the rule that produced it (shown in Cache-Status `detail` and logs). */
 export interface Reasoned {

@@ -1,4 +1,5 @@
-import { deltaSeconds, requestDirectives, responseDirectives, type Directives } from './cache-control.js';
+import { deltaSeconds, requestDirectives, type Directives } from './cache-control.js';
+import { responseDirectives } from './response-control.js';
 import { ageAt, currentAge, freshnessLifetime, initialAge, isFresh } from './freshness.js';
 import type { EntryMeta, PolicyOptions, RequestView, UseDecision } from './types.js';
 
@@ -43,7 +44,7 @@ export interface UseFacts {
 }
 
 export function useFacts(entry: EntryMeta, opts: PolicyOptions): UseFacts {
-  const response = responseDirectives(entry.headers, opts.targetedField);
+  const response = responseDirectives(entry.headers, opts);
   return {
     varyStar: entry.vary.includes('*'),
     noCache: requiresValidation(response),
@@ -111,7 +112,7 @@ export function mayServeStaleOnError(
   opts: PolicyOptions,
   failure: OriginFailure,
 ): boolean {
-  const response = responseDirectives(entry.headers, opts.targetedField);
+  const response = responseDirectives(entry.headers, opts);
   if (requiresValidation(response) || forbidsStale(response)) return false;
   const ttl = freshnessLifetime(entry, opts).lifetime - currentAge(entry, now);
   return ttl > 0 || isStaleWithin(ttl, staleOnFailureWindow(response, requestDirectives(req.headers), opts, failure));

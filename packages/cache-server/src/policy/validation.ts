@@ -1,8 +1,12 @@
 import type { EntryMeta, HeaderMap, RequestView, ResponseView } from './types.js';
-import { DEFAULT_TARGETED_FIELD } from './types.js';
+import { DEFAULT_CACHE_NAME, DEFAULT_TARGETED_FIELD } from './types.js';
 import { readField } from './cache-control.js';
+import type { ControlFields } from './response-control.js';
 import { parseHttpDate } from './http-date.js';
 import { storedResponseHeaders, stripHopByHop } from './headers.js';
+
+/** For callers that built no PolicyOptions (tests): the default targeted field and cache name. */
+const DEFAULT_CONTROL_FIELDS: ControlFields = { targetedField: DEFAULT_TARGETED_FIELD, cacheName: DEFAULT_CACHE_NAME };
 
 /** An entity tag (RFC 9110 §8.8.3) split into its weakness flag and its opaque-tag (quotes included). */
 interface EntityTag {
@@ -94,9 +98,9 @@ export function freshenWithNotModified(
   res: ResponseView,
   requestTime: number,
   responseTime: number,
-  targetedField: string = DEFAULT_TARGETED_FIELD,
+  fields: ControlFields = DEFAULT_CONTROL_FIELDS,
 ): EntryMeta {
-  const headers = mergeHeaders(entry.headers, res.headers, responseTime, targetedField);
+  const headers = mergeHeaders(entry.headers, res.headers, responseTime, fields);
   return { ...entry, headers, requestTime, responseTime };
 }
 
@@ -111,11 +115,11 @@ export function freshenWithHead(
   res: ResponseView,
   requestTime: number,
   responseTime: number,
-  targetedField: string = DEFAULT_TARGETED_FIELD,
+  fields: ControlFields = DEFAULT_CONTROL_FIELDS,
 ): EntryMeta | undefined {
   if (res.status !== 200) return entry;
   if (!headDescribesStored(entry, res.headers)) return undefined;
-  return freshenWithNotModified(entry, res, requestTime, responseTime, targetedField);
+  return freshenWithNotModified(entry, res, requestTime, responseTime, fields);
 }
 
 function headDescribesStored(entry: EntryMeta, head: HeaderMap): boolean {
@@ -142,7 +146,7 @@ function sameDate(a: string, b: string | undefined): boolean {
   return dateA !== undefined && dateA === parseHttpDate(b);
 }
 
-function mergeHeaders(stored: HeaderMap, update: HeaderMap, responseTime: number, targetedField: string): HeaderMap {
+function mergeHeaders(stored: HeaderMap, update: HeaderMap, responseTime: number, fields: ControlFields): HeaderMap {
   const merged: HeaderMap = { ...stored };
   // Age and Date describe the validating response now (RFC 9111 §4.2.3): a stale Age left over
   // would age the freshened entry at once; a missing Date is the time received (RFC 9110 §6.6.1).
@@ -153,7 +157,7 @@ function mergeHeaders(stored: HeaderMap, update: HeaderMap, responseTime: number
     merged[name] = value;
   }
   // Re-applies private="…" (RFC 9111 §5.2.2.7) with the directives the update may have changed.
-  return storedResponseHeaders(merged, targetedField);
+  return storedResponseHeaders(merged, fields);
 }
 
 /**

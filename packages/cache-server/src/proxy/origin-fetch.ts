@@ -210,7 +210,7 @@ async function freshen(
 ): Promise<Revalidated> {
   response.body.resume();
   const { requestTime, responseTime } = response;
-  const entry = freshenWithNotModified(stale, response, requestTime, responseTime, deps.policy.targetedField);
+  const entry = freshenWithNotModified(stale, response, requestTime, responseTime, deps.policy);
   let stored = false;
   if (!requestDirectives(view.headers).has('no-store')) {
     stored = await deps.store.updateMeta(entry).then(
@@ -251,7 +251,7 @@ function describeEntry(
 ): Omit<EntryMeta, 'bodyId' | 'checksum'> {
   const vary = varyNames(response.headers);
   const { variant, varyValues } = secondaryKey(vary, view.headers);
-  const headers = storedResponseHeaders(response.headers, deps.policy.targetedField);
+  const headers = storedResponseHeaders(response.headers, deps.policy);
   return {
     key,
     variant,

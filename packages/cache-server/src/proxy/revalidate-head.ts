@@ -60,7 +60,7 @@ export async function revalidateWithHead(
 /** The stored response updated by the 304 (§4.3.4) or the 200 (§4.3.5); undefined otherwise. */
 function freshenedBy(flow: Flow, stale: EntryMeta, response: OriginResponse): EntryMeta | undefined {
   const { requestTime, responseTime, status } = response;
-  const field = flow.deps.policy.targetedField;
+  const field = flow.deps.policy;
   if (status === 304) return freshenWithNotModified(stale, response, requestTime, responseTime, field);
   if (status === 200) return freshenWithHead(stale, response, requestTime, responseTime, field);
   return undefined;

@@ -1,4 +1,5 @@
 import type http from 'node:http';
+import { expect } from '@jest/globals';
 import type { CacheServerConfig } from '@simple-cache/common';
 import { startCache, tempDir, type StartedCache } from './cache.js';
 import { httpDate } from './clock.js';
@@ -92,4 +93,35 @@ export function validating(headers: Headers, body = 'body', notModified?: Header
     if (matches) return respond(notModified ?? fields, '', 304)(req, res, reqBody);
     respond(fields, body)(req, res, reqBody);
   };
+}
+
+/**
+ * One row of a reuse table: a resource's response headers, how many seconds after it was stored
+ * it is asked for again, and whether that answer is a HIT or goes to the origin.
+ */
+export type ReuseRow = [rule: string, headers: Headers, secondsLater: number, expected: 'HIT' | 'origin'];
+
+/** The routes of a reuse table: row i answered at `${prefix}${i}`. */
+export function reuseRoutes(rows: readonly ReuseRow[], prefix: string): Record<string, Route> {
+  return Object.fromEntries(rows.map(([, headers], i) => [`${prefix}${i}`, respond(headers)]));
+}
+
+/**
+ * Fetches `path` (a MISS), moves the faked clock `secondsLater`, asks again: a HIT that did not
+ * reach the origin, or an answer that did.
+ */
+export async function expectReuse(
+  h: Harness,
+  clock: { advance(seconds: number): void },
+  path: string,
+  secondsLater: number,
+  expected: 'HIT' | 'origin',
+): Promise<void> {
+  expect((await h.get(path)).headers['x-cache']).toBe('MISS');
+  await h.settle();
+  clock.advance(secondsLater);
+  const again = await h.get(path);
+  await h.settle();
+  expect(again.headers['x-cache'] === 'HIT').toBe(expected === 'HIT');
+  expect(h.seen(path)).toBe(expected === 'HIT' ? 1 : 2);
 }

@@ -7,9 +7,8 @@ import {
   parseDeltaSeconds,
   readField,
   requestDirectives,
-  responseDirectives,
-  usesTargetedField,
 } from '../../src/policy/cache-control.js';
+import { ignoresExpires, responseControl, responseDirectives } from '../../src/policy/response-control.js';
 import type { HeaderMap } from '../../src/policy/types.js';
 
 const asObject = (value: string | string[] | undefined) => Object.fromEntries(parseCacheControl(value));
@@ -99,6 +98,7 @@ describe('fieldNamesOf (RFC 9111 §5.2.2.4, §5.2.2.7)', () => {
 
 describe('responseDirectives with a targeted field (RFC 9213)', () => {
   const field = 'cdn-cache-control';
+  const fields = { targetedField: field, cacheName: 'simple-cache' };
   test.each<[string, HeaderMap, Record<string, string | true>, boolean]>([
     ['no targeted field → Cache-Control', { 'cache-control': 'max-age=5' }, { 'max-age': '5' }, false],
     [
@@ -173,12 +173,14 @@ describe('responseDirectives with a targeted field (RFC 9213)', () => {
       true,
     ],
   ])('%s', (_rule, headers, expected, targeted) => {
-    expect(Object.fromEntries(responseDirectives(headers, field))).toEqual(expected);
-    expect(usesTargetedField(headers, field)).toBe(targeted);
+    expect(Object.fromEntries(responseDirectives(headers, fields))).toEqual(expected);
+    expect(responseControl(headers, fields).source).toBe(targeted ? 'targeted-field' : 'cache-control');
+    expect(ignoresExpires(headers, fields)).toBe(targeted);
   });
 
   test('an empty targetedField option disables RFC 9213', () => {
-    expect(Object.fromEntries(responseDirectives({ 'cache-control': 'public', '': 'max-age=1' }, ''))).toEqual({
+    const disabled = { targetedField: '', cacheName: 'simple-cache' };
+    expect(Object.fromEntries(responseDirectives({ 'cache-control': 'public', '': 'max-age=1' }, disabled))).toEqual({
       public: true,
     });
   });

@@ -95,6 +95,20 @@ describe('explainEntry: the stored variant, at now', () => {
     });
   });
 
+  test('Surrogate-Control is named when it governs (W3C Edge Architecture 1.0 §3)', () => {
+    const explained = explainEntry(
+      entry({ 'cache-control': 'no-store', 'surrogate-control': 'max-age=300;simple-cache' }),
+      at(10),
+      options(),
+    );
+    expect(explained.next.outcome).toBe('hit');
+    expect(explained.steps.find((step) => step.check === 'targeted-field')).toMatchObject({
+      reason: 'surrogate-control',
+      rfc: 'W3C Edge Architecture 1.0 §3',
+      text: 'surrogate-control (max-age) governs this cache instead of Cache-Control and Expires.',
+    });
+  });
+
   test('the variant: the imagined request carries the values it was stored for (RFC 9111 §4.1)', () => {
     const variant: Partial<EntryMeta> = {
       vary: ['accept-language'],

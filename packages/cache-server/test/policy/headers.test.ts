@@ -171,7 +171,7 @@ describe('storedResponseHeaders (RFC 9111 §3.1)', () => {
       { 'cache-control': 'no-cache="x-a"', 'x-a': '1' },
     ],
   ])('%s', (_rule, headers, expected) => {
-    expect(storedResponseHeaders(headers, TARGETED)).toEqual(expected);
+    expect(storedResponseHeaders(headers, { targetedField: TARGETED, cacheName: 'simple-cache' })).toEqual(expected);
   });
 });
 

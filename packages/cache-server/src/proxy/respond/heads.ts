@@ -220,7 +220,7 @@ function withoutTagFields(headers: HeaderMap, tagHeaders: readonly string[]): He
  * (RFC 9111 §5.2.2.7), those named by no-cache="…" unless just validated (§5.2.2.4).
  */
 function strippedFields(entry: EntryMeta, rules: HeadRules, withoutValidation: boolean): string[] {
-  const directives = responseDirectives(entry.headers, rules.targetedField);
+  const directives = responseDirectives(entry.headers, { targetedField: rules.targetedField, cacheName: rules.name });
   const privateFields = fieldNamesOf(directives.get('private'));
   return withoutValidation ? [...privateFields, ...fieldNamesOf(directives.get('no-cache'))] : privateFields;
 }

@@ -40,7 +40,7 @@ export function usefulUntil(entry: LifetimeInput, now: number, options: Lifetime
 
 /** Seconds a stale entry may still be served (RFC 5861 §3, §4; RFC 9111 §4.2.4), plus grace. */
 export function staleWindow(entry: Pick<EntryMeta, 'headers'>, policy: PolicyOptions): number {
-  const directives = responseDirectives(entry.headers, policy.targetedField);
+  const directives = responseDirectives(entry.headers, policy);
   if (requiresValidation(directives) || forbidsStale(directives)) return 0;
   const swr = deltaSeconds(directives, 'stale-while-revalidate') ?? 0;
   const sie = deltaSeconds(directives, 'stale-if-error') ?? 0;
