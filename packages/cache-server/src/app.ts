@@ -50,7 +50,12 @@ export async function buildCacheServer(
     logger.child({ component: 'store' }),
     options.store,
   );
-  const untimedOrigin = createOriginClient({ timeout: config.originTimeout, maxBodySize: config.maxBodySize });
+  const originLog = logger.child({ component: 'origin' });
+  const untimedOrigin = createOriginClient({
+    timeout: config.originTimeout,
+    maxBodySize: config.maxBodySize,
+    onFault: (message, url) => originLog.warn({ url }, message),
+  });
   // Metrics watch the proxy (observer) and the origin client (timed); the proxy knows neither.
   const telemetry = createTelemetry({ store, inFlight: () => proxy.inFlight.size });
   const origin = telemetry.observeOrigin(untimedOrigin);

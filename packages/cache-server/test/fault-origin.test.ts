@@ -87,7 +87,18 @@ describe('origin faults: a clear 502/504 or a closed connection, nothing partial
     expect((await request(cache.url, '/ok')).body.toString()).toBe('ok');
   });
 
-  test.each([['/bad-chunk'], ['/shorter-then-fin'], ['/hang-mid-body']])(
+  test('/bad-chunk: a body that fails in the packet of its head → 502 (nothing was relayed), nothing stored', async () => {
+    const reply = await request(cache.url, '/bad-chunk');
+    expect(reply.status).toBe(502);
+    expect(reply.headers['x-cache-error']).toBe('CACHE_ERR_ORIGIN_BAD_RESPONSE');
+    await waitFor(() => cache.proxy.inFlight.size === 0, 'the failed fetch to settle');
+    expect(await cache.store.lookup(key('/bad-chunk'))).toEqual([]);
+    expect(await tmpFiles()).toEqual([]);
+    expect((await request(cache.url, '/bad-chunk')).status).toBe(502);
+    expect(origin.count('/bad-chunk')).toBe(2);
+  });
+
+  test.each([['/shorter-then-fin'], ['/hang-mid-body']])(
     '%s: failing after the head closes the client connection, stores nothing, and is asked again next time',
     async (path) => {
       const other = request(cache.url, '/ok');

@@ -1,7 +1,6 @@
 import http from 'node:http';
 import https from 'node:https';
-import { Transform, type Readable } from 'node:stream';
-import got, { RequestError, type Request as GotRequest } from 'got';
+import { Transform, type Duplex, type Readable } from 'node:stream';
 import type { HeaderMap } from '@simple-cache/common';
 import { CacheError, ERRORS } from '../errors.js';
 
@@ -32,45 +31,51 @@ export interface OriginClient {
   close(): void;
 }
 
-/** Fields that describe a request body's framing: meaningless, and dangerous, without a body. */
-const BODY_FRAMING_FIELDS = ['content-length', 'transfer-encoding', 'expect'];
-
-/** Methods whose got stream ends the request by itself (it refuses them a body). */
-const METHODS_GOT_ENDS = new Set(['GET', 'HEAD']);
-
 export interface OriginClientOptions {
-  /** Milliseconds to wait for the response head, and between body bytes. */
+  /**
+   * Milliseconds for the response head to arrive, counted from the request's start (time spent
+   * connecting included), and between body bytes.
+   */
   timeout: number;
   /** Most request body bytes forwarded (pass-through); more is refused with 413. */
   maxBodySize?: number;
+  /** Idle keep-alive connections kept per origin (nginx's `keepalive`); busy ones are not capped. */
+  idleConnections?: number;
+  /** Told, in one line, of origin faults the client absorbs (bytes after a complete response). */
+  onFault?: (message: string, url: string) => void;
 }
 
+/** Fields that describe a request body's framing: meaningless, and dangerous, without a body. */
+const BODY_FRAMING_FIELDS = ['content-length', 'transfer-encoding', 'expect'];
+
+/** Node's own default for idle sockets per host, written down: the pool policy is ours. */
+const DEFAULT_IDLE_CONNECTIONS = 256;
+
 /**
- * The only module that speaks HTTP to the origin. No retries: a cache must not repeat unsafe
- * requests, and for safe ones a fast, clear 502/504 beats a slow one. The one exception is a
- * stale keep-alive connection (see isStaleConnection). No decompression and no redirects: the
- * cache stores and relays exactly what the origin sent.
+ * The only module that speaks HTTP to the origin, on node:http directly. No retries: a cache must
+ * not repeat unsafe requests, and for safe ones a fast, clear 502/504 beats a slow one. The one
+ * exception is a stale keep-alive connection (see isStaleConnection). No decompression and no
+ * redirects: the cache stores and relays exactly what the origin sent.
+ *
+ * Connections: as many as requests need at once (no queue, so a miss never waits behind fetches
+ * of other URLs; the client side's --max-connections bounds them), and up to `idleConnections`
+ * kept open between requests, as nginx's `keepalive N` does.
  */
 export function createOriginClient(options: OriginClientOptions): OriginClient {
   const maxBodySize = options.maxBodySize ?? Number.POSITIVE_INFINITY;
-  const agents = {
-    http: new http.Agent({ keepAlive: true, maxSockets: 256 }),
-    https: new https.Agent({ keepAlive: true, maxSockets: 256 }),
+  const onFault = options.onFault ?? (() => {});
+  const agentOptions: http.AgentOptions = {
+    keepAlive: true,
+    maxSockets: Number.POSITIVE_INFINITY,
+    maxFreeSockets: options.idleConnections ?? DEFAULT_IDLE_CONNECTIONS,
   };
-  const client = got.extend({
-    throwHttpErrors: false,
-    decompress: false,
-    followRedirect: false,
-    retry: { limit: 0 },
-    // `response`: until the head arrives; `socket`: idle time on the connection, which bounds an
-    // origin that stalls in the middle of a body.
-    timeout: { response: options.timeout, socket: options.timeout },
-    agent: agents,
-    http2: false,
-  });
+  const agents: Record<string, http.Agent> = {
+    'http:': guardedAgent(http.Agent, agentOptions, onFault),
+    'https:': guardedAgent(https.Agent, agentOptions, onFault),
+  };
 
   /** One attempt; `fresh` forces a new connection (the retry after a stale pooled one). */
-  function send(req: OriginRequest, fresh: boolean): Promise<OriginResponse> {
+  function send(req: OriginRequest, startedAt: number, fresh: boolean): Promise<OriginResponse> {
     const requestTime = Date.now();
     return new Promise<OriginResponse>((resolve, reject) => {
       if (Number(req.headers['content-length']) > maxBodySize) {
@@ -79,53 +84,135 @@ export function createOriginClient(options: OriginClientOptions): OriginClient {
       }
       let tooLarge = false;
       const body = req.body ? limitBody(req.body, maxBodySize, () => (tooLarge = true)) : undefined;
-      let stream: GotRequest;
+      let outgoing: http.ClientRequest;
       try {
-        stream = client.stream(req.url, {
-          method: req.method as 'GET',
-          headers: { 'user-agent': undefined, ...requestHeaders(req) } as unknown as Record<string, string>,
-          ...(body ? { body } : {}),
-          ...(fresh ? { agent: { http: new http.Agent(), https: new https.Agent() } } : {}),
+        const url = new URL(req.url);
+        outgoing = (url.protocol === 'https:' ? https : http).request(url, {
+          method: req.method,
+          headers: requestHeaders(req) as http.OutgoingHttpHeaders,
+          agent: fresh ? false : agents[url.protocol],
+          // Idle time on the connection: bounds an origin that stalls in the middle of a body.
+          timeout: options.timeout,
         });
       } catch (error) {
         reject(toCacheError(error));
         return;
       }
-      // In stream mode got sends a request of any method but GET and HEAD only once its stream is
-      // ended (it waits for a body to be written): a bodiless DELETE, PUT, POST… must be ended here.
-      if (!body && !METHODS_GOT_ENDS.has(req.method)) stream.end();
-      const onEarlyError = (error: unknown) => {
-        if (!fresh && isStaleConnection(req, stream, error)) {
-          resolve(send(req, true));
+      let response: http.IncomingMessage | undefined;
+      let settled = false;
+      const settle = () => {
+        settled = true;
+        clearTimeout(deadline);
+      };
+      const fail = (error: CacheError) => {
+        if (settled) return;
+        settle();
+        outgoing.destroy(error);
+        reject(error);
+      };
+      // The head's deadline belongs to the fetch, whatever holds it up (connecting, an origin
+      // that sends only 1xx, anything Node's own timers do not see).
+      const deadline = setTimeout(
+        () =>
+          fail(new CacheError(ERRORS.originTimeout, { cause: new Error(`no response within ${options.timeout} ms`) })),
+        Math.max(0, startedAt + options.timeout - Date.now()),
+      );
+      outgoing.on('timeout', () => {
+        const error = new CacheError(ERRORS.originTimeout, {
+          cause: new Error(`no byte from the origin for ${options.timeout} ms`),
+        });
+        if (response && !response.complete) response.destroy(error);
+        outgoing.destroy(error);
+      });
+      outgoing.on('error', (error) => {
+        if (!settled) {
+          if (!fresh && isStaleConnection(req, outgoing, error)) {
+            settle();
+            resolve(send(req, startedAt, true));
+            return;
+          }
+          fail(tooLarge ? new CacheError(ERRORS.bodyTooLarge, { cause: error }) : toCacheError(error));
           return;
         }
-        reject(tooLarge ? new CacheError(ERRORS.bodyTooLarge, { cause: error }) : toCacheError(error));
-      };
-      stream.once('error', onEarlyError);
-      stream.once('response', (response: http.IncomingMessage) => {
-        stream.off('error', onEarlyError);
-        // Mid-body failures surface as the stream's 'error' (map them with toCacheError). One can
-        // come in the same packet as the head, before the caller has attached its listeners:
-        // this one keeps that from crashing the process, and the caller finds it in `errored`.
-        stream.on('error', () => {});
+        if (!response) return;
+        // Mid-body (a bad chunk, a reset): the body reports it. After a complete response, bytes
+        // that are no response of ours (more than Content-Length, a body on a 304 or a HEAD
+        // answer): the response stands as framed, as nginx serves it, and Node has closed the
+        // connection, so those bytes can never be read as the answer to another request.
+        if (!response.complete) response.destroy(error);
+        else
+          onFault(`the origin sent bytes after the end of the response (${error.message}); connection closed`, req.url);
+      });
+      // RFC 9110 §15.2.2: 101 only answers a request that asked to upgrade, and the cache never
+      // forwards Upgrade (hop-by-hop). Node would hand over the socket and never settle.
+      outgoing.on('upgrade', (head: http.IncomingMessage, socket: Duplex) => {
+        socket.destroy();
+        fail(
+          new CacheError(ERRORS.originBadResponse, {
+            cause: new Error(`${head.statusCode} Switching Protocols to a request that asked for no upgrade`),
+          }),
+        );
+      });
+      outgoing.on('response', (incoming: http.IncomingMessage) => {
+        if (settled) return void incoming.destroy();
+        settle();
+        response = incoming;
+        // IncomingMessage reports a failure only to an 'error' listener: this one keeps it from
+        // being lost before the caller listens; the caller finds it in `errored`.
+        incoming.on('error', () => {});
         resolve({
-          status: response.statusCode ?? 502,
-          headers: response.headers,
-          body: stream as unknown as Readable,
+          status: incoming.statusCode ?? 502,
+          headers: incoming.headers,
+          body: incoming,
           requestTime,
           responseTime: Date.now(),
         });
       });
+      if (!body) {
+        outgoing.end();
+        return;
+      }
+      body.once('error', (error) => outgoing.destroy(error));
+      body.pipe(outgoing);
     });
   }
 
   return {
-    request: (req) => send(req, false),
+    request: (req) => send(req, Date.now(), false),
     close() {
-      agents.http.destroy();
-      agents.https.destroy();
+      for (const agent of Object.values(agents)) agent.destroy();
     },
   };
+}
+
+/**
+ * A keep-alive agent that closes an idle connection the moment the origin sends anything on it.
+ * Nothing may arrive between responses: such bytes are the surplus of the last response (a body
+ * longer than announced, a body on a 304) and, left there, would be read as the answer to the
+ * next request sent on that connection, for another URL and another client.
+ */
+function guardedAgent(
+  Base: typeof http.Agent,
+  options: http.AgentOptions,
+  onFault: (message: string, url: string) => void,
+): http.Agent {
+  class Guarded extends Base {
+    override keepSocketAlive(socket: Duplex): void {
+      const keep = (super.keepSocketAlive as (socket: Duplex) => boolean)(socket);
+      if (keep) socket.on('data', closeOnStrayBytes);
+      return keep as unknown as void;
+    }
+    override reuseSocket(socket: Duplex, request: http.ClientRequest): void {
+      socket.off('data', closeOnStrayBytes);
+      super.reuseSocket(socket, request);
+    }
+  }
+  function closeOnStrayBytes(this: Duplex): void {
+    const { remoteAddress, remotePort } = this as Duplex & { remoteAddress?: string; remotePort?: number };
+    onFault('the origin sent bytes on an idle connection; connection closed', `${remoteAddress}:${remotePort}`);
+    this.destroy();
+  }
+  return new Guarded(options);
 }
 
 /**
@@ -134,8 +221,8 @@ export function createOriginClient(options: OriginClientOptions): OriginClient {
  * A body-less GET or HEAD (idempotent, RFC 9110 §9.2.2) is then sent once more on a new
  * connection, as Node's documentation advises (`request.reusedSocket`) and browsers do.
  */
-function isStaleConnection(req: OriginRequest, stream: GotRequest, error: unknown): boolean {
-  if (req.body || (req.method !== 'GET' && req.method !== 'HEAD') || stream.reusedSocket !== true) return false;
+function isStaleConnection(req: OriginRequest, outgoing: http.ClientRequest, error: unknown): boolean {
+  if (req.body || (req.method !== 'GET' && req.method !== 'HEAD') || !outgoing.reusedSocket) return false;
   const code = (error as { code?: string })?.code;
   return code === 'ECONNRESET' || code === 'EPIPE';
 }
@@ -173,13 +260,11 @@ function limitBody(body: Readable, maxBytes: number, onTooLarge: () => void): Re
   return body.pipe(limited);
 }
 
-/** Maps any origin failure (got's or the socket's) onto the catalogue: timeouts → 504, the rest → 502. */
+/** Maps any origin failure (Node's or the socket's) onto the catalogue: timeouts → 504, the rest → 502. */
 export function toCacheError(error: unknown): CacheError {
   if (error instanceof CacheError) return error;
-  const code = error instanceof RequestError ? error.code : (error as { code?: string })?.code;
-  if (code === 'ETIMEDOUT' || (error as Error)?.name === 'TimeoutError') {
-    return new CacheError(ERRORS.originTimeout, { cause: error });
-  }
+  const code = (error as { code?: string })?.code;
+  if (code === 'ETIMEDOUT') return new CacheError(ERRORS.originTimeout, { cause: error });
   if (
     code === 'ECONNREFUSED' ||
     code === 'ECONNRESET' ||

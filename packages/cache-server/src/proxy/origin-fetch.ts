@@ -124,6 +124,9 @@ async function fetchOnce(
     response.body.resume();
     response = await deps.origin.request({ method: 'GET', url: key, headers: forwardHeaders });
   }
+  // The body failed in the packet that brought the head (a bad chunk size): the fetch failed
+  // before a byte could be relayed, so clients get a clear 502 (or the stale entry, RFC 5861 §4).
+  if (response.body.errored) throw response.body.errored;
   // Unknown length counts as too large: it could be anything.
   if (
     rangeLimit !== undefined &&

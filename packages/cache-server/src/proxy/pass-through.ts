@@ -51,6 +51,12 @@ export async function passThrough(
       .delete(target)
       .catch((error: unknown) => exchange.log.warn({ err: error, target }, 'invalidation failed'));
   }
+  // The body failed in the packet that brought the head (a bad chunk size): nothing of it can be
+  // relayed, and a clear 502 beats a head followed by a closed connection.
+  if (response.body.errored) {
+    sendError(exchange, deps, toCacheError(response.body.errored), response.body.errored, { fwd }, X_CACHE.bypass);
+    return;
+  }
   const { body, stored } = bodyAndStorage(exchange, deps, response);
   const head = relayedHead(
     response,

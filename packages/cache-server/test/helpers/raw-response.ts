@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 
 /** One HTTP/1.1 response read off the wire: status, lower-cased headers, body bytes as latin1. */
 export interface ParsedResponse {
@@ -83,4 +83,77 @@ export async function deadPort(): Promise<number> {
   const { port } = server.address() as AddressInfo;
   await new Promise((resolve) => server.close(resolve));
   return port;
+}
+
+/** What a client that reads one response to its end saw (see readOneResponse). */
+export interface ReadResponse {
+  /** 0 when no response head arrived. */
+  status: number;
+  headers: Record<string, string>;
+  body: Buffer;
+  /** The body is complete by its framing (Content-Length reached, last chunk, or none expected). */
+  complete: boolean;
+  /** The server closed the connection before we stopped waiting. */
+  closedByServer: boolean;
+}
+
+/**
+ * Sends `data` on a fresh connection and reads one response the way a careful client does: until
+ * its framing says it is complete, or the server closes the connection, or `waitMs` passes (a
+ * client left waiting: neither `complete` nor `closedByServer`). Interim 1xx heads are skipped.
+ */
+export function readOneResponse(
+  base: string,
+  data: string,
+  options: { head?: boolean; waitMs: number },
+): Promise<ReadResponse> {
+  const url = new URL(base);
+  return new Promise((resolve) => {
+    let buffer = Buffer.alloc(0);
+    let result: ReadResponse = {
+      status: 0,
+      headers: {},
+      body: Buffer.alloc(0),
+      complete: false,
+      closedByServer: false,
+    };
+    let done = false;
+    const finish = (closedByServer: boolean) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      socket.destroy();
+      resolve({ ...result, closedByServer });
+    };
+    const socket = net.connect(Number(url.port), url.hostname, () => socket.write(data));
+    const timer = setTimeout(() => finish(false), options.waitMs);
+    socket.on('data', (chunk: Buffer) => {
+      buffer = Buffer.concat([buffer, chunk]);
+      for (;;) {
+        const end = buffer.indexOf('\r\n\r\n');
+        if (end < 0) return;
+        const [parsed] = parseResponses(buffer.subarray(0, end + 4).toString('latin1'));
+        if (parsed === undefined) {
+          // An interim 1xx head: skip it and look at what follows.
+          buffer = buffer.subarray(end + 4);
+          continue;
+        }
+        const body = buffer.subarray(end + 4);
+        result = { status: parsed.status, headers: parsed.headers, body, complete: false, closedByServer: false };
+        result.complete = isComplete(parsed, body, options.head === true);
+        if (result.complete) finish(false);
+        return;
+      }
+    });
+    socket.on('error', () => {});
+    socket.on('close', () => finish(true));
+  });
+}
+
+function isComplete(head: ParsedResponse, body: Buffer, isHead: boolean): boolean {
+  if (isHead || head.status === 204 || head.status === 304) return true;
+  const length = head.headers['content-length'];
+  if (length !== undefined) return body.length >= Number(length);
+  if (/chunked/i.test(head.headers['transfer-encoding'] ?? '')) return body.includes('0\r\n\r\n');
+  return false;
 }
