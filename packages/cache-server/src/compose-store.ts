@@ -67,6 +67,7 @@ async function openShared(
     policy,
     logger,
     gate: { timeoutMs: config.redisTimeout },
+    metaTrustMs: config.redisMetaTrust,
   });
   const tier = withMemoryTier(config, redis);
   const entryTags = (entry: EntryMeta) => tagsOf(entry.headers, config.tagHeaders);

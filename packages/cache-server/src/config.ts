@@ -21,6 +21,7 @@ export const DEFAULTS: Readonly<CacheServerConfig> = Object.freeze({
   store: DISK_STORE,
   collapseWait: 5_000,
   redisTimeout: 1_000,
+  redisMetaTrust: 1_000,
   readyNeedsStore: false,
   maxSize: 1024 ** 3,
   maxObjectSize: 256 * 1024 ** 2,
@@ -135,6 +136,18 @@ export const OPTIONS: readonly (OptionSpec & { field: keyof CacheServerConfig })
     placeholder: 'duration',
     showDefault: (v) => showDuration(v as number),
     parse: parsePositiveDuration,
+  },
+  {
+    flag: 'redis-meta-trust',
+    field: 'redisMetaTrust',
+    env: 'CACHE_REDIS_META_TRUST',
+    description:
+      'with Redis: how long a node serves hits from metadata held in memory after its invalidation channel last proved current (0 = ask Redis on every lookup)',
+    default: DEFAULTS.redisMetaTrust,
+    expected: 'a duration such as 1s, 250ms or 0',
+    placeholder: 'duration',
+    showDefault: (v) => showDuration(v as number),
+    parse: parseDuration,
   },
   {
     flag: 'ready-needs-store',

@@ -22,6 +22,11 @@ export interface CacheServerConfig {
   collapseWait: number;
   /** With Redis: milliseconds one call may wait for its reply before it fails (and counts towards the circuit breaker). */
   redisTimeout: number;
+  /**
+   * With Redis: milliseconds a node keeps using the metadata it holds in memory after its
+   * invalidation channel last proved current (the bound on staleness when a message is lost); 0 = ask Redis every time.
+   */
+  redisMetaTrust: number;
   /** Whether a degraded store (Redis unavailable, disk refusing writes) makes `<prefix>/ready` answer 503. */
   readyNeedsStore: boolean;
   /** Upper bound of what the stored entries take on disk (bodies and metadata, in file-system blocks). */

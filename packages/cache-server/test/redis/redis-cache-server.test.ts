@@ -44,4 +44,28 @@ describe('a cache server on the Redis store', () => {
       await admin.quit();
     }
   });
+
+  test('hits on a hot key take the fast path, with no Redis round trip', async () => {
+    const key = `${origin.url}/page`;
+    await waitFor(async () => {
+      await request(cache.url, '/page');
+      const [held] = cache.store.peekSync?.(key) ?? [];
+      return held !== undefined && cache.store.getBody?.(held) !== undefined;
+    }, 'the node to hold the entry');
+    const admin = inspect(server);
+    try {
+      const commands = async () => Number(/total_commands_processed:(\d+)/.exec(await admin.info('stats'))?.[1]);
+      const servedBefore = cache.fastHit!.served;
+      const before = await commands();
+      for (let i = 0; i < 10; i += 1) {
+        const hit = await request(cache.url, '/page');
+        expect([hit.headers['x-cache'], hit.body.toString()]).toEqual(['HIT', 'hello from the origin']);
+      }
+      expect(cache.fastHit!.served - servedBefore).toBe(10);
+      // The INFO calls themselves, and the node's heartbeat pings (every 250 ms), at most.
+      expect((await commands()) - before).toBeLessThan(10);
+    } finally {
+      await admin.quit();
+    }
+  });
 });

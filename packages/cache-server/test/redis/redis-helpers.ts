@@ -21,7 +21,7 @@ export async function openRedisStore(
 
 /** Body keys that no variant points at: what a failed or aborted write must not leave. */
 export async function unreferencedBodies(redis: Redis): Promise<string[]> {
-  const bodies = await redis.keys('*:body:*');
+  const bodies = (await redis.keys('*:body:*')).filter((key) => !key.endsWith(':reading'));
   const referenced = new Set<string>();
   for (const metaKey of await redis.keys('*:meta')) {
     const hash = await redis.hgetall(metaKey);

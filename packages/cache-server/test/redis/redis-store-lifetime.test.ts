@@ -3,9 +3,9 @@ import { describe, expect, test } from '@jest/globals';
 import type { HeaderMap } from '@simple-cache/common';
 import { DEFAULT_POLICY_OPTIONS } from '../../src/config.js';
 import { usefulUntil, type LifetimeOptions } from '../../src/store/redis/entry-lifetime.js';
-import { createRedisKeys, hashKey } from '../../src/store/redis/redis-keys.js';
+import { CHUNK_SIZE, createRedisKeys, hashKey } from '../../src/store/redis/redis-keys.js';
 import { useFakeClock } from '../helpers/clock.js';
-import { makeMeta, writeEntry } from '../store/store-helpers.js';
+import { makeMeta, randomBody, readAll, writeEntry } from '../store/store-helpers.js';
 import { useRedis } from './redis-helpers.js';
 
 const NOW = Date.UTC(2026, 0, 1, 12, 0, 0);
@@ -116,10 +116,19 @@ describe('TTLs in Redis', () => {
     expect(await ttlSeconds(keys.body(hashKey(KEY), entry.bodyId))).toBe(5060 + 30);
   });
 
-  test('a replaced body is kept only for the read grace', async () => {
-    const old = await writeEntry(redis.store, makeMeta(KEY, { headers: { 'cache-control': 'max-age=1000' } }), 'old');
-    await writeEntry(redis.store, makeMeta(KEY, { headers: { 'cache-control': 'max-age=1000' } }), 'new');
-    expect(await ttlSeconds(keys.body(hashKey(KEY), old.bodyId))).toBe(30);
+  test('a replaced body nobody reads is deleted at once; one being read stays for the read grace', async () => {
+    const headers = { 'cache-control': 'max-age=1000' };
+    const old = await writeEntry(redis.store, makeMeta(KEY, { headers }), 'x'.repeat(1000));
+    await writeEntry(redis.store, makeMeta(KEY, { headers }), 'new');
+    expect(await redis.admin.exists(keys.body(hashKey(KEY), old.bodyId))).toBe(0);
+
+    // A body of several chunks being streamed: the reader's lease keeps it for the read grace.
+    const big = randomBody(3 * CHUNK_SIZE + 5);
+    const streamed = await writeEntry(redis.store, makeMeta(KEY, { headers, size: big.length }), big);
+    const stream = await redis.store.openBody(streamed);
+    await writeEntry(redis.store, makeMeta(KEY, { headers }), 'newer');
+    expect(await ttlSeconds(keys.body(hashKey(KEY), streamed.bodyId))).toBe(30);
+    expect((await readAll(stream)).equals(big)).toBe(true);
   });
 
   test('a variant past its useful life is a miss before Redis expires it, and the next write prunes it', async () => {

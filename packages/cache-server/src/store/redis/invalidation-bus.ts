@@ -1,11 +1,13 @@
 import { randomBytes } from 'node:crypto';
+import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { closeClient, type RedisClient } from './redis-connection.js';
+import { closeClient, nameOf, type RedisClient } from './redis-connection.js';
 import type { RedisGate } from './redis-gate.js';
 
 /**
  * What every node's memory tier must drop. `key` events come from the Redis store itself
- * (commit, updateMeta, delete); the others are for purges (URL prefix, tag, everything).
+ * (commit, updateMeta, delete: published by their scripts, redis-scripts.ts); the others are for
+ * purges (URL prefix, tag, everything).
  */
 export type Invalidation =
   /** `bodyIds`: the bodies that stopped being current (a memory tier holds copies by body id). */
@@ -22,6 +24,14 @@ export interface InvalidationMessage {
 
 export type InvalidationListener = (event: Invalidation, message: { source: string; own: boolean }) => void;
 
+/** A heartbeat: sent by this node through one master, to this node only. */
+interface Ping {
+  /** The master it went through. */
+  node: string;
+  /** performance.now() when it was sent: the same process reads it back. */
+  at: number;
+}
+
 /**
  * Purge and update notifications between nodes over one Redis pub/sub channel. Publishing uses
  * the store's command connection; receiving needs a connection of its own, because a
@@ -30,10 +40,22 @@ export type InvalidationListener = (event: Invalidation, message: { source: stri
  * Pub/sub is fire-and-forget: a node that was disconnected may have missed messages. So when
  * the subscriber connects again after an outage, listeners get `{ kind: 'all', reason:
  * 'resync' }`: a memory tier then drops everything rather than serve what may have been purged.
+ *
+ * How fresh is what a node heard? With a heartbeat (startHeartbeat), the node publishes a ping
+ * through every master on a channel of its own. Redis delivers what one server publishes in
+ * order (a cluster forwards it over one link per pair of nodes), and every change is published
+ * by the script that makes it; so when the ping sent through master M at time t comes back,
+ * every change made on M before t has been delivered. `confirmedAt()` is the oldest of those t
+ * over all masters: everything changed before it is known to this node.
  */
 export class InvalidationBus {
   readonly nodeId = randomBytes(8).toString('hex');
   private readonly listeners = new Set<{ listener: InvalidationListener; includeOwn: boolean }>();
+  private readonly pingChannel: string;
+  /** Per master: when the last ping that came back was sent. */
+  private readonly confirmed = new Map<string, number>();
+  private masters: string[] = [];
+  private heartbeat: NodeJS.Timeout | undefined;
   private lostConnection = false;
   private closed = false;
 
@@ -44,8 +66,10 @@ export class InvalidationBus {
     private readonly channel: string,
     private readonly logger: Logger,
   ) {
+    this.pingChannel = `${channel}:ping:${this.nodeId}`;
     subscriber.on('message', (from: string, text: string) => {
       if (from === channel) this.receive(text);
+      else if (from === this.pingChannel) this.receivePing(text);
     });
     subscriber.on('ready', () => {
       if (this.lostConnection) this.deliver({ kind: 'all', reason: 'resync' }, this.nodeId, false);
@@ -53,7 +77,10 @@ export class InvalidationBus {
     });
     // Also after a failed first attempt: a resync then costs an empty memory tier nothing.
     subscriber.on('close', () => {
-      if (!this.closed) this.lostConnection = true;
+      if (this.closed) return;
+      this.lostConnection = true;
+      // What was confirmed over the lost connection says nothing about the next one.
+      this.confirmed.clear();
     });
   }
 
@@ -71,7 +98,7 @@ export class InvalidationBus {
   }): Promise<InvalidationBus> {
     const { subscriber } = options;
     const bus = new InvalidationBus(options.publisher, options.gate, subscriber, options.channel, options.logger);
-    const subscribed = subscriber.subscribe(options.channel).catch(() => undefined);
+    const subscribed = subscriber.subscribe(options.channel, bus.pingChannel).catch(() => undefined);
     // Its first attempt may have failed already (while the store waited for its own connection).
     if (subscriber.status === 'reconnecting') return bus;
     await Promise.race([subscribed, new Promise((resolve) => subscriber.once('error', resolve))]);
@@ -92,10 +119,58 @@ export class InvalidationBus {
     return () => this.listeners.delete(entry);
   }
 
+  /**
+   * Pings every master each `intervalMs`, through the gate (see the class comment). `masters()`
+   * names every master that owns data, connected or not (one that cannot be pinged keeps
+   * confirmedAt() undefined), and gives the connections to ping them through.
+   */
+  startHeartbeat(masters: () => { names: string[]; nodes: Redis[] }, intervalMs: number): void {
+    const beat = () => {
+      const { names, nodes } = masters();
+      this.masters = names;
+      for (const node of nodes) {
+        if (!names.includes(nameOf(node))) continue;
+        // Not while its breaker is open: the probes ask, and the refusal would count as an error.
+        if (!this.gate.isAvailable(node)) continue;
+        const ping: Ping = { node: nameOf(node), at: performance.now() };
+        this.gate.run(node, () => node.publish(this.pingChannel, JSON.stringify(ping))).catch(() => undefined);
+      }
+    };
+    beat();
+    this.heartbeat = setInterval(beat, intervalMs).unref();
+  }
+
+  /**
+   * performance.now() time before which every change of every master has reached this node;
+   * undefined until each master has answered a ping over the current connection.
+   */
+  confirmedAt(): number | undefined {
+    if (this.masters.length === 0) return undefined;
+    let oldest = Infinity;
+    for (const node of this.masters) {
+      const at = this.confirmed.get(node);
+      if (at === undefined) return undefined;
+      if (at < oldest) oldest = at;
+    }
+    return oldest;
+  }
+
   async close(): Promise<void> {
     this.closed = true;
+    clearInterval(this.heartbeat);
     this.listeners.clear();
     await closeClient(this.subscriber);
+  }
+
+  private receivePing(text: string): void {
+    try {
+      const ping = JSON.parse(text) as Ping;
+      if (typeof ping.node === 'string' && typeof ping.at === 'number') {
+        this.confirmed.set(ping.node, Math.max(ping.at, this.confirmed.get(ping.node) ?? -Infinity));
+      }
+    } catch {
+      // Not ours to read.
+    }
   }
 
   private receive(text: string): void {
@@ -106,8 +181,11 @@ export class InvalidationBus {
       this.logger.warn({ channel: this.channel }, 'ignoring an unreadable invalidation message');
       return;
     }
-    if (typeof message.source !== 'string' || typeof message.event?.kind !== 'string') return;
-    this.deliver(message.event, message.source, message.source === this.nodeId);
+    const event = message.event;
+    if (typeof message.source !== 'string' || typeof event?.kind !== 'string') return;
+    // Lua's cjson sends an empty list as an object.
+    if (event.kind === 'key' && event.bodyIds !== undefined && !Array.isArray(event.bodyIds)) event.bodyIds = [];
+    this.deliver(event, message.source, message.source === this.nodeId);
   }
 
   private deliver(event: Invalidation, source: string, own: boolean): void {

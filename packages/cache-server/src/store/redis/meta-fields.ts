@@ -1,4 +1,5 @@
 import type { EntryMeta } from '@simple-cache/common';
+import type { LiveVariant } from './meta-cache.js';
 
 /**
  * A key's meta hash ↔ its variants (the field layout is described in redis-scripts.ts). Hits
@@ -18,7 +19,12 @@ export function serializeMeta(meta: EntryMeta): string {
  * write of that variant repairs.
  */
 export function parseMetaHash(hash: Record<string, string>, now: number, key?: string): EntryMeta[] {
-  const variants: EntryMeta[] = [];
+  return parseLiveVariants(hash, now, key).map((variant) => variant.meta);
+}
+
+/** parseMetaHash, with each variant's useful-until time (what a node's meta cache needs). */
+export function parseLiveVariants(hash: Record<string, string>, now: number, key?: string): LiveVariant[] {
+  const variants: LiveVariant[] = [];
   for (const [field, json] of Object.entries(hash)) {
     if (!field.startsWith('m:')) continue;
     const variant = field.slice(2);
@@ -37,7 +43,7 @@ export function parseMetaHash(hash: Record<string, string>, now: number, key?: s
     const lastAccess = hash[`a:${variant}`];
     if (hits !== undefined) meta.hits = Number(hits);
     if (lastAccess !== undefined) meta.lastAccess = Number(lastAccess);
-    variants.push(meta);
+    variants.push({ meta, usefulUntil });
   }
   return variants;
 }

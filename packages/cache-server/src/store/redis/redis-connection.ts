@@ -123,3 +123,20 @@ export async function closeClient(client: RedisClient): Promise<void> {
 export function masterNodes(client: RedisClient): Redis[] {
   return client instanceof Cluster ? client.nodes('master') : [client];
 }
+
+/** `host:port`, as ioredis names cluster nodes in its slot map. */
+export function nameOf(node: Redis): string {
+  return `${node.options.host}:${node.options.port}`;
+}
+
+/**
+ * The masters that own data, by name, whether or not a connection to them is up (ioredis drops
+ * the connection of a master that died, not its slots); and the connections there are.
+ */
+export function dataMasters(client: RedisClient): { names: string[]; nodes: Redis[] } {
+  const nodes = masterNodes(client);
+  if (!(client instanceof Cluster)) return { names: nodes.map(nameOf), nodes };
+  const owners = new Set<string>();
+  for (const owner of client.slots) if (owner?.[0] !== undefined) owners.add(owner[0]);
+  return { names: owners.size > 0 ? [...owners] : nodes.map(nameOf), nodes };
+}

@@ -5,7 +5,7 @@ import type { StoreHealth } from '../store.js';
 import { StoreError } from '../store-errors.js';
 import { Breaker, DEFAULT_BREAKER_OPTIONS, type BreakerOptions } from './breaker.js';
 import { classifyRedisError, RedisTimeoutError, signalsOutage, type RedisErrorKind } from './redis-errors.js';
-import type { RedisClient } from './redis-connection.js';
+import { dataMasters, nameOf, type RedisClient } from './redis-connection.js';
 
 /**
  * Where a call goes, for the breaker that guards it: a Redis key (the master owning its slot),
@@ -152,7 +152,7 @@ export class RedisGate {
     if (!(this.client instanceof Cluster)) {
       return { state: 'degraded', since: first.since, code: first.code, message: describeOutage(first) };
     }
-    const masters = Math.max(this.client.nodes('master').length, open.length);
+    const masters = Math.max(dataMasters(this.client).names.length, open.length);
     const partial = open.length < masters;
     const names = parts.map((part) => `${part.name} (${part.code})`).join(', ');
     return {
@@ -174,7 +174,7 @@ export class RedisGate {
     const { client } = this;
     if (!(client instanceof Cluster)) return this.breakerNamed(this.where);
     if (route === undefined) return undefined;
-    if (typeof route !== 'string') return this.breakerNamed(nodeName(route));
+    if (typeof route !== 'string') return this.breakerNamed(nameOf(route));
     const owner = client.slots[calculateSlot(route)]?.[0];
     // No slot map yet (never connected): one breaker for the whole cluster until there is one.
     return this.breakerNamed(owner ?? this.where);
@@ -239,8 +239,10 @@ export class RedisGate {
 
   private async probe(breaker: Breaker): Promise<void> {
     const server = this.serverOf(breaker);
-    // A master that left the cluster's slot map owns nothing any more: nothing to guard.
+    // A master that owns no slot any more (a replica took over) has nothing left to guard.
     if (server === 'gone') return this.closeBreaker(breaker);
+    // Still the owner, but ioredis dropped its connection for now: unavailable.
+    if (server === undefined) return;
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_resolve, reject) => {
       timer = setTimeout(() => reject(new RedisTimeoutError('probe timed out')), this.options.timeoutMs);
@@ -264,10 +266,11 @@ export class RedisGate {
     );
   }
 
-  private serverOf(breaker: Breaker): RedisClient | 'gone' {
+  private serverOf(breaker: Breaker): RedisClient | 'gone' | undefined {
     const { client } = this;
     if (!(client instanceof Cluster) || breaker.node === this.where) return client;
-    return client.nodes('master').find((node) => nodeName(node) === breaker.node) ?? 'gone';
+    if (!client.slots.some((owners) => owners?.[0] === breaker.node)) return 'gone';
+    return client.nodes('master').find((node) => nameOf(node) === breaker.node);
   }
 
   private unavailable(breaker: Breaker): RedisUnavailableError {
@@ -282,11 +285,6 @@ export class RedisGate {
   private count(kind: RedisErrorKind): void {
     this.errors[kind] = (this.errors[kind] ?? 0) + 1;
   }
-}
-
-/** `host:port`, as ioredis names cluster nodes in its slot map. */
-function nodeName(node: Redis): string {
-  return `${node.options.host}:${node.options.port}`;
 }
 
 function codeOf(kind: string): string {

@@ -6,6 +6,7 @@ import { createHash, randomBytes } from 'node:crypto';
  *
  *   <prefix>{<sha256(key)>}:meta             hash: every variant of one key (see meta-fields.ts)
  *   <prefix>{<sha256(key)>}:body:<bodyId>    hash: chunk index → up to CHUNK_SIZE body bytes
+ *   <prefix>{<sha256(key)>}:body:<bodyId>:reading   a reader's lease on that body (redis-scripts.ts)
  *   <prefix>lock:{<sha256(key)>}             collapsing lock of one key (lock.ts)
  *   <prefix>stats                            hash: entries, size (approximate, see redis-stats.ts)
  *   <prefix>invalidate                       pub/sub channel (invalidation-bus.ts)
@@ -27,6 +28,8 @@ export interface RedisKeys {
   /** Prefix of every body key of one key; the Lua scripts append the body id. */
   bodyPrefix(hash: string): string;
   body(hash: string, bodyId: string): string;
+  /** The lease readers of a body hold while they stream it (the scripts derive it from body()). */
+  reading(hash: string, bodyId: string): string;
   lock(hash: string): string;
   readonly stats: string;
   readonly recountLock: string;
@@ -43,6 +46,7 @@ export function createRedisKeys(prefix = DEFAULT_PREFIX): RedisKeys {
     meta: (hash) => `${prefix}{${hash}}:meta`,
     bodyPrefix: (hash) => `${prefix}{${hash}}:body:`,
     body: (hash, bodyId) => `${prefix}{${hash}}:body:${bodyId}`,
+    reading: (hash, bodyId) => `${prefix}{${hash}}:body:${bodyId}:reading`,
     lock: (hash) => `${prefix}lock:{${hash}}`,
     stats: `${prefix}stats`,
     recountLock: `${prefix}lock:recount`,

@@ -10,12 +10,24 @@ import { defineScript } from './lua-script.js';
  * Lua compares and counts on the small fields and never rewrites the JSON (cjson would turn an
  * empty array into an object).
  *
- * A body that stops being current (replaced, deleted, pruned) is not deleted but *retired*:
- * its TTL is cut to the read grace, so a reader that opened it keeps reading the complete old
- * bytes (the Store contract); every chunk read extends a body's TTL to at least that grace.
+ * A body that stops being current (replaced, deleted, pruned) is *retired*: deleted at once when
+ * nobody is reading it, which frees its memory now (a purge under `maxmemory-policy noeviction`
+ * must make room), else kept for the read grace, so that a reader that opened it keeps reading
+ * the complete old bytes (the Store contract). A reader of a body of several chunks holds a
+ * lease (`<body>:reading`, set when it opens the body and renewed while it reads); a body of one
+ * chunk is read whole when it is opened and needs none.
+ *
+ * Every script that changes a key's variants also PUBLISHes the change on the invalidation
+ * channel, in the same atomic step (invalidation-bus.ts): no change without its message, which
+ * is what lets a node keep metadata in memory (meta-cache.ts). The last three ARGV of those
+ * scripts are: channel, source (the publishing node's bus id), key (the cache key).
  */
 const HELPERS = `
 local function retire(key, grace)
+  if redis.call('EXISTS', key .. ':reading') == 0 then
+    redis.call('UNLINK', key)
+    return
+  end
   local ttl = redis.call('PTTL', key)
   if ttl == -1 or ttl > grace then redis.call('PEXPIRE', key, grace) end
 end
@@ -34,6 +46,14 @@ local function dropVariant(meta, bodyPrefix, v, grace)
   if id and size > 0 then retire(bodyPrefix .. id, grace) end
   redis.call('HDEL', meta, 'm:' .. v, 'b:' .. v, 's:' .. v, 't:' .. v, 'h:' .. v, 'a:' .. v)
   return size, id
+end
+-- {kind='key'}: this key changed ('update') or lost variants ('delete'); one: the variant is named,
+-- ids: the bodies that stopped being current (cjson sends an empty list as {}: the bus reads it).
+local function announce(channel, source, key, v, one, reason, ids)
+  local event = {kind = 'key', key = key, reason = reason}
+  if one then event.variant = v end
+  if ids then event.bodyIds = ids end
+  redis.call('PUBLISH', channel, cjson.encode({source = source, event = event}))
 end
 local function variantsOf(meta, tag)
   local variants = {}
@@ -62,8 +82,8 @@ end
  * bytes, then points the variant at it in the same atomic step (replacing and retiring the
  * previous body), prunes variants past their useful life, and sets the TTLs.
  * KEYS: meta, body. ARGV: variant, bodyId, json, size, chunkSize, usefulUntil, now, grace,
- * bodyPrefix, hits|'', lastAccess|''. Returns {1, Δentries, Δbytes, ...ids of the bodies it
- * retired}, or {0, 0, 0} when the body is incomplete (it is then deleted).
+ * bodyPrefix, hits|'', lastAccess|'', channel, source, key. Returns {1, Δentries, Δbytes, ...ids
+ * of the bodies it retired}, or {0, 0, 0} when the body is incomplete (it is then deleted).
  */
 export const COMMIT = defineScript(
   'commit',
@@ -105,6 +125,9 @@ if ARGV[11] ~= '' then redis.call('HSET', meta, 'a:' .. v, ARGV[11]) end
 if chunks > 0 then redis.call('PEXPIRE', body, math.max(usefulUntil - now, 1) + grace) end
 expireMeta(meta, now)
 result[2], result[3] = entries, bytes
+local retired = {}
+for i = 4, #result do retired[#retired + 1] = result[i] end
+announce(ARGV[12], ARGV[13], ARGV[14], v, true, 'update', retired)
 return result
 `,
 );
@@ -113,7 +136,8 @@ return result
  * Replaces a variant's metadata if it still holds `bodyId` (304 freshening), keeping the larger
  * hit count and last access, and moves its TTLs to the new useful life.
  * KEYS: meta. ARGV: variant, bodyId, json, usefulUntil, now, grace, bodyPrefix, hits|'',
- * lastAccess|''. Returns 1 when updated, 0 when the variant is gone or holds another body.
+ * lastAccess|'', channel, source, key. Returns 1 when updated, 0 when the variant is gone or
+ * holds another body.
  */
 export const UPDATE_META = defineScript(
   'update-meta',
@@ -129,14 +153,16 @@ if (tonumber(redis.call('HGET', meta, 's:' .. v)) or 0) > 0 then
   redis.call('PEXPIRE', ARGV[7] .. id, math.max(usefulUntil - now, 1) + grace)
 end
 expireMeta(meta, now)
+announce(ARGV[10], ARGV[11], ARGV[12], v, true, 'update', nil)
 return 1
 `,
 );
 
 /**
  * Removes variants: every one (`mode` = 'all') or the one named, and only if it holds
- * `bodyId` when that is not ''. Their bodies are retired.
- * KEYS: meta. ARGV: bodyPrefix, grace, now, mode, variant, bodyId|''.
+ * `bodyId` when that is not ''. Their bodies are retired. Announced even when nothing was
+ * removed (Redis had expired or evicted it): a node's memory tier may still hold a copy.
+ * KEYS: meta. ARGV: bodyPrefix, grace, now, mode, variant, bodyId|'', channel, source, key.
  * Returns {removed variants, removed bytes, ...their body ids}.
  */
 export const DELETE = defineScript(
@@ -155,26 +181,36 @@ for _, v in ipairs(variants) do
   end
 end
 if result[1] > 0 then expireMeta(meta, now) end
+local ids = {}
+for i = 3, #result do ids[#ids + 1] = result[i] end
+announce(ARGV[7], ARGV[8], ARGV[9], ARGV[5], ARGV[4] ~= 'all', 'delete', ids)
 return result
 `,
 );
 
-/** KEYS: meta. ARGV: variant, bodyId, now. Counts a hit if the variant still holds that body. */
+/**
+ * Records hits batched on a node (recency-batch.ts): KEYS: meta. ARGV: variant, bodyId, hits,
+ * last access, bodyPrefix. Adds the hits if the variant still holds that body, and touches the
+ * body too, so that Redis's own LRU (maxmemory-policy allkeys-lru) sees it used although the
+ * node served it from memory.
+ */
 export const MARK_USED = defineScript(
   'mark-used',
   `${HELPERS}
 local meta, v = KEYS[1], ARGV[1]
 if redis.call('HGET', meta, 'b:' .. v) ~= ARGV[2] then return 0 end
-redis.call('HINCRBY', meta, 'h:' .. v, 1)
-setMax(meta, 'a:' .. v, ARGV[3])
+redis.call('HINCRBY', meta, 'h:' .. v, tonumber(ARGV[3]))
+setMax(meta, 'a:' .. v, ARGV[4])
+redis.call('TOUCH', ARGV[5] .. ARGV[2])
 return 1
 `,
 );
 
 /**
- * Checks that a variant still holds `bodyId` and that the body exists, and guarantees the body
- * the read grace. KEYS: meta. ARGV: variant, bodyId, bodyPrefix, grace, '1' to also return
- * chunk 0. Returns {0} not current, {2} body missing, {1[, chunk 0]} ready.
+ * Checks that a variant still holds `bodyId` and that the body exists. With '1', returns chunk 0
+ * (a body of one chunk, read whole here); otherwise the reader takes a lease on the body and the
+ * body is kept for at least the read grace. KEYS: meta. ARGV: variant, bodyId, bodyPrefix, grace,
+ * '1' for the whole body. Returns {0} not current, {2} body missing, {1[, chunk 0]} ready.
  */
 export const OPEN_BODY = defineScript(
   'open-body',
@@ -184,19 +220,24 @@ if redis.call('HGET', meta, 'b:' .. v) ~= id then return {0} end
 if (tonumber(redis.call('HGET', meta, 's:' .. v)) or 0) == 0 then return {1} end
 local body = ARGV[3] .. id
 if redis.call('EXISTS', body) == 0 then return {2} end
-keepFor(body, tonumber(ARGV[4]))
 if ARGV[5] == '1' then return {1, redis.call('HGET', body, '0')} end
+keepFor(body, tonumber(ARGV[4]))
+redis.call('SET', body .. ':reading', '1', 'PX', ARGV[4])
 return {1}
 `,
 );
 
-/** KEYS: body. ARGV: chunk index, grace. The chunk (nil when gone); the body lives ≥ grace more. */
-export const READ_CHUNK = defineScript(
-  'read-chunk',
+/**
+ * A reader renews its lease while it streams a body (chunks themselves are read with HMGET).
+ * KEYS: body. ARGV: grace. Returns 0 when the body is gone.
+ */
+export const KEEP_READING = defineScript(
+  'keep-reading',
   `${HELPERS}
-local chunk = redis.call('HGET', KEYS[1], ARGV[1])
-if chunk then keepFor(KEYS[1], tonumber(ARGV[2])) end
-return chunk
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+keepFor(KEYS[1], tonumber(ARGV[1]))
+redis.call('SET', KEYS[1] .. ':reading', '1', 'PX', ARGV[1])
+return 1
 `,
 );
 
@@ -213,4 +254,4 @@ return 1
 `,
 );
 
-export const ALL_SCRIPTS = [COMMIT, UPDATE_META, DELETE, MARK_USED, OPEN_BODY, READ_CHUNK, WRITE_CHUNK];
+export const ALL_SCRIPTS = [COMMIT, UPDATE_META, DELETE, MARK_USED, OPEN_BODY, KEEP_READING, WRITE_CHUNK];
