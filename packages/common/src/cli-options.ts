@@ -19,8 +19,10 @@ export interface OptionSpec<T = unknown> {
   boolean?: boolean;
   /** Name of the value in `--help` (`--max-size <size>`); defaults to the first word of `expected`. */
   placeholder?: string;
-  /** How `--help` shows the default (e.g. bytes as `1GiB`). */
+  /** How `--help` shows the default (e.g. bytes as `1GiB`); also how --check-config shows any value. */
   showDefault?(value: T): string;
+  /** For secrets: what is shown instead of the value (--check-config, the admin config endpoint). */
+  redact?(value: T): string;
 }
 
 /** Thrown for any bad option: the message is one line naming the option and what was expected. */
@@ -32,28 +34,64 @@ export class OptionError extends Error {
   }
 }
 
+/** Where an option's value came from, in precedence order. */
+export type OptionSource = 'flag' | 'env' | 'file' | 'default';
+
+/**
+ * Option values read from a config file, as text (the same `parse` reads them as a flag's), and
+ * where each was written (`simple-cache.yaml:3`), for error messages.
+ */
+export interface FileOptions {
+  values: Readonly<Record<string, string>>;
+  where(flag: string): string;
+}
+
+/** A flag that asks for an action instead of setting an option (`--check-config`), like --help. */
+export interface ActionSpec {
+  flag: string;
+  description: string;
+}
+
+export interface ParseExtras {
+  /** The config file's values: below flags and environment, above defaults. */
+  file?: FileOptions;
+  actions?: readonly ActionSpec[];
+}
+
 export interface ParsedOptions {
   values: Record<string, unknown>;
+  /** Which layer gave each option its value. */
+  sources: Record<string, OptionSource>;
   help: boolean;
+  /** The action flags given (`check-config`). */
+  actions: ReadonlySet<string>;
 }
 
 /**
- * Reads `argv` (without node and script) and `env`. The first positional argument, when
- * `positional` names a spec, sets that option (`start 8001`). Precedence: flag > env > default.
+ * Reads `argv` (without node and script), `env` and a config file's values. The first positional
+ * argument, when `positional` names a spec, sets that option (`start 8001`). Precedence:
+ * flag > env > file > default.
  */
 export function parseOptions(
   specs: readonly OptionSpec[],
   argv: readonly string[],
   env: Readonly<Record<string, string | undefined>>,
   positional?: string,
+  extras: ParseExtras = {},
 ): ParsedOptions {
   const byFlag = new Map(specs.map((s) => [s.flag, s]));
+  const actionFlags = new Set((extras.actions ?? []).map((action) => `--${action.flag}`));
   const raw = new Map<string, string>();
+  const actions = new Set<string>();
   let help = false;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string;
     if (arg === '--help' || arg === '-h') {
       help = true;
+      continue;
+    }
+    if (actionFlags.has(arg)) {
+      actions.add(arg.slice(2));
       continue;
     }
     if (arg === '--') continue;
@@ -78,10 +116,16 @@ export function parseOptions(
     throw new OptionError(`unexpected argument "${arg}" (see --help)`);
   }
   const values: Record<string, unknown> = {};
+  const sources: Record<string, OptionSource> = {};
   for (const spec of specs) {
-    const fromFlag = raw.get(spec.flag);
     const fromEnv = env[spec.env];
-    const text = fromFlag ?? (fromEnv === undefined || fromEnv === '' ? undefined : fromEnv);
+    const layers: [OptionSource, string | undefined][] = [
+      ['flag', raw.get(spec.flag)],
+      ['env', fromEnv === '' ? undefined : fromEnv],
+      ['file', extras.file?.values[spec.flag]],
+    ];
+    const [source, text] = layers.find(([, value]) => value !== undefined) ?? ['default', undefined];
+    sources[spec.flag] = source;
     if (text === undefined) {
       values[spec.flag] = spec.default;
       continue;
@@ -89,26 +133,37 @@ export function parseOptions(
     try {
       values[spec.flag] = spec.parse(text);
     } catch {
-      const where = fromFlag !== undefined ? `--${spec.flag}` : `${spec.env}`;
+      const where = { flag: `--${spec.flag}`, env: spec.env, file: extras.file?.where(spec.flag), default: '' }[source];
       throw new OptionError(`invalid ${where} "${text}": expected ${spec.expected}`);
     }
   }
-  return { values, help };
+  return { values, sources, help, actions };
+}
+
+export interface HelpExtras {
+  actions?: readonly ActionSpec[];
+  /** Says where else options come from (a config file) and how the layers rank. */
+  precedence?: string;
+  describeDefault?: (value: unknown) => string;
 }
 
 /** `--help` text: usage line, then one row per option with its default and environment variable. */
-export function formatHelp(usage: string, specs: readonly OptionSpec[], describeDefault = defaultText): string {
+export function formatHelp(usage: string, specs: readonly OptionSpec[], extras: HelpExtras = {}): string {
+  const describeDefault = extras.describeDefault ?? defaultText;
   const rows = specs.map((s) => [
     `--${s.flag}${s.boolean ? '' : ` <${s.placeholder ?? s.expected.split(' ')[0] ?? 'value'}>`}`,
     s,
   ]);
-  const width = Math.max(...rows.map(([left]) => (left as string).length));
-  const lines = [`Usage: ${usage}`, '', 'Options (flag > environment variable > default):'];
+  const actions = extras.actions ?? [];
+  const width = Math.max(...rows.map(([left]) => (left as string).length), ...actions.map((a) => a.flag.length + 2));
+  const lines = [`Usage: ${usage}`, ''];
+  lines.push(`Options (${extras.precedence ?? 'flag > environment variable > default'}):`);
   for (const [left, spec] of rows as [string, OptionSpec][]) {
     lines.push(`  ${left.padEnd(width)}  ${spec.description}`);
     const shown = spec.showDefault ? spec.showDefault(spec.default) : describeDefault(spec.default);
     lines.push(`  ${''.padEnd(width)}  default: ${shown}; env: ${spec.env}`);
   }
+  for (const action of actions) lines.push(`  ${`--${action.flag}`.padEnd(width)}  ${action.description}`);
   lines.push(`  ${'--help'.padEnd(width)}  show this help`);
   return lines.join('\n');
 }
@@ -151,11 +206,22 @@ export function parseSize(text: string): number {
   return bytes;
 }
 
-const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+const DURATION_UNITS: Record<string, number> = {
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+  w: 7 * 86_400_000,
+  y: 365 * 86_400_000,
+};
 
-/** `500ms`, `2s`, `1m`, `1h`, `1d`; a bare number is seconds (as in nginx). Returns milliseconds. */
+/**
+ * `500ms`, `2s`, `1m`, `1h`, `1d`, `1w`, `1y` (365 days, as nginx's `y`); a bare number is
+ * seconds (as in nginx). Returns milliseconds.
+ */
 export function parseDuration(text: string): number {
-  const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/i.exec(text);
+  const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w|y)?\s*$/i.exec(text);
   if (!match) throw new Error('not a duration');
   return Math.round(Number(match[1]) * (DURATION_UNITS[(match[2] ?? 's').toLowerCase()] as number));
 }

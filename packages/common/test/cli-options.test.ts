@@ -32,6 +32,9 @@ describe('parseDuration', () => {
     ['1h', 3_600_000],
     ['30', 30_000],
     ['1.5s', 1500],
+    ['1d', 86_400_000],
+    ['2w', 14 * 86_400_000],
+    ['1y', 365 * 86_400_000],
   ])('%s → %d ms', (text, ms) => expect(parseDuration(text)).toBe(ms));
   test.each(['', 's', '-2s', '2 fortnights', 'soon'])('rejects %j', (text) => {
     expect(() => parseDuration(text)).toThrow();
@@ -105,5 +108,27 @@ describe('parseOptions', () => {
 
   test('a bad environment value names the variable', () => {
     expect(() => parseOptions(specs, [], { T_MAX: 'x' }, 'port')).toThrow(/invalid T_MAX "x"/);
+  });
+
+  test('a config file’s values rank below flags and environment, above defaults', () => {
+    const file = { values: { port: '7001', 'max-size': '2k' }, where: (flag: string) => `c.yaml:3 ${flag}` };
+    expect(parseOptions(specs, [], {}, 'port', { file })).toMatchObject({
+      values: { port: 7001, 'max-size': 2048 },
+      sources: { port: 'file', 'max-size': 'file' },
+    });
+    expect(parseOptions(specs, ['7003'], { T_MAX: '1k' }, 'port', { file })).toMatchObject({
+      values: { port: 7003, 'max-size': 1024 },
+      sources: { port: 'flag', 'max-size': 'env' },
+    });
+    const bad = { values: { port: 'x' }, where: () => 'c.yaml:3 port' };
+    expect(() => parseOptions(specs, [], {}, 'port', { file: bad })).toThrow(/invalid c\.yaml:3 port "x"/);
+  });
+
+  test('action flags are reported, not parsed as options', () => {
+    const actions = [{ flag: 'check-config', description: 'check' }];
+    const parsed = parseOptions(specs, ['--check-config', '9000'], {}, 'port', { actions });
+    expect([...parsed.actions]).toEqual(['check-config']);
+    expect(parsed.values.port).toBe(9000);
+    expect(() => parseOptions(specs, ['--check-config'], {}, 'port')).toThrow(/unknown option --check-config/);
   });
 });
