@@ -84,4 +84,36 @@ export interface CacheServerConfig {
   stripTargetedField: boolean;
   /** Largest body fetched whole (and stored) to answer a Range miss; above it the Range is passed through. */
   rangeFetchMax: number;
+  /** The config file read at start-up and on reload (`--config`); '' = none. */
+  configFile: string;
+  /** The operator's per-path rules (config file `rules:`), in file order; every matching one applies. */
+  rules: readonly RuleConfig[];
+}
+
+/** A duration as written: `5m`, `500ms`, `1d`, or a number of seconds. */
+export type DurationText = string | number;
+
+/**
+ * One rule as written in the config file (validated against one schema, cache-server's
+ * rules/rule-schema.ts; compiled by rules/compile.ts). Names are the file's own.
+ */
+export interface RuleConfig {
+  name?: string;
+  match: {
+    /** Path globs: `*` within one segment, `**` across segments. */
+    path?: string | readonly string[];
+    /** Request methods; GET and HEAD when absent. */
+    methods?: readonly string[];
+    /** Response statuses or classes (`404`, `5xx`), for the settings that act on the response. */
+    status?: number | string | readonly (number | string)[];
+  };
+  bypass?: boolean;
+  ttl?: DurationText;
+  force?: boolean;
+  'default-ttl'?: DurationText;
+  key?: { 'ignore-query'?: readonly string[]; 'sort-query'?: boolean; headers?: readonly string[] };
+  'strip-cookies'?: boolean;
+  grace?: DurationText;
+  'stale-if-error'?: DurationText;
+  'stale-while-revalidate'?: DurationText;
 }

@@ -42,6 +42,21 @@ export interface PolicyOptions {
    * forward this header so that downstream CDN caches can use it as well", but MAY remove it.
    */
   stripTargetedField: boolean;
+  /**
+   * The operator's rules (rules/, issue 14) for this request, all optional and in seconds:
+   * `ttl` replaces the response's own lifetime (s-maxage, max-age, Expires, heuristic) and counts
+   * as explicit freshness; `force` with it makes the response's Cache-Control, targeted field and
+   * Expires ignored and Set-Cookie / Authorization no longer refuse storing; `defaultTtl` is the
+   * lifetime when the response gives none explicitly (instead of the heuristic); `staleIfError`
+   * and `staleWhileRevalidate` replace the response's directives of those names (RFC 5861);
+   * `stripCookies`: Set-Cookie is removed before storing, so it refuses nothing.
+   */
+  ttl?: number;
+  force?: boolean;
+  defaultTtl?: number;
+  staleIfError?: number;
+  staleWhileRevalidate?: number;
+  stripCookies?: boolean;
 }
 
 /** RFC 9111 §4.2.2: "a typical setting of this fraction might be 10%" of the time since Last-Modified. */
