@@ -4,8 +4,10 @@ import type { Logger } from 'pino';
 import type { CacheServerConfig } from '@simple-cache/common';
 import { ADMIN_HOST, buildAdminServer } from './admin/admin-server.js';
 import { adminPlugin, createTelemetry, type AdminDeps } from './admin/index.js';
+import { createReloadMetrics } from './admin/config-endpoints.js';
 import { composeStore, type StoreOverrides } from './compose-store.js';
-import { policyOptionsFrom, resolveConfig } from './config.js';
+import { loadConfig, OPTIONS, policyOptionsFrom, resolveConfig, type LoadedConfig } from './config.js';
+import { LiveConfig, type ReloadResult } from './live-config.js';
 import { installLimits, serverOptions } from './limits/limits.js';
 import { createLogger } from './logger.js';
 import { createOriginClient } from './origin/origin-client.js';
@@ -25,6 +27,17 @@ export interface CacheServer {
   fastHit?: FastHit;
   /** The separate admin server (`--admin-port`, on 127.0.0.1); it listens when `app` gets ready. */
   admin?: FastifyInstance;
+  /** The config in force and its reload (SIGHUP, `POST <admin>/config/reload`). */
+  live: LiveConfig;
+}
+
+export interface BuildOptions {
+  logger?: Logger;
+  store?: StoreOverrides;
+  /** The config file's sha256, when the config came from one. */
+  fileHash?: string | undefined;
+  /** Loads the config again from its sources, for a reload; without it a reload re-applies `config`. */
+  reload?: () => Pick<LoadedConfig, 'config' | 'fileHash'>;
 }
 
 /** Fastify's default: longer than common load balancers' idle timeouts, so they close first. */
@@ -39,7 +52,7 @@ const ALL_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS']
  */
 export async function buildCacheServer(
   config: Readonly<CacheServerConfig>,
-  options: { logger?: Logger; store?: StoreOverrides } = {},
+  options: BuildOptions = {},
 ): Promise<CacheServer> {
   const logger = options.logger ?? createLogger(config.logLevel);
   const policy = policyOptionsFrom(config);
@@ -58,6 +71,12 @@ export async function buildCacheServer(
   });
   // Metrics watch the proxy (observer) and the origin client (timed); the proxy knows neither.
   const telemetry = createTelemetry({ store, inFlight: () => proxy.inFlight.size });
+  const live = createLiveConfig(
+    config,
+    options,
+    logger,
+    createReloadMetrics(telemetry.registry, () => live),
+  );
   const origin = telemetry.observeOrigin(untimedOrigin);
   const proxyDeps: ProxyDeps = {
     config,
@@ -76,6 +95,7 @@ export async function buildCacheServer(
     store,
     origin: untimedOrigin,
     telemetry,
+    live,
     inFlight: () => proxy.inFlight.size,
     ...(announcePurge ? { announcePurge } : {}),
     ...(dropLocalCopies ? { dropLocalCopies } : {}),
@@ -133,7 +153,43 @@ export async function buildCacheServer(
     await store.close();
     origin.close();
   });
-  return { app, store, proxy, config, ...(fastHit ? { fastHit } : {}), ...(admin ? { admin } : {}) };
+  return { app, store, proxy, config, live, ...(fastHit ? { fastHit } : {}), ...(admin ? { admin } : {}) };
+}
+
+/** The reloadable config: one log line per reload, whatever its result, and the reload metric. */
+function createLiveConfig(
+  config: Readonly<CacheServerConfig>,
+  options: BuildOptions,
+  logger: Logger,
+  countReload: (result: ReloadResult) => void,
+): LiveConfig {
+  const flags = new Map<string, string>(OPTIONS.map((spec) => [spec.field, spec.flag]));
+  return new LiveConfig(
+    { config, fileHash: options.fileHash },
+    {
+      load: options.reload ?? (() => ({ config, fileHash: options.fileHash })),
+      flagOf: (field) => flags.get(field) ?? field,
+      setLogLevel: (level) => (logger.level = level),
+      onReload: (result) => {
+        countReload(result);
+        const file = config.configFile || undefined;
+        if (!result.ok) {
+          logger.error(
+            { file, code: result.code, error: result.error },
+            'config reload failed; the running config stays',
+          );
+        } else if (result.needsRestart.length > 0) {
+          const { fileHash, applied, needsRestart } = result;
+          logger.warn(
+            { file, fileHash, applied, needsRestart },
+            'config reloaded; some changed options need a restart',
+          );
+        } else {
+          logger.info({ file, fileHash: result.fileHash, applied: result.applied }, 'config reloaded');
+        }
+      },
+    },
+  );
 }
 
 /** Starts a cache server (tests and embedders): defaults filled in, listening on `port` (0 = any). */
@@ -141,8 +197,14 @@ export async function startCacheServer(
   partial: Partial<CacheServerConfig> = {},
   options: { logger?: Logger; store?: StoreOverrides } = {},
 ): Promise<CacheServer & { url: string; adminUrl?: string; close(): Promise<void> }> {
-  const config = resolveConfig({ host: '127.0.0.1', port: 0, ...partial });
-  const server = await buildCacheServer(config, options);
+  // With a config file, `partial` ranks as flags do: above the file.
+  const load = () => {
+    const fromFile = partial.configFile ? loadConfig(['--config', partial.configFile], {}) : undefined;
+    const base = fromFile ? { ...fromFile.config } : {};
+    return { config: resolveConfig({ ...base, host: '127.0.0.1', port: 0, ...partial }), fileHash: fromFile?.fileHash };
+  };
+  const { config, fileHash } = load();
+  const server = await buildCacheServer(config, { ...options, fileHash, reload: load });
   await server.app.listen({ port: config.port, host: config.host });
   const address = server.app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;

@@ -1,27 +1,42 @@
 import { formatHelp, OptionError } from '@simple-cache/common';
-import { loadConfig, OPTIONS, USAGE } from './config.js';
+import { ConfigFileError, formatResolvedConfig } from './config-file/index.js';
+import { ACTIONS, loadConfig, OPTIONS, PRECEDENCE, USAGE, type LoadedConfig } from './config.js';
 
-/** argv + env → config (validated once, frozen) → server; SIGINT/SIGTERM close it gracefully. */
+/**
+ * argv + env + config file → config (validated once, frozen) → server. SIGINT/SIGTERM close it
+ * gracefully; SIGHUP reloads the config file (live-config.ts). `--check-config` validates and
+ * prints the resolved config, then exits 0 (valid) or 2 (not), as `nginx -t` does.
+ */
 async function main(): Promise<void> {
-  let loaded;
+  const argv = process.argv.slice(2);
+  let loaded: LoadedConfig;
   try {
-    loaded = loadConfig(process.argv.slice(2), process.env);
+    loaded = loadConfig(argv, process.env);
   } catch (error) {
-    if (error instanceof OptionError) {
-      process.stderr.write(`cache-server: ${error.message}\n`);
+    if (error instanceof OptionError || error instanceof ConfigFileError) {
+      process.stderr.write(`cache-server: ${error.message.split('\n').join('\ncache-server: ')}\n`);
       process.exit(2);
     }
     throw error;
   }
   if (loaded.help) {
-    process.stdout.write(`${formatHelp(USAGE, OPTIONS)}\n`);
+    process.stdout.write(`${formatHelp(USAGE, OPTIONS, { actions: ACTIONS, precedence: PRECEDENCE })}\n`);
     return;
   }
   const { config } = loaded;
+  if (loaded.checkConfig) {
+    process.stdout.write(`${formatResolvedConfig(OPTIONS, config, loaded.sources)}\n`);
+    const file = config.configFile === '' ? 'the options' : config.configFile;
+    process.stderr.write(`cache-server: ${file}: configuration is valid\n`);
+    return;
+  }
   // Loaded once the options are known good: Fastify, got and the rest take most of start-up, and
   // `--help` or a bad option need none of them.
   const { buildCacheServer } = await import('./app.js');
-  const server = await buildCacheServer(config);
+  const server = await buildCacheServer(config, {
+    fileHash: loaded.fileHash,
+    reload: () => loadConfig(argv, process.env),
+  });
   const { app } = server;
   let closing = false;
   const shutdown = (signal: string) => {
@@ -38,6 +53,10 @@ async function main(): Promise<void> {
   };
   process.once('SIGINT', () => shutdown('SIGINT'));
   process.once('SIGTERM', () => shutdown('SIGTERM'));
+  // Re-read the config file; the reload logs its own one line, whatever the result.
+  process.on('SIGHUP', () => {
+    if (!closing) server.live.reload();
+  });
   await app.listen({ port: config.port, host: config.host });
   const dashboard = dashboardUrl(server);
   app.log.info(

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import type { CacheServerConfig } from '@simple-cache/common';
+import type { ActionSpec, CacheServerConfig, OptionSource, RuleConfig } from '@simple-cache/common';
 import {
   parseDuration,
   parseLogLevel,
@@ -9,6 +9,7 @@ import {
   parseSize,
   type OptionSpec,
 } from '@simple-cache/common';
+import { checkRules, loadConfigFile } from './config-file/index.js';
 import { DEFAULT_CACHE_NAME, DEFAULT_TARGETED_FIELD, HEURISTIC_FRACTION, type PolicyOptions } from './policy/types.js';
 import { DEFAULT_MAX_ENTRIES, DEFAULT_MAX_VARIANTS } from './store/disk-bounds.js';
 import { DISK_STORE, parseRedisTarget } from './store/redis/redis-url.js';
@@ -57,12 +58,26 @@ export const DEFAULTS: Readonly<CacheServerConfig> = Object.freeze({
   targetedField: DEFAULT_TARGETED_FIELD,
   stripTargetedField: false,
   rangeFetchMax: 16 * 1024 ** 2,
+  configFile: '',
+  rules: Object.freeze([]) as readonly RuleConfig[],
 });
 
 const NAME = /^[A-Za-z][A-Za-z0-9._-]*$/;
 
 /** The one table of options: parsing, defaults, `--help` and error messages all come from it. */
 export const OPTIONS: readonly (OptionSpec & { field: keyof CacheServerConfig })[] = [
+  {
+    flag: 'config',
+    field: 'configFile',
+    env: 'CACHE_CONFIG',
+    description:
+      'YAML (.yaml, .yml) or JSON (.json) file: any option below under its flag name, and rules; re-read on SIGHUP',
+    default: DEFAULTS.configFile,
+    expected: 'a .yaml, .yml or .json file',
+    placeholder: 'file',
+    showDefault: (v) => ((v as string) === '' ? '(none)' : (v as string)),
+    parse: parseConfigPath,
+  },
   {
     flag: 'port',
     field: 'port',
@@ -112,6 +127,7 @@ export const OPTIONS: readonly (OptionSpec & { field: keyof CacheServerConfig })
     expected: 'disk, redis://host:port/db, rediss://host:port/db, or a comma list of redis:// cluster nodes',
     placeholder: 'disk|url',
     parse: parseStore,
+    redact: (v) => redactStorePasswords(v as string),
   },
   {
     flag: 'collapse-wait',
@@ -372,6 +388,7 @@ export const OPTIONS: readonly (OptionSpec & { field: keyof CacheServerConfig })
     expected: 'a token of letters, digits and -._~+/',
     placeholder: 'token',
     parse: parseToken,
+    redact: (v) => ((v as string) === '' ? '' : '(redacted)'),
   },
   {
     flag: 'tag-header',
@@ -485,19 +502,70 @@ export function policyOptionsFrom(config: Readonly<CacheServerConfig>): Readonly
 /** The policy's options with every default (tests and embedders that build no config). */
 export const DEFAULT_POLICY_OPTIONS: Readonly<PolicyOptions> = policyOptionsFrom(DEFAULTS);
 
-/** argv + env → a validated, frozen config; throws OptionError naming the bad option. */
-export function loadConfig(
-  argv: readonly string[],
-  env: Readonly<Record<string, string | undefined>>,
-): { config: Readonly<CacheServerConfig>; help: boolean } {
-  const { values, help } = parseOptions(OPTIONS, argv, env, 'port');
-  return { config: resolveConfig(Object.fromEntries(OPTIONS.map((o) => [o.field, values[o.flag]]))), help };
+/** Flags that ask for an action instead of setting an option. */
+export const ACTIONS: readonly ActionSpec[] = [
+  {
+    flag: 'check-config',
+    description: 'validate the options and the config file, print the resolved config and exit: 0 if valid, 2 if not',
+  },
+];
+
+/** How the option layers rank, for --help. */
+export const PRECEDENCE = 'flag > environment variable > config file (--config) > default';
+
+/** Options whose relative paths, written in the config file, are relative to that file. */
+const FILE_RELATIVE = new Set(['cache-dir']);
+
+/** A loaded config and where it came from. */
+export interface LoadedConfig {
+  config: Readonly<CacheServerConfig>;
+  help: boolean;
+  /** `--check-config` was given. */
+  checkConfig: boolean;
+  /** Which layer set each option (flag name → flag, env, file or default). */
+  sources: Readonly<Record<string, OptionSource>>;
+  /** The config file's sha256 (hex); undefined without a file. */
+  fileHash: string | undefined;
 }
 
-/** Fills defaults for a partial config (used by tests and embedders) and freezes it. */
+/**
+ * argv + env + the config file they name → a validated, frozen config. Throws OptionError
+ * naming the bad option, or ConfigFileError naming file, line and path. Precedence: flag > env >
+ * file > default. The same function serves start-up, --check-config and reload (cli.ts).
+ */
+export function loadConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): LoadedConfig {
+  const first = parseOptions(OPTIONS, argv, env, 'port', { actions: ACTIONS });
+  const configFile = first.values.config as string;
+  const checkConfig = first.actions.has('check-config');
+  if (first.help || configFile === '')
+    return { ...resolved(first), help: first.help, checkConfig, fileHash: undefined };
+  const file = loadConfigFile(configFile, OPTIONS, FILE_RELATIVE);
+  const parsed = parseOptions(OPTIONS, argv, env, 'port', { actions: ACTIONS, file: file.options });
+  return { ...resolved(parsed, file.rules), help: false, checkConfig, fileHash: file.hash };
+}
+
+function resolved(
+  parsed: ReturnType<typeof parseOptions>,
+  rules: readonly RuleConfig[] = [],
+): Pick<LoadedConfig, 'config' | 'sources'> {
+  const fields = Object.fromEntries(OPTIONS.map((o) => [o.field, parsed.values[o.flag]]));
+  return { config: resolveConfig({ ...fields, rules }), sources: parsed.sources };
+}
+
+/**
+ * Fills defaults for a partial config (used by tests and embedders) and freezes it. Rules given
+ * here are checked against the config file's schema (ConfigFileError when invalid).
+ */
 export function resolveConfig(partial: Partial<CacheServerConfig>): Readonly<CacheServerConfig> {
   const defined = Object.fromEntries(Object.entries(partial).filter(([, v]) => v !== undefined));
+  if (partial.rules !== undefined && partial.rules.length > 0) checkRules(OPTIONS, partial.rules);
   return Object.freeze({ ...DEFAULTS, ...defined });
+}
+
+function parseConfigPath(text: string): string {
+  const file = text.trim();
+  if (!/\.(ya?ml|json)$/i.test(file) || file.includes('\0')) throw new Error('not a config file');
+  return file;
 }
 
 function parseHost(text: string): string {
@@ -509,6 +577,11 @@ function parseStore(text: string): string {
   const trimmed = text.trim();
   if (trimmed !== DISK_STORE) parseRedisTarget(trimmed);
   return trimmed;
+}
+
+/** `redis://user:secret@host` → `redis://user:(redacted)@host`, for every URL of a list. */
+function redactStorePasswords(store: string): string {
+  return store.replace(/(\/\/[^:/@,]*:)[^@/,]*@/g, '$1(redacted)@');
 }
 
 function parseDir(text: string): string {

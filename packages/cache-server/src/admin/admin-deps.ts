@@ -1,4 +1,5 @@
 import type { CacheServerConfig } from '@simple-cache/common';
+import type { LiveConfig } from '../live-config.js';
 import type { OriginClient } from '../origin/origin-client.js';
 import type { PolicyOptions } from '../policy/types.js';
 import type { Store } from '../store/store.js';
@@ -13,6 +14,8 @@ export interface AdminDeps {
   /** The origin client without telemetry: probes (ready, explain) are not traffic. */
   origin: OriginClient;
   telemetry: Telemetry;
+  /** The config in force and its reload. */
+  live: LiveConfig;
   /** Origin fetches in flight right now. */
   inFlight(): number;
   /** With a store shared by several nodes (Redis): tells every node's memory tier what a purge removed. */

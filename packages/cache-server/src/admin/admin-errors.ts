@@ -32,6 +32,11 @@ export const ADMIN_ERRORS = {
     status: 503,
     message: 'The shared store (Redis) is unavailable: nothing was purged there. Retry when it is back.',
   },
+  badConfig: {
+    code: 'CACHE_ERR_BAD_CONFIG',
+    status: 400,
+    message: 'The config file is invalid; the running config stays in force.',
+  },
 } as const satisfies Record<string, ErrorSpec>;
 
 /**

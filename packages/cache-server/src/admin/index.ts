@@ -1,6 +1,7 @@
 import fp from 'fastify-plugin';
 import type { AdminDeps } from './admin-deps.js';
 import { adminAuth } from './auth.js';
+import { adminConfig } from './config-endpoints.js';
 import { adminDashboard } from './dashboard.js';
 import { adminExplain } from './explain.js';
 import { adminHealth } from './health.js';
@@ -26,6 +27,7 @@ export const adminPlugin = fp<AdminDeps>(
     await app.register(adminStats, deps);
     await app.register(adminExplain, deps);
     await app.register(adminDashboard, deps);
+    await app.register(adminConfig, deps);
   },
   { name: 'simple-cache-admin', fastify: '5.x' },
 );
