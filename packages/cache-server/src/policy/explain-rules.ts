@@ -95,10 +95,22 @@ export const REUSE_RULES: Readonly<Record<string, Rule & { outcome: NextOutcome 
   },
   stale: { outcome: 'revalidate', rfc: 'RFC 9111 §4.3', text: 'Stale: validated with the origin before use.' },
   'vary-star': { outcome: 'miss', rfc: 'RFC 9111 §4.1', text: 'Vary: * matches no request: fetched again.' },
+  'not-shareable': {
+    outcome: 'miss',
+    rfc: 'RFC 9111 §3',
+    text: 'The stored response says no-store or private and no rule forces it now: it is fetched again.',
+  },
 };
 
 /** freshnessLifetime's sources. */
 export const FRESHNESS_RULES: Readonly<Record<FreshnessSource, Rule>> = {
+  // The operator's rules (config file): a configured lifetime in place of the response's own
+  // (ttl), or of the heuristic a cache MAY choose when none is explicit (default-ttl, §4.2.2).
+  'rule-ttl': { rfc: 'RFC 9111 §4.2.1', text: 'a rule’s ttl, which replaces the origin’s lifetime' },
+  'rule-default-ttl': {
+    rfc: 'RFC 9111 §4.2.2',
+    text: 'a rule’s default-ttl, in place of a heuristic: the origin gave no explicit lifetime',
+  },
   's-maxage': { rfc: 'RFC 9111 §5.2.2.10', text: 's-maxage, which a shared cache obeys before max-age' },
   'max-age': { rfc: 'RFC 9111 §5.2.2.1', text: 'max-age' },
   expires: { rfc: 'RFC 9111 §5.3', text: 'Expires minus Date' },

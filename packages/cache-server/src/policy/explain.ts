@@ -25,7 +25,17 @@ export { FRESHNESS_RULES, REUSE_RULES, STORABLE_RULES, type NextOutcome } from '
 
 export interface ExplainStep {
   /** What was checked. */
-  check: 'lookup' | 'storable' | 'targeted-field' | 'freshness' | 'age' | 'vary' | 'validators' | 'reuse' | 'on-error';
+  check:
+    | 'rules'
+    | 'lookup'
+    | 'storable'
+    | 'targeted-field'
+    | 'freshness'
+    | 'age'
+    | 'vary'
+    | 'validators'
+    | 'reuse'
+    | 'on-error';
   /** The rule's short name, the same vocabulary as Cache-Status `detail` and the logs. */
   reason: string;
   /** Where the rule is written, e.g. `RFC 9111 §4.2.1`. */

@@ -1,5 +1,5 @@
 import { deltaSeconds, hasConflict, parseDeltaSeconds, readField, type Directives } from './cache-control.js';
-import { ignoresExpires, responseDirectives } from './response-control.js';
+import { governingDirectives, ignoresExpires } from './response-control.js';
 import { parseHttpDate } from './http-date.js';
 import type { EntryMeta, Freshness, HeaderMap, PolicyOptions } from './types.js';
 
@@ -18,6 +18,10 @@ export const HEURISTICALLY_CACHEABLE_STATUSES: ReadonlySet<number> = new Set([
  * invalid (`max-age=-1`, `max-age=a100`) or given twice with different values yields 0: §4.2.1
  * encourages treating invalid freshness information as stale and allows it for duplicates. So
  * does an `Age` that is a number followed by something else (see `readAgeField`).
+ *
+ * The operator's rules come first and last: a rule's `ttl` replaces all of these (nginx's
+ * `proxy_cache_valid` with the origin's lifetime ignored); its `default-ttl` replaces only the
+ * heuristic, when the response gives no explicit lifetime. With `force` Expires is ignored too.
  */
 export function freshnessLifetime(entry: FreshnessInput, opts: PolicyOptions): Freshness {
   const freshness = declaredLifetime(entry, opts);
@@ -26,13 +30,15 @@ export function freshnessLifetime(entry: FreshnessInput, opts: PolicyOptions): F
 }
 
 function declaredLifetime(entry: FreshnessInput, opts: PolicyOptions): Freshness {
-  const directives = responseDirectives(entry.headers, opts);
+  if (opts.ttl !== undefined) return { lifetime: opts.ttl, source: 'rule-ttl' };
+  const directives = governingDirectives(entry.headers, opts);
   for (const source of ['s-maxage', 'max-age'] as const) {
     if (directives.has(source)) return { lifetime: lifetimeDirective(directives, source), source };
   }
-  if (!ignoresExpires(entry.headers, opts) && entry.headers['expires'] !== undefined) {
+  if (!opts.force && !ignoresExpires(entry.headers, opts) && entry.headers['expires'] !== undefined) {
     return { lifetime: expiresLifetime(entry), source: 'expires' };
   }
+  if (opts.defaultTtl !== undefined) return { lifetime: opts.defaultTtl, source: 'rule-default-ttl' };
   const heuristic = heuristicLifetime(entry, directives, opts);
   return heuristic === undefined ? { lifetime: 0, source: 'none' } : { lifetime: heuristic, source: 'heuristic' };
 }

@@ -38,6 +38,17 @@ export function responseDirectives(headers: HeaderMap, fields: ControlFields): D
   return responseControl(headers, fields).directives;
 }
 
+/**
+ * The directives that govern a response for this request's options: none at all when a rule
+ * forces its ttl (`force`: the operator overrides the origin's Cache-Control, targeted field and
+ * Surrogate-Control, nginx's `proxy_ignore_headers Cache-Control`), else `responseDirectives`.
+ */
+export function governingDirectives(headers: HeaderMap, opts: ControlFields & { force?: boolean }): Directives {
+  return opts.force === true ? NO_DIRECTIVES : responseDirectives(headers, opts);
+}
+
+const NO_DIRECTIVES: Directives = new Map();
+
 /** True when a field other than Cache-Control governs the response, so Expires is ignored too (RFC 9213 §2.1). */
 export function ignoresExpires(headers: HeaderMap, fields: ControlFields): boolean {
   return responseControl(headers, fields).source !== 'cache-control';

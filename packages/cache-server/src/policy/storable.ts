@@ -1,5 +1,5 @@
 import { fieldNamesOf, readField, requestDirectives, type Directives } from './cache-control.js';
-import { ignoresExpires, responseDirectives } from './response-control.js';
+import { governingDirectives, ignoresExpires } from './response-control.js';
 import { allowsHeuristicFreshness, freshnessLifetime } from './freshness.js';
 import { forbidsStale, requiresValidation } from './use.js';
 import type { HeaderMap, PolicyOptions, RequestView, ResponseView, StorabilityDecision } from './types.js';
@@ -23,14 +23,16 @@ type Refusal = string | undefined;
  * those fields (headers.ts does the stripping).
  */
 export function decideStorable(req: RequestView, res: ResponseView, opts: PolicyOptions): StorabilityDecision {
-  const directives = responseDirectives(res.headers, opts);
+  // A rule's force: the response's Cache-Control and targeted field say nothing (governingDirectives).
+  const directives = governingDirectives(res.headers, opts);
   const refusal =
     refuseMethod(req, res, directives, opts) ??
     refuseStatus(res.status) ??
     refuseNoStore(req, res.status, directives) ??
     refusePrivate(directives) ??
-    refuseAuthorized(req, directives) ??
-    refuseSetCookie(res.headers, directives) ??
+    (opts.force ? undefined : refuseAuthorized(req, directives)) ??
+    // strip-cookies removes Set-Cookie before storing, so there is no cookie to share.
+    (opts.force || opts.stripCookies ? undefined : refuseSetCookie(res.headers, directives)) ??
     refuseVaryStar(res.headers) ??
     refuseWithoutPermission(res, directives, opts) ??
     refuseNeverReusable(res, directives, opts);
@@ -84,6 +86,17 @@ function refuseNoStore(req: RequestView, status: number, directives: Directives)
   return directives.has('no-store') ? 'no-store' : undefined;
 }
 
+/**
+ * Does a stored response say a shared cache must not keep it (no-store, unless must-understand
+ * with a status we understand; bare private)? Such an entry exists only because a rule forced it
+ * (or a 304 brought the directive): it is not used once nothing forces it (use.ts).
+ */
+export function forbidsSharedStorage(status: number, directives: Directives): boolean {
+  if (directives.get('private') === true) return true;
+  if (!directives.has('no-store')) return false;
+  return !(directives.has('must-understand') && UNDERSTOOD_STATUSES.has(status));
+}
+
 /** RFC 9111 §5.2.2.7: bare private forbids shared caches; private="fields" only forbids those fields. */
 function refusePrivate(directives: Directives): Refusal {
   return directives.get('private') === true ? 'private' : undefined;
@@ -118,9 +131,11 @@ function refuseVaryStar(headers: HeaderMap): Refusal {
 
 /**
  * RFC 9111 §3: the response must carry explicit freshness, public, or a heuristically cacheable
- * status. (The private-cache and cache-extension permissions do not apply here.)
+ * status. (The private-cache and cache-extension permissions do not apply here.) A rule's ttl or
+ * default-ttl is the operator's explicit freshness: it is how a 5xx or a 302 gets stored.
  */
 function refuseWithoutPermission(res: ResponseView, directives: Directives, opts: PolicyOptions): Refusal {
+  if (opts.ttl !== undefined || opts.defaultTtl !== undefined) return undefined;
   if (hasExplicitFreshness(res.headers, directives, opts)) return undefined;
   return allowsHeuristicFreshness(res.status, directives) ? undefined : 'not-cacheable-status';
 }
@@ -140,7 +155,12 @@ function refuseNeverReusable(res: ResponseView, directives: Directives, opts: Po
   if (lifetime > 0) return undefined;
   if (forbidsStale(directives)) return 'never-reusable';
   const servableStale =
-    source !== 'none' || opts.grace > 0 || directives.has('stale-while-revalidate') || directives.has('stale-if-error');
+    source !== 'none' ||
+    opts.grace > 0 ||
+    (opts.staleIfError ?? 0) > 0 ||
+    (opts.staleWhileRevalidate ?? 0) > 0 ||
+    directives.has('stale-while-revalidate') ||
+    directives.has('stale-if-error');
   return servableStale ? undefined : 'never-reusable';
 }
 

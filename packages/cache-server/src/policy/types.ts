@@ -79,7 +79,9 @@ export interface Reasoned {
 
 export type StorabilityDecision = ({ storable: true } | { storable: false }) & Reasoned;
 
-export type FreshnessSource = 's-maxage' | 'max-age' | 'expires' | 'heuristic' | 'none';
+/** Where a lifetime came from; `rule-ttl` and `rule-default-ttl` are the operator's rules (PolicyOptions). */
+export type FreshnessSource =
+  'rule-ttl' | 's-maxage' | 'max-age' | 'expires' | 'rule-default-ttl' | 'heuristic' | 'none';
 
 export interface Freshness {
   /** Freshness lifetime in seconds (RFC 9111 §4.2.1). */
@@ -100,6 +102,8 @@ export type UseDecision = {
   age: number;
   /** lifetime − age: seconds of freshness left; negative when stale. */
   ttl: number;
+  /** Where the lifetime came from (a rule's ttl shows in Cache-Status `detail`). */
+  source?: FreshnessSource;
 } & Reasoned;
 
 export type { EntryMeta, HeaderMap };

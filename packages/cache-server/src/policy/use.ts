@@ -1,7 +1,8 @@
 import { deltaSeconds, requestDirectives, type Directives } from './cache-control.js';
-import { responseDirectives } from './response-control.js';
+import { governingDirectives } from './response-control.js';
 import { ageAt, currentAge, freshnessLifetime, initialAge, isFresh } from './freshness.js';
-import type { EntryMeta, PolicyOptions, RequestView, UseDecision } from './types.js';
+import { forbidsSharedStorage } from './storable.js';
+import type { EntryMeta, FreshnessSource, PolicyOptions, RequestView, UseDecision } from './types.js';
 
 type Action = UseDecision['action'];
 
@@ -38,20 +39,31 @@ export interface UseFacts {
   swrWindow: number;
   /** Freshness lifetime, seconds (§4.2.1). */
   lifetime: number;
+  /** Where the lifetime came from (the response, a heuristic, or a rule). */
+  source: FreshnessSource;
+  /**
+   * The stored response says no-store or private and nothing forces it any more (a rule's force
+   * was taken away by a reload, or a 304 brought the directive): it is not used (RFC 9111 §3).
+   */
+  notShareable: boolean;
   /** Corrected initial age, seconds (§4.2.3). */
   initialAge: number;
   responseTime: number;
 }
 
 export function useFacts(entry: EntryMeta, opts: PolicyOptions): UseFacts {
-  const response = responseDirectives(entry.headers, opts);
+  const response = governingDirectives(entry.headers, opts);
+  const { lifetime, source } = freshnessLifetime(entry, opts);
   return {
     varyStar: entry.vary.includes('*'),
     noCache: requiresValidation(response),
     immutable: response.has('immutable'),
     staleForbidden: forbidsStale(response),
-    swrWindow: deltaSeconds(response, 'stale-while-revalidate') ?? 0,
-    lifetime: freshnessLifetime(entry, opts).lifetime,
+    // A rule's stale-while-revalidate replaces the response's (RFC 5861 §3).
+    swrWindow: opts.staleWhileRevalidate ?? deltaSeconds(response, 'stale-while-revalidate') ?? 0,
+    lifetime,
+    source,
+    notShareable: forbidsSharedStorage(entry.status, response),
     initialAge: initialAge(entry),
     responseTime: entry.responseTime,
   };
@@ -67,12 +79,13 @@ export function decideUseFrom(request: Directives, facts: UseFacts, now: number)
   const age = Math.floor(exact);
   const ttl = lifetime - age;
   const [action, reason] = useFor(request, facts, exact, age, ttl);
-  return { action, age, ttl, reason };
+  return { action, age, ttl, reason, source: facts.source };
 }
 
 function useFor(request: Directives, facts: UseFacts, exact: number, age: number, ttl: number): [Action, string] {
   const { lifetime } = facts;
   if (facts.varyStar) return ['unusable', 'vary-star'];
+  if (facts.notShareable) return ['unusable', 'not-shareable'];
   if (facts.noCache) return ['revalidate', 'response-no-cache'];
   if (request.has('no-cache')) return ['revalidate', 'request-no-cache'];
   const immutable = facts.immutable && isFresh(lifetime, age);
@@ -99,8 +112,9 @@ export type OriginFailure = 'error-status' | 'disconnected';
 
 /**
  * May the stale `entry` answer `req` because the origin failed? Never when the response forbids
- * serving it stale (RFC 9111 §4.2.4: no-cache, must-revalidate, proxy-revalidate, s-maxage).
- * Otherwise within the larger stale-if-error window of the response and the request, plus
+ * serving it stale (RFC 9111 §4.2.4: no-cache, must-revalidate, proxy-revalidate, s-maxage), nor
+ * when it says a shared cache must not keep it and no rule forces it. Otherwise within the larger
+ * stale-if-error window of the response (or a rule's, which replaces it) and the request, plus
  * `opts.grace` (RFC 5861 §4; grace is the operator's out-of-band permission); and when the cache
  * is disconnected from the origin, at least `opts.disconnectedGrace` (RFC 9111 §4.2.4 lets a
  * disconnected cache serve stale without any permission; a 5xx is an answer, not a disconnection).
@@ -112,8 +126,10 @@ export function mayServeStaleOnError(
   opts: PolicyOptions,
   failure: OriginFailure,
 ): boolean {
-  const response = responseDirectives(entry.headers, opts);
-  if (requiresValidation(response) || forbidsStale(response)) return false;
+  const response = governingDirectives(entry.headers, opts);
+  if (requiresValidation(response) || forbidsStale(response) || forbidsSharedStorage(entry.status, response)) {
+    return false;
+  }
   const ttl = freshnessLifetime(entry, opts).lifetime - currentAge(entry, now);
   return ttl > 0 || isStaleWithin(ttl, staleOnFailureWindow(response, requestDirectives(req.headers), opts, failure));
 }
@@ -165,8 +181,9 @@ function staleOnFailureWindow(
   opts: PolicyOptions,
   failure: OriginFailure,
 ): number {
+  // RFC 5861 §4: the larger of the response's and the request's; a rule's window replaces the response's.
   const staleIfError = Math.max(
-    deltaSeconds(response, 'stale-if-error') ?? 0,
+    opts.staleIfError ?? deltaSeconds(response, 'stale-if-error') ?? 0,
     deltaSeconds(request, 'stale-if-error') ?? 0,
   );
   const permitted = staleIfError + opts.grace;

@@ -326,7 +326,7 @@ describe('decideUse (RFC 9111 §4)', () => {
 
   test('age and ttl are reported', () => {
     const decision = decideUse(request(), entry({ 'cache-control': 'max-age=100', age: '10' }), at(20), options());
-    expect(decision).toEqual({ action: 'fresh', reason: 'fresh', age: 30, ttl: 70 });
+    expect(decision).toEqual({ action: 'fresh', reason: 'fresh', age: 30, ttl: 70, source: 'max-age' });
   });
 
   test('Vary: * entries are never used (RFC 9111 §4.1)', () => {
