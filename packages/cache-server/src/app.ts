@@ -82,6 +82,7 @@ export async function buildCacheServer(
     config,
     policy,
     heads: headRulesFrom(config, policy),
+    live,
     store,
     origin,
     logger,

@@ -11,8 +11,8 @@ import { compileRules, type CompiledRules } from './rules/index.js';
  * running during a reload finish under the old rules, the next ones get the new, and nothing is
  * half-swapped. Open connections are not touched.
  *
- * What a reload can change while running: the rules and the options that only feed the policy
- * (RELOADABLE), and the log level. Everything else (ports, store, sizes, timeouts, the origin)
+ * What a reload can change while running: the rules, the options that only feed the policy's
+ * decisions (heuristics, heuristic-max-age, grace), and the log level (RELOADABLE). Everything else (ports, store, sizes, timeouts, the origin)
  * was used to build the server: a changed value is reported as "needs a restart" and the running
  * value stays in force (and is what `GET <admin>/config` shows).
  */
@@ -45,8 +45,6 @@ const RELOADABLE: ReadonlySet<keyof CacheServerConfig> = new Set([
   'heuristics',
   'heuristicMaxAge',
   'grace',
-  'targetedField',
-  'stripTargetedField',
   'logLevel',
 ]);
 

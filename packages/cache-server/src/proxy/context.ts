@@ -4,6 +4,8 @@ import type { CacheServerConfig, CacheStatusInfo, XCache } from '@simple-cache/c
 import type { ErrorSpec } from '../errors.js';
 import type { OriginClient } from '../origin/origin-client.js';
 import type { PolicyOptions, RequestView } from '../policy/index.js';
+import type { ActiveConfig } from '../live-config.js';
+import type { RequestRules } from '../rules/index.js';
 import type { Store } from '../store/store.js';
 import type { Outcome, OutcomeObserver } from './outcome.js';
 import { errorResponse, errorXCache, type HeadRules } from './respond/heads.js';
@@ -15,9 +17,12 @@ export type Log = Pick<BaseLogger, 'error' | 'warn' | 'info' | 'debug'>;
 /** What the proxy needs from the rest of the server. */
 export interface ProxyDeps {
   config: Readonly<CacheServerConfig>;
+  /** The start-up policy: what no reload changes (the targeted field). Decisions use the exchange's `policyFor`. */
   policy: Readonly<PolicyOptions>;
   /** What every response head needs from config and policy (respond/heads.ts), computed once. */
   heads: HeadRules;
+  /** The config in force: a request reads it once, when it starts (live-config.ts). */
+  live: { readonly current: ActiveConfig };
   store: Store;
   origin: OriginClient;
   logger: Log;
@@ -52,12 +57,21 @@ export interface CrossNodeCollapse {
 export interface Exchange {
   req: IncomingMessage;
   res: ServerResponse;
-  /** Primary cache key = absolute URL at the origin. */
+  /** Primary cache key: the absolute URL at the origin, after the rules' key settings (query). */
   key: string;
+  /** The absolute URL at the origin as the client asked for it: what the origin is sent. */
+  url: string;
   view: RequestView;
   log: Log;
   /** What happened, filled in as it happens; reported once the response is done. */
   outcome: Outcome;
+  /** The operator's rules for this request, as they were when it started (a reload does not change them). */
+  rules: RequestRules;
+}
+
+/** The policy options for a response (or stored entry) of this status under the exchange's rules. */
+export function policyFor(exchange: Pick<Exchange, 'rules'>, status: number): Readonly<PolicyOptions> {
+  return exchange.rules.policyFor(status);
 }
 
 /**

@@ -7,8 +7,10 @@ import {
   NO_REQUEST_DIRECTIVES,
   selectVariant,
   useFacts,
+  type PolicyOptions,
   type UseFacts,
 } from '../policy/index.js';
+import { lifetimeRule, type RequestRules } from '../rules/index.js';
 import type { ProxyDeps } from './context.js';
 import type { Outcome } from './outcome.js';
 import { flatHeaders, storedHead, type Head } from './respond/heads.js';
@@ -41,8 +43,12 @@ interface Prepared {
   /** What it was built from: a 304 refresh or a new body replaces the stored objects. */
   headers: EntryMeta['headers'];
   body: Buffer;
+  /** The policy options (the rules' answer for this path and status) `facts` were computed with. */
+  policy: Readonly<PolicyOptions>;
   /** What decideUse reads from the stored response, parsed once. */
   facts: UseFacts;
+  /** Cache-Status detail: the rule whose ttl made it fresh, if one did. */
+  detail: string | undefined;
   /**
    * storedHead()'s answer for the last age and ttl, as writeHead's flat [name, value, …] list:
    * both change once a second, so a hot entry's head is built about once a second.
@@ -71,7 +77,7 @@ export interface FastHit {
 }
 
 export function createFastHit(deps: ProxyDeps, hot: HotStore): FastHit {
-  const { config, policy, heads } = deps;
+  const { config, heads } = deps;
   const adminPrefix = config.adminPrefix === '' ? undefined : config.adminPrefix;
   const keys = new Map<string, string | undefined>();
   // Keyed by the stored objects themselves (peekSync hands them out uncopied): a replaced entry
@@ -80,7 +86,8 @@ export function createFastHit(deps: ProxyDeps, hot: HotStore): FastHit {
   const observer = deps.observer;
   let served = 0;
 
-  function keyFor(target: string): string | undefined {
+  /** The URL at the origin for a request target (policy/keys.ts), remembered: targets repeat. */
+  function urlFor(target: string): string | undefined {
     let key = keys.get(target);
     if (key === undefined && !keys.has(target)) {
       key = cacheKey(config.origin, target);
@@ -90,13 +97,22 @@ export function createFastHit(deps: ProxyDeps, hot: HotStore): FastHit {
     return key;
   }
 
-  function prepare(entry: EntryMeta, body: Buffer): Prepared {
+  /**
+   * The rules' policy objects are memoised per path and status and replaced whole by a reload, so
+   * "same object" means "same rules": a reload (or a rule for this path) prepares it again.
+   */
+  function prepare(entry: EntryMeta, body: Buffer, rules: RequestRules): Prepared {
+    const policy = rules.policyFor(entry.status);
     const cached = prepared.get(entry);
-    if (cached?.body === body && cached.headers === entry.headers) return cached;
+    if (cached?.body === body && cached.headers === entry.headers && cached.policy === policy) return cached;
+    const facts = useFacts(entry, policy);
     const made: Prepared = {
       headers: entry.headers,
       body,
-      facts: useFacts(entry, policy),
+      policy,
+      facts,
+      // A rule that gave the lifetime is named in Cache-Status detail, as on the full path.
+      detail: lifetimeRule(rules, entry.status, facts.source),
       head: [],
       age: NaN,
       ttl: NaN,
@@ -108,7 +124,8 @@ export function createFastHit(deps: ProxyDeps, hot: HotStore): FastHit {
 
   function headFor(entry: EntryMeta, made: Prepared, age: number, ttl: number): string[] {
     if (made.age !== age || made.ttl !== ttl) {
-      const as = { xCache: X_CACHE.hit, status: { hit: true, ttl }, age, withoutValidation: true };
+      const status = made.detail === undefined ? { hit: true, ttl } : { hit: true, ttl, detail: made.detail };
+      const as = { xCache: X_CACHE.hit, status, age, withoutValidation: true };
       made.says = storedHead(entry, as, WHOLE, heads);
       made.head = flatHeaders(made.says.headers);
       made.age = age;
@@ -124,8 +141,12 @@ export function createFastHit(deps: ProxyDeps, hot: HotStore): FastHit {
     if (adminPrefix !== undefined && target.startsWith(adminPrefix)) return false;
     const headers = req.headers;
     for (const name of NEEDS_FULL_PATH) if (headers[name] !== undefined) return false;
-    const key = keyFor(target);
-    if (key === undefined) return false;
+    const url = urlFor(target);
+    if (url === undefined) return false;
+    // The rules in force now (a reload swaps them whole); memoised per method and path.
+    const rules = deps.live.current.rules.forRequest(method, url);
+    if (rules.bypass !== undefined) return false;
+    const key = rules.key(url);
     const variants = hot.peekSync(key);
     if (variants === undefined || variants.length === 0) return false;
     const entry = selectVariant(variants as EntryMeta[], headers);
@@ -134,7 +155,7 @@ export function createFastHit(deps: ProxyDeps, hot: HotStore): FastHit {
     if (body === undefined) return false;
     const started = observer ? performance.now() : 0;
     const now = Date.now();
-    const made = prepare(entry, body);
+    const made = prepare(entry, body, rules);
     const decision = decideUseFrom(NO_REQUEST_DIRECTIVES, made.facts, now);
     if (decision.action !== 'fresh' || decision.reason !== 'fresh') return false;
 
@@ -152,7 +173,7 @@ export function createFastHit(deps: ProxyDeps, hot: HotStore): FastHit {
         status: says.status,
         xCache: says.xCache,
         cacheStatus: says.cacheStatus,
-        rule: '',
+        rule: made.detail ?? '',
         errorCode: '',
         bytes: method === 'HEAD' ? 0 : body.length,
         startedAt: now,

@@ -11,7 +11,7 @@ import {
   type OriginFailure,
   type RequestView,
 } from '../policy/index.js';
-import { sendError, type Exchange, type ProxyDeps } from './context.js';
+import { policyFor, sendError, type Exchange } from './context.js';
 import { noteOrigin } from './outcome.js';
 import type { Flow } from './in-flight.js';
 import type { FetchOptions, FetchOutcome, FetchedResponse, OriginFetch, Revalidated } from './origin-fetch.js';
@@ -55,7 +55,11 @@ export async function fetchAndServe(
   if (outcome.kind === 'too-large') return passThrough(flow, exchange, 'bypass', 'range-too-large');
   if (outcome.kind === 'revalidated') return serveRevalidated(flow, exchange, outcome, fwd, collapsed);
   const { status } = outcome.response;
-  if (stale && status >= 500 && mayServeStaleOnError(exchange.view, stale, Date.now(), deps.policy, 'error-status')) {
+  if (
+    stale &&
+    status >= 500 &&
+    mayServeStaleOnError(exchange.view, stale, Date.now(), policyFor(exchange, stale.status), 'error-status')
+  ) {
     return serveStale(flow, exchange, stale, { fwd, fwdStatus: status, detail: `origin-status-${status}` });
   }
   const sent = await sendFetched(exchange, deps, outcome, { fwd, expired: stale !== undefined, collapsed });
@@ -94,7 +98,7 @@ function isFreshFor(flow: Flow, exchange: Exchange, outcome: FetchOutcome): bool
   const entry =
     outcome.kind === 'revalidated' ? outcome.entry : outcome.kind === 'response' ? outcome.entry : undefined;
   if (!entry) return false;
-  return decideUse(exchange.view, entry as EntryMeta, Date.now(), flow.deps.policy).action === 'fresh';
+  return decideUse(exchange.view, entry as EntryMeta, Date.now(), policyFor(exchange, entry.status)).action === 'fresh';
 }
 
 /** Resolves once what the fetch brought is stored (or known not to be). */
@@ -117,7 +121,7 @@ async function serveAfterCommit(
   if (stored) {
     const served = await serveStored(exchange, flow.deps, stored, {
       xCache: expired ? X_CACHE.expired : X_CACHE.miss,
-      status: { fwd, fwdStatus: outcome.response.status, ttl: ttlOf(flow.deps, stored), stored: true, collapsed: true },
+      status: { fwd, fwdStatus: outcome.response.status, ttl: ttlOf(exchange, stored), stored: true, collapsed: true },
       age: currentAge(stored, Date.now()),
       withoutValidation: false,
     });
@@ -143,7 +147,13 @@ async function serveRevalidated(
   const { entry } = outcome;
   const served = await serveStored(exchange, deps, entry, {
     xCache: X_CACHE.revalidated,
-    status: { fwd, fwdStatus: 304, ttl: ttlOf(deps, entry), stored: outcome.stored, collapsed: collapsed || undefined },
+    status: {
+      fwd,
+      fwdStatus: 304,
+      ttl: ttlOf(exchange, entry),
+      stored: outcome.stored,
+      collapsed: collapsed || undefined,
+    },
     age: currentAge(entry, Date.now()),
     withoutValidation: false,
   });
@@ -163,7 +173,10 @@ export async function serveStaleOrFail(
   failure: CacheError,
   fwd: CacheStatusForward,
 ): Promise<void> {
-  if (stale && mayServeStaleOnError(exchange.view, stale, Date.now(), flow.deps.policy, failureKind(failure))) {
+  if (
+    stale &&
+    mayServeStaleOnError(exchange.view, stale, Date.now(), policyFor(exchange, stale.status), failureKind(failure))
+  ) {
     exchange.log.warn({ code: failure.code, key: exchange.key }, 'origin failed; serving stale');
     return serveStale(flow, exchange, stale, { fwd, detail: failure.code });
   }
@@ -183,7 +196,7 @@ export async function serveStale(
   stale: EntryMeta,
   status: CacheStatusInfo,
 ): Promise<void> {
-  const decision = decideUse(exchange.view, stale, Date.now(), flow.deps.policy);
+  const decision = decideUse(exchange.view, stale, Date.now(), policyFor(exchange, stale.status));
   const served = await serveStored(exchange, flow.deps, stale, {
     xCache: X_CACHE.stale,
     status: { ...status, ttl: Math.floor(decision.ttl) },
@@ -195,6 +208,6 @@ export async function serveStale(
 }
 
 /** RFC 9211 §2.5 ttl: freshness lifetime less current age, in seconds (negative when stale). */
-export function ttlOf(deps: ProxyDeps, entry: EntryMeta): number {
-  return freshnessLifetime(entry, deps.policy).lifetime - currentAge(entry, Date.now());
+export function ttlOf(exchange: Exchange, entry: EntryMeta): number {
+  return freshnessLifetime(entry, policyFor(exchange, entry.status)).lifetime - currentAge(entry, Date.now());
 }

@@ -18,6 +18,8 @@ export function forwardHeadersFor(
     name: deps.config.name,
     originHost: new URL(deps.config.origin).host,
   });
+  // A rule's strip-cookies: the origin never sees the client's cookies on this path.
+  if (exchange.rules.stripCookies !== undefined) delete headers['cookie'];
   if (options.keepConditionals) return headers;
   for (const name of CLIENT_ONLY) delete headers[name];
   // Without conditionals means a fetch for the cache, whose response may be shared (policy/headers.ts).

@@ -43,7 +43,7 @@ export class InFlightFetches {
   /** Starts a fetch for this client only: its response could not be shared (hit-for-pass). */
   startAlone(exchange: Exchange, options: FetchOptions): OriginFetch {
     const headers = forwardHeadersFor(exchange, this.deps, { keepConditionals: false });
-    return startOriginFetch(this.deps, exchange.key, exchange.view, headers, options);
+    return startOriginFetch(this.deps, exchange, headers, options);
   }
 
   /**

@@ -5,6 +5,7 @@ import {
   conditionalHeaders,
   decideStorable,
   freshenWithNotModified,
+  freshnessLifetime,
   matchesVariant,
   mayServeStaleOnError,
   notModifiedMatches,
@@ -15,8 +16,9 @@ import {
   type RequestView,
   type StorabilityDecision,
 } from '../policy/index.js';
+import { lifetimeRule } from '../rules/index.js';
 import type { EntryWriter } from '../store/store.js';
-import type { ProxyDeps } from './context.js';
+import { policyFor, type Exchange, type ProxyDeps } from './context.js';
 import { FanOut, type Continuation } from './fan-out.js';
 import { contentLengthOf } from './respond/heads.js';
 
@@ -30,6 +32,8 @@ export interface FetchedResponse {
   storability: StorabilityDecision;
   /** The entry as it will be stored (undefined when not storable). */
   entry: Omit<EntryMeta, 'bodyId' | 'checksum'> | undefined;
+  /** The rule whose ttl or default-ttl it is stored with (Cache-Status detail); undefined when its own. */
+  rule?: string | undefined;
   fanOut: FanOut;
   /** Resolves with the stored entry once committed, or undefined when not stored. */
   stored: Promise<EntryMeta | undefined>;
@@ -77,18 +81,22 @@ export interface OriginFetch {
   canShare(outcome: FetchOutcome, view: RequestView): boolean;
 }
 
+/** What a fetch needs to know of the exchange that starts it. */
+export type FetchTarget = Pick<Exchange, 'key' | 'url' | 'view' | 'rules'>;
+
 /**
- * Starts a GET for `key` (a HEAD from the client is fetched as GET so the body can be stored,
- * as nginx does). With a stale entry the request is conditional (RFC 9111 §4.3.1).
+ * Starts a GET for the exchange's URL, stored under its key (a HEAD from the client is fetched
+ * as GET so the body can be stored, as nginx does). With a stale entry the request is
+ * conditional (RFC 9111 §4.3.1). Decisions use the exchange's rules as they were when it began.
  */
 export function startOriginFetch(
   deps: ProxyDeps,
-  key: string,
-  view: RequestView,
+  target: FetchTarget,
   forwardHeaders: HeaderMap,
   options: FetchOptions = {},
 ): OriginFetch {
-  const outcome = fetchOnce(deps, key, view, forwardHeaders, options);
+  const { key } = target;
+  const outcome = fetchOnce(deps, target, forwardHeaders, options);
   let responded = false;
   outcome.then(
     () => (responded = true),
@@ -112,17 +120,17 @@ export function startOriginFetch(
 
 async function fetchOnce(
   deps: ProxyDeps,
-  key: string,
-  view: RequestView,
+  target: FetchTarget,
   forwardHeaders: HeaderMap,
   { stale, rangeLimit }: FetchOptions,
 ): Promise<FetchOutcome> {
-  let response = await deps.origin.request({ method: 'GET', url: key, headers: withValidators(forwardHeaders, stale) });
+  const { key, url, view } = target;
+  let response = await deps.origin.request({ method: 'GET', url, headers: withValidators(forwardHeaders, stale) });
   if (stale && response.status === 304) {
     if (notModifiedMatches(stale, response)) return freshen(deps, view, stale, response);
     // RFC 9111 §4.3.4: a 304 that selects no stored response cannot be used; ask again, unconditionally.
     response.body.resume();
-    response = await deps.origin.request({ method: 'GET', url: key, headers: forwardHeaders });
+    response = await deps.origin.request({ method: 'GET', url, headers: forwardHeaders });
   }
   // The body failed in the packet that brought the head (a bad chunk size): the fetch failed
   // before a byte could be relayed, so clients get a clear 502 (or the stale entry, RFC 5861 §4).
@@ -137,14 +145,18 @@ async function fetchOnce(
     if (stale) void deps.store.delete(key, stale.variant).catch(() => {});
     return { kind: 'too-large', response };
   }
-  const storability = keepsStaleOnError(deps, view, stale, response)
+  const policy = policyFor(target, response.status);
+  const storability = keepsStaleOnError(target, stale, response)
     ? { storable: false as const, reason: 'stale-if-error' }
-    : decideStorable({ method: 'GET', headers: view.headers }, response, deps.policy);
+    : decideStorable({ method: 'GET', headers: view.headers }, response, policy);
   if (!storability.storable && stale && response.status < 500) {
     // The origin answered with a newer response that may not be stored: the old one is outdated.
     void deps.store.delete(key, stale.variant).catch(() => {});
   }
-  return { kind: 'response', response, storability, ...startStoring(deps, key, view, response, storability) };
+  const rule = storability.storable
+    ? lifetimeRule(target.rules, response.status, freshnessLifetime(response, policy).source)
+    : undefined;
+  return { kind: 'response', response, storability, rule, ...startStoring(deps, target, response, storability) };
 }
 
 /**
@@ -154,12 +166,12 @@ async function fetchOnce(
  */
 export function startStoring(
   deps: ProxyDeps,
-  key: string,
-  view: RequestView,
+  target: FetchTarget,
   response: OriginResponse,
   storability: StorabilityDecision,
 ): Pick<FetchedResponse, 'entry' | 'fanOut' | 'stored' | 'storeRefusal'> {
-  const entry = storability.storable ? describeEntry(deps, key, view, response) : undefined;
+  const { key } = target;
+  const entry = storability.storable ? describeEntry(deps, target, response) : undefined;
   const writer = entry ? beginWrite(deps, entry) : undefined;
   const fanOut = new FanOut(response.body, { replayLimit: REPLAY_LIMIT });
   // A client that falls behind continues from the stored entry (fan-out.ts), so it never slows the rest.
@@ -184,17 +196,9 @@ export function startStoring(
  * RFC 5861 §4: while the stored response may still be served because the origin errs, a 5xx
  * answer to its revalidation must not replace it, however cacheable the 5xx is.
  */
-function keepsStaleOnError(
-  deps: ProxyDeps,
-  view: RequestView,
-  stale: EntryMeta | undefined,
-  response: OriginResponse,
-): boolean {
-  return (
-    stale !== undefined &&
-    response.status >= 500 &&
-    mayServeStaleOnError(view, stale, Date.now(), deps.policy, 'error-status')
-  );
+function keepsStaleOnError(target: FetchTarget, stale: EntryMeta | undefined, response: OriginResponse): boolean {
+  if (stale === undefined || response.status < 500) return false;
+  return mayServeStaleOnError(target.view, stale, Date.now(), policyFor(target, stale.status), 'error-status');
 }
 
 function withValidators(headers: HeaderMap, stale: EntryMeta | undefined): HeaderMap {
@@ -246,13 +250,18 @@ function continuationFromStore(
   };
 }
 
+/**
+ * The entry to store. A rule's `key.headers` join the response's Vary: the stored variant is
+ * selected by their values too (RFC 9111 §4.1's machinery), while the client sees the origin's
+ * Vary as it was.
+ */
 function describeEntry(
   deps: ProxyDeps,
-  key: string,
-  view: RequestView,
+  { key, view, rules }: FetchTarget,
   response: OriginResponse,
 ): Omit<EntryMeta, 'bodyId' | 'checksum'> {
-  const vary = varyNames(response.headers);
+  const fromResponse = varyNames(response.headers);
+  const vary = rules.keyHeaders.length === 0 ? fromResponse : [...new Set([...fromResponse, ...rules.keyHeaders])];
   const { variant, varyValues } = secondaryKey(vary, view.headers);
   const headers = storedResponseHeaders(response.headers, deps.policy);
   return {

@@ -5,7 +5,7 @@ import { X_CACHE } from '@simple-cache/common';
 import { CacheError } from '../errors.js';
 import { toCacheError, type OriginResponse } from '../origin/origin-client.js';
 import { decideStorable, invalidationTargets } from '../policy/index.js';
-import { sendError, type Exchange, type ProxyDeps } from './context.js';
+import { policyFor, sendError, type Exchange, type ProxyDeps } from './context.js';
 import { forwardHeadersFor } from './forward-headers.js';
 import type { Flow } from './in-flight.js';
 import { startStoring } from './origin-fetch.js';
@@ -35,7 +35,7 @@ export async function passThrough(
   try {
     response = await deps.origin.request({
       method: view.method,
-      url: key,
+      url: exchange.url,
       headers: forwardHeadersFor(exchange, deps, { keepConditionals: true }),
       ...(hasBody ? { body: req } : {}),
     });
@@ -81,10 +81,12 @@ function bodyAndStorage(
   response: OriginResponse,
 ): { body: Readable; stored: boolean } {
   const { key, view } = exchange;
-  if (view.method !== 'POST') return { body: response.body, stored: false };
-  const storability = decideStorable({ method: 'POST', headers: view.headers, url: key }, response, deps.policy);
+  // A rule's bypass: nothing is stored either.
+  if (view.method !== 'POST' || exchange.rules.bypass !== undefined) return { body: response.body, stored: false };
+  const policy = policyFor(exchange, response.status);
+  const storability = decideStorable({ method: 'POST', headers: view.headers, url: key }, response, policy);
   if (!storability.storable) return { body: response.body, stored: false };
-  const { fanOut, storeRefusal } = startStoring(deps, key, view, response, storability);
+  const { fanOut, storeRefusal } = startStoring(deps, exchange, response, storability);
   const body = new PassThrough();
   fanOut.add(body, { end: true });
   exchange.res.once('close', () => {

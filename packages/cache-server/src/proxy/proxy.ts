@@ -12,7 +12,8 @@ import {
   type RequestView,
   type UseDecision,
 } from '../policy/index.js';
-import { sendError, type Exchange, type Log, type ProxyDeps } from './context.js';
+import { lifetimeRule } from '../rules/index.js';
+import { policyFor, sendError, type Exchange, type Log, type ProxyDeps } from './context.js';
 import { fetchMiss } from './distributed-collapse.js';
 import { fetchAndServe, wantsRange } from './fetch-and-serve.js';
 import { InFlightFetches, type Flow } from './in-flight.js';
@@ -41,12 +42,20 @@ export function createProxy(deps: ProxyDeps): Proxy {
     const started = performance.now();
     const view: RequestView = { method: req.method ?? 'GET', headers: req.headers };
     const target = req.url ?? '';
-    const key = cacheKey(deps.config.origin, target);
-    const outcome = startOutcome(view.method, target, key ?? '', Date.now());
-    const exchange: Exchange = { req, res, key: key ?? '', view, log, outcome };
+    const url = cacheKey(deps.config.origin, target);
+    // The rules in force now: this request keeps them to its end, whatever a reload does meanwhile.
+    const rules = deps.live.current.rules.forRequest(view.method, url ?? '');
+    const key = url === undefined ? '' : rules.key(url);
+    const outcome = startOutcome(view.method, target, key, Date.now());
+    const exchange: Exchange = { req, res, key, url: url ?? '', view, log, outcome, rules };
     if (deps.observer) reportWhenDone(exchange, started, deps.observer);
     try {
-      if (key === undefined) return sendError(exchange, deps, ERRORS.badRequestTarget, undefined, {});
+      if (url === undefined) return sendError(exchange, deps, ERRORS.badRequestTarget, undefined, {});
+      // A rule's bypass: neither served from nor stored in the cache (RFC 9211 fwd=bypass).
+      if (rules.bypass !== undefined) {
+        exchange.outcome.rule = rules.bypass;
+        return await passThrough(flow, exchange, 'bypass', rules.bypass);
+      }
       if (view.method !== 'GET' && view.method !== 'HEAD') return await passThrough(flow, exchange);
       await lookupAndServe(exchange);
     } catch (error) {
@@ -69,7 +78,7 @@ export function createProxy(deps: ProxyDeps): Proxy {
     // RFC 9111 §4.3.2: If-Match / If-Unmodified-Since are the origin's to evaluate.
     if (hasOriginOnlyPrecondition(view.headers)) return passThrough(flow, exchange, entry ? 'request' : missReason);
     if (entry) {
-      const decision = decideUse(view, entry, Date.now(), deps.policy);
+      const decision = decideUse(view, entry, Date.now(), policyFor(exchange, entry.status));
       if (decision.action === 'fresh' || decision.action === 'stale-while-revalidate') {
         if (await serveFromCache(exchange, entry, decision)) return;
         return fetchAndServe(flow, exchange, undefined, 'miss');
@@ -95,9 +104,11 @@ export function createProxy(deps: ProxyDeps): Proxy {
     exchange.outcome.route = 'serve';
     const updating = decision.action === 'stale-while-revalidate';
     if (updating) fetches.refresh(exchange, entry);
+    const rule = lifetimeRule(exchange.rules, entry.status, decision.source);
+    if (rule !== undefined) exchange.outcome.rule = rule;
     const served = await serveStored(exchange, deps, entry, {
       xCache: updating ? X_CACHE.updating : X_CACHE.hit,
-      status: { hit: true, ttl: decision.ttl, detail: HIT_DETAILS[decision.reason] },
+      status: { hit: true, ttl: decision.ttl, detail: HIT_DETAILS[decision.reason] ?? rule },
       age: decision.age,
       withoutValidation: true,
     });

@@ -11,7 +11,7 @@ import {
   notModifiedMatches,
   requestDirectives,
 } from '../policy/index.js';
-import type { Exchange } from './context.js';
+import { policyFor, type Exchange } from './context.js';
 import { fetchAndServe, serveStale, serveStaleOrFail, ttlOf } from './fetch-and-serve.js';
 import { forwardHeadersFor } from './forward-headers.js';
 import type { Flow } from './in-flight.js';
@@ -40,7 +40,7 @@ export async function revalidateWithHead(
   const headers = { ...forwardHeadersFor(exchange, deps, { keepConditionals: false }), ...conditionalHeaders(stale) };
   let response: OriginResponse;
   try {
-    response = await deps.origin.request({ method: 'HEAD', url: exchange.key, headers });
+    response = await deps.origin.request({ method: 'HEAD', url: exchange.url, headers });
   } catch (error) {
     return serveStaleOrFail(flow, exchange, stale, toCacheError(error), fwd);
   }
@@ -48,7 +48,10 @@ export async function revalidateWithHead(
   noteOrigin(exchange.outcome, response);
   const { status } = response;
   if (status === 304 && !notModifiedMatches(stale, response)) return fetchAndServe(flow, exchange, undefined, fwd);
-  if (status >= 500 && mayServeStaleOnError(exchange.view, stale, Date.now(), deps.policy, 'error-status')) {
+  if (
+    status >= 500 &&
+    mayServeStaleOnError(exchange.view, stale, Date.now(), policyFor(exchange, stale.status), 'error-status')
+  ) {
     return serveStale(flow, exchange, stale, { fwd, fwdStatus: status, detail: `origin-status-${status}` });
   }
   const freshened = freshenedBy(flow, stale, response);
@@ -86,7 +89,7 @@ async function serveFreshened(
     ));
   const served = await serveStored(exchange, deps, entry, {
     xCache: X_CACHE.revalidated,
-    status: { fwd, fwdStatus, ttl: ttlOf(deps, entry), stored },
+    status: { fwd, fwdStatus, ttl: ttlOf(exchange, entry), stored },
     age: currentAge(entry, Date.now()),
     withoutValidation: false,
   });

@@ -32,6 +32,7 @@ export async function sendFetched(
   const { response, entry } = fetched;
   // RFC 9211 §2.6 `stored` only while the store is taking the body (not when it refused it).
   const refusal = fetched.storeRefusal();
+  if (entry && refusal === undefined && fetched.rule !== undefined) exchange.outcome.rule = fetched.rule;
   const as: FetchedAs = {
     xCache: outcome.expired ? X_CACHE.expired : X_CACHE.miss,
     status: {
@@ -39,9 +40,12 @@ export async function sendFetched(
       fwdStatus: response.status,
       stored: entry !== undefined && refusal === undefined,
       collapsed: outcome.collapsed || undefined,
-      detail: entry ? refusal : fetched.storability.reason,
+      // Not stored: why not; stored with a rule's lifetime: the rule's name.
+      detail: entry ? (refusal ?? fetched.rule) : fetched.storability.reason,
     },
     collapsed: outcome.collapsed,
+    // A rule's strip-cookies: the path serves the same bytes to everybody, Set-Cookie to nobody.
+    stripCookies: exchange.rules.stripCookies !== undefined,
   };
   // The client's own If-None-Match / If-Modified-Since, checked against the new response.
   if (entry && evaluateClientConditional(view, entry as EntryMeta) === 'not-modified') {

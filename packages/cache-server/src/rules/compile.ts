@@ -63,6 +63,25 @@ interface CompiledRule {
 
 const MAX_REMEMBERED_PATHS = 10_000;
 
+const MAX_REMEMBERED_QUERIES = 256;
+
+/**
+ * `keyWithQuery`, remembered per URL for one path's rules (a hot URL is rewritten once); the
+ * memory is bounded by forgetting everything when full, which the working set refills.
+ */
+function rememberedQueryKey(query: QueryKeyRule): (key: string) => string {
+  const memo = new Map<string, string>();
+  return (key) => {
+    let rewritten = memo.get(key);
+    if (rewritten === undefined) {
+      if (memo.size >= MAX_REMEMBERED_QUERIES) memo.clear();
+      rewritten = keyWithQuery(key, query);
+      memo.set(key, rewritten);
+    }
+    return rewritten;
+  };
+}
+
 /** Seconds, as policy counts them (whole seconds, rounded down). */
 export function durationSeconds(text: string | number): number {
   return typeof text === 'number' ? Math.floor(text) : Math.floor(parseDuration(text) / 1000);
@@ -206,7 +225,7 @@ function requestRules(
     bypass: bypass?.value === true ? bypass.rule : undefined,
     stripCookies: stripCookies?.value === true ? stripCookies.rule : undefined,
     keyHeaders: Object.freeze([...(lastSet(matched, 'keyHeaders')?.value ?? [])]),
-    key: query ? (key: string) => keyWithQuery(key, query) : (key: string) => key,
+    key: query ? rememberedQueryKey(query) : (key: string) => key,
     policyFor: (status: number) => resolve(status).policy,
     decidedBy: (status: number) => resolve(status).decidedBy,
   });
@@ -239,6 +258,16 @@ function responseSettings(
     policy.stripCookies = lastSet(matched, 'stripCookies')?.value === true;
   }
   return { policy: Object.freeze(policy) as unknown as Readonly<PolicyOptions>, decidedBy: Object.freeze(decidedBy) };
+}
+
+/**
+ * The rule whose ttl or default-ttl gave a response its lifetime, for Cache-Status `detail`
+ * (a rule changed the outcome); undefined when the lifetime is the response's own.
+ */
+export function lifetimeRule(rules: RequestRules, status: number, source: string | undefined): string | undefined {
+  if (source === 'rule-ttl') return rules.decidedBy(status).ttl;
+  if (source === 'rule-default-ttl') return rules.decidedBy(status).defaultTtl;
+  return undefined;
 }
 
 /** The answer when no rule matches: the base policy for every status, the key unchanged. */

@@ -29,6 +29,15 @@ export function verdict(outcome, text) {
 
 export function explanationNodes(result) {
   const parts = [];
+  if (result.rules?.bypass) {
+    parts.push(
+      verdict('miss', [
+        'Rule ',
+        element('code', {}, result.rules.bypass),
+        ' bypasses the cache for this URL: it goes to the origin, and nothing is stored.',
+      ]),
+    );
+  }
   if (result.stored === 0) {
     parts.push(
       verdict('miss', [

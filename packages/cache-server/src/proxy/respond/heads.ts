@@ -98,6 +98,8 @@ export interface FetchedAs {
   status: CacheStatusInfo;
   /** The client shares another client's fetch: the fetching client's Set-Cookie is not for it. */
   collapsed: boolean;
+  /** A rule's strip-cookies: Set-Cookie is for no client on this path. */
+  stripCookies?: boolean;
 }
 
 /** The head for a response streaming from the origin (a miss, or a revalidation's new response). */
@@ -109,7 +111,7 @@ export function fetchedHead(
 ): Head {
   const headers = forwardedFields(response.headers, rules, as.xCache, as.status);
   // Set-Cookie is for the client whose request fetched the response, never for those collapsed onto it.
-  if (as.collapsed) delete headers['set-cookie'];
+  if (as.collapsed || as.stripCookies) delete headers['set-cookie'];
   const says = { xCache: as.xCache, cacheStatus: as.status, errorCode: '' };
   if (answer.kind === 'not-modified') return { ...notModified(headers), ...says };
   return { ...rangeHead(answer, response.status, contentLengthOf(response.headers) ?? -1, headers), ...says };
