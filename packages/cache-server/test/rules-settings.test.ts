@@ -267,3 +267,14 @@ describe('explain names the rules', () => {
     expect(bypassed.steps[0]).toMatchObject({ check: 'rules', reason: 'bypass' });
   });
 });
+
+describe('purge under key rules', () => {
+  test('purging a URL purges the entry its key rules store it under', async () => {
+    await h.get('/shop/item?x=1&utm_source=a&w=2');
+    await h.settle();
+    expect((await h.get('/shop/item?w=2&x=1')).headers['x-cache']).toBe('HIT');
+    const purged = await h.get('/shop/item?x=1&w=2&utm_campaign=b', {}, 'PURGE');
+    expect(JSON.parse(purged.body.toString())).toMatchObject({ purged: 1 });
+    expect((await h.get('/shop/item?w=2&x=1')).headers['x-cache']).toBe('MISS');
+  });
+});

@@ -21,7 +21,12 @@ export const adminPurge = fp<AdminDeps>(
     const { adminPrefix: prefix, origin } = deps.config;
     if (!app.supportedMethods.includes('PURGE')) app.addHttpMethod('PURGE');
 
-    const purge = async (request: FastifyRequest, reply: FastifyReply, selection: PurgeSelection, soft: boolean) => {
+    const purge = async (request: FastifyRequest, reply: FastifyReply, given: PurgeSelection, soft: boolean) => {
+      // One URL is purged under the key the rules store it at (key: ignore-query, sort-query).
+      const selection: PurgeSelection =
+        given.kind === 'url'
+          ? { kind: 'url', key: deps.live.current.rules.forRequest('GET', given.key).key(given.key) }
+          : given;
       // This node's own copies go first (a hard purge): they are gone whatever happens to the store.
       const dropped = soft ? 0 : (deps.dropLocalCopies?.(selection) ?? 0);
       let result;
