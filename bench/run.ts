@@ -22,10 +22,12 @@ import { runHits } from './scenarios/hits.js';
 import { runLarge } from './scenarios/large.js';
 import { runStartup } from './scenarios/startup.js';
 import { runRedis } from './scenarios/redis.js';
+import { runRules } from './scenarios/rules.js';
 import { hasStoreBench, runStore } from './scenarios/store.js';
 
 const RUNNERS: ScenarioTable = {
   hits: runHits,
+  rules: runRules,
   collapsed: runCollapsed,
   large: runLarge,
   startup: runStartup,
@@ -36,6 +38,7 @@ const RUNNERS: ScenarioTable = {
 /** Tools the scenarios need: command → Debian package. */
 const NEEDS: Partial<Record<ScenarioName, [string, string]>> = {
   hits: ['wrk', 'wrk'],
+  rules: ['wrk', 'wrk'],
   large: ['curl', 'curl'],
   redis: ['wrk', 'wrk'],
 };
@@ -52,7 +55,7 @@ async function main(options: BenchOptions): Promise<number> {
     const found = ensureCommand(...need);
     if (!found.ok) throw new Error(found.reason);
   }
-  if (options.scenarios.includes('hits') || options.scenarios.includes('redis')) {
+  if (['hits', 'rules', 'redis'].some((name) => options.scenarios.includes(name as ScenarioName))) {
     tools.wrk = readVersion('wrk', ['-v'], /wrk \S+/) ?? 'wrk';
   }
   let nginxVersion: string | undefined;
