@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Starts the origin (port 8000) and the cache in front of it (port 8001) with the demo site.
+// Starts the origin (port 8000) and the cache in front of it (port 8001) with the demo site,
+// the cache configured by examples/simple-cache.yaml (its rules show on the demo site).
 // Ctrl-C (or SIGTERM) stops both; if either exits, the other is stopped too.
 // Both run compiled (packages/*/dist), as `pnpm --filter <name> start` runs them: built at install,
 // rebuilt here first if a source changed since.
@@ -10,7 +11,14 @@ import { buildIfStale, RUN_COMPILED } from './build.mjs';
 const root = path.resolve(import.meta.dirname, '..');
 const servers = [
   { name: 'main-server', args: process.env.MAIN_PORT ? [] : ['8000'] },
-  { name: 'cache-server', args: process.env.CACHE_PORT ? [] : ['8001'] },
+  {
+    name: 'cache-server',
+    args: [
+      ...(process.env.CACHE_PORT ? [] : ['8001']),
+      // The example config: negative caching of /favicon.ico, a bypassed folder, utm_* out of the key.
+      ...(process.env.CACHE_CONFIG ? [] : ['--config', path.join(root, 'examples', 'simple-cache.yaml')]),
+    ],
+  },
 ];
 
 if (!buildIfStale()) process.exit(1);

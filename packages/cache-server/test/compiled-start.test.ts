@@ -50,3 +50,30 @@ test('the compiled origin serves the demo site and the compiled cache stores it 
   expect(dashboard.status).toBe(200);
   expect(dashboard.headers.get('content-type')).toMatch(/^text\/html/);
 });
+
+test('the demo’s example config shows rules at work: a cached /favicon.ico 404 and a bypassed folder', async () => {
+  const example = new URL('../../../examples/simple-cache.yaml', import.meta.url).pathname;
+  const origin = await start('main-server', []).listening();
+  const cache = await start('cache-server', [
+    '--config',
+    example,
+    '--origin',
+    origin,
+    '--cache-dir',
+    `${dir.dir}/demo`,
+  ]).listening();
+
+  const miss = await fetch(`${cache}/favicon.ico`);
+  expect([miss.status, miss.headers.get('x-cache')]).toEqual([404, 'MISS']);
+  expect(miss.headers.get('cache-status')).toContain('detail=favicon-404');
+  await waitFor(
+    async () => (await fetch(`${cache}/favicon.ico`)).headers.get('x-cache') === 'HIT',
+    'the 404 to be stored',
+  );
+
+  for (let i = 0; i < 2; i++) {
+    const live = await fetch(`${cache}/files/more/readme.txt`);
+    expect([live.status, live.headers.get('x-cache')]).toEqual([200, 'BYPASS']);
+    expect(live.headers.get('cache-status')).toContain('detail=api');
+  }
+});

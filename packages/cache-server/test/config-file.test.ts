@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { createHash } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ConfigFileError } from '../src/config-file/index.js';
 import { loadConfig, resolveConfig } from '../src/config.js';
@@ -312,5 +312,23 @@ describe('--check-config (nginx -t)', () => {
     expect(run.stdout()).toContain('--config <file>');
     expect(run.stdout()).toContain('CACHE_CONFIG');
     expect(run.stdout()).toContain('--check-config');
+  });
+});
+
+describe('the shipped example', () => {
+  const root = path.resolve(import.meta.dirname, '../../..');
+
+  test('examples/simple-cache.yaml is valid, and docs/configuring.md shows it as it is', async () => {
+    const example = path.join(root, 'examples', 'simple-cache.yaml');
+    const loaded = loadConfig(['--config', example], {});
+    expect(loaded.config.rules.map((rule) => rule.name)).toEqual([
+      'favicon-404',
+      'brief-errors',
+      'api',
+      'static',
+      'campaign-links',
+    ]);
+    const docs = await readFile(path.join(root, 'docs', 'configuring.md'), 'utf8');
+    expect(docs).toContain(`\`\`\`yaml\n${await readFile(example, 'utf8')}\`\`\``);
   });
 });
