@@ -70,6 +70,7 @@ describe('validation (RFC 9111 §4.3, RFC 9110 §13)', () => {
       ),
       '/dated': validating({ 'cache-control': 'max-age=10', 'last-modified': LAST_MODIFIED }, BODY),
       '/client': respond({ 'cache-control': 'max-age=600', etag: '"a"', 'last-modified': LAST_MODIFIED }, BODY),
+      '/no-last-modified': respond({ 'cache-control': 'max-age=600' }, BODY),
       '/client-weak': respond({ 'cache-control': 'max-age=600', etag: 'W/"a"' }, BODY),
       '/miss-conditional': respond({ 'cache-control': 'max-age=600', etag: '"m"' }, BODY),
       '/head-304': validating({ 'cache-control': 'max-age=10', etag: '"h"' }, BODY),
@@ -205,6 +206,23 @@ describe('validation (RFC 9111 §4.3, RFC 9110 §13)', () => {
       expect(reply.headers['content-length']).toBeUndefined();
     }
     expect(h.seen('/client')).toBe(1);
+  });
+
+  /**
+   * RFC 9111 §4.3.2: without Last-Modified, If-Modified-Since is evaluated against the stored
+   * Date (RFC 9110 §13.1.3: false, so 304, when the representation is not newer than the date).
+   */
+  test.each<[string, number, number]>([
+    ['a date after the response’s Date → 304', 10, 304],
+    ['the response’s Date itself → 304', 0, 304],
+    ['a date before it → the full response (it may have changed since)', -3000, 200],
+  ])('a fresh response without Last-Modified, If-Modified-Since %s', async (_rule, offset, status) => {
+    if (h.seen('/no-last-modified') === 0) await prime('/no-last-modified', 1);
+    const date = Date.parse(String((await h.get('/no-last-modified')).headers.date));
+    const reply = await h.get('/no-last-modified', { 'if-modified-since': httpDate(date + offset * 1000) });
+    expect([reply.status, reply.headers['x-cache']]).toEqual([status, 'HIT']);
+    expect(reply.body.toString()).toBe(status === 304 ? '' : BODY);
+    expect(h.seen('/no-last-modified')).toBe(1);
   });
 
   test('a stored weak ETag matches If-None-Match weakly', async () => {

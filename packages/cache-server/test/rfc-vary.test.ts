@@ -19,6 +19,10 @@ describe('Vary: secondary keys (RFC 9111 §4.1)', () => {
     clock = useFakeClock();
     h = await startHarness({
       '/lang': echoing('Accept-Language', 'accept-language'),
+      '/lang-weights': echoing('Accept-Language', 'accept-language'),
+      '/lang-ties': echoing('Accept-Language', 'accept-language'),
+      '/lang-other-weights': echoing('Accept-Language', 'accept-language'),
+      '/lang-invalid': echoing('Accept-Language', 'accept-language'),
       '/foo': echoing('Foo', 'foo'),
       '/combined': echoing('Foo', 'foo'),
       '/encoding': echoing('Accept-Encoding', 'accept-encoding'),
@@ -46,6 +50,32 @@ describe('Vary: secondary keys (RFC 9111 §4.1)', () => {
     expect(enAgain.body.toString()).toBe(en.body.toString());
     expect(deAgain.body.toString()).toBe(de.body.toString());
     expect(h.seen('/lang')).toBe(2);
+  });
+
+  /** The rule of policy/accept-language.ts: the same members and weights, in the same order of preference. */
+  test('Accept-Language: the same weights written in another order share the variant; the origin saw one value', async () => {
+    const first = await h.get('/lang-weights', { 'accept-language': 'en;q=0.9, DE;q=0.8' });
+    expect(first.body.toString()).toBe('accept-language=en;q=0.9,de;q=0.8');
+    await h.settle();
+    const again = await h.get('/lang-weights', { 'accept-language': 'de;q=0.8, en;q=0.9' });
+    expect([again.headers['x-cache'], again.body.toString()]).toEqual(['HIT', first.body.toString()]);
+    expect(h.seen('/lang-weights')).toBe(1);
+  });
+
+  test.each<[string, string, string, string]>([
+    ['equal weights in another order (order may be priority, RFC 9110 §12.5.4)', '/lang-ties', 'en, de', 'de, en'],
+    ['other weights in the same order', '/lang-other-weights', 'en;q=0.9, de;q=0.8', 'en;q=0.7, de;q=0.1'],
+  ])('Accept-Language: %s is another variant', async (_rule, path, a, b) => {
+    await h.get(path, { 'accept-language': a });
+    await h.settle();
+    const other = await h.get(path, { 'accept-language': b });
+    expect(cacheStatusOf(other)).toMatch(/^fwd=vary-miss/);
+    expect(h.seen(path)).toBe(2);
+  });
+
+  test('Accept-Language outside the grammar reaches the origin as the client sent it', async () => {
+    const reply = await h.get('/lang-invalid', { 'accept-language': 'en;q=2, de' });
+    expect(reply.body.toString()).toBe('accept-language=en;q=2, de');
   });
 
   test('a request without the selecting header does not match a variant that had it, and vice versa', async () => {

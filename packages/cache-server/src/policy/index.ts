@@ -11,6 +11,7 @@ export * from './storable.js';
 export * from './freshness.js';
 export * from './use.js';
 export * from './keys.js';
+export * from './accept-language.js';
 export * from './validation.js';
 export * from './invalidation.js';
 export * from './headers.js';

@@ -1,5 +1,6 @@
 import type { EntryMeta, HeaderMap } from './types.js';
 import { fieldNameList, readField } from './cache-control.js';
+import { canonicalAcceptLanguage } from './accept-language.js';
 import { parseHttpDate } from './http-date.js';
 
 /** Longest request-target accepted, in characters (RFC 9112 §3 recommends at least 8000 octets). */
@@ -157,11 +158,16 @@ function generatedAt(entry: EntryMeta): number {
  * A selecting header's value normalised as RFC 9111 §4.1 allows: field lines combined (RFC 9110
  * §5.3), whitespace around list commas and at the ends removed, empty list members dropped (RFC
  * 9110 §5.6.1), inner whitespace runs collapsed; plus what the field's own definition makes
- * equivalent (case of Accept-* tokens and language tags, order of Accept-Encoding members).
+ * equivalent (case of Accept-* tokens and language tags, order of Accept-Encoding members, the
+ * order of preference of a valid Accept-Language: accept-language.ts).
  */
 function selectingValue(headers: HeaderMap, name: string): string | undefined {
   const raw = headers[name];
   if (raw === undefined || (Array.isArray(raw) && raw.length === 0)) return undefined;
+  if (name === 'accept-language') {
+    const canonical = canonicalAcceptLanguage(Array.isArray(raw) ? raw.join(',') : raw);
+    if (canonical !== undefined) return canonical;
+  }
   const members = splitList(Array.isArray(raw) ? raw.join(',') : raw)
     .map(collapseWhitespace)
     .filter((member) => member !== '');
@@ -175,7 +181,8 @@ const CASE_INSENSITIVE_FIELDS = new Set(['accept-encoding', 'accept-charset', 'a
 
 /**
  * Fields where member order means nothing (RFC 9110 §12.5.3: preference is given by qvalues).
- * Not Accept-Language: RFC 9110 §12.5.4 notes recipients may treat its order as a priority.
+ * Not Accept-Language: RFC 9110 §12.5.4 notes recipients may treat its order as a priority
+ * (canonicalAcceptLanguage keeps the order where it can matter).
  */
 const UNORDERED_FIELDS = new Set(['accept-encoding']);
 
@@ -199,4 +206,16 @@ function splitList(value: string): string[] {
 
 function collapseWhitespace(member: string): string {
   return member.trim().replace(/[ \t]+/g, ' ');
+}
+
+/**
+ * Request headers for a fetch whose response may be stored, with a valid Accept-Language in its
+ * canonical form (accept-language.ts): every request that will share the variant then asks the
+ * origin the very same question. Other fields are left as the client sent them.
+ */
+export function withCanonicalSelectingFields(headers: HeaderMap): HeaderMap {
+  const value = headers['accept-language'];
+  if (value === undefined) return headers;
+  const canonical = canonicalAcceptLanguage(Array.isArray(value) ? value.join(',') : value);
+  return canonical === undefined ? headers : { ...headers, 'accept-language': canonical };
 }

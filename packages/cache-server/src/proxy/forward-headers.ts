@@ -1,5 +1,5 @@
 import type { HeaderMap } from '@simple-cache/common';
-import { forwardRequestHeaders, withoutUnkeyedFields } from '../policy/index.js';
+import { forwardRequestHeaders, withCanonicalSelectingFields, withoutUnkeyedFields } from '../policy/index.js';
 import type { Exchange, ProxyDeps } from './context.js';
 
 /** Client-side conditionals and ranges: the cache fetches whole responses and answers those itself. */
@@ -22,6 +22,7 @@ export function forwardHeadersFor(
   if (exchange.rules.stripCookies !== undefined) delete headers['cookie'];
   if (options.keepConditionals) return headers;
   for (const name of CLIENT_ONLY) delete headers[name];
-  // Without conditionals means a fetch for the cache, whose response may be shared (policy/headers.ts).
-  return withoutUnkeyedFields(headers);
+  // Without conditionals means a fetch for the cache, whose response may be shared (policy/headers.ts,
+  // policy/keys.ts: the Accept-Language every request sharing the variant asks with).
+  return withCanonicalSelectingFields(withoutUnkeyedFields(headers));
 }
