@@ -26,6 +26,7 @@ export const SYSTEM_PACKAGES = [
   { name: 'redis-tools', binary: 'redis-cli', neededBy: 'the Redis cluster tests (redis-cli)' },
   { name: 'nginx-light', binary: 'nginx', neededBy: 'the differential tests against nginx proxy_cache' },
   { name: 'openssl', binary: 'openssl', neededBy: 'the TLS tests (certificates made at run time)' },
+  { name: 'curl', binary: 'curl', neededBy: 'the tests that drive a real curl (request forms, framing)' },
 ];
 
 const KNOWN = new Set(SYSTEM_PACKAGES.map((pkg) => pkg.name));

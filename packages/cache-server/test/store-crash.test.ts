@@ -5,7 +5,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { DiskStore } from '../src/store/disk-store.js';
 import { tempDir } from './helpers/cache.js';
-import { request } from './helpers/http.js';
+import { request, waitFor } from './helpers/http.js';
 import { spawnCli, type Spawned } from './helpers/spawn.js';
 import { startTestOrigin, type TestOrigin } from './helpers/test-origin.js';
 
@@ -16,6 +16,8 @@ const OBJECTS = 80;
 const CONCURRENCY = 30;
 /** Responses completed before the kill: enough that some entries are committed, few enough that many writes are in flight. */
 const KILL_AFTER = 25;
+/** Entries the store must have committed before the kill, so that the restart has stored bodies to serve. */
+const COMMITTED_BEFORE_KILL = 3;
 
 const bodies = new Map<string, Buffer>();
 
@@ -107,7 +109,8 @@ describe('crash safety: SIGKILL mid-load, then restart on the same directory', (
   test('every body served after the restart is the origin’s, byte for byte; the store holds only whole entries', async () => {
     const paths = Array.from({ length: OBJECTS }, (_, i) => `/obj/${i}`);
 
-    // 1. Load, and kill -9 once KILL_AFTER responses are complete.
+    // 1. Load, and kill -9 once KILL_AFTER responses are complete and some entries committed (a
+    // response reaches its client before its entry is committed: under load, long before).
     run = startCli();
     const first = run;
     const url = await first.listening();
@@ -122,13 +125,24 @@ describe('crash safety: SIGKILL mid-load, then restart on the same directory', (
         } catch {
           // The kill cut this one off.
         }
-        if (completed >= KILL_AFTER && !killed) {
-          killed = true;
-          first.child.kill('SIGKILL');
-        }
       }
     };
-    await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+    const committed = async (): Promise<number> => {
+      const stats = await request(url, '/_cache/stats').catch(() => undefined);
+      return stats?.status === 200
+        ? (JSON.parse(stats.body.toString()) as { store: { entries: number } }).store.entries
+        : 0;
+    };
+    const killer = (async () => {
+      await waitFor(
+        async () => completed >= KILL_AFTER && (await committed()) >= COMMITTED_BEFORE_KILL,
+        'responses and commits before the kill',
+        60_000,
+      );
+      killed = true;
+      first.child.kill('SIGKILL');
+    })();
+    await Promise.all([...Array.from({ length: CONCURRENCY }, worker), killer]);
     await first.exited;
     expect(killed).toBe(true);
 
