@@ -54,7 +54,7 @@ export async function buildCacheServer(
   config: Readonly<CacheServerConfig>,
   options: BuildOptions = {},
 ): Promise<CacheServer> {
-  const logger = options.logger ?? createLogger(config.logLevel);
+  const logger = options.logger ?? createLogger(config.logLevel, 'stdout', { adminToken: config.adminToken });
   const policy = policyOptionsFrom(config);
   // A store shared by several nodes (Redis) also collapses misses and announces purges across them.
   const { store, collapse, announcePurge, dropLocalCopies } = await composeStore(

@@ -59,8 +59,7 @@ export function installLimits(app: FastifyInstance, config: Limits): { admits(ra
     const raw = request.raw;
     if (connections.isOverLimit(raw.socket)) return refuse(reply, config, ERRORS.tooManyConnections, true);
     if (overload.isOverloaded()) {
-      request.log.warn({ delayMs: Math.round(overload.delay) }, 'event loop overloaded; refusing the request');
-      return refuse(reply, config, ERRORS.overloaded, true);
+      return refuse(reply, config, ERRORS.overloaded, true, { delayMs: Math.round(overload.delay) });
     }
     // RFC 9112 §6.1: Transfer-Encoding in HTTP/1.0 means faulty framing.
     if (raw.httpVersion === '1.0' && raw.headers['transfer-encoding'] !== undefined) {
@@ -82,8 +81,20 @@ export function installLimits(app: FastifyInstance, config: Limits): { admits(ra
   };
 }
 
-/** The cache's error answer (respond/heads.ts), with Retry-After for load and a closed connection. */
-function refuse(reply: FastifyReply, config: Limits, spec: ErrorSpec, retry: boolean): void {
+/**
+ * The cache's error answer (respond/heads.ts), with Retry-After for load and a closed connection,
+ * and one compact log line (the path without its query, which may carry secrets).
+ */
+function refuse(
+  reply: FastifyReply,
+  config: Limits,
+  spec: ErrorSpec,
+  retry: boolean,
+  detail: Record<string, unknown> = {},
+): void {
+  const { method, url = '' } = reply.request.raw;
+  const fields = { code: spec.code, status: spec.status, method, path: url.split('?')[0], ...detail };
+  reply.log[spec.status >= 500 ? 'warn' : 'info'](fields, spec.message);
   const error = errorResponse(
     spec,
     config.name,

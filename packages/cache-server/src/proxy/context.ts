@@ -90,7 +90,9 @@ export function sendError(
 ): void {
   const { res, log } = exchange;
   const level = spec.status >= 500 ? 'warn' : 'info';
-  log[level]({ code: spec.code, status: spec.status, err: cause }, spec.message);
+  // One compact line (logger.ts serializes `err`): the path without its query, which may carry secrets.
+  const path = (exchange.req.url ?? '').split('?')[0];
+  log[level]({ code: spec.code, status: spec.status, method: exchange.view.method, path, err: cause }, spec.message);
   if (res.headersSent) {
     // Part of a body is already on the wire: the only honest signal left is a broken connection.
     res.destroy();
