@@ -83,12 +83,14 @@ export class EntryCommitter {
     const { table, space } = this.deps;
     const { meta } = staged;
     const old = table.index.find(meta.key, meta.variant);
-    await table.writeVariant(meta.key, hash, meta, staged);
-    if (old !== undefined) return [old];
-    const surplus = table.index.surplusVariants(meta.key, this.deps.maxVariants, meta.variant);
+    // A new variant makes room among its siblings first, so a lookup meanwhile never sees more
+    // than maxVariants of them.
+    const surplus =
+      old === undefined ? table.index.surplusVariants(meta.key, this.deps.maxVariants - 1, meta.variant) : [];
     for (const victim of surplus) await table.deleteVariant(meta.key, hash, victim.variant);
     space.evictions += surplus.length;
-    return surplus;
+    await table.writeVariant(meta.key, hash, meta, staged);
+    return old === undefined ? surplus : [old];
   }
 }
 
