@@ -67,7 +67,7 @@ const TABLE_HEADING = '### Deliberate differences from nginx';
 
 /**
  * The rows of the one table of deliberate differences. `case` is one case id, several separated by
- * commas, or `*` (any case); `step` is `<step>[.<response>]` or `*`.
+ * commas, or `*` (any case); `step` is `<step>[.<response>]`, several separated by commas, or `*`.
  */
 export function readTable(file = TABLE_FILE): Difference[] {
   const text = readFileSync(file, 'utf8');
@@ -286,10 +286,11 @@ export function differences(caseId: string, nginx: Observation, ours: Observatio
   return out;
 }
 
-const cases = (row: Difference) => row.case.split(',').map((c) => c.trim());
+const list = (cell: string) => cell.split(',').map((item) => item.trim());
+const cases = (row: Difference) => list(row.case);
 const matches = (row: Difference, d: Difference) =>
   (row.case === '*' || cases(row).includes(d.case)) &&
-  (row.at === '*' || row.at === d.at) &&
+  (row.at === '*' || list(row.at).includes(d.at)) &&
   row.field === d.field &&
   row.nginx === d.nginx &&
   row.ours === d.ours;

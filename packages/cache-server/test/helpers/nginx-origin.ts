@@ -94,6 +94,11 @@ function sendRange(
   send(res, 206, { ...all, 'content-range': `bytes ${first}-${last}/${size}` }, body.slice(first, last + 1));
 }
 
+/** 2 MiB of text that says where each byte is, so that a range shows which bytes it cut. */
+let largeBody: string | undefined;
+const large = () =>
+  (largeBody ??= Array.from({ length: 2 ** 21 / 16 }, (_, i) => String(i).padStart(15, '0') + '\n').join(''));
+
 const describeRequest = (req: http.IncomingMessage) => `${req.method} ${req.url}`;
 const CL_HEAD = 'HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nX-Origin: 1\r\nCache-Control: max-age=60\r\n';
 
@@ -122,6 +127,31 @@ const ROUTES: Record<string, Handler> = {
   expires: (req, res) => send(res, 200, { expires: new Date(Date.now() + 60_000).toUTCString() }, `expires ${req.url}`),
   heuristic: (req, res) => send(res, 200, { 'last-modified': LAST_MODIFIED }, `heuristic ${req.url}`),
   'no-freshness': (req, res) => send(res, 200, {}, `no-freshness ${req.url}`),
+  // Already older than its lifetime when it arrives (RFC 9111 §4.2.3).
+  'age-stale': (req, res) => send(res, 200, { 'cache-control': 'max-age=60', age: '100' }, `age-stale ${req.url}`),
+  'expires-invalid': (req, res) => send(res, 200, { expires: '0' }, `expires-invalid ${req.url}`),
+  // max-age wins over Expires (RFC 9111 §5.3).
+  'max-age-over-expires': (req, res) =>
+    send(res, 200, { 'cache-control': 'max-age=60', expires: 'Sat, 01 Jan 2000 00:00:00 GMT' }, `mae ${req.url}`),
+  'no-cache-field': (req, res) =>
+    send(
+      res,
+      200,
+      { 'cache-control': 'no-cache="set-cookie", max-age=60', 'set-cookie': 'session=s3cret' },
+      `ncf ${req.url}`,
+    ),
+  'vary-encoding': (req, res) =>
+    send(
+      res,
+      200,
+      { 'cache-control': 'max-age=60', vary: 'Accept-Encoding' },
+      `ae ${req.headers['accept-encoding'] ?? '(none)'}`,
+    ),
+  'status-302': (req, res) => send(res, 302, { 'cache-control': 'max-age=60', location: '/elsewhere' }, 'found'),
+  'status-307': (req, res) => send(res, 307, { 'cache-control': 'max-age=60', location: '/elsewhere' }, 'temporary'),
+  'status-410': (req, res) => send(res, 410, { 'last-modified': LAST_MODIFIED }, `gone ${req.url}`),
+  // Two megabytes: past the memory tier, read back from disk (and cut into ranges there).
+  large: (req, res) => send(res, 200, { 'cache-control': 'max-age=60', 'accept-ranges': 'bytes' }, large()),
   'status-404': (req, res) => send(res, 404, { 'cache-control': 'max-age=60' }, `404 ${req.url}`),
   'status-500': (req, res) => send(res, 500, { 'cache-control': 'max-age=60' }, `500 ${req.url}`),
   'status-301': (req, res) => send(res, 301, { 'cache-control': 'max-age=60', location: '/elsewhere' }, 'moved'),
