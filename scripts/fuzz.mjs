@@ -1,11 +1,12 @@
 #!/usr/bin/env node
-// `pnpm fuzz`: the long run of the two fuzzers that `pnpm test` runs briefly with a fixed seed.
-//   fuzz-http: property-based request sequences and origin faults (FUZZ_RUNS scenarios, at most
-//              FUZZ_TIME seconds, seed FUZZ_SEED, or FUZZ_SEED + FUZZ_PATH to replay a counterexample)
+// `pnpm fuzz`: the long run of the fuzzers that `pnpm test` runs briefly with a fixed seed.
+//   fuzz-http, fuzz-http-redis: property-based request sequences and origin faults, disk and Redis
+//              store (FUZZ_RUNS scenarios, at most FUZZ_TIME seconds each, seed FUZZ_SEED, or
+//              FUZZ_SEED + FUZZ_PATH to replay a counterexample)
 //   fuzz:      malformed requests on raw sockets (FUZZ_COUNT inputs, seed FUZZ_SEED)
 // A new seed each run unless FUZZ_SEED is set; it is printed first, and a failure prints the seed
-// and path that replay its shrunk counterexample. Extra arguments go to jest (e.g. `fuzz-http`
-// to run one of the two).
+// and path that replay its shrunk counterexample. Extra arguments name test files
+// (e.g. `fuzz-http.test` to run only that one).
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 

@@ -78,6 +78,8 @@ export interface ClientRequest {
 export interface FuzzConnection {
   requests: ClientRequest[];
   pipeline: boolean;
+  /** The client leaves after this many response bytes (undefined: it reads everything). */
+  abortAfter?: number;
 }
 
 export interface Scenario {
@@ -142,6 +144,8 @@ export const originReply: fc.Arbitrary<OriginReply> = fc.record({
     common(0, 1),
     rare(fc.integer({ min: 1, max: 60 }), 6),
     rare(fc.integer({ min: 1_000, max: 70_000 }), 2),
+    // Past the memory tier (1 MiB): stored on disk, read back from there.
+    rare(fc.integer({ min: 1_100_000, max: 3_000_000 }), 1),
   ),
   framing: fc.constantFrom<OriginReply['framing']>('length', 'length', 'chunked', 'close'),
   fault: fc.oneof(
@@ -186,7 +190,7 @@ export const clientRequest: fc.Arbitrary<ClientRequest> = fc.record({
     freq: 4,
   }),
   ifModifiedSince: fc.option(fc.constantFrom<'past' | 'future'>('past', 'future'), { nil: undefined, freq: 6 }),
-  range: fc.oneof(common(undefined, 6), rare(fc.constantFrom(...RANGES))),
+  range: fc.oneof(common(undefined, 6), rare(fc.constantFrom(...RANGES), 3)),
   ifRange: fc.option(fc.constantFrom<'seen' | 'other'>('seen', 'other'), { nil: undefined, freq: 6 }),
   cookie: fc.oneof(common(false, 3), rare(fc.constant(true))),
   authorization: fc.oneof(common(false, 5), rare(fc.constant(true))),
@@ -198,8 +202,12 @@ export const scenario: fc.Arbitrary<Scenario> = fc.record({
   replies: fc.array(fc.array(originReply, { minLength: 1, maxLength: 3 }), { minLength: PATHS, maxLength: PATHS }),
   connections: fc.array(
     fc
-      .record({ requests: fc.array(clientRequest, { minLength: 1, maxLength: 5 }), pipeline: fc.boolean() })
-      .map(({ requests, pipeline }) => ({ requests: untilClose(requests), pipeline })),
+      .record({
+        requests: fc.array(clientRequest, { minLength: 1, maxLength: 5 }),
+        pipeline: fc.boolean(),
+        abortAfter: fc.option(fc.integer({ min: 1, max: 200_000 }), { nil: undefined, freq: 8 }),
+      })
+      .map((connection) => ({ ...connection, requests: untilClose(connection.requests) })),
     { minLength: 1, maxLength: 6 },
   ),
   parallel: fc.boolean(),
@@ -235,15 +243,15 @@ export function withoutOpenFindings(sc: Scenario): Scenario {
       return reply;
     }),
   );
-  const connections = sc.connections.map(({ requests, pipeline }) => ({
-    pipeline,
+  const connections = sc.connections.map(({ requests, ...connection }) => ({
+    ...connection,
     requests: requests.map((r) => {
       const request = { ...r };
       // F2: a GET or HEAD with a body that the cache passes through gets a 502.
       if (request.method === 'GET' || request.method === 'HEAD') request.body = 'none';
       // F4: the origin timeout runs while the client's body is still coming (a 100-continue
       // held behind a pipelined response, or never sent to an HTTP/1.0 client).
-      if (pipeline || request.version === '1.0') request.expectContinue = false;
+      if (connection.pipeline || request.version === '1.0') request.expectContinue = false;
       // F9: to an HTTP/1.0 client, a body the origin broke looks complete.
       request.version = '1.1';
       return request;

@@ -14,8 +14,10 @@ export interface OriginRecord {
   reply: OriginReply;
   /** The status sent (304 when a conditional request was honoured). */
   status: number;
-  /** The body as announced: what a complete response carries. */
+  /** The body bytes sent (all of them for a complete response). */
   body: Buffer;
+  /** The length the response announced (more than `body` when the origin sent it short). */
+  length: number;
   /** False when the origin broke this response (reset, short, bad chunk, never sent). */
   complete: boolean;
 }
@@ -29,7 +31,13 @@ export interface FuzzOrigin {
   close(): Promise<void>;
 }
 
-const LAST_MODIFIED = 'Mon, 01 Jan 2024 00:00:00 GMT';
+/**
+ * Each response's Last-Modified is its own (a second per id after 2024-01-01): a validator must
+ * change when the body does, or a cache may rightly pair new fields with an old body.
+ */
+const lastModified = (id: number) => new Date(Date.UTC(2024, 0, 1) + id * 1_000).toUTCString();
+/** How many bytes short a `short-body` response stops. */
+const SHORT_BY = 10;
 /** Written after a body longer than its Content-Length: a whole forged response. */
 const FORGED = 'HTTP/1.1 200 OK\r\nContent-Length: 6\r\nCache-Control: max-age=600\r\nX-Origin-Id: 0\r\n\r\nforged';
 
@@ -39,16 +47,27 @@ function bodyFor(id: number, size: number): Buffer {
   return Buffer.from(text.slice(0, size), 'latin1');
 }
 
-/** Does the request's `If-None-Match` name a complete earlier response for the same path? */
+/**
+ * The complete earlier response for the same path that the request's validators name: its ETag in
+ * `If-None-Match`, or (without one) its Last-Modified in `If-Modified-Since`. The origin then
+ * vouches that it is current (a 304).
+ */
 function validatedId(req: http.IncomingMessage, records: Map<number, OriginRecord>, path: string): number | undefined {
+  const usable = (record: OriginRecord | undefined) =>
+    record !== undefined && record.path === path && record.complete && record.status === 200;
   const inm = req.headers['if-none-match'];
-  if (inm === undefined) return undefined;
-  for (const tag of inm.split(',')) {
-    const id = Number(/^\s*(?:W\/)?"(\d+)"\s*$/.exec(tag)?.[1]);
-    const record = records.get(id);
-    if (record && record.path === path && record.complete && record.status === 200) return id;
+  if (inm !== undefined) {
+    for (const tag of inm.split(',')) {
+      const record = records.get(Number(/^\s*(?:W\/)?"(\d+)"\s*$/.exec(tag)?.[1]));
+      if (record && usable(record) && record.reply.etag) return record.id;
+    }
+    return undefined;
   }
-  return undefined;
+  const ims = req.headers['if-modified-since'];
+  if (ims === undefined) return undefined;
+  const id = (Date.parse(ims) - Date.UTC(2024, 0, 1)) / 1_000;
+  const record = records.get(id);
+  return usable(record) && record?.reply.lastModified ? id : undefined;
 }
 
 /**
@@ -80,12 +99,7 @@ export async function startFuzzOrigin(originTimeoutMs: number): Promise<FuzzOrig
         reply.honourConditionals && ['GET', 'HEAD'].includes(req.method ?? '')
           ? validatedId(req, records, path)
           : undefined;
-      const imsOk =
-        reply.honourConditionals &&
-        reply.lastModified &&
-        req.headers['if-none-match'] === undefined &&
-        req.headers['if-modified-since'] === DATES.future;
-      const status = validated !== undefined || imsOk ? 304 : reply.status;
+      const status = validated !== undefined ? 304 : reply.status;
       // Faults that break the body need one to break.
       const size = ['reset-mid-body', 'short-body', 'long-body', 'bad-chunk'].includes(reply.fault)
         ? Math.max(reply.size, 10)
@@ -103,6 +117,7 @@ export async function startFuzzOrigin(originTimeoutMs: number): Promise<FuzzOrig
         reply,
         status,
         body,
+        length: reply.fault === 'short-body' ? body.length + SHORT_BY : body.length,
         complete: !noHead && !brokenBody,
       });
       const write = () => respond(socket, { id, path, reply, status, body, hasBody, validated });
@@ -158,9 +173,10 @@ function respond(
   if (status !== 304) lines.push(`X-Origin-Id: ${r.id}`);
   if (reply.cacheControl) lines.push(`Cache-Control: ${reply.cacheControl}`);
   if (reply.expires) lines.push(`Expires: ${reply.expires === 'past' ? DATES.past : DATES.future}`);
-  if (reply.lastModified) lines.push(`Last-Modified: ${LAST_MODIFIED}`);
-  if (status === 304 && r.validated !== undefined) lines.push(`ETag: "${r.validated}"`);
-  else if (reply.etag) lines.push(`ETag: "${r.id}"`);
+  // A 304 carries the validators of the response it validates.
+  const own = r.validated ?? r.id;
+  if (reply.lastModified) lines.push(`Last-Modified: ${lastModified(own)}`);
+  if (reply.etag) lines.push(`ETag: "${own}"`);
   if (reply.vary) lines.push(`Vary: ${reply.vary}`);
   if (reply.setCookie) lines.push(`Set-Cookie: sid=${r.id}; Path=/`);
   if (reply.contentLocation) lines.push(`Content-Location: ${r.path}`);
@@ -184,7 +200,7 @@ function respond(
     return;
   }
   if (framing === 'length') {
-    const announced = reply.fault === 'short-body' ? body.length + 10 : body.length;
+    const announced = reply.fault === 'short-body' ? body.length + SHORT_BY : body.length;
     lines.push(`Content-Length: ${announced}`);
   } else if (framing === 'chunked') lines.push('Transfer-Encoding: chunked');
   else lines.push('Connection: close');

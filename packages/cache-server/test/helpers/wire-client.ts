@@ -36,6 +36,8 @@ export interface ExchangeOptions {
   waitMs?: number;
   /** How long an `Expect: 100-continue` request waits for the interim response. */
   continueWaitMs?: number;
+  /** Close the connection once this many bytes came back (a client that leaves mid-response). */
+  abortAfterBytes?: number;
 }
 
 /**
@@ -44,7 +46,7 @@ export interface ExchangeOptions {
  * closes, or when `waitMs` passes; which of these happened is part of the result.
  */
 export function exchange(base: string, requests: WireRequest[], options: ExchangeOptions = {}): Promise<WireExchange> {
-  const { pipeline = false, waitMs = 5_000, continueWaitMs = 1_000 } = options;
+  const { pipeline = false, waitMs = 5_000, continueWaitMs = 1_000, abortAfterBytes = Infinity } = options;
   const url = new URL(base);
   const methods = requests.map((r) => r.method);
   return new Promise((resolve) => {
@@ -94,8 +96,15 @@ export function exchange(base: string, requests: WireRequest[], options: Exchang
     }, waitMs);
 
     socket.on('connect', writeNext);
+    let received = 0;
     socket.on('data', (chunk: Buffer) => {
       chunks.push(chunk);
+      received += chunk.length;
+      if (received >= abortAfterBytes) {
+        finish();
+        socket.destroy();
+        return;
+      }
       const reading = readResponses(raw(), methods, false);
       while (elapsed.length < reading.responses.length) elapsed.push(Date.now() - started);
       if (pendingBody) {
