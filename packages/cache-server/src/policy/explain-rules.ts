@@ -40,6 +40,10 @@ export const STORABLE_RULES: Readonly<Record<string, Rule>> = {
     rfc: 'RFC 9111 §3',
     text: 'It sets a cookie and neither public nor s-maxage says it may be shared (this cache’s rule, as nginx’s and Varnish’s).',
   },
+  'credentials-without-freshness': {
+    rfc: 'RFC 9111 §4.2.2',
+    text: 'The request carried Cookie or Authorization and the response gave no explicit freshness and no public: it may be that user’s page, so it is not kept on a heuristic lifetime (this cache’s rule against web cache deception).',
+  },
   'not-cacheable-status': {
     rfc: 'RFC 9111 §3, RFC 9110 §15.1',
     text: 'No explicit freshness, not public, and the status is not heuristically cacheable.',

@@ -1,6 +1,7 @@
 import { fieldNamesOf, readField, requestDirectives, type Directives } from './cache-control.js';
 import { governingDirectives, ignoresExpires } from './response-control.js';
 import { allowsHeuristicFreshness, freshnessLifetime } from './freshness.js';
+import { varyNames } from './keys.js';
 import { forbidsStale, requiresValidation } from './use.js';
 import type { HeaderMap, PolicyOptions, RequestView, ResponseView, StorabilityDecision } from './types.js';
 
@@ -33,6 +34,7 @@ export function decideStorable(req: RequestView, res: ResponseView, opts: Policy
     (opts.force ? undefined : refuseAuthorized(req, directives)) ??
     // strip-cookies removes Set-Cookie before storing, so there is no cookie to share.
     (opts.force || opts.stripCookies ? undefined : refuseSetCookie(res.headers, directives)) ??
+    (opts.force ? undefined : refuseCredentialedWithoutFreshness(req, res, directives, opts)) ??
     refuseVaryStar(res.headers) ??
     refuseWithoutPermission(res, directives, opts) ??
     refuseNeverReusable(res, directives, opts);
@@ -121,6 +123,34 @@ function refuseSetCookie(headers: HeaderMap, directives: Directives): Refusal {
   if (directives.has('public') || directives.has('s-maxage')) return undefined;
   const namesCookie = (name: string) => fieldNamesOf(directives.get(name)).includes('set-cookie');
   return namesCookie('private') || namesCookie('no-cache') ? undefined : 'set-cookie';
+}
+
+/** Request fields that identify a user: a response to a request with one may be that user's own. */
+const CREDENTIAL_FIELDS = ['cookie', 'authorization'];
+
+/**
+ * Not an RFC rule but the fix for web cache deception (issue 12.7; nginx and Varnish do not cache
+ * requests with cookies by default): a response to a request that carried Cookie or
+ * Authorization may be that user's page (`/account/settings/x.css`). Without a word that it may
+ * be shared for a while (explicit freshness, RFC 9111 §4.2.1; `public`, §5.2.2.9; or a rule's
+ * ttl or default-ttl) it would live on a heuristic lifetime (§4.2.2), or be revalidated with the
+ * next user's credentials and served to them: it is not stored. A Vary naming the field keys the
+ * response on it, so that one may be; a rule's strip-cookies removes the request's Cookie.
+ */
+function refuseCredentialedWithoutFreshness(
+  req: RequestView,
+  res: ResponseView,
+  directives: Directives,
+  opts: PolicyOptions,
+): Refusal {
+  const carried = CREDENTIAL_FIELDS.filter(
+    (name) => req.headers[name] !== undefined && !(name === 'cookie' && opts.stripCookies),
+  );
+  if (carried.length === 0) return undefined;
+  if (directives.has('public') || hasExplicitFreshness(res.headers, directives, opts)) return undefined;
+  if (opts.ttl !== undefined || opts.defaultTtl !== undefined) return undefined;
+  const vary = varyNames(res.headers);
+  return carried.every((name) => vary.includes(name)) ? undefined : 'credentials-without-freshness';
 }
 
 /** RFC 9111 §4.1: Vary: * never matches a later request, so storing it would only waste space. */

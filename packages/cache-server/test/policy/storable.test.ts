@@ -224,6 +224,77 @@ describe('decideStorable (RFC 9111 §3, shared cache)', () => {
       'set-cookie',
     ],
     ['request Cookie does not prevent storing', request({ cookie: 'a=b' }), 200, FRESH, 'storable'],
+    // Credentials and heuristic freshness (web cache deception, issue 12.7; RFC 9111 §4.2.2)
+    [
+      'request Cookie + only Last-Modified: no heuristic lifetime, not stored',
+      request({ cookie: 'session=alice' }),
+      200,
+      { 'last-modified': httpDate(-30 * 86400) },
+      'credentials-without-freshness',
+    ],
+    [
+      'request Cookie + only an ETag (revalidated with the next user’s cookie): not stored',
+      request({ cookie: 'session=alice' }),
+      200,
+      { 'cache-control': 'no-cache', ...VALIDATED },
+      'credentials-without-freshness',
+    ],
+    [
+      'request Cookie + Last-Modified + max-age: explicit freshness, stored',
+      request({ cookie: 'session=alice' }),
+      200,
+      { ...{ 'last-modified': httpDate(-30 * 86400) }, ...FRESH },
+      'storable',
+    ],
+    [
+      'request Cookie + Last-Modified + Expires: explicit freshness, stored',
+      request({ cookie: 'session=alice' }),
+      200,
+      { ...{ 'last-modified': httpDate(-30 * 86400) }, expires: httpDate(60) },
+      'storable',
+    ],
+    [
+      'request Cookie + Last-Modified + public: stored (heuristic allowed)',
+      request({ cookie: 'session=alice' }),
+      200,
+      { ...{ 'last-modified': httpDate(-30 * 86400) }, 'cache-control': 'public' },
+      'storable',
+    ],
+    [
+      'request Cookie + Last-Modified + Vary: Cookie: keyed on the cookie, stored',
+      request({ cookie: 'session=alice' }),
+      200,
+      { ...{ 'last-modified': httpDate(-30 * 86400) }, vary: 'Accept-Encoding, Cookie' },
+      'storable',
+    ],
+    [
+      'request Cookie + Last-Modified + Vary without Cookie: not stored',
+      request({ cookie: 'session=alice' }),
+      200,
+      { ...{ 'last-modified': httpDate(-30 * 86400) }, vary: 'accept-encoding' },
+      'credentials-without-freshness',
+    ],
+    [
+      'request Authorization + must-revalidate + only Last-Modified: not stored',
+      request({ authorization: 'Bearer x' }),
+      200,
+      { ...{ 'last-modified': httpDate(-30 * 86400) }, 'cache-control': 'must-revalidate' },
+      'credentials-without-freshness',
+    ],
+    [
+      'request Authorization + Cookie + Vary: Cookie only: not stored',
+      request({ authorization: 'Bearer x', cookie: 'a=b' }),
+      200,
+      { ...{ 'last-modified': httpDate(-30 * 86400) }, 'cache-control': 'must-revalidate', vary: 'cookie' },
+      'credentials-without-freshness',
+    ],
+    [
+      'no credentials + only Last-Modified: heuristic, stored',
+      request(),
+      200,
+      { 'last-modified': httpDate(-30 * 86400) },
+      'storable',
+    ],
     // Never reusable (a saving, not an RFC rule)
     ['200 with nothing to go on is not written', request(), 200, {}, 'never-reusable'],
     // Stale on arrival but explicit: a request's max-stale / stale-if-error may use it (§5.2.1.2, RFC 5861 §4)
@@ -350,6 +421,17 @@ describe('decideStorable (RFC 9111 §3, shared cache)', () => {
     expect(check(request(), 599, { ...headers, 'cdn-cache-control': 'stale-if-error=5' }).reason).toBe(
       'not-cacheable-status',
     );
+  });
+
+  test.each<[string, Partial<PolicyOptions>, string]>([
+    ["a rule's ttl is the operator's explicit freshness", { ttl: 60 }, 'storable'],
+    ["a rule's default-ttl too", { defaultTtl: 60 }, 'storable'],
+    ["a rule's force", { force: true, ttl: 60 }, 'storable'],
+    ["a rule's strip-cookies removes the request's Cookie", { stripCookies: true }, 'storable'],
+    ['heuristics off: still not stored', { heuristics: false }, 'credentials-without-freshness'],
+  ])('request Cookie + only Last-Modified, %s', (_label, overrides, reason) => {
+    const headers = { 'last-modified': httpDate(-30 * 86400) };
+    expect(check(request({ cookie: 'session=alice' }), 200, headers, options(overrides)).reason).toBe(reason);
   });
 
   test('grace keeps responses that could only be served stale', () => {
