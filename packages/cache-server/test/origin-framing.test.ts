@@ -34,6 +34,12 @@ const FAULTS: Record<string, RawRoute> = {
   'chunked-unfinished-stall': (socket) =>
     socket.write(`HTTP/1.1 200 OK\r\n${STALE}Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n`),
   'no-length-stall': (socket) => socket.write(`HTTP/1.1 200 OK\r\n${STALE}\r\nsome body`),
+  // Delimited by the connection's end, which comes as a reset: the body may be cut anywhere.
+  'close-delimited-reset': (socket) => {
+    socket.write(`HTTP/1.1 200 OK\r\n${STALE}Connection: close\r\n\r\nhello`);
+    // Once the bytes have left (reset at once, Node closes cleanly instead).
+    setTimeout(() => socket.resetAndDestroy(), 5);
+  },
   '304-with-body': (socket) =>
     socket.write(
       'HTTP/1.1 304 Not Modified\r\nETag: "v1"\r\nCache-Control: max-age=60\r\nContent-Length: 10\r\n\r\n0123456789',
@@ -176,6 +182,18 @@ describe('framing faults from the origin never leave a client waiting (issues 12
     }
     // Each request reached the origin: none joined a fetch that would never end.
     expect(origin.count(path)).toBe(3);
+  });
+
+  test('a body delimited by the connection, which is reset: never complete to the client, never stored', async () => {
+    const path = '/close-delimited-reset/stored';
+    const reply = await send(cache, 'get', path);
+    expect(reply.status).toBe(200);
+    expect(reply.complete).toBe(false);
+    expect(reply.closedByServer).toBe(true);
+    await waitFor(() => !cache.proxy.inFlight.has(`${origin.url}${path}`), 'the fetch to settle');
+    expect(await cache.store.lookup(`${origin.url}${path}`)).toEqual([]);
+    await send(cache, 'get', path);
+    expect(origin.count(path)).toBe(2);
   });
 
   test('an interim response and then nothing: 504 once --origin-timeout has passed since the request', async () => {

@@ -1,7 +1,9 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { startCache, tempDir, type StartedCache } from './helpers/cache.js';
+import type http from 'node:http';
+import net from 'node:net';
+import { startCache, tempDir, useOriginAndCache, type StartedCache } from './helpers/cache.js';
 import { rawExchange } from './helpers/raw.js';
-import { deadPort, parseResponses, runCurl } from './helpers/raw-response.js';
+import { deadPort, parseResponses, readSocket, runCurl, type ReadResponse } from './helpers/raw-response.js';
 import { startTestOrigin, type TestOrigin } from './helpers/test-origin.js';
 
 /**
@@ -129,6 +131,27 @@ describe('every method and request framing reaches the origin at once (issue 12.
     ]);
   });
 
+  test.each(CASES.filter(([method]) => isCacheable(method)))(
+    '%s with %s passed through (If-Match): forwarded without the body, as the cache fetches it',
+    async (method, form) => {
+      const path = `/if-match/${method}/${form}`;
+      const exchange = await rawExchange(
+        cache.url,
+        `${method} ${path} HTTP/1.1\r\nHost: cache.test\r\nIf-Match: "v1"\r\nConnection: close\r\n${FORMS[form].framing}\r\n${FORMS[form].body}`,
+        10_000,
+      );
+      const [reply, ...more] = parseResponses(exchange.text, () => method === 'HEAD');
+      expect(more).toHaveLength(0);
+      expect(reply?.status).toBe(200);
+      expect(reply?.headers['x-cache']).toBe('BYPASS');
+      if (method === 'GET') expect(reply?.body).toBe('GET 0');
+      const seen = origin.requests.filter((r) => r.url === path);
+      expect(
+        seen.map((r) => [r.method, r.body.length, r.headers['content-length'], r.headers['transfer-encoding']]),
+      ).toEqual([[method, 0, undefined, undefined]]);
+    },
+  );
+
   /** What curl sends for each form: nothing, `-d ''` (Content-Length: 0), a body, a chunked body. */
   const CURL_FORMS: Record<Form, string[]> = {
     none: [],
@@ -159,5 +182,49 @@ describe('every method and request framing reaches the origin at once (issue 12.
     const [reply] = parseResponses(stdout, () => method === 'HEAD');
     expect(reply?.status).toBe(502);
     expect(reply?.headers['x-cache']).toBe(isCacheable(method) ? 'MISS' : 'BYPASS');
+  });
+});
+
+describe('the origin timeout does not run while the client is still sending its body', () => {
+  const ORIGIN_TIMEOUT = 300;
+  const held = new Set<http.ServerResponse>();
+  const env = useOriginAndCache(
+    {
+      '/upload': (req, res, body) => {
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        res.end(`${req.method} ${body.length}`);
+      },
+      '/upload-then-hang': (_req, res) => void held.add(res),
+    },
+    { originTimeout: ORIGIN_TIMEOUT },
+  );
+  afterAll(() => {
+    for (const res of held) res.destroy();
+  });
+
+  /** Sends the head and half the body, stalls for `stallMs` (the client's pace), then the rest. */
+  const slowUpload = (path: string, stallMs: number): Promise<ReadResponse> => {
+    const url = new URL(env.cache.url);
+    const socket = net.connect(Number(url.port), url.hostname);
+    socket.write(`POST ${path} HTTP/1.1\r\nHost: cache.test\r\nContent-Length: 10\r\nConnection: close\r\n\r\nhello`);
+    const reply = readSocket(socket);
+    setTimeout(() => socket.write('world'), stallMs);
+    return reply;
+  };
+
+  test('a client that pauses mid-body for three origin timeouts: the origin gets all of it and answers', async () => {
+    const reply = await slowUpload('/upload', 3 * ORIGIN_TIMEOUT);
+    expect(reply.status).toBe(200);
+    expect(reply.body.toString()).toContain('POST 10');
+    expect(env.origin.requests.filter((r) => r.url === '/upload').map((r) => r.body.toString())).toEqual([
+      'helloworld',
+    ]);
+  });
+
+  test('once the body is sent, an origin that never answers is a 504 after --origin-timeout', async () => {
+    const reply = await slowUpload('/upload-then-hang', 3 * ORIGIN_TIMEOUT);
+    expect(reply.status).toBe(504);
+    expect(reply.headers['x-cache']).toBe('BYPASS');
+    expect(held.size).toBe(1);
   });
 });

@@ -1,6 +1,8 @@
 import http from 'node:http';
 import https from 'node:https';
+import type { Socket } from 'node:net';
 import { Transform, type Duplex, type Readable } from 'node:stream';
+import { TLSSocket } from 'node:tls';
 import type { HeaderMap } from '@simple-cache/common';
 import { CacheError, ERRORS } from '../errors.js';
 
@@ -91,8 +93,6 @@ export function createOriginClient(options: OriginClientOptions): OriginClient {
           method: req.method,
           headers: requestHeaders(req) as http.OutgoingHttpHeaders,
           agent: fresh ? false : agents[url.protocol],
-          // Idle time on the connection: bounds an origin that stalls in the middle of a body.
-          timeout: options.timeout,
         });
       } catch (error) {
         reject(toCacheError(error));
@@ -100,6 +100,7 @@ export function createOriginClient(options: OriginClientOptions): OriginClient {
       }
       let response: http.IncomingMessage | undefined;
       let settled = false;
+      let deadline: NodeJS.Timeout | undefined;
       const settle = () => {
         settled = true;
         clearTimeout(deadline);
@@ -110,13 +111,23 @@ export function createOriginClient(options: OriginClientOptions): OriginClient {
         outgoing.destroy(error);
         reject(error);
       };
-      // The head's deadline belongs to the fetch, whatever holds it up (connecting, an origin
-      // that sends only 1xx, anything Node's own timers do not see).
-      const deadline = setTimeout(
-        () =>
-          fail(new CacheError(ERRORS.originTimeout, { cause: new Error(`no response within ${options.timeout} ms`) })),
-        Math.max(0, startedAt + options.timeout - Date.now()),
-      );
+      // The head's deadline belongs to the fetch, whatever holds it up (getting a connection, an
+      // origin that sends only 1xx, anything Node's own timers do not see). A request body is
+      // sent at the client's pace, which --request-timeout bounds: the deadline stops once a
+      // connection is there and starts again, whole, when the last body byte has gone.
+      const armDeadline = (ms: number) => {
+        clearTimeout(deadline);
+        const cause = new Error(`no response within ${options.timeout} ms`);
+        deadline = setTimeout(() => fail(new CacheError(ERRORS.originTimeout, { cause })), Math.max(0, ms));
+      };
+      armDeadline(startedAt + options.timeout - Date.now());
+      if (body) onConnected(outgoing, () => clearTimeout(deadline));
+      outgoing.once('finish', () => {
+        if (settled) return;
+        if (body) armDeadline(options.timeout);
+        // Idle time on the connection from now on: bounds an origin that stalls mid-body.
+        outgoing.setTimeout(options.timeout);
+      });
       outgoing.on('timeout', () => {
         const error = new CacheError(ERRORS.originTimeout, {
           cause: new Error(`no byte from the origin for ${options.timeout} ms`),
@@ -183,6 +194,14 @@ export function createOriginClient(options: OriginClientOptions): OriginClient {
       for (const agent of Object.values(agents)) agent.destroy();
     },
   };
+}
+
+/** Calls `then` once the request has a connected socket (a pooled one at once, a new one when connected). */
+function onConnected(outgoing: http.ClientRequest, then: () => void): void {
+  outgoing.once('socket', (socket: Socket) => {
+    if (!socket.connecting) return then();
+    socket.once(socket instanceof TLSSocket ? 'secureConnect' : 'connect', then);
+  });
 }
 
 /**

@@ -13,6 +13,8 @@ import { noteOrigin } from './outcome.js';
 import { relayedHead } from './respond/heads.js';
 import { writeHead } from './respond/write-head.js';
 
+const BODYLESS_METHODS = new Set(['GET', 'HEAD']);
+
 /**
  * Requests the cache does not answer itself (POST, PUT, DELETE, …; GETs with preconditions only
  * the origin may evaluate; Range requests for objects too large to fetch whole): the request goes
@@ -30,7 +32,11 @@ export async function passThrough(
   const { deps } = flow;
   const { req, res, key, view } = exchange;
   exchange.outcome.route = 'pass';
-  const hasBody = req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
+  // A GET's or HEAD's body has no meaning (RFC 9110 §9.3.1, §9.3.2) and the cache's own fetches
+  // drop it: so does a pass-through, or the same request would reach the origin two ways.
+  const hasBody =
+    !BODYLESS_METHODS.has(view.method) &&
+    (req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined);
   let response;
   try {
     response = await deps.origin.request({

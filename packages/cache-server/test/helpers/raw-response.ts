@@ -108,6 +108,15 @@ export function readOneResponse(
   options: { head?: boolean; waitMs: number },
 ): Promise<ReadResponse> {
   const url = new URL(base);
+  const socket = net.connect(Number(url.port), url.hostname, () => socket.write(data));
+  return readSocket(socket, options);
+}
+
+/** Reads one response from `socket` as readOneResponse does (the caller writes the request). */
+export function readSocket(
+  socket: net.Socket,
+  options: { head?: boolean; waitMs: number } = { waitMs: 10_000 },
+): Promise<ReadResponse> {
   return new Promise((resolve) => {
     let buffer = Buffer.alloc(0);
     let result: ReadResponse = {
@@ -125,7 +134,6 @@ export function readOneResponse(
       socket.destroy();
       resolve({ ...result, closedByServer });
     };
-    const socket = net.connect(Number(url.port), url.hostname, () => socket.write(data));
     const timer = setTimeout(() => finish(false), options.waitMs);
     socket.on('data', (chunk: Buffer) => {
       buffer = Buffer.concat([buffer, chunk]);
