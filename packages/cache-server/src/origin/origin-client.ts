@@ -117,7 +117,7 @@ export function createOriginClient(options: OriginClientOptions): OriginClient {
       // connection is there and starts again, whole, when the last body byte has gone.
       const armDeadline = (ms: number) => {
         clearTimeout(deadline);
-        const cause = new Error(`no response within ${options.timeout} ms`);
+        const cause = fault('ETIMEDOUT', `no response within ${options.timeout} ms`);
         deadline = setTimeout(() => fail(new CacheError(ERRORS.originTimeout, { cause })), Math.max(0, ms));
       };
       armDeadline(startedAt + options.timeout - Date.now());
@@ -130,7 +130,7 @@ export function createOriginClient(options: OriginClientOptions): OriginClient {
       });
       outgoing.on('timeout', () => {
         const error = new CacheError(ERRORS.originTimeout, {
-          cause: new Error(`no byte from the origin for ${options.timeout} ms`),
+          cause: fault('ETIMEDOUT', `no byte from the origin for ${options.timeout} ms`),
         });
         if (response && !response.complete) response.destroy(error);
         outgoing.destroy(error);
@@ -160,7 +160,10 @@ export function createOriginClient(options: OriginClientOptions): OriginClient {
         socket.destroy();
         fail(
           new CacheError(ERRORS.originBadResponse, {
-            cause: new Error(`${head.statusCode} Switching Protocols to a request that asked for no upgrade`),
+            cause: fault(
+              'ERR_UNASKED_UPGRADE',
+              `${head.statusCode} Switching Protocols to a request that asked for no upgrade`,
+            ),
           }),
         );
       });
@@ -194,6 +197,11 @@ export function createOriginClient(options: OriginClientOptions): OriginClient {
       for (const agent of Object.values(agents)) agent.destroy();
     },
   };
+}
+
+/** What went wrong, with a code as Node's own errors have (the log shows codes, and stacks only without one). */
+function fault(code: string, message: string): Error {
+  return Object.assign(new Error(message), { code });
 }
 
 /** Calls `then` once the request has a connected socket (a pooled one at once, a new one when connected). */
