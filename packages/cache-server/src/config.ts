@@ -237,7 +237,7 @@ export const OPTIONS: readonly (OptionSpec & { field: keyof CacheServerConfig })
     default: DEFAULTS.memorySize,
     expected: 'a size such as 64MiB, 500MB or 0',
     placeholder: 'size',
-    showDefault: (v) => ((v as number) === 0 ? '0 (off)' : showSize(v as number)),
+    showDefault: (v) => ((v as number) === 0 ? '0' : showSize(v as number)),
     parse: parseSize,
   },
   {

@@ -332,3 +332,22 @@ describe('the shipped example', () => {
     expect(docs).toContain(`\`\`\`yaml\n${await readFile(example, 'utf8')}\`\`\``);
   });
 });
+
+describe('--check-config prints a file that can be read back', () => {
+  test('its output, used as the config file, gives the same config (every option, and the rules)', async () => {
+    const at = await file(
+      'round.yaml',
+      'max-size: 3GiB\nmemory-size: 0\ninactive: 7d\nheuristics: off\nadmin-token: secret-1\n' +
+        'rules:\n  - { name: api, match: { path: /api/** }, bypass: true }\n  - { match: { status: 5xx }, ttl: 5s }\n',
+    );
+    const run = spawnCli(['--config', at, '--check-config', '--grace', '90s'], { CACHE_TAG_HEADER: 'Surrogate-Key' });
+    expect(await run.exited).toBe(0);
+    const printed = await file('printed.yaml', run.stdout());
+    const original = loadConfig(['--config', at, '--grace', '90s'], { CACHE_TAG_HEADER: 'Surrogate-Key' }).config;
+    const again = loadConfig(['--config', printed], {}).config;
+    // The secret is printed redacted, as a comment; everything else comes back as it was.
+    expect({ ...again, configFile: '', adminToken: '' }).toEqual({ ...original, configFile: '', adminToken: '' });
+    expect(run.stdout()).toContain('# admin-token: (redacted)  # file');
+    expect(run.stdout()).toContain('# admin-port: off  # default');
+  });
+});

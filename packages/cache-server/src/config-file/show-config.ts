@@ -5,7 +5,7 @@ type Spec = OptionSpec & { field: keyof CacheServerConfig };
 
 /**
  * An option's value as its flag would take it (`1GiB`, `5s`, `off`), secrets redacted: what
- * --check-config prints and `GET <admin>/config` answers, so either can be pasted into a file.
+ * --check-config prints and `GET <admin>/config` answers.
  */
 export function showOption(spec: Spec, config: Readonly<CacheServerConfig>): string | number | boolean | null {
   const value = config[spec.field] as unknown;
@@ -25,7 +25,9 @@ export function configView(specs: readonly Spec[], config: Readonly<CacheServerC
 
 /**
  * The resolved config as a YAML file (--check-config): each option with the layer that set it,
- * then the rules as they will be compiled.
+ * then the rules as they will be compiled. It can be used as a config file as it is: a value the
+ * flag could not take back (a redacted secret, an unset `admin-port`, no `--config`) is printed
+ * as a comment.
  */
 export function formatResolvedConfig(
   specs: readonly Spec[],
@@ -36,8 +38,21 @@ export function formatResolvedConfig(
   for (const spec of specs) {
     const source = sources[spec.flag] ?? 'default';
     const where = source === 'env' ? `env ${spec.env}` : source;
-    lines.push(`${stringify({ [spec.flag]: showOption(spec, config) }).trimEnd()}  # ${where}`);
+    const shown = showOption(spec, config);
+    const line = `${stringify({ [spec.flag]: shown }).trimEnd()}  # ${where}`;
+    lines.push(spec.flag !== 'config' && takesBack(spec, shown) ? line : `# ${line}`);
   }
   lines.push(config.rules.length === 0 ? 'rules: []' : stringify({ rules: config.rules }).trimEnd());
   return lines.join('\n');
+}
+
+/** Would the flag take this shown value back (so a file may carry it)? */
+function takesBack(spec: Spec, shown: unknown): boolean {
+  if (typeof shown === 'string' && shown.includes('(redacted)')) return false;
+  try {
+    spec.parse(String(shown));
+    return true;
+  } catch {
+    return false;
+  }
 }
