@@ -106,10 +106,13 @@ export async function buildCacheServer(
   // (proxy/fast-hit.ts); everything else, and anything the limits would refuse, goes to Fastify.
   const fastHit = store instanceof MemoryTier ? createFastHit(proxyDeps, store) : undefined;
   let admits: (raw: IncomingMessage) => boolean = () => false;
+  let accept: (raw: IncomingMessage) => void = () => undefined;
   const clientLimits = serverOptions(config);
   const app = Fastify({
     serverFactory: (fastify) => {
       const server = http.createServer(clientLimits.http, (req, res) => {
+        // Host and the request target first (absolute-form is rewritten): limits/request-target.ts.
+        accept(req);
         if (fastHit === undefined || !admits(req) || !fastHit.tryServe(req, res)) fastify(req, res);
       });
       // What Fastify does to the servers it creates itself (lib/server.js).
@@ -125,7 +128,7 @@ export async function buildCacheServer(
     // Timeouts, header size: the client side's limits (limits/limits.ts).
     ...clientLimits,
   });
-  ({ admits } = installLimits(app, config));
+  ({ admits, accept } = installLimits(app, config));
   // Request bodies are streamed to the origin untouched, never parsed.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_request, _payload, done) => done(null));

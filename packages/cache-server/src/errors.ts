@@ -19,6 +19,31 @@ export const ERRORS = {
     status: 400,
     message: 'The request framing is ambiguous (Transfer-Encoding in an HTTP/1.0 request).',
   },
+  badHost: {
+    code: 'CACHE_ERR_BAD_HOST',
+    status: 400,
+    message: 'The request needs exactly one Host field, a host name or address with an optional port.',
+  },
+  malformedRequest: {
+    code: 'CACHE_ERR_MALFORMED_REQUEST',
+    status: 400,
+    message: 'The request could not be parsed as HTTP/1.1.',
+  },
+  methodNotAllowed: {
+    code: 'CACHE_ERR_METHOD_NOT_ALLOWED',
+    status: 405,
+    message: 'This cache does not take that method.',
+  },
+  requestTimeout: {
+    code: 'CACHE_ERR_REQUEST_TIMEOUT',
+    status: 408,
+    message: 'The request did not arrive in time.',
+  },
+  headersTooLarge: {
+    code: 'CACHE_ERR_HEADERS_TOO_LARGE',
+    status: 431,
+    message: 'The request line and header fields are larger than this cache takes.',
+  },
   bodyTooLarge: {
     code: 'CACHE_ERR_BODY_TOO_LARGE',
     status: 413,

@@ -72,16 +72,26 @@ describe('cache poisoning: nothing outside the key changes what is stored for ot
     },
   );
 
-  test('the client’s Host (even a second one) never reaches the origin on a fetch for the cache', async () => {
+  test('the client’s Host never reaches the origin on a fetch for the cache', async () => {
     const { statuses, text } = await rawExchange(
       env.cache.url,
-      'GET /hosts HTTP/1.1\r\nHost: evil.example\r\nHost: evil2.example\r\nConnection: close\r\n\r\n',
+      'GET /hosts HTTP/1.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n',
     );
     expect(statuses).toEqual([200]);
     expect(text).toContain(`page for /hosts [] host=${new URL(env.origin.url).host}`);
     expect(env.origin.requests.filter((r) => r.url === '/hosts').map((r) => r.headers['x-forwarded-host'])).toEqual([
       undefined,
     ]);
+  });
+
+  test('a second Host line is refused before anything is fetched (RFC 9112 §3.2)', async () => {
+    const { statuses, text } = await rawExchange(
+      env.cache.url,
+      'GET /two-hosts HTTP/1.1\r\nHost: evil.example\r\nHost: evil2.example\r\nConnection: close\r\n\r\n',
+    );
+    expect(statuses).toEqual([400]);
+    expect(text).toMatch(/x-cache-error: CACHE_ERR_BAD_HOST/i);
+    expect(env.origin.count('/two-hosts')).toBe(0);
   });
 
   test('X-HTTP-Method-Override on a GET is neither honoured nor forwarded: no invalidation, a normal hit', async () => {

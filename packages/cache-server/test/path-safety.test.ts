@@ -44,7 +44,7 @@ describe('request paths can never reach outside the cache dir or another resourc
     expect(plain.body.toString()).toBe('origin saw /x/y');
   });
 
-  test.each(['http://evil.example/x', '*', 'evil.example:80'])(
+  test.each(['*', 'evil.example:80', 'http://user@evil.example/x', 'ftp://evil.example/x'])(
     'request target %s is refused with 400',
     async (target) => {
       expect(await rawStatus(env.cache.url, target)).toBe(400);

@@ -3,8 +3,10 @@ import type { IncomingMessage, ServerOptions } from 'node:http';
 import type { CacheServerConfig } from '@simple-cache/common';
 import { ERRORS, type ErrorSpec } from '../errors.js';
 import { contentLengthOf, errorResponse } from '../proxy/respond/heads.js';
+import { createClientErrorHandler, refuseConnect } from './client-errors.js';
 import { countConnections } from './connection-count.js';
 import { monitorEventLoop } from './overload.js';
+import { checkRequestTarget } from './request-target.js';
 
 /** Seconds a client refused for load (503) is asked to wait before retrying. */
 export const RETRY_AFTER_SECONDS = 2;
@@ -27,16 +29,23 @@ type Limits = Pick<
 /**
  * Fastify and Node server options for the client side: header size (→ 431), time to send the
  * head (slowloris → 408) and the whole request (→ 408), and idle connections (e.g. a client that
- * stopped reading) closed.
+ * stopped reading) closed. What Node refuses before any route (those, an unknown method, a
+ * request it cannot parse) gets the cache's error answer (client-errors.ts). A missing Host is
+ * ours to refuse too (request-target.ts), with the catalogue's code.
  */
-export function serverOptions(config: Limits): Pick<FastifyServerOptions, 'connectionTimeout' | 'requestTimeout'> & {
+export function serverOptions(config: Limits): Pick<
+  FastifyServerOptions,
+  'connectionTimeout' | 'requestTimeout' | 'clientErrorHandler'
+> & {
   http: ServerOptions;
 } {
   const headersTimeout = Math.min(config.headersTimeout, config.requestTimeout);
   return {
     connectionTimeout: config.idleTimeout,
     requestTimeout: config.requestTimeout,
+    clientErrorHandler: createClientErrorHandler(config.name),
     http: {
+      requireHostHeader: false,
       maxHeaderSize: config.maxHeaderSize,
       headersTimeout,
       requestTimeout: config.requestTimeout,
@@ -51,13 +60,23 @@ export function serverOptions(config: Limits): Pick<FastifyServerOptions, 'conne
  * one way only (400), and bodies announced larger than `maxBodySize` (413; streamed bodies are
  * counted by the origin client). Every refusal closes the connection.
  */
-export function installLimits(app: FastifyInstance, config: Limits): { admits(raw: IncomingMessage): boolean } {
+export function installLimits(
+  app: FastifyInstance,
+  config: Limits,
+): { accept(raw: IncomingMessage): void; admits(raw: IncomingMessage): boolean } {
   const connections = countConnections(app.server, config.maxConnections);
+  /** Requests refused by `accept`, answered by the onRequest hook below, with the target they came with. */
+  const refused = new WeakMap<IncomingMessage, { spec: ErrorSpec; target: string }>();
+  refuseConnect(app.server, config.name, () => app.log);
   const overload = monitorEventLoop(config.maxEventLoopDelay);
   app.addHook('onClose', async () => overload.stop());
   app.addHook('onRequest', (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
     const raw = request.raw;
     if (connections.isOverLimit(raw.socket)) return refuse(reply, config, ERRORS.tooManyConnections, true);
+    const refusal = refused.get(raw);
+    if (refusal !== undefined) {
+      return refuse(reply, config, refusal.spec, false, { path: refusal.target.split('?')[0] });
+    }
     if (overload.isOverloaded()) {
       return refuse(reply, config, ERRORS.overloaded, true, { delayMs: Math.round(overload.delay) });
     }
@@ -73,7 +92,17 @@ export function installLimits(app: FastifyInstance, config: Limits): { admits(ra
   // For paths that answer before Fastify's hooks (proxy/fast-hit.ts): a request these checks
   // would refuse must take the full path, where it is refused as above.
   return {
+    // Every request, first thing: Host and the request target (RFC 9112 §3.2).
+    accept: (raw) => {
+      const target = raw.url ?? '';
+      const spec = checkRequestTarget(raw);
+      if (spec === undefined) return;
+      refused.set(raw, { spec, target });
+      // A target the router cannot parse (`http:///p`) would get its JSON 400 before our hook.
+      raw.url = '/';
+    },
     admits: (raw) =>
+      !refused.has(raw) &&
       !connections.isOverLimit(raw.socket) &&
       !overload.isOverloaded() &&
       raw.headers['transfer-encoding'] === undefined &&

@@ -48,6 +48,44 @@ export function normalizeUrl(url: URL): string | undefined {
   return `${url.origin}${pathAndQuery(url)}`;
 }
 
+/**
+ * A Host field value (RFC 9110 §7.2): `uri-host [ ":" port ]` of RFC 3986 §3.2.2–3.2.3, i.e. an
+ * IP-literal in brackets, an IPv4 address or a reg-name (unreserved, pct-encoded, sub-delims),
+ * then an optional port. Empty is allowed (a target without authority, RFC 9112 §3.2). No `/`,
+ * `@`, space or second colon: `evil.example/x@y` is refused (RFC 9112 §3.2: 400).
+ */
+const URI_HOST_PORT =
+  /^(?:\[(?:[0-9A-Fa-f:.]+|v[0-9A-Fa-f]+\.[A-Za-z0-9\-._~!$&'()*+,;=:]+)\]|(?:[A-Za-z0-9\-._~!$&'()*+,;=]|%[0-9A-Fa-f]{2})*)(?::[0-9]*)?$/;
+
+export function isValidHost(value: string): boolean {
+  return URI_HOST_PORT.test(value);
+}
+
+/** What a request target is (RFC 9112 §3.2), and for absolute-form what replaces it. */
+export type RequestTarget =
+  | { form: 'origin' }
+  | { form: 'absolute'; authority: string; originForm: string }
+  | { form: 'other' }
+  | { form: 'invalid' };
+
+const ABSOLUTE_FORM = /^(https?):\/\/([^/?#]*)(.*)$/i;
+
+/**
+ * RFC 9112 §3.2: origin-form (`/path?query`) as is; absolute-form (`http://host:port/path?q`,
+ * what clients send to proxies and RFC 9112 §3.2.2 says servers MUST accept) gives its authority,
+ * which takes the place of Host, and its path and query as origin-form. An absolute-form that is
+ * not http(s), has userinfo (RFC 9110 §4.2.4) or no valid host (§4.2.1: MUST reject) is invalid.
+ * Asterisk- and authority-form are `other` (the proxy answers them as before).
+ */
+export function readRequestTarget(target: string): RequestTarget {
+  if (target.startsWith('/')) return { form: 'origin' };
+  const absolute = ABSOLUTE_FORM.exec(target);
+  if (absolute === null) return /^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(target) ? { form: 'invalid' } : { form: 'other' };
+  const [, , authority = '', rest = ''] = absolute;
+  if (authority === '' || authority.startsWith(':') || !isValidHost(authority)) return { form: 'invalid' };
+  return { form: 'absolute', authority, originForm: rest.startsWith('/') ? rest : `/${rest}` };
+}
+
 /** RFC 9112 §3.2.1: origin-form starts with "/"; anything else is another form or junk. */
 function isOriginForm(rawTarget: string): boolean {
   return rawTarget.startsWith('/') && rawTarget.length <= MAX_TARGET_LENGTH && !hasControlOrSpace(rawTarget);

@@ -1,8 +1,10 @@
 import { describe, expect, test } from '@jest/globals';
 import {
   cacheKey,
+  isValidHost,
   matchesVariant,
   normalizeUrl,
+  readRequestTarget,
   secondaryKey,
   selectVariant,
   varyNames,
@@ -219,5 +221,62 @@ describe('selectVariant (RFC 9111 §4, §4.1: the most recent matching response)
     ],
   ])('%s', (_rule, entries, headers, expected) => {
     expect(selectVariant(entries, headers)?.bodyId).toBe(expected);
+  });
+});
+
+describe('isValidHost: uri-host [ ":" port ] (RFC 9110 §7.2, RFC 3986 §3.2.2)', () => {
+  test.each([
+    ['a name', 'example.com', true],
+    ['a name and port', 'example.com:8080', true],
+    ['an IPv4 address', '127.0.0.1', true],
+    ['an IPv6 literal and port', '[::1]:8080', true],
+    ['an IPvFuture literal', '[v1.fe80::a+en1]', true],
+    ['sub-delims and pct-encoding in a reg-name', "a!$&'()*+,;=%41.b", true],
+    ['an empty port', 'example.com:', true],
+    ['empty (a target without authority)', '', true],
+    ['a path', 'evil.example/x', false],
+    ['userinfo', 'user@example.com', false],
+    ['the issue’s example', 'evil.example/x@y', false],
+    ['a space', 'a b', false],
+    ['two colons outside brackets', 'a:b:c', false],
+    ['a port that is not digits', 'example.com:80x', false],
+    ['an unclosed bracket', '[::1', false],
+    ['a bad percent-encoding', 'a%4', false],
+    ['a query', 'a?b', false],
+    ['a backslash', 'a\\b', false],
+  ])('%s: %j', (_rule, value, valid) => {
+    expect(isValidHost(value)).toBe(valid);
+  });
+});
+
+describe('readRequestTarget: the four forms of RFC 9112 §3.2', () => {
+  test.each<[string, string, ReturnType<typeof readRequestTarget>]>([
+    ['origin-form', '/a?b', { form: 'origin' }],
+    [
+      'absolute-form (§3.2.2)',
+      'http://h.example/p?q=1',
+      { form: 'absolute', authority: 'h.example', originForm: '/p?q=1' },
+    ],
+    [
+      'absolute-form with a port',
+      'http://h.example:8080/p',
+      { form: 'absolute', authority: 'h.example:8080', originForm: '/p' },
+    ],
+    [
+      'https, scheme in capitals',
+      'HTTPS://h.example/p',
+      { form: 'absolute', authority: 'h.example', originForm: '/p' },
+    ],
+    ['an empty path is /', 'http://h.example', { form: 'absolute', authority: 'h.example', originForm: '/' }],
+    ['a query without a path', 'http://h.example?q', { form: 'absolute', authority: 'h.example', originForm: '/?q' }],
+    ['an IPv6 authority', 'http://[::1]:80/p', { form: 'absolute', authority: '[::1]:80', originForm: '/p' }],
+    ['userinfo (RFC 9110 §4.2.4)', 'http://user:pw@h.example/p', { form: 'invalid' }],
+    ['no host (RFC 9110 §4.2.1)', 'http:///p', { form: 'invalid' }],
+    ['a port but no host', 'http://:80/p', { form: 'invalid' }],
+    ['another scheme', 'ftp://h.example/p', { form: 'invalid' }],
+    ['asterisk-form', '*', { form: 'other' }],
+    ['authority-form', 'h.example:443', { form: 'other' }],
+  ])('%s: %s', (_rule, target, expected) => {
+    expect(readRequestTarget(target)).toEqual(expected);
   });
 });

@@ -1,0 +1,41 @@
+import type { IncomingMessage } from 'node:http';
+import { ERRORS, type ErrorSpec } from '../errors.js';
+import { isValidHost, readRequestTarget } from '../policy/index.js';
+
+/**
+ * RFC 9112 §3.2, for every request before anything else reads it (the fast path included):
+ * - a server MUST answer 400 to an HTTP/1.1 request without Host, with more than one Host line,
+ *   or with a Host that is not `uri-host [ ":" port ]`: CACHE_ERR_BAD_HOST (Node keeps only the
+ *   first of two Host lines, so they are counted in rawHeaders);
+ * - an absolute-form target (`GET http://host/path HTTP/1.1`, what a client configured to use a
+ *   proxy sends) MUST be accepted (§3.2.2), its authority replacing Host: the request is
+ *   rewritten in place to origin-form and that Host, so the router, the admin prefix, the fast
+ *   path, the key and X-Forwarded-Host all see one form. One that is not http(s), or has
+ *   userinfo or no host, is CACHE_ERR_BAD_REQUEST_TARGET.
+ * Returns the refusal, if any.
+ */
+export function checkRequestTarget(req: IncomingMessage): ErrorSpec | undefined {
+  let hosts = 0;
+  let host: string | undefined;
+  const raw = req.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i] as string;
+    if (name.length === 4 && name.toLowerCase() === 'host') {
+      hosts += 1;
+      host = raw[i + 1];
+    }
+  }
+  if (hosts > 1) return ERRORS.badHost;
+  if (host === undefined ? req.httpVersionMajor === 1 && req.httpVersionMinor >= 1 : !isValidHost(host)) {
+    return ERRORS.badHost;
+  }
+  const url = req.url ?? '';
+  if (url.charCodeAt(0) === 0x2f) return undefined;
+  const target = readRequestTarget(url);
+  if (target.form === 'invalid') return ERRORS.badRequestTarget;
+  if (target.form === 'absolute') {
+    req.url = target.originForm;
+    req.headers.host = target.authority;
+  }
+  return undefined;
+}
