@@ -100,6 +100,7 @@ export async function buildCacheServer(
     inFlight: () => proxy.inFlight.size,
     ...(announcePurge ? { announcePurge } : {}),
     ...(dropLocalCopies ? { dropLocalCopies } : {}),
+    abandonFetches: (selects) => proxy.abandon(selects),
   };
 
   // Fresh hits on small objects held in memory are answered before Fastify's router and hooks

@@ -1,4 +1,4 @@
-import type { CacheServerConfig } from '@simple-cache/common';
+import type { CacheServerConfig, HeaderMap } from '@simple-cache/common';
 import type { LiveConfig } from '../live-config.js';
 import type { OriginClient } from '../origin/origin-client.js';
 import type { PolicyOptions } from '../policy/types.js';
@@ -22,6 +22,8 @@ export interface AdminDeps {
   announcePurge?(selection: PurgeSelection): Promise<void>;
   /** With a shared store: drops this node's memory copies of what a purge selects; returns how many. */
   dropLocalCopies?(selection: PurgeSelection): number;
+  /** Abandons this node's origin fetches in flight for what a purge selects; returns how many. */
+  abandonFetches?(selects: (key: string, headers: HeaderMap | undefined) => boolean): number;
 }
 
 /** The first value of a query parameter (Fastify gives an array when it is repeated). */

@@ -1,4 +1,4 @@
-import type { EntryMeta } from '@simple-cache/common';
+import type { EntryMeta, HeaderMap } from '@simple-cache/common';
 import type { PolicyOptions } from '../policy/types.js';
 import type { Store } from '../store/store.js';
 import { markStale } from './soft-purge.js';
@@ -41,6 +41,20 @@ export async function purgeEntries(
   return { purged: victims.length, soft: options.soft };
 }
 
+/**
+ * Which origin fetches in flight a purge abandons (proxy/in-flight.ts abandon()): the same
+ * selection, judged on a fetch's key and, once its response head is here, its header fields.
+ * Before that a purge by tag cannot tell, and counts the fetch in.
+ */
+export function selectsFetch(
+  selection: PurgeSelection,
+  tagHeaders: readonly string[],
+): (key: string, headers: HeaderMap | undefined) => boolean {
+  const matches = matcherFor(selection, tagHeaders);
+  return (key, headers) =>
+    (headers === undefined && selection.kind === 'tag') || matches({ key, headers: headers ?? {} });
+}
+
 async function collect(store: Store, selection: PurgeSelection, options: PurgeOptions): Promise<EntryMeta[]> {
   const matches = matcherFor(selection, options.tagHeaders);
   const found: EntryMeta[] = [];
@@ -48,7 +62,10 @@ async function collect(store: Store, selection: PurgeSelection, options: PurgeOp
   return found;
 }
 
-function matcherFor(selection: PurgeSelection, tagHeaders: readonly string[]): (entry: EntryMeta) => boolean {
+function matcherFor(
+  selection: PurgeSelection,
+  tagHeaders: readonly string[],
+): (entry: Pick<EntryMeta, 'key' | 'headers'>) => boolean {
   switch (selection.kind) {
     case 'url':
       return (entry) => entry.key === selection.key;

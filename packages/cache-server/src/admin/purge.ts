@@ -3,7 +3,7 @@ import fp from 'fastify-plugin';
 import { cacheKey } from '../policy/keys.js';
 import { ADMIN_ERRORS, sendAdminError } from './admin-errors.js';
 import { isTruthy, queryList, queryParam, type AdminDeps } from './admin-deps.js';
-import { purgeEntries, type PurgeSelection } from './purge-entries.js';
+import { purgeEntries, selectsFetch, type PurgeSelection } from './purge-entries.js';
 import { resolveTarget } from './target.js';
 
 /** Request header asking for a soft purge on any purge call (after Fastly's Fastly-Soft-Purge). */
@@ -29,6 +29,9 @@ export const adminPurge = fp<AdminDeps>(
           : given;
       // This node's own copies go first (a hard purge): they are gone whatever happens to the store.
       const dropped = soft ? 0 : (deps.dropLocalCopies?.(selection) ?? 0);
+      // Fetches in flight bring what the origin had before the purge: nobody joins them any more,
+      // and what they commit is removed again (a soft purge removes nothing, so leaves them be).
+      const abandoned = soft ? 0 : (deps.abandonFetches?.(selectsFetch(selection, deps.config.tagHeaders)) ?? 0);
       let result;
       try {
         result = await purgeEntries(deps.store, selection, {
@@ -54,7 +57,7 @@ export const adminPurge = fp<AdminDeps>(
           request.log.warn({ err, selection }, 'purged, but the other nodes could not be told');
         });
       }
-      request.log.info({ selection, ...result }, 'purged');
+      request.log.info({ selection, ...result, ...(abandoned > 0 ? { abandonedFetches: abandoned } : {}) }, 'purged');
       return reply.send(result);
     };
 

@@ -1,4 +1,4 @@
-import type { EntryMeta } from '@simple-cache/common';
+import type { EntryMeta, HeaderMap } from '@simple-cache/common';
 import type { Exchange, ProxyDeps } from './context.js';
 import { forwardHeadersFor } from './forward-headers.js';
 import { startOriginFetch, type FetchOptions, type OriginFetch } from './origin-fetch.js';
@@ -48,22 +48,41 @@ export class InFlightFetches {
 
   /**
    * RFC 9111 §4.4: an unsafe request invalidated `key` while a fetch for it was in flight. Nobody
-   * joins that fetch any more, and what it commits (which predates the change) is removed again
-   * once committed, unless a newer body has replaced it meanwhile.
+   * joins that fetch any more, and what it brings (which predates the change) is not committed,
+   * or removed again if it was, unless a newer body has replaced it meanwhile (or `removes`
+   * spares it).
    */
-  forget(key: string): void {
+  forget(key: string, removes: (entry: Pick<EntryMeta, 'key' | 'headers'>) => boolean = () => true): void {
     const fetch = this.byKey.get(key);
     if (!fetch) return;
     this.byKey.delete(key);
+    // Not committed yet: it never will be. Committed already: removed below.
+    fetch.abandon(removes);
     const { store } = this.deps;
     fetch.outcome
       .then((outcome) => (outcome.kind === 'response' ? outcome.stored : undefined))
       .then(async (committed) => {
-        if (!committed) return;
+        if (!committed || !removes(committed)) return;
         const current = (await store.lookup(key)).find((entry) => entry.variant === committed.variant);
         if (current?.bodyId === committed.bodyId) await store.delete(key, committed.variant);
       })
       .catch(() => {});
+  }
+
+  /**
+   * A purge removed what `selects` picks: each fetch in flight that may bring such an entry is
+   * forgotten (see forget()), since what it brings may predate the purge. A fetch whose response
+   * head has not come yet is judged without header fields (`headers` undefined: a purge by tag
+   * must count it in), and what it commits is removed only if `selects` picks that.
+   */
+  abandon(selects: (key: string, headers: HeaderMap | undefined) => boolean): number {
+    let abandoned = 0;
+    for (const [key, fetch] of [...this.byKey]) {
+      if (!selects(key, fetch.responseHeaders)) continue;
+      this.forget(key, (committed) => selects(committed.key, committed.headers));
+      abandoned += 1;
+    }
+    return abandoned;
   }
 
   /**

@@ -77,6 +77,13 @@ export interface OriginFetch {
   outcome: Promise<FetchOutcome>;
   /** True once the origin's response head is here: a client joining now comes after the response. */
   readonly responded: boolean;
+  /** The response's header fields once it is here (a 304's: the freshened entry's). */
+  readonly responseHeaders: HeaderMap | undefined;
+  /**
+   * Nobody may rely on this fetch any more (a purge, an unsafe request): its clients still get
+   * the body, but an entry `removes` picks is not committed.
+   */
+  abandon(removes: (entry: Pick<EntryMeta, 'key' | 'headers'>) => boolean): void;
   /** May a client with these request headers share this fetch's response? */
   canShare(outcome: FetchOutcome, view: RequestView): boolean;
 }
@@ -96,10 +103,15 @@ export function startOriginFetch(
   options: FetchOptions = {},
 ): OriginFetch {
   const { key } = target;
-  const outcome = fetchOnce(deps, target, forwardHeaders, options);
+  let removes: ((entry: Pick<EntryMeta, 'key' | 'headers'>) => boolean) | undefined;
+  const outcome = fetchOnce(deps, target, forwardHeaders, options, (entry) => removes?.(entry) === true);
   let responded = false;
+  let responseHeaders: HeaderMap | undefined;
   outcome.then(
-    () => (responded = true),
+    (result) => {
+      responded = true;
+      responseHeaders = result.kind === 'revalidated' ? result.entry.headers : result.response.headers;
+    },
     () => {},
   );
   return {
@@ -107,6 +119,12 @@ export function startOriginFetch(
     outcome,
     get responded() {
       return responded;
+    },
+    get responseHeaders() {
+      return responseHeaders;
+    },
+    abandon(predicate) {
+      removes = predicate;
     },
     canShare(result, other) {
       if (result.kind === 'too-large') return false;
@@ -123,6 +141,7 @@ async function fetchOnce(
   target: FetchTarget,
   forwardHeaders: HeaderMap,
   { stale, rangeLimit }: FetchOptions,
+  dropped: (entry: Pick<EntryMeta, 'key' | 'headers'>) => boolean,
 ): Promise<FetchOutcome> {
   const { key, url, view } = target;
   let response = await deps.origin.request({ method: 'GET', url, headers: withValidators(forwardHeaders, stale) });
@@ -156,7 +175,13 @@ async function fetchOnce(
   const rule = storability.storable
     ? lifetimeRule(target.rules, response.status, freshnessLifetime(response, policy).source)
     : undefined;
-  return { kind: 'response', response, storability, rule, ...startStoring(deps, target, response, storability) };
+  return {
+    kind: 'response',
+    response,
+    storability,
+    rule,
+    ...startStoring(deps, target, response, storability, dropped),
+  };
 }
 
 /**
@@ -169,6 +194,7 @@ export function startStoring(
   target: FetchTarget,
   response: OriginResponse,
   storability: StorabilityDecision,
+  dropped: (entry: Pick<EntryMeta, 'key' | 'headers'>) => boolean = () => false,
 ): Pick<FetchedResponse, 'entry' | 'fanOut' | 'stored' | 'storeRefusal'> {
   const { key } = target;
   const entry = storability.storable ? describeEntry(deps, target, response) : undefined;
@@ -180,7 +206,12 @@ export function startStoring(
       writer.body,
       continuationFromStore(deps, entry, () => stored),
     );
-  const stored = commitWhenDone(deps, key, fanOut, writer);
+  const stored = commitWhenDone(
+    deps,
+    key,
+    fanOut,
+    writer && entry ? { writer, dropped: () => dropped(entry) } : undefined,
+  );
   // Let every client already waiting for this outcome attach before the first byte flows.
   setImmediate(() => fanOut.start());
   const storeRefusal = () => {
@@ -289,12 +320,14 @@ function beginWrite(deps: ProxyDeps, entry: Omit<EntryMeta, 'bodyId' | 'checksum
   }
 }
 
+/** Commits the entry once the whole body went by, unless the fetch was abandoned meanwhile. */
 async function commitWhenDone(
   deps: ProxyDeps,
   key: string,
   fanOut: FanOut,
-  writer: EntryWriter | undefined,
+  write: { writer: EntryWriter; dropped: () => boolean } | undefined,
 ): Promise<EntryMeta | undefined> {
+  const writer = write?.writer;
   try {
     await fanOut.done;
   } catch (error) {
@@ -302,6 +335,10 @@ async function commitWhenDone(
     return undefined;
   }
   if (!writer || writer.body.destroyed) return undefined;
+  if (write?.dropped()) {
+    writer.abort(new Error('the fetch was abandoned (a purge or an unsafe request) before its entry was committed'));
+    return undefined;
+  }
   try {
     return await writer.commit();
   } catch (error) {

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { CacheStatusForward, EntryMeta } from '@simple-cache/common';
+import type { CacheStatusForward, EntryMeta, HeaderMap } from '@simple-cache/common';
 import { X_CACHE } from '@simple-cache/common';
 import { CacheError, ERRORS } from '../errors.js';
 import {
@@ -28,6 +28,8 @@ export interface Proxy {
   handle(req: IncomingMessage, res: ServerResponse, log: Log): Promise<void>;
   /** Fetches in flight right now (collapsed clients share one). */
   readonly inFlight: ReadonlyMap<string, OriginFetch>;
+  /** A purge removed what `selects` picks: the fetches in flight for it are abandoned (in-flight.ts). */
+  abandon(selects: (key: string, headers: HeaderMap | undefined) => boolean): number;
 }
 
 /**
@@ -122,7 +124,7 @@ export function createProxy(deps: ProxyDeps): Proxy {
     return fetchAndServe(flow, exchange, entry, fwd);
   }
 
-  return { handle, inFlight: fetches.byKey };
+  return { handle, inFlight: fetches.byKey, abandon: (selects) => fetches.abandon(selects) };
 }
 
 /** Cache-Status `detail` for hits that are not plain fresh ones (RFC 9211 §2.9). */
