@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { admin, metricValue, PREFIX } from './helpers/admin.js';
 import pino from 'pino';
-import { startCacheServer } from '../src/app.js';
-import { tempDir, type StartedCache } from './helpers/cache.js';
+import { type StartedCache, startTestCache, tempDir } from './helpers/cache.js';
 import { request, waitFor, type Reply } from './helpers/http.js';
 import { fixed, startTestOrigin, type TestOrigin } from './helpers/test-origin.js';
 
@@ -36,7 +35,7 @@ describe('<prefix>/metrics after a known sequence of requests', () => {
     });
     // Room for /a and /slow, not for /big as well: storing /big must evict. In 4 KiB blocks, each
     // takes one for its body and one for its meta file: 8 KiB.
-    cache = await startCacheServer(
+    cache = await startTestCache(
       { origin: origin.url, cacheDir: dir.dir, maxSize: 20 * 1024 },
       { logger: pino({ level: 'silent' }), store: { blockSize: 4096 } },
     );

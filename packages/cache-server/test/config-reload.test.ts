@@ -3,9 +3,8 @@ import { createHash } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import pino from 'pino';
-import { startCacheServer } from '../src/app.js';
 import { admin, metricValue, PREFIX } from './helpers/admin.js';
-import { tempDir } from './helpers/cache.js';
+import { startTestCache, tempDir } from './helpers/cache.js';
 import { waitFor } from './helpers/http.js';
 import { spawnCli } from './helpers/spawn.js';
 import { startTestOrigin, type TestOrigin } from './helpers/test-origin.js';
@@ -48,7 +47,7 @@ describe('POST <admin>/config/reload and GET <admin>/config', () => {
     const file = path.join(dir.dir, 'live.yaml');
     await writeFile(file, first);
     const { logger, lines } = capturedLogger();
-    const cache = await startCacheServer(
+    const cache = await startTestCache(
       { origin: origin.url, cacheDir: path.join(dir.dir, 'c1'), configFile: file },
       { logger },
     );
@@ -112,7 +111,7 @@ describe('POST <admin>/config/reload and GET <admin>/config', () => {
   test('reloading is an admin call: refused without the token, and a GET cannot do it', async () => {
     const file = path.join(dir.dir, 'guarded.yaml');
     await writeFile(file, first);
-    const cache = await startCacheServer(
+    const cache = await startTestCache(
       { origin: origin.url, cacheDir: path.join(dir.dir, 'c2'), configFile: file },
       { logger: pino({ level: 'silent' }) },
     );
@@ -130,7 +129,7 @@ describe('POST <admin>/config/reload and GET <admin>/config', () => {
   });
 
   test('without a config file, GET config says so and a reload changes nothing', async () => {
-    const cache = await startCacheServer(
+    const cache = await startTestCache(
       { origin: origin.url, cacheDir: path.join(dir.dir, 'c3') },
       { logger: pino({ level: 'silent' }) },
     );

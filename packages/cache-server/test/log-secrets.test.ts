@@ -9,10 +9,9 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import type { CacheServerConfig } from '@simple-cache/common';
-import { startCacheServer } from '../src/app.js';
 import type { StoreOverrides } from '../src/compose-store.js';
 import { createLogger } from '../src/logger.js';
-import { tempDir } from './helpers/cache.js';
+import { startTestCache, tempDir, type StartedCache } from './helpers/cache.js';
 import { rawExchange } from './helpers/raw.js';
 import { rawReply, startRawOrigin, type RawOrigin } from './helpers/raw-origin.js';
 import { request, waitFor } from './helpers/http.js';
@@ -53,11 +52,11 @@ describe('secrets never reach the log; error lines stay compact', () => {
   });
   let origin: RawOrigin;
   let dir: Awaited<ReturnType<typeof tempDir>>;
-  const caches: Awaited<ReturnType<typeof startCacheServer>>[] = [];
+  const caches: StartedCache[] = [];
   let revalidations = 0;
 
   async function startCache(extra: Partial<CacheServerConfig>, store: StoreOverrides = {}) {
-    const cache = await startCacheServer(
+    const cache = await startTestCache(
       { origin: origin.url, cacheDir: `${dir.dir}/${caches.length}`, adminToken: SECRETS.adminToken, ...extra },
       { logger: createLogger('debug', 'stdout', { adminToken: SECRETS.adminToken, stream }), store },
     );
@@ -135,7 +134,7 @@ describe('secrets never reach the log; error lines stay compact', () => {
     const closed = await startRawOrigin({});
     const url = closed.url;
     await closed.close();
-    const cache = await startCacheServer(
+    const cache = await startTestCache(
       { origin: url, cacheDir: `${dir.dir}/refused`, adminToken: SECRETS.adminToken },
       { logger: createLogger('debug', 'stdout', { adminToken: SECRETS.adminToken, stream }) },
     );

@@ -2,8 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import type net from 'node:net';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
-import { startCacheServer } from '../src/app.js';
-import { startCache, tempDir, type StartedCache } from './helpers/cache.js';
+import { startCache, type StartedCache, startTestCache, tempDir } from './helpers/cache.js';
 import { request, waitFor } from './helpers/http.js';
 import { startRawOrigin, type RawOrigin, type RawRoute } from './helpers/raw-origin.js';
 import { readOneResponse, type ReadResponse } from './helpers/raw-response.js';
@@ -268,7 +267,7 @@ describe('bytes the origin sends after a response, once the connection sits in t
 
 describe('what the log says about origin framing faults', () => {
   let origin: RawOrigin;
-  let cache: Awaited<ReturnType<typeof startCacheServer>>;
+  let cache: StartedCache;
   let dir: Awaited<ReturnType<typeof tempDir>>;
   const lines: Record<string, unknown>[] = [];
 
@@ -286,7 +285,7 @@ describe('what the log says about origin framing faults', () => {
         done();
       },
     });
-    cache = await startCacheServer(
+    cache = await startTestCache(
       { origin: origin.url, cacheDir: dir.dir, host: '127.0.0.1', port: 0, originTimeout: ORIGIN_TIMEOUT },
       { logger: pino({ level: 'info' }, sink) },
     );

@@ -5,7 +5,7 @@ import { mkdir, mkdtemp, open, rm, unlink } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
-import { startCacheServer } from '../src/app.js';
+import { startTestCache, type StartedCache } from './helpers/cache.js';
 import type { StoreOverrides } from '../src/compose-store.js';
 import { createTestFs } from './store/test-fs.js';
 import { request, waitFor } from './helpers/http.js';
@@ -83,7 +83,7 @@ interface LogLine {
 describe('a full disk: the cache passes responses through, says so once, and recovers by itself', () => {
   let origin: TestOrigin;
   let disk: Disk;
-  let cache: Awaited<ReturnType<typeof startCacheServer>>;
+  let cache: StartedCache;
   const lines: LogLine[] = [];
 
   beforeEach(async () => {
@@ -96,7 +96,7 @@ describe('a full disk: the cache passes responses through, says so once, and rec
     });
     disk = await createDisk();
     const logger = pino({ level: 'info' }, { write: (line: string) => lines.push(JSON.parse(line) as LogLine) });
-    cache = await startCacheServer({ origin: origin.url, cacheDir: disk.dir }, { logger, store: disk.overrides });
+    cache = await startTestCache({ origin: origin.url, cacheDir: disk.dir }, { logger, store: disk.overrides });
   });
   afterEach(async () => {
     await cache.close();

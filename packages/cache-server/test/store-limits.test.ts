@@ -3,11 +3,10 @@ import { randomBytes } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { pino } from 'pino';
-import { startCacheServer } from '../src/app.js';
 import { DiskStore } from '../src/store/disk-store.js';
 import { MemoryTier } from '../src/store/memory-tier.js';
 import { createTestFs } from './store/test-fs.js';
-import { startCache, tempDir, type StartedCache } from './helpers/cache.js';
+import { startCache, type StartedCache, startTestCache, tempDir } from './helpers/cache.js';
 import { request, waitFor } from './helpers/http.js';
 import { startTestOrigin, type TestOrigin } from './helpers/test-origin.js';
 
@@ -92,7 +91,7 @@ describe('a hot small object through the proxy', () => {
     ['with the memory tier: hits make no file-system call', {}, 0],
     ['--memory-size 0: hits read the disk', { memorySize: 0 }, 1],
   ])('%s', async (_label, extra, opens) => {
-    const cache = await startCacheServer(
+    const cache = await startTestCache(
       { origin: origin.url, cacheDir: path.join(dir.dir, String(opens)), ...extra },
       { logger: pino({ level: 'silent' }), store: { fs: testFs.fs } },
     );
