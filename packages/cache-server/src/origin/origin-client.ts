@@ -176,7 +176,7 @@ export function createOriginClient(options: OriginClientOptions): OriginClient {
         incoming.on('error', () => {});
         resolve({
           status: incoming.statusCode ?? 502,
-          headers: incoming.headers,
+          headers: withEveryAgeLine(incoming),
           body: incoming,
           requestTime,
           responseTime: Date.now(),
@@ -302,4 +302,17 @@ export function toCacheError(error: unknown): CacheError {
     return new CacheError(ERRORS.originUnreachable, { cause: error });
   }
   return new CacheError(ERRORS.originBadResponse, { cause: error });
+}
+
+/**
+ * Node keeps only the first of several Age lines (IncomingMessage drops repeats of a few
+ * singleton fields), but the policy must see them all to tell that they disagree (RFC 9111 §5.1;
+ * policy/freshness.ts readAgeField): they are joined into one list, as RFC 9110 §5.3 combines
+ * repeated lines.
+ */
+function withEveryAgeLine(incoming: http.IncomingMessage): HeaderMap {
+  const raw = incoming.rawHeaders;
+  const lines: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) if (raw[i]?.toLowerCase() === 'age') lines.push(raw[i + 1] ?? '');
+  return lines.length > 1 ? { ...incoming.headers, age: lines.join(', ') } : incoming.headers;
 }

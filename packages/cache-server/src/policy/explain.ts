@@ -181,7 +181,7 @@ function freshnessStep(freshness: EntryExplanation['freshness']): ExplainStep {
   return { check: 'freshness', reason: freshness.source, rfc: rule.rfc, text };
 }
 
-/** RFC 9111 §5.1: an Age that is a number followed by a parameter or a unit makes the response stale. */
+/** RFC 9111 §5.1: an Age that is not one non-negative integer (or a list of one) makes the response stale. */
 function ageFieldSteps(headers: HeaderMap): ExplainStep[] {
   if (readAgeField(headers) !== 'untrusted') return [];
   return [
@@ -189,7 +189,7 @@ function ageFieldSteps(headers: HeaderMap): ExplainStep[] {
       check: 'age',
       reason: 'untrusted-age',
       rfc: 'RFC 9111 §5.1',
-      text: `Age "${readField(headers, 'age')}" is not a number of seconds: the response is treated as stale.`,
+      text: `Age "${readField(headers, 'age')}" is not one number of seconds: the response is treated as stale.`,
     },
   ];
 }

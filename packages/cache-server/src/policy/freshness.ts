@@ -84,21 +84,28 @@ export function allowsHeuristicFreshness(status: number, directives: Directives)
 }
 
 /**
- * The Age field as this cache reads it (RFC 9111 §5.1), from its first member (§5.1: a list, on
- * one line or several, "SHOULD use the first member"):
- * - delta-seconds: that many seconds (capped at 2^31, §1.2.2);
- * - absent, or not a number at all (`abc`, `-7200`, `7200.0`): 0, the field is ignored (§5.1:
- *   an invalid value "SHOULD" be ignored; what every established cache does);
- * - a number followed by a parameter or a unit (`7200;foo=bar`, `7200 seconds`): 'untrusted'. The
- *   sender claims an age but not in the field's syntax; ignoring it would serve as fresh what an
- *   intermediary called old, so the response is treated as stale: it is validated before reuse
- *   (as §4.2.1 does for invalid freshness information).
+ * The Age field as this cache reads it (RFC 9111 §5.1, §4.2.3):
+ * - absent: 0;
+ * - one delta-seconds value (surrounding whitespace aside): that many seconds, capped at 2^31
+ *   (§1.2.2); a list whose members are all that same value (`0, 0`, two `Age: 60` lines) is
+ *   still that one value;
+ * - anything else: 'untrusted', and the response is treated as stale, i.e. validated before it
+ *   is reused (as §4.2.1 does for invalid freshness information). That covers garbage (`abc`),
+ *   a negative or decimal number (`-7200`, `7200.0`), a parameter or a unit (`7200;foo=bar`,
+ *   `7200 seconds`), and lists that disagree (`7200, 0`, `0, 7200`, two Age lines).
+ *
+ * Deliberately stricter than §5.1, which says a cache SHOULD use a list's first member and
+ * ignore an invalid value (issue 13): an intermediary that sent garbage, or several ages, cannot
+ * be trusted to have been fresh, and reading its Age as 0 would serve as fresh a response that
+ * may be arbitrarily old. The cost is one conditional request to the origin.
  */
 export function readAgeField(headers: HeaderMap): number | 'untrusted' {
-  const first = ((readField(headers, 'age') ?? '').split(',')[0] ?? '').trim();
-  const seconds = parseDeltaSeconds(first);
-  if (seconds !== undefined) return seconds;
-  return /^\d+(;|[ \t]+\S)/.test(first) ? 'untrusted' : 0;
+  const value = readField(headers, 'age');
+  if (value === undefined) return 0;
+  const members = value.split(',').map((member) => parseDeltaSeconds(member.trim()));
+  const [first] = members;
+  if (first === undefined || members.some((seconds) => seconds !== first)) return 'untrusted';
+  return first;
 }
 
 /** The Age field's seconds for the age calculation (RFC 9111 §4.2.3): an untrusted one counts as 0. */
