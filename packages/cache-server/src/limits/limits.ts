@@ -5,6 +5,7 @@ import { ERRORS, type ErrorSpec } from '../errors.js';
 import { contentLengthOf, errorResponse } from '../proxy/respond/heads.js';
 import { createClientErrorHandler, refuseConnect } from './client-errors.js';
 import { countConnections } from './connection-count.js';
+import { answerExpectContinue } from './expect-continue.js';
 import { monitorEventLoop } from './overload.js';
 import { checkRequestTarget } from './request-target.js';
 
@@ -68,6 +69,7 @@ export function installLimits(
   /** Requests refused by `accept`, answered by the onRequest hook below, with the target they came with. */
   const refused = new WeakMap<IncomingMessage, { spec: ErrorSpec; target: string }>();
   refuseConnect(app.server, config.name, () => app.log);
+  answerExpectContinue(app.server);
   const overload = monitorEventLoop(config.maxEventLoopDelay);
   app.addHook('onClose', async () => overload.stop());
   app.addHook('onRequest', (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
