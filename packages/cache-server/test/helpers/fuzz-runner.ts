@@ -2,7 +2,15 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import fc from 'fast-check';
 import { tempDir } from './cache.js';
 import { checkRun, type ConnectionResult, type Sent } from './fuzz-invariants.js';
-import { PATHS, renderRequest, scenario, withoutOpenFindings, type Memory, type Scenario } from './fuzz-model.js';
+import {
+  CLIENTS,
+  PATHS,
+  renderRequest,
+  scenario,
+  withoutOpenFindings,
+  type Memory,
+  type Scenario,
+} from './fuzz-model.js';
 import { startFuzzOrigin, type FuzzOrigin } from './fuzz-origin.js';
 import { spawnCli, type Spawned } from './spawn.js';
 import { exchange } from './wire-client.js';
@@ -19,6 +27,7 @@ import { field } from './wire.js';
 const SEED = Number(process.env.FUZZ_SEED ?? 0x0c0ffee);
 const PATH = process.env.FUZZ_PATH;
 const ORIGIN_TIMEOUT_MS = 800;
+const CLIENT_IDS = Array.from({ length: CLIENTS }, (_, i) => i);
 
 export interface FuzzOptions {
   /** Scenarios in `pnpm test` (FUZZ_RUNS overrides). */
@@ -137,6 +146,14 @@ export function describeFuzz(title: string, options: FuzzOptions): void {
       }
       const text = log().slice(logChecked);
       logChecked += text.length;
+      // Issue 12.5: the Cookie and Authorization values clients sent never reach the log, through
+      // any error path (refused, reset, timeouts, bad responses, limits).
+      for (const client of CLIENT_IDS) {
+        for (const secret of Object.values(secretsOf(client))) {
+          const line = text.split('\n').find((l) => l.includes(secret));
+          if (line) violations.push(`a secret reached the log: ${line.slice(0, 300)}`);
+        }
+      }
       if (violations.length === 0) return [];
       const logLines = text.split('\n').filter((line) => line.includes(`${base}/`) || /"level":[456]0/.test(line));
       return [
