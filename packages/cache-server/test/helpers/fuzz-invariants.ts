@@ -217,6 +217,12 @@ function checkResponse(
       problems.push(`response ${record.id} (${cc.join(', ')}) may never be served stale, yet was (${xCache})`);
     }
   }
+  // RFC 9110 §8.6: a HEAD response's Content-Length, if any, is the one the GET would carry.
+  const length = field(response.fields, 'content-length');
+  if (s.request.method === 'HEAD' && status === record.status && status === 200 && length !== undefined) {
+    if (Number(length) !== record.length)
+      problems.push(`HEAD says Content-Length ${length}, response ${record.id} has ${record.length}`);
+  }
   if (s.request.method === 'HEAD' || status === 204 || status === 304 || status === 416) return problems;
   if (status === 206) {
     const found = parts(response);

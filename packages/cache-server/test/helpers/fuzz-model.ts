@@ -72,6 +72,8 @@ export interface ClientRequest {
   authorization: boolean;
   /** The field the origin's `Vary` may name. */
   variant?: 'a' | 'b';
+  /** How the path is spelt: each form normalises to the same key (the cache fetches that). */
+  spelling: 'plain' | 'dot' | 'dot-dot' | 'encoded';
   acceptEncoding?: string;
 }
 
@@ -131,7 +133,11 @@ const rare = <T>(arbitrary: fc.Arbitrary<T>, weight = 1) => ({ arbitrary, weight
 
 export const originReply: fc.Arbitrary<OriginReply> = fc.record({
   status: fc.oneof(common(200, 12), rare(fc.constantFrom(203, 204, 301, 404, 410, 500, 503))),
-  cacheControl: fc.constantFrom(...RESPONSE_CACHE_CONTROL),
+  // Mostly storable, so that later requests meet stored responses (hits, validation, ranges).
+  cacheControl: fc.oneof(
+    common<string | undefined>('max-age=60', 8),
+    rare(fc.constantFrom(...RESPONSE_CACHE_CONTROL), 8),
+  ),
   expires: fc.option(fc.constantFrom<'past' | 'future'>('past', 'future'), { nil: undefined, freq: 3 }),
   lastModified: fc.boolean(),
   etag: fc.boolean(),
@@ -196,7 +202,25 @@ export const clientRequest: fc.Arbitrary<ClientRequest> = fc.record({
   authorization: fc.oneof(common(false, 5), rare(fc.constant(true))),
   variant: fc.option(fc.constantFrom<'a' | 'b'>('a', 'b'), { nil: undefined, freq: 2 }),
   acceptEncoding: fc.option(fc.constantFrom('gzip', 'br', 'gzip, br'), { nil: undefined, freq: 2 }),
+  spelling: fc.oneof(
+    common<ClientRequest['spelling']>('plain', 12),
+    rare(fc.constantFrom<ClientRequest['spelling']>('dot', 'dot-dot', 'encoded')),
+  ),
 });
+
+/**
+ * The target as written on the wire for the key path `/<run>/p<i>`: `/./`, `/x/../` and an
+ * encoded unreserved character all name the same resource (RFC 3986 §5.2.4, §6.2.2.2).
+ */
+export function spell(target: string, spelling: ClientRequest['spelling']): string {
+  const slash = target.lastIndexOf('/');
+  const dir = target.slice(0, slash);
+  const name = target.slice(slash + 1);
+  if (spelling === 'dot') return `${dir}/./${name}`;
+  if (spelling === 'dot-dot') return `${dir}/x/../${name}`;
+  if (spelling === 'encoded') return `${dir}/%${name.charCodeAt(0).toString(16)}${name.slice(1)}`;
+  return target;
+}
 
 export const scenario: fc.Arbitrary<Scenario> = fc.record({
   replies: fc.array(fc.array(originReply, { minLength: 1, maxLength: 3 }), { minLength: PATHS, maxLength: PATHS }),
@@ -320,7 +344,7 @@ export function renderRequest(
   }
   const continues = request.expectContinue && body.length > 0;
   if (continues) fields.push('Expect: 100-continue');
-  const head = `${request.method} ${target} HTTP/${request.version}\r\n${fields.map((f) => `${f}\r\n`).join('')}\r\n`;
+  const head = `${request.method} ${spell(target, request.spelling)} HTTP/${request.version}\r\n${fields.map((f) => `${f}\r\n`).join('')}\r\n`;
   if (continues)
     return { method: request.method, bytes: Buffer.from(head, 'latin1'), afterContinue: Buffer.from(body) };
   return { method: request.method, bytes: Buffer.from(head + body, 'latin1') };

@@ -196,7 +196,10 @@ export function describeFuzz(title: string, options: FuzzOptions): void {
         if (PATH) return; // a replay runs one scenario
         // Bounded by time as well as count: at least a handful of scenarios must have run.
         expect(details.numRuns).toBeGreaterThanOrEqual(Math.min(runCount, 10));
-        // A fuzzer that never stores, revalidates or cuts a range is checking little.
+        // A fuzzer that never stores, revalidates or cuts a range is checking little. (Judged on
+        // complete runs only: on a machine so loaded that the time bound cut the run short, fewer
+        // scenarios may not reach them all.)
+        if (details.interrupted) return;
         const reached = ['MISS', 'HIT', 'BYPASS', 'REVALIDATED'].map((x) => `X-Cache ${x}`);
         reached.push(...[200, 206, 304].map((status) => `status ${status}`));
         expect(reached.filter((what) => !seen.has(what))).toEqual([]);
