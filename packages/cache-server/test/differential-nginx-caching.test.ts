@@ -127,6 +127,7 @@ const CASES: Case[] = [
     id: 'authorization-s-maxage',
     steps: (b) => [get(`${b}/s-maxage`, 'Authorization: Bearer s3cret'), get(`${b}/s-maxage`)],
   },
+  { id: 'cookie-heuristic', steps: (b) => [get(`${b}/heuristic`, 'Cookie: session=s3cret'), get(`${b}/heuristic`)] },
   // Stale responses while the origin fails (RFC 5861 §4), once the one-second lifetime ran out
   // (nginx counts whole seconds: two of them make sure).
   stored('stale-if-error', 'stale-if-error', (t) => ({ ...get(t), delayMs: 2_050 })),

@@ -20,7 +20,21 @@ const twice = (route: string): Case => ({
 });
 
 const CASES: Case[] = [
-  ...['cl-short', 'reset-head', 'reset-mid', 'bad-chunk', 'interim-100', 'interim-103', 'no-head'].map(twice),
+  ...[
+    'cl-long',
+    'cl-short',
+    'reset-head',
+    'reset-mid',
+    'bad-chunk',
+    'interim-100',
+    'interim-103',
+    'switch-101',
+    'no-head',
+  ].map(twice),
+  {
+    id: 'fault-cl-long-then-other',
+    steps: (b) => [get(`${b}/cl-long`), get(`${b}/cacheable`), get(`${b}/cacheable`)],
+  },
   { id: 'fault-post-reset-head', steps: (b) => [post(`${b}/reset-head`)] },
   { id: 'fault-post-no-head', steps: (b) => [post(`${b}/no-head`)] },
   {

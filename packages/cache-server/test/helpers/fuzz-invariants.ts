@@ -101,7 +101,7 @@ function parts(response: WireResponse): { first: number; last: number; size: num
 /**
  * The invariants of one run, over everything every client received: well framed; every request
  * answered; no key's or variant's response under another; stored bytes equal the origin's;
- * nothing private and no Set-Cookie served to another request; errors
+ * nothing private, no Set-Cookie and no per-user heuristic page served to another request; errors
  * only when the origin failed.
  */
 export function checkRun(
@@ -210,6 +210,15 @@ function checkResponse(
     // §4.2.4: must-revalidate, proxy-revalidate, s-maxage, no-cache never stale.
     if (xCache === 'HIT' && cc.includes('no-cache'))
       problems.push(`response ${record.id} is no-cache, served without validation`);
+    // Issue 12.7: no heuristic freshness for a response to a request with Cookie or
+    // Authorization (web cache deception): without explicit freshness it is not served from
+    // storage to another request.
+    const credentials = record.requestHeaders.cookie !== undefined || record.requestHeaders.authorization !== undefined;
+    if (fromStorage && credentials && !hasExplicitFreshness(record.reply)) {
+      problems.push(
+        `response ${record.id} to a request with credentials, only heuristically fresh, served from storage`,
+      );
+    }
     const neverStale = cc.some(
       (t) => t === 'no-cache' || t === 'must-revalidate' || t === 'proxy-revalidate' || t.startsWith('s-maxage'),
     );
