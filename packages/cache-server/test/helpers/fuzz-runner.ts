@@ -220,6 +220,6 @@ function transcript(results: ConnectionResult[]): string[] {
         : '(no response)';
       return `  ${s.reqId} ${s.request.method} ${s.target} ${JSON.stringify(s.request)} → ${got}`;
     }),
-    `  end: ${JSON.stringify(result.end)}${result.timedOut ? ' (timed out)' : ''}`,
+    `  end: ${JSON.stringify(result.end)}${result.timedOut ? ' (timed out)' : ''}${result.error ? ` (socket error ${result.error})` : ''}, ${result.raw.length} bytes received`,
   ]);
 }

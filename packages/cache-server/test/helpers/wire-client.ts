@@ -27,6 +27,8 @@ export interface WireExchange {
   elapsed: number[];
   /** Everything the server sent. */
   raw: Buffer;
+  /** The socket's error code, if it had one (a reset: ECONNRESET). */
+  error?: string;
 }
 
 export interface ExchangeOptions {
@@ -57,6 +59,7 @@ export function exchange(base: string, requests: WireRequest[], options: Exchang
     let closedByServer = false;
     let timedOut = false;
     let settled = false;
+    let error: string | undefined;
     let continueTimer: NodeJS.Timeout | undefined;
     let pendingBody: Buffer | undefined;
     const socket = net.connect(Number(url.port), url.hostname);
@@ -87,7 +90,7 @@ export function exchange(base: string, requests: WireRequest[], options: Exchang
       clearTimeout(timer);
       clearTimeout(continueTimer);
       const reading = readResponses(raw(), methods, closedByServer);
-      resolve({ responses: reading.responses, end: reading.end, closedByServer, timedOut, elapsed, raw: raw() });
+      resolve({ responses: reading.responses, end: reading.end, closedByServer, timedOut, elapsed, raw: raw(), error });
     };
     const timer = setTimeout(() => {
       timedOut = true;
@@ -117,7 +120,7 @@ export function exchange(base: string, requests: WireRequest[], options: Exchang
       }
       if (!pipeline && reading.responses.length === written && reading.end.kind === 'clean') writeNext();
     });
-    socket.on('error', () => {});
+    socket.on('error', (e: NodeJS.ErrnoException) => (error ??= e.code ?? e.message));
     socket.on('close', () => {
       if (!settled) closedByServer = true;
       finish();
