@@ -42,6 +42,7 @@ const AMBIGUOUS: Record<string, (p: string) => string> = {
   'obs-fold': (p) => `GET ${p}/echo HTTP/1.1\r\n${H}\r\nX-A: one\r\n two\r\n\r\n`,
   'bare-lf': (p) => `GET ${p}/echo HTTP/1.1\n${H}\n\n`,
   'nul-in-field': (p) => `GET ${p}/echo HTTP/1.1\r\n${H}\r\nX-A: a\0b\r\n\r\n`,
+  'te-in-http-1-0': (p) => `POST ${p}/echo HTTP/1.0\r\n${H}\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n`,
   'bad-chunk-extension': (p) =>
     `POST ${p}/echo HTTP/1.1\r\n${H}\r\nTransfer-Encoding: chunked\r\n\r\n4;a=b\x01\r\nabcd\r\n0\r\n\r\n`,
   'chunk-size-overflow': (p) =>
@@ -79,6 +80,9 @@ const CASES: Case[] = [
   // Host and request-target forms (RFC 9112 §3.2, §3.3).
   { id: 'host-missing', steps: (b) => [one(wireRequest('GET', `${b}/echo`, []))] },
   { id: 'host-missing-http-1-0', steps: (b) => [one(wireRequest('GET', `${b}/echo`, [], undefined, 'HTTP/1.0'))] },
+  { id: 'host-twice-same', steps: (b) => [one(wireRequest('GET', `${b}/echo`, [H, H]))] },
+  { id: 'host-twice-different', steps: (b) => [one(wireRequest('GET', `${b}/echo`, [H, 'Host: y']))] },
+  { id: 'host-with-path', steps: (b) => [one(wireRequest('GET', `${b}/echo`, ['Host: evil.example/x@y']))] },
   { id: 'host-with-userinfo', steps: (b) => [one(wireRequest('GET', `${b}/echo`, ['Host: u@x']))] },
   { id: 'host-with-port', steps: (b) => [one(wireRequest('GET', `${b}/echo`, ['Host: x:8080']))] },
   { id: 'host-ipv6', steps: (b) => [one(wireRequest('GET', `${b}/echo`, ['Host: [::1]:8080']))] },
@@ -87,8 +91,16 @@ const CASES: Case[] = [
   { id: 'host-with-path', steps: (b) => [one(wireRequest('GET', `${b}/echo`, ['Host: x/y']))] },
   { id: 'absolute-form', steps: (b) => [one(wireRequest('GET', `http://x${b}/echo?a=1`, [H]))] },
   { id: 'absolute-form-https', steps: (b) => [one(wireRequest('GET', `https://x${b}/echo`, [H]))] },
+  { id: 'absolute-form', steps: (b) => [one(wireRequest('GET', `http://x${b}/echo`, [H]))] },
+  { id: 'absolute-form-other-host', steps: (b) => [one(wireRequest('GET', `http://a${b}/echo`, ['Host: b']))] },
+  {
+    id: 'absolute-form-cached',
+    steps: (b) => [one(wireRequest('GET', `http://x${b}/cacheable`, [H])), one(get(`${b}/cacheable`))],
+  },
   { id: 'asterisk-form-get', steps: () => [one(wireRequest('GET', '*', [H]))] },
   { id: 'asterisk-form-options', steps: () => [one(wireRequest('OPTIONS', '*', [H]))] },
+  { id: 'authority-form-connect', steps: () => [one(wireRequest('CONNECT', 'x:443', [H]))] },
+  { id: 'ban', steps: (b) => [one(wireRequest('BAN', `${b}/echo`, [H]))] },
   { id: 'trace', steps: (b) => [one(wireRequest('TRACE', `${b}/echo`, [H]))] },
   { id: 'unknown-method', steps: (b) => [one(wireRequest('FROB', `${b}/echo`, [H]))] },
   { id: 'dot-segments', steps: (b) => [one(get(`${b}/x/../echo`))] },
