@@ -46,4 +46,4 @@ const CASES: Case[] = [
 ];
 
 // Faults that wait for a timeout cost it twice per step (nginx, then the cache): keep it short.
-describeDifferential('nginx as an oracle: origin faults', CASES, { originTimeout: 1_000 });
+describeDifferential('nginx as an oracle: origin faults', CASES, { originTimeout: 700 });

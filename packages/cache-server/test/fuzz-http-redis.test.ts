@@ -18,6 +18,6 @@ afterAll(async () => {
 
 describeFuzz('HTTP fuzzing, Redis store', {
   runs: 30,
-  seconds: 12,
+  seconds: 10,
   cacheArgs: () => ['--store', redis?.url ?? 'redis://127.0.0.1:1'],
 });

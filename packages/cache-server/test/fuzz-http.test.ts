@@ -8,4 +8,4 @@ import { describeFuzz } from './helpers/fuzz-runner.js';
  * resets, short bodies, bad chunks, slow heads), played against the cache's command line with
  * its disk store. The invariants are in helpers/fuzz-invariants.ts; `pnpm fuzz` is the long run.
  */
-describeFuzz('HTTP fuzzing, disk store', { runs: 60, seconds: 25 });
+describeFuzz('HTTP fuzzing, disk store', { runs: 60, seconds: 20 });
