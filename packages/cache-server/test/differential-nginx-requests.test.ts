@@ -87,6 +87,7 @@ const CASES: Case[] = [
   { id: 'host-with-port', steps: (b) => [one(wireRequest('GET', `${b}/echo`, ['Host: x:8080']))] },
   { id: 'host-ipv6', steps: (b) => [one(wireRequest('GET', `${b}/echo`, ['Host: [::1]:8080']))] },
   { id: 'host-bad-port', steps: (b) => [one(wireRequest('GET', `${b}/echo`, ['Host: x:99999999']))] },
+  { id: 'host-empty', steps: (b) => [one(wireRequest('GET', `${b}/echo`, ['Host:']))] },
   { id: 'host-twice', steps: (b) => [one(wireRequest('GET', `${b}/echo`, ['Host: x', 'Host: y']))] },
   { id: 'host-with-path', steps: (b) => [one(wireRequest('GET', `${b}/echo`, ['Host: x/y']))] },
   { id: 'absolute-form', steps: (b) => [one(wireRequest('GET', `http://x${b}/echo?a=1`, [H]))] },

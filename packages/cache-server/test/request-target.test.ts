@@ -34,6 +34,8 @@ describe('Host and the request target', () => {
     ['a Host with two colons', 'GET /colons HTTP/1.1\r\nHost: a:b:c'],
     ['a Host whose port is not a number', 'GET /port HTTP/1.1\r\nHost: a.example:80x'],
     ['no Host in HTTP/1.1', 'GET /none HTTP/1.1'],
+    ['an empty Host (the target URI would have no host, RFC 9110 §4.2.1)', 'GET /empty HTTP/1.1\r\nHost:'],
+    ['a Host with a port and no name', 'GET /port-only HTTP/1.1\r\nHost: :8080'],
   ])('%s: 400 CACHE_ERR_BAD_HOST, the origin never asked', async (_label, head) => {
     const before = servers.origin.count();
     const reply = await raw(head);
@@ -46,9 +48,13 @@ describe('Host and the request target', () => {
   test.each([
     ['a name and port', 'h.example:8080'],
     ['an IPv6 literal', '[::1]:8001'],
-    ['an empty Host', ''],
   ])('a valid Host (%s) is served', async (_label, host) => {
     const reply = await raw(`GET /valid HTTP/1.1\r\nHost: ${host}`);
+    expect(reply.statuses).toEqual([200]);
+  });
+
+  test('an empty Host is fine with an absolute-form target, whose authority replaces it', async () => {
+    const reply = await raw('GET http://shop.example/empty-host HTTP/1.1\r\nHost:');
     expect(reply.statuses).toEqual([200]);
   });
 

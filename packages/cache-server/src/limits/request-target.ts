@@ -6,7 +6,8 @@ import { isValidHost, readRequestTarget } from '../policy/index.js';
  * RFC 9112 §3.2, for every request before anything else reads it (the fast path included):
  * - a server MUST answer 400 to an HTTP/1.1 request without Host, with more than one Host line,
  *   or with a Host that is not `uri-host [ ":" port ]`: CACHE_ERR_BAD_HOST (Node keeps only the
- *   first of two Host lines, so they are counted in rawHeaders);
+ *   first of two Host lines, so they are counted in rawHeaders); so is an empty host name with
+ *   an origin-form target (the target URI would have none);
  * - an absolute-form target (`GET http://host/path HTTP/1.1`, what a client configured to use a
  *   proxy sends) MUST be accepted (§3.2.2), its authority replacing Host: the request is
  *   rewritten in place to origin-form and that Host, so the router, the admin prefix, the fast
@@ -30,7 +31,9 @@ export function checkRequestTarget(req: IncomingMessage): ErrorSpec | undefined 
     return ERRORS.badHost;
   }
   const url = req.url ?? '';
-  if (url.charCodeAt(0) === 0x2f) return undefined;
+  // An origin-form target's URI is rebuilt from Host (RFC 9112 §3.3): an empty host would make
+  // `http:///path`, which a recipient MUST reject (RFC 9110 §4.2.1). FINDINGS F14.
+  if (url.charCodeAt(0) === 0x2f) return host !== undefined && hasNoHostName(host) ? ERRORS.badHost : undefined;
   const target = readRequestTarget(url);
   if (target.form === 'invalid') return ERRORS.badRequestTarget;
   if (target.form === 'absolute') {
@@ -38,4 +41,9 @@ export function checkRequestTarget(req: IncomingMessage): ErrorSpec | undefined 
     req.headers.host = target.authority;
   }
   return undefined;
+}
+
+/** `''` or `:port`: valid Host syntax, but no host name. */
+function hasNoHostName(host: string): boolean {
+  return host === '' || host.charCodeAt(0) === 0x3a;
 }
