@@ -189,12 +189,12 @@ async function fetchOnce(
  * allows (the entry becomes visible once complete), and to whichever clients attach before the
  * first byte flows (on the next turn of the event loop).
  */
-export function startStoring(
+function startStoring(
   deps: ProxyDeps,
   target: FetchTarget,
   response: OriginResponse,
   storability: StorabilityDecision,
-  dropped: (entry: Pick<EntryMeta, 'key' | 'headers'>) => boolean = () => false,
+  dropped: (entry: Pick<EntryMeta, 'key' | 'headers'>) => boolean,
 ): Pick<FetchedResponse, 'entry' | 'fanOut' | 'stored' | 'storeRefusal'> {
   const { key } = target;
   const entry = storability.storable ? describeEntry(deps, target, response) : undefined;

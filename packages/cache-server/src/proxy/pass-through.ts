@@ -1,14 +1,12 @@
-import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { CacheStatusForward } from '@simple-cache/common';
 import { X_CACHE } from '@simple-cache/common';
 import { CacheError } from '../errors.js';
-import { toCacheError, type OriginResponse } from '../origin/origin-client.js';
-import { decideStorable, invalidationTargets } from '../policy/index.js';
-import { policyFor, sendError, type Exchange, type ProxyDeps } from './context.js';
+import { toCacheError } from '../origin/origin-client.js';
+import { invalidationTargets } from '../policy/index.js';
+import { sendError, type Exchange } from './context.js';
 import { forwardHeadersFor } from './forward-headers.js';
 import type { Flow } from './in-flight.js';
-import { startStoring } from './origin-fetch.js';
 import { noteOrigin } from './outcome.js';
 import { relayedHead } from './respond/heads.js';
 import { writeHead } from './respond/write-head.js';
@@ -19,9 +17,12 @@ const BODYLESS_METHODS = new Set(['GET', 'HEAD']);
  * Requests the cache does not answer itself (POST, PUT, DELETE, …; GETs with preconditions only
  * the origin may evaluate; Range requests for objects too large to fetch whole): the request goes
  * to the origin untouched, body streamed, and its response comes back untouched. A successful
- * unsafe request invalidates what the cache holds for the target (RFC 9111 §4.4). A POST
- * response with explicit freshness and a Content-Location of its own URL is stored as the GET
- * response for that URL (RFC 9110 §9.3.3); nothing else is.
+ * unsafe request invalidates what the cache holds for the target (RFC 9111 §4.4). Nothing is
+ * stored: not even a POST response that RFC 9110 §9.3.3 would let answer later GETs (its
+ * Content-Location is its own URL and it has explicit freshness). A POST goes with the client's
+ * X-Forwarded-Host and the other fields the key does not include, which a stored response must
+ * never depend on (policy/headers.ts UNKEYED_REQUEST_FIELDS); without them many applications'
+ * POSTs break. So such a response only invalidates, as nginx and Varnish do by default.
  */
 export async function passThrough(
   flow: Flow,
@@ -63,40 +64,13 @@ export async function passThrough(
     sendError(exchange, deps, toCacheError(response.body.errored), response.body.errored, { fwd }, X_CACHE.bypass);
     return;
   }
-  const { body, stored } = bodyAndStorage(exchange, deps, response);
-  const head = relayedHead(
-    response,
-    X_CACHE.bypass,
-    { fwd, fwdStatus: response.status, stored: stored || undefined, detail },
-    deps.heads,
-  );
+  const head = relayedHead(response, X_CACHE.bypass, { fwd, fwdStatus: response.status, detail }, deps.heads);
   writeHead(exchange, head);
   try {
-    await pipeline(body, res);
+    await pipeline(response.body, res);
   } catch (error) {
     const failure = error instanceof CacheError ? error : toCacheError(error);
     exchange.log.warn({ err: error, code: failure.code }, 'pass-through response failed mid-body');
     res.destroy();
   }
-}
-
-/** The body to relay; for a storable POST response it also flows into the store (RFC 9110 §9.3.3). */
-function bodyAndStorage(
-  exchange: Exchange,
-  deps: ProxyDeps,
-  response: OriginResponse,
-): { body: Readable; stored: boolean } {
-  const { key, view } = exchange;
-  // A rule's bypass: nothing is stored either.
-  if (view.method !== 'POST' || exchange.rules.bypass !== undefined) return { body: response.body, stored: false };
-  const policy = policyFor(exchange, response.status);
-  const storability = decideStorable({ method: 'POST', headers: view.headers, url: key }, response, policy);
-  if (!storability.storable) return { body: response.body, stored: false };
-  const { fanOut, storeRefusal } = startStoring(deps, exchange, response, storability);
-  const body = new PassThrough();
-  fanOut.add(body, { end: true });
-  exchange.res.once('close', () => {
-    if (!exchange.res.writableFinished) body.destroy();
-  });
-  return { body, stored: storeRefusal() === undefined };
 }
