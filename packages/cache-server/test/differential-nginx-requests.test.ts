@@ -158,6 +158,25 @@ const CASES: Case[] = [
       }),
     ],
   },
+  // The interim response of a pipelined request must come in its turn, never inside another
+  // response (FINDINGS F12): a stored response and a miss behind a slow one.
+  ...['cacheable', 'echo'].map((route): Case => ({
+    id: `expect-continue-pipelined-${route}`,
+    steps: (b) => [
+      one(get(`${b}/${route}`)),
+      {
+        pipeline: true,
+        requests: [
+          get(`${b}/slow`),
+          {
+            ...wireRequest('GET', `${b}/${route}`, [H, 'Content-Length: 5', 'Expect: 100-continue']),
+            afterContinue: Buffer.from('hello'),
+          },
+          get(`${b}/${route}`),
+        ],
+      },
+    ],
+  })),
   { id: 'expect-continue-get', steps: (b) => [one(get(`${b}/cacheable`, ['Expect: 100-continue']))] },
   { id: 'expect-unknown', steps: (b) => [one(framed('POST', `${b}/echo`, 'a body', [H, 'Expect: teapot']))] },
   // Framing two parsers could read differently (request smuggling, RFC 9112 §6.3), each followed

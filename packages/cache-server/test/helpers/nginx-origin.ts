@@ -191,6 +191,8 @@ const ROUTES: Record<string, Handler> = {
   },
   'switch-101': (_req, res) =>
     raw(res, 'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n', 'hold'),
+  // Answers after 100 ms: a response the next pipelined one waits behind.
+  slow: (req, res) => setTimeout(() => send(res, 200, { 'cache-control': 'no-store' }, `slow ${req.url}`), 100),
   // Never answers: the proxy's own timeout decides.
   'no-head': () => {},
 };
