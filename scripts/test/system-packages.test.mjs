@@ -135,10 +135,12 @@ test('a jest run leaves out the files whose package is missing, runs the rest, a
   );
 }, 120_000);
 
-test('every test file that starts redis-server or Chromium declares the package it needs', async () => {
+test('every test file that starts redis-server, Chromium or nginx, or runs curl, declares the package it needs', async () => {
   const needs = [
     [/\b(useRedis|startRedisServer)\(/, 'redis-server'],
     [/\blaunchChromium\(/, 'chromium'],
+    [/\bstartNginx\(|helpers\/nginx-differential\.js/, 'nginx-light'],
+    [/\brunCurl\(|\brun\('curl'/, 'curl'],
   ];
   const files = [];
   for (const pkg of await readdir(path.join(ROOT, 'packages'))) {

@@ -1,3 +1,4 @@
+// @system-packages curl
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import type http from 'node:http';
 import net from 'node:net';
