@@ -21,6 +21,7 @@ import { runCollapsed } from './scenarios/collapsed.js';
 import { runHits } from './scenarios/hits.js';
 import { runLarge } from './scenarios/large.js';
 import { runStartup } from './scenarios/startup.js';
+import { runWorkers } from './scenarios/workers.js';
 import { runRedis } from './scenarios/redis.js';
 import { runRules } from './scenarios/rules.js';
 import { hasStoreBench, runStore } from './scenarios/store.js';
@@ -28,6 +29,7 @@ import { hasStoreBench, runStore } from './scenarios/store.js';
 const RUNNERS: ScenarioTable = {
   hits: runHits,
   rules: runRules,
+  workers: runWorkers,
   collapsed: runCollapsed,
   large: runLarge,
   startup: runStartup,
@@ -39,6 +41,7 @@ const RUNNERS: ScenarioTable = {
 const NEEDS: Partial<Record<ScenarioName, [string, string]>> = {
   hits: ['wrk', 'wrk'],
   rules: ['wrk', 'wrk'],
+  workers: ['wrk', 'wrk'],
   large: ['curl', 'curl'],
   redis: ['wrk', 'wrk'],
 };
@@ -55,7 +58,7 @@ async function main(options: BenchOptions): Promise<number> {
     const found = ensureCommand(...need);
     if (!found.ok) throw new Error(found.reason);
   }
-  if (['hits', 'rules', 'redis'].some((name) => options.scenarios.includes(name as ScenarioName))) {
+  if (['hits', 'rules', 'workers', 'redis'].some((name) => options.scenarios.includes(name as ScenarioName))) {
     tools.wrk = readVersion('wrk', ['-v'], /wrk \S+/) ?? 'wrk';
   }
   let nginxVersion: string | undefined;

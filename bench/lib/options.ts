@@ -1,13 +1,13 @@
 import { parseArgs } from 'node:util';
 import { parseDuration, parseSize } from '../../packages/common/src/cli-options.js';
 
-export const SCENARIOS = ['hits', 'rules', 'collapsed', 'large', 'startup', 'store', 'redis'] as const;
+export const SCENARIOS = ['hits', 'rules', 'workers', 'collapsed', 'large', 'startup', 'store', 'redis'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 /**
  * `store` (the store's micro-benchmarks) takes minutes: only when asked for by name. `redis`
  * (hits through the Redis store) needs redis-server: with --redis or by name.
  */
-const DEFAULT_SCENARIOS: readonly ScenarioName[] = ['hits', 'rules', 'collapsed', 'large', 'startup'];
+const DEFAULT_SCENARIOS: readonly ScenarioName[] = ['hits', 'rules', 'workers', 'collapsed', 'large', 'startup'];
 
 export interface BenchOptions {
   /** Seconds of each measured wrk run. */
@@ -38,7 +38,7 @@ export const USAGE = `pnpm bench [options]
 
   --duration <d>        length of each measured wrk run (default 2s; e.g. 10s, 1m)
   --warmup <d>          wrk warm-up before a target's first measured run (default 1s)
-  --rounds <n>          hits: measured runs per test and target, in turns; median reported (default 3)
+  --rounds <n>          hits, workers: measured runs per test and target, in turns; median reported (default 3)
   --scenarios <a,b>     which to run: ${SCENARIOS.join(', ')}
                         (default: all but store, which takes minutes)
   --peers               also start nginx proxy_cache (installed with apt-get when missing and root)

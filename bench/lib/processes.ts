@@ -26,9 +26,13 @@ export function pinSelf(): void {
     spawnSync('taskset', ['-a', '-p', '-c', String(LOAD_CORE), String(process.pid)], { stdio: 'ignore' });
 }
 
-function pinned(core: number, command: string, args: readonly string[]): [string, string[]] {
+/** A core to pin to, or 'any': left to the scheduler on every core (the workers scenario). */
+export type Core = number | 'any';
+
+function pinned(core: Core, command: string, args: readonly string[]): [string, string[]] {
   // taskset execs the command, so the child's pid is the server's own pid.
-  return HAS_TASKSET ? ['taskset', ['-c', String(core), command, ...args]] : [command, [...args]];
+  if (core === 'any' || !HAS_TASKSET) return [command, [...args]];
+  return ['taskset', ['-c', String(core), command, ...args]];
 }
 
 /**
@@ -91,7 +95,7 @@ export interface SpawnOptions {
   cwd: string;
   logPath: string;
   env?: NodeJS.ProcessEnv;
-  core?: number;
+  core?: Core;
 }
 
 /** Starts a long-running server pinned to a core, logging to a file; stopped at cleanup. */
@@ -150,7 +154,7 @@ export interface CommandResult {
 }
 
 /** Runs a short command (wrk, curl) to completion on a core; killed at cleanup if interrupted. */
-export function runPinned(core: number, command: string, args: readonly string[]): Promise<CommandResult> {
+export function runPinned(core: Core, command: string, args: readonly string[]): Promise<CommandResult> {
   const [file, argv] = pinned(core, command, args);
   return new Promise((resolve, reject) => {
     const child = spawn(file, argv, { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { buildIfStale, RUN_COMPILED } from '../../scripts/build.mjs';
 import { get, headerValue, waitForAnswer } from './http.js';
-import { findFreePort, spawnServer, type Server } from './processes.js';
+import { findFreePort, spawnServer, type Core, type Server } from './processes.js';
 
 export const REPO_ROOT = path.resolve(import.meta.dirname, '../..');
 
@@ -37,11 +37,23 @@ let built = false;
  * runs it. The first call compiles if a source changed since the last build, so that no timed
  * spawn includes tsc and every server of a run is the same build.
  */
-function spawnCompiled(name: string, pkg: string, args: readonly string[], logPath: string, env = process.env): Server {
+function spawnCompiled(
+  name: string,
+  pkg: string,
+  args: readonly string[],
+  logPath: string,
+  env = process.env,
+  core?: Core,
+): Server {
   if (!built && !buildIfStale()) throw new Error('the servers do not compile (scripts/build.mjs)');
   built = true;
   const cwd = path.join(REPO_ROOT, 'packages', pkg);
-  return spawnServer(name, process.execPath, [...RUN_COMPILED, ...args], { cwd, logPath, env });
+  return spawnServer(name, process.execPath, [...RUN_COMPILED, ...args], {
+    cwd,
+    logPath,
+    env,
+    ...(core !== undefined ? { core } : {}),
+  });
 }
 
 export interface OriginOptions {
@@ -78,6 +90,8 @@ export interface CacheOptions {
   maxObjectSize: number;
   /** More CACHE_… options, e.g. CACHE_STORE for the Redis scenario. */
   env?: Record<string, string>;
+  /** The server core unless told otherwise ('any' for the workers scenario). */
+  core?: Core;
 }
 
 /** Spawns the cache CLI without waiting (the start-up scenario times the wait itself). */
@@ -87,7 +101,7 @@ export async function spawnCache(opts: CacheOptions): Promise<{ server: Server; 
   args.push('--max-size', String(opts.maxSize), '--log-level', opts.logLevel);
   // Through the environment: a cache that does not have this option ignores the variable.
   const env = { ...process.env, CACHE_MAX_OBJECT_SIZE: String(opts.maxObjectSize), ...opts.env };
-  const server = spawnCompiled('cache', 'cache-server', args, opts.logPath, env);
+  const server = spawnCompiled('cache', 'cache-server', args, opts.logPath, env, opts.core);
   return { server, url: `http://127.0.0.1:${port}` };
 }
 

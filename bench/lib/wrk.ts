@@ -1,4 +1,4 @@
-import { LOAD_CORE, runPinned } from './processes.js';
+import { LOAD_CORE, runPinned, type Core } from './processes.js';
 
 export interface WrkResult {
   requestsPerSec: number;
@@ -13,13 +13,15 @@ export interface WrkOptions {
   connections: number;
   durationSec: number;
   headers?: readonly string[];
+  /** Where wrk runs: the load generator's core unless told otherwise. */
+  core?: Core;
 }
 
 /** One wrk run on the load generator's core: one thread (it has one core), --latency for p99. */
 export async function runWrk(url: string, opts: WrkOptions): Promise<WrkResult> {
   const args = ['-t1', `-c${opts.connections}`, `-d${opts.durationSec}s`, '--latency', '--timeout', '10s'];
   for (const header of opts.headers ?? []) args.push('-H', header);
-  const result = await runPinned(LOAD_CORE, 'wrk', [...args, url]);
+  const result = await runPinned(opts.core ?? LOAD_CORE, 'wrk', [...args, url]);
   if (result.code !== 0) throw new Error(`wrk ${url} failed (${result.code}): ${result.stderr || result.stdout}`);
   return parseWrkOutput(result.stdout);
 }

@@ -114,7 +114,7 @@ export async function runHits(lab: Lab, progress: Progress): Promise<ScenarioRep
 }
 
 /** The median run by req/s, carrying the median p99 of all runs (a single slow round skews neither). */
-function medianRun(runs: readonly WrkResult[]): WrkResult {
+export function medianRun(runs: readonly WrkResult[]): WrkResult {
   if (runs.length === 0) throw new Error('no measured run');
   const byRate = [...runs].sort((a, b) => a.requestsPerSec - b.requestsPerSec);
   const p99s = runs
