@@ -3,9 +3,9 @@ import http, { type IncomingMessage } from 'node:http';
 import type { Logger } from 'pino';
 import type { CacheServerConfig } from '@simple-cache/common';
 import { ADMIN_HOST, buildAdminServer } from './admin/admin-server.js';
-import { adminPlugin, createTelemetry, type AdminDeps } from './admin/index.js';
+import { adminPlugin, createTelemetry, type AdminDeps, type Telemetry } from './admin/index.js';
 import { createReloadMetrics } from './admin/config-endpoints.js';
-import { composeStore, type StoreOverrides } from './compose-store.js';
+import { composeStore, type OpenedStore, type StoreOverrides } from './compose-store.js';
 import { loadConfig, OPTIONS, policyOptionsFrom, resolveConfig, type LoadedConfig } from './config.js';
 import { LiveConfig, type ReloadResult } from './live-config.js';
 import { installLimits, serverOptions } from './limits/limits.js';
@@ -29,6 +29,17 @@ export interface CacheServer {
   admin?: FastifyInstance;
   /** The config in force and its reload (SIGHUP, `POST <admin>/config/reload`). */
   live: LiveConfig;
+  telemetry: Telemetry;
+}
+
+/**
+ * How a worker of a cluster (`--workers`, cluster/worker.ts) differs from a single process: its
+ * store is a replica of the primary's (or a Redis node), and the primary answers admin requests
+ * for the whole cache (and serves `--admin-port`).
+ */
+export interface WorkerWiring {
+  parts: OpenedStore;
+  forwardAdmin(app: FastifyInstance): void;
 }
 
 export interface BuildOptions {
@@ -38,6 +49,7 @@ export interface BuildOptions {
   fileHash?: string | undefined;
   /** Loads the config again from its sources, for a reload; without it a reload re-applies `config`. */
   reload?: () => Pick<LoadedConfig, 'config' | 'fileHash'>;
+  worker?: WorkerWiring;
 }
 
 /** Fastify's default: longer than common load balancers' idle timeouts, so they close first. */
@@ -57,12 +69,8 @@ export async function buildCacheServer(
   const logger = options.logger ?? createLogger(config.logLevel, 'stdout', { adminToken: config.adminToken });
   const policy = policyOptionsFrom(config);
   // A store shared by several nodes (Redis) also collapses misses and announces purges across them.
-  const { store, collapse, announcePurge, dropLocalCopies } = await composeStore(
-    config,
-    policy,
-    logger.child({ component: 'store' }),
-    options.store,
-  );
+  const { store, collapse, announcePurge, dropLocalCopies } =
+    options.worker?.parts ?? (await composeStore(config, policy, logger.child({ component: 'store' }), options.store));
   const originLog = logger.child({ component: 'origin' });
   const untimedOrigin = createOriginClient({
     timeout: config.originTimeout,
@@ -135,9 +143,14 @@ export async function buildCacheServer(
   app.addContentTypeParser('*', (_request, _payload, done) => done(null));
 
   // Admin endpoints under --admin-prefix, and PURGE; before the catch-all so its guard sees every request.
-  if (config.adminPrefix !== '') await app.register(adminPlugin, adminDeps);
+  if (config.adminPrefix !== '') {
+    if (options.worker) options.worker.forwardAdmin(app);
+    else await app.register(adminPlugin, adminDeps);
+  }
   const admin =
-    config.adminPort === null ? undefined : await buildAdminServer(adminDeps, logger.child({ component: 'admin' }));
+    config.adminPort === null || options.worker
+      ? undefined
+      : await buildAdminServer(adminDeps, logger.child({ component: 'admin' }));
   if (admin) {
     // onReady, not onListen: a taken admin port must fail start-up, not be logged and ignored.
     app.addHook('onReady', async () => {
@@ -158,13 +171,22 @@ export async function buildCacheServer(
     await store.close();
     origin.close();
   });
-  return { app, store, proxy, config, live, ...(fastHit ? { fastHit } : {}), ...(admin ? { admin } : {}) };
+  return {
+    app,
+    store,
+    proxy,
+    config,
+    live,
+    telemetry,
+    ...(fastHit ? { fastHit } : {}),
+    ...(admin ? { admin } : {}),
+  };
 }
 
 /** The reloadable config: one log line per reload, whatever its result, and the reload metric. */
-function createLiveConfig(
+export function createLiveConfig(
   config: Readonly<CacheServerConfig>,
-  options: BuildOptions,
+  options: Pick<BuildOptions, 'fileHash' | 'reload'>,
   logger: Logger,
   countReload: (result: ReloadResult) => void,
 ): LiveConfig {
@@ -200,7 +222,7 @@ function createLiveConfig(
 /** Starts a cache server (tests and embedders): defaults filled in, listening on `port` (0 = any). */
 export async function startCacheServer(
   partial: Partial<CacheServerConfig> = {},
-  options: { logger?: Logger; store?: StoreOverrides } = {},
+  options: BuildOptions = {},
 ): Promise<CacheServer & { url: string; adminUrl?: string; close(): Promise<void> }> {
   // With a config file, `partial` ranks as flags do: above the file.
   const load = () => {

@@ -1,11 +1,13 @@
+import cluster from 'node:cluster';
 import { formatHelp, OptionError } from '@simple-cache/common';
 import { ConfigFileError, formatResolvedConfig } from './config-file/index.js';
 import { ACTIONS, loadConfig, OPTIONS, PRECEDENCE, USAGE, type LoadedConfig } from './config.js';
 
 /**
- * argv + env + config file → config (validated once, frozen) → server. SIGINT/SIGTERM close it
- * gracefully; SIGHUP reloads the config file (live-config.ts). `--check-config` validates and
- * prints the resolved config, then exits 0 (valid) or 2 (not), as `nginx -t` does.
+ * argv + env + config file → config (validated once, frozen) → server, or the primary of
+ * `--workers N` and its workers (cluster/). SIGINT/SIGTERM close it gracefully; SIGHUP reloads the
+ * config file (live-config.ts). `--check-config` validates and prints the resolved config, then
+ * exits 0 (valid) or 2 (not), as `nginx -t` does.
  */
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
@@ -29,6 +31,21 @@ async function main(): Promise<void> {
     const file = config.configFile === '' ? 'the options' : config.configFile;
     process.stderr.write(`cache-server: ${file}: configuration is valid\n`);
     return;
+  }
+  // `--workers N`: this process supervises N workers (this same program, forked) sharing one cache.
+  if (cluster.isWorker || config.workers > 1) {
+    const { createLogger } = await import('./logger.js');
+    const logger = createLogger(config.logLevel);
+    if (cluster.isWorker) {
+      const { runWorker } = await import('./cluster/worker.js');
+      return runWorker(
+        loaded,
+        () => loadConfig(argv, process.env),
+        logger.child({ worker: Number(process.env.SC_WORKER_SLOT) }),
+      );
+    }
+    const { runPrimary } = await import('./cluster/primary.js');
+    return runPrimary(loaded, () => loadConfig(argv, process.env), logger.child({ primary: true }));
   }
   // Loaded once the options are known good: Fastify, got and the rest take most of start-up, and
   // `--help` or a bad option need none of them.

@@ -7,6 +7,7 @@ import { DiskStore, type DiskStoreOptions } from './store/disk-store.js';
 import { MemoryTier, type InnerStore } from './store/memory-tier.js';
 import { isRedisStore } from './store/redis/redis-url.js';
 import { createPurgeAnnouncer, dropPurgedCopies, syncTierWithBus, type PurgeNotice } from './store/redis/tier-sync.js';
+import type { RedisStore } from './store/redis/redis-store.js';
 import type { Store } from './store/store.js';
 
 /** Knobs that are not options of the server: tests inject a clock, a failing file system or a block size. */
@@ -36,7 +37,17 @@ export async function composeStore(
   overrides: StoreOverrides = {},
 ): Promise<OpenedStore> {
   if (isRedisStore(config.store)) return openShared(config, policy, logger);
-  const disk = await DiskStore.open({
+  const disk = await openDiskStore(config, logger, overrides);
+  return { store: withMemoryTier(config, disk) ?? disk };
+}
+
+/** The disk store of `--cache-dir`, alone (a cluster's primary owns it: cluster/primary.ts). */
+export function openDiskStore(
+  config: Readonly<CacheServerConfig>,
+  logger: Logger,
+  overrides: StoreOverrides = {},
+): Promise<DiskStore> {
+  return DiskStore.open({
     dir: config.cacheDir,
     maxSize: config.maxSize,
     maxEntries: config.maxEntries,
@@ -46,7 +57,25 @@ export async function composeStore(
     logger,
     ...overrides,
   });
-  return { store: withMemoryTier(config, disk) ?? disk };
+}
+
+/** The Redis store of `--store redis://…`, alone (a cluster's primary answers the admin endpoints with it). */
+export async function openRedisStore(
+  config: Readonly<CacheServerConfig>,
+  policy: Readonly<PolicyOptions>,
+  logger: Logger,
+): Promise<RedisStore> {
+  // Loaded only when asked for: ioredis costs start-up time every disk-store node would pay.
+  const { RedisStore } = await import('./store/redis/redis-store.js');
+  return RedisStore.open({
+    url: config.store,
+    maxSize: config.maxSize,
+    maxObjectSize: config.maxObjectSize,
+    policy,
+    logger,
+    gate: { timeoutMs: config.redisTimeout },
+    metaTrustMs: config.redisMetaTrust,
+  });
 }
 
 /**
@@ -58,17 +87,7 @@ async function openShared(
   policy: Readonly<PolicyOptions>,
   logger: Logger,
 ): Promise<OpenedStore> {
-  // Loaded only when asked for: ioredis costs start-up time every disk-store node would pay.
-  const { RedisStore } = await import('./store/redis/redis-store.js');
-  const redis = await RedisStore.open({
-    url: config.store,
-    maxSize: config.maxSize,
-    maxObjectSize: config.maxObjectSize,
-    policy,
-    logger,
-    gate: { timeoutMs: config.redisTimeout },
-    metaTrustMs: config.redisMetaTrust,
-  });
+  const redis = await openRedisStore(config, policy, logger);
   const tier = withMemoryTier(config, redis);
   const entryTags = (entry: EntryMeta) => tagsOf(entry.headers, config.tagHeaders);
   if (tier) syncTierWithBus(tier, redis.bus, entryTags);
@@ -81,7 +100,7 @@ async function openShared(
 }
 
 /** The memory tier in front of `inner`; undefined with `--memory-size 0`. */
-function withMemoryTier(config: Readonly<CacheServerConfig>, inner: InnerStore): MemoryTier | undefined {
+export function withMemoryTier(config: Readonly<CacheServerConfig>, inner: InnerStore): MemoryTier | undefined {
   if (config.memorySize <= 0) return undefined;
   return new MemoryTier(inner, { maxSize: config.memorySize, maxObjectSize: config.memoryObjectSize });
 }

@@ -1,3 +1,4 @@
+import os from 'node:os';
 import path from 'node:path';
 import type { ActionSpec, CacheServerConfig, OptionSource, RuleConfig } from '@simple-cache/common';
 import {
@@ -60,7 +61,13 @@ export const DEFAULTS: Readonly<CacheServerConfig> = Object.freeze({
   rangeFetchMax: 16 * 1024 ** 2,
   configFile: '',
   rules: Object.freeze([]) as readonly RuleConfig[],
+  // One process unless asked: a worker is a whole server (memory tier, connections), and `auto`
+  // cannot see a container's CPU quota (docs/design.md, Workers).
+  workers: 1,
 });
+
+/** Most workers accepted: beyond a few per core they only add memory and context switches. */
+const MAX_WORKERS = 256;
 
 const NAME = /^[A-Za-z][A-Za-z0-9._-]*$/;
 
@@ -478,6 +485,16 @@ export const OPTIONS: readonly (OptionSpec & { field: keyof CacheServerConfig })
     showDefault: (v) => showSize(v as number),
     parse: parseSize,
   },
+  {
+    flag: 'workers',
+    field: 'workers',
+    env: 'CACHE_WORKERS',
+    description: 'worker processes serving on the port and sharing one cache (auto = one per core; 1 = one process)',
+    default: DEFAULTS.workers,
+    expected: `a number of workers 1-${MAX_WORKERS}, or auto`,
+    placeholder: 'n|auto',
+    parse: parseWorkers,
+  },
 ];
 
 export const USAGE = 'pnpm --filter cache-server start [PORT] [options]';
@@ -566,6 +583,14 @@ function parseConfigPath(text: string): string {
   const file = text.trim();
   if (!/\.(ya?ml|json)$/i.test(file) || file.includes('\0')) throw new Error('not a config file');
   return file;
+}
+
+/** `auto`: the cores this process may run on (its affinity mask); else a whole number. */
+function parseWorkers(text: string): number {
+  if (text.trim().toLowerCase() === 'auto') return Math.min(MAX_WORKERS, os.availableParallelism());
+  const workers = parsePositiveInteger(text);
+  if (workers > MAX_WORKERS) throw new Error('too many workers');
+  return workers;
 }
 
 function parseHost(text: string): string {

@@ -88,6 +88,8 @@ export interface CacheServerConfig {
   configFile: string;
   /** The operator's per-path rules (config file `rules:`), in file order; every matching one applies. */
   rules: readonly RuleConfig[];
+  /** Worker processes serving on the port, sharing one cache (`--workers`); 1 = a single process, no primary. */
+  workers: number;
 }
 
 /** A duration as written: `5m`, `500ms`, `1d`, or a number of seconds. */

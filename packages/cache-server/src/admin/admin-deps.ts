@@ -5,6 +5,15 @@ import type { PolicyOptions } from '../policy/types.js';
 import type { Store } from '../store/store.js';
 import type { PurgeSelection } from './purge-entries.js';
 import type { Telemetry } from './telemetry.js';
+import type { TrafficHistory } from './traffic-history.js';
+
+/**
+ * What the admin endpoints read of the telemetry: one process's (telemetry.ts), or the sum of
+ * every worker's in a cluster's primary (cluster/cluster-telemetry.ts).
+ */
+export type AdminTelemetry = Pick<Telemetry, 'startedAt' | 'totals' | 'metrics'> & {
+  readonly history: Pick<TrafficHistory, 'series'>;
+};
 
 /** What every admin plugin is given (the same object on the cache port and the admin port). */
 export interface AdminDeps {
@@ -13,16 +22,22 @@ export interface AdminDeps {
   store: Store;
   /** The origin client without telemetry: probes (ready, explain) are not traffic. */
   origin: OriginClient;
-  telemetry: Telemetry;
+  telemetry: AdminTelemetry;
   /** The config in force and its reload. */
   live: LiveConfig;
   /** Origin fetches in flight right now. */
   inFlight(): number;
   /** With a store shared by several nodes (Redis): tells every node's memory tier what a purge removed. */
   announcePurge?(selection: PurgeSelection): Promise<void>;
-  /** With a shared store: drops this node's memory copies of what a purge selects; returns how many. */
-  dropLocalCopies?(selection: PurgeSelection): number;
-  /** Abandons this node's origin fetches in flight for what a purge selects; returns how many. */
+  /**
+   * With a shared store: drops this node's memory copies of what a purge selects; returns how
+   * many (a cluster's primary: every worker's, once each has).
+   */
+  dropLocalCopies?(selection: PurgeSelection): number | Promise<number>;
+  /**
+   * Abandons this node's origin fetches in flight for what a purge selects; returns how many (a
+   * cluster's primary has none: its workers abandon theirs when told to drop their copies).
+   */
   abandonFetches?(selects: (key: string, headers: HeaderMap | undefined) => boolean): number;
 }
 

@@ -28,7 +28,7 @@ export const adminPurge = fp<AdminDeps>(
           ? { kind: 'url', key: deps.live.current.rules.forRequest('GET', given.key).key(given.key) }
           : given;
       // This node's own copies go first (a hard purge): they are gone whatever happens to the store.
-      const dropped = soft ? 0 : (deps.dropLocalCopies?.(selection) ?? 0);
+      const dropped = soft ? 0 : await (deps.dropLocalCopies?.(selection) ?? 0);
       // Fetches in flight bring what the origin had before the purge: nobody joins them any more,
       // and what they commit is removed again (a soft purge removes nothing, so leaves them be).
       const abandoned = soft ? 0 : (deps.abandonFetches?.(selectsFetch(selection, deps.config.tagHeaders)) ?? 0);
@@ -46,7 +46,7 @@ export const adminPurge = fp<AdminDeps>(
           request,
           reply,
           selection,
-          dropped + (deps.dropLocalCopies?.(selection) ?? 0),
+          dropped + (await (deps.dropLocalCopies?.(selection) ?? 0)),
           error,
         );
       }

@@ -1,4 +1,12 @@
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import {
+  collectDefaultMetrics,
+  Counter,
+  Gauge,
+  Histogram,
+  Registry,
+  type MetricObjectWithValues,
+  type MetricValue,
+} from 'prom-client';
 import { X_CACHE } from '@simple-cache/common';
 import { toCacheError, type OriginClient } from '../origin/origin-client.js';
 import type { Outcome, OutcomeObserver } from '../proxy/outcome.js';
@@ -44,6 +52,8 @@ export interface Telemetry {
   totals(): TrafficTotals;
   /** The Prometheus text exposition: this cache's metrics and the process's. */
   metrics(): Promise<string>;
+  /** The same as prom-client's JSON, for a cluster's primary to sum (cluster/cluster-telemetry.ts). */
+  metricsJson(): Promise<MetricObjectWithValues<MetricValue<string>>[]>;
 }
 
 /** prom-client's process metrics exist once per process, however many caches it runs (tests run several). */
@@ -250,11 +260,15 @@ export function createTelemetry(options: { store: Store; inFlight?: () => number
       registerHotTier(registry, options.store);
       return Registry.merge([registry, processMetrics()]).metrics();
     },
+    metricsJson: () => {
+      registerHotTier(registry, options.store);
+      return Registry.merge([registry, processMetrics()]).getMetricsAsJSON();
+    },
   };
 }
 
 /** Gauges read from Store.stats() at scrape time; the hot tier's only once the store reports one. */
-function registerStoreMetrics(registry: Registry, store: Store): void {
+export function registerStoreMetrics(registry: Registry, store: Store): void {
   const registers = [registry];
   new Gauge({
     name: 'simple_cache_store_size_bytes',

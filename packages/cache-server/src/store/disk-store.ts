@@ -1,16 +1,15 @@
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { EntryMeta } from '@simple-cache/common';
 import { pino, type Logger } from 'pino';
-import { readBodyFile } from './body-reader.js';
+import { openStoredBody, refuseWrite } from './disk-access.js';
 import { blockSizeOf, checkBounds, DEFAULT_MAX_ENTRIES, DEFAULT_MAX_VARIANTS } from './disk-bounds.js';
 import { EntryCommitter } from './entry-committer.js';
 import { DiskEntryWriter, type WriterHost } from './disk-entry-writer.js';
 import { DiskHealth } from './disk-health.js';
 import { EntryTable } from './entry-table.js';
 import { unlinkQuietly } from './fs-utils.js';
-import { bodyPath, createBodyId, createLayout, isBodyId, OLDER_FORMAT_DIRS, tmpPath, type Layout } from './layout.js';
-import { createRejectedWriter } from './rejected-writer.js';
+import { createBodyId, createLayout, isBodyId, OLDER_FORMAT_DIRS, tmpPath, type Layout } from './layout.js';
 import { scanStore, sweepOtherFormats, type ScanTarget } from './scan.js';
 import { SpaceKeeper } from './space-keeper.js';
 import type { ByteRange, EntryWriter, Store, StoreHealth, StoreStats } from './store.js';
@@ -193,33 +192,12 @@ export class DiskStore implements Store {
 
   async openBody(entry: EntryMeta, range?: ByteRange): Promise<Readable> {
     this.assertOpen();
-    if (!isBodyId(entry.bodyId)) throw new StoreError('CACHE_ERR_ENTRY_GONE', 'not a body of this store');
-    try {
-      return await readBodyFile(this.fs, bodyPath(this.layout, entry.bodyId), entry, range);
-    } catch (err) {
-      if (
-        err instanceof StoreError &&
-        (err.code === 'CACHE_ERR_CORRUPT_ENTRY' || err.code === 'CACHE_ERR_ENTRY_GONE')
-      ) {
-        this.logger.warn({ key: entry.key, variant: entry.variant, code: err.code }, err.message);
-        await this.table
-          .deleteIfCurrent(entry)
-          .catch((cause: unknown) => this.logger.warn({ err: cause }, 'delete failed'));
-      }
-      throw err;
-    }
+    return openStoredBody(this.fs, this.layout, entry, range, this.logger, (gone) => this.table.deleteIfCurrent(gone));
   }
 
   beginWrite(meta: Omit<EntryMeta, 'bodyId' | 'checksum'>): EntryWriter {
-    if (this.closed) return createRejectedWriter(new StoreError('CACHE_ERR_STORE_CLOSED', 'the store is closed'));
-    if (meta.size > this.maxObjectSize) {
-      return createRejectedWriter(
-        new StoreError('CACHE_ERR_ENTRY_TOO_LARGE', `${meta.size} bytes exceed the largest object stored`),
-      );
-    }
-    if (!this.diskHealth.allowsWrite()) {
-      return createRejectedWriter(new StoreError('CACHE_ERR_STORE_DEGRADED', 'the cache directory cannot be written'));
-    }
+    const refused = refuseWrite(this.closed, meta.size, this.maxObjectSize, this.diskHealth);
+    if (refused) return refused;
     // Whatever else the caller's object carries, the store owns a copy with a fresh body id.
     const { bodyId: _bodyId, checksum: _checksum, ...rest } = structuredClone(meta) as EntryMeta;
     const writer = new DiskEntryWriter(
@@ -233,6 +211,12 @@ export class DiskStore implements Store {
 
   markUsed(entry: EntryMeta): void {
     if (!this.closed) this.table.index.touch(entry.key, entry.variant, entry.bodyId, this.now());
+  }
+
+  /** markUsed for uses made elsewhere (a worker's batch): `hits` uses, the last at `at`. */
+  recordUses(uses: readonly { key: string; variant: string; bodyId: string; hits: number; at: number }[]): void {
+    if (this.closed) return;
+    for (const use of uses) this.table.index.touch(use.key, use.variant, use.bodyId, use.at, use.hits);
   }
 
   async updateMeta(meta: EntryMeta): Promise<void> {
@@ -253,6 +237,13 @@ export class DiskStore implements Store {
   async delete(key: string, variant?: string): Promise<void> {
     this.assertOpen();
     await this.table.removeVariants(key, (entry) => variant === undefined || entry.variant === variant);
+  }
+
+  /** Deletes `entry` unless its variant holds another body by now (one found gone or corrupt elsewhere). */
+  async deleteIfCurrent(entry: Pick<EntryMeta, 'key' | 'variant' | 'bodyId'>): Promise<void> {
+    this.assertOpen();
+    // The table compares the key, variant and body id only.
+    await this.table.deleteIfCurrent(entry as EntryMeta);
   }
 
   async *entries(): AsyncIterable<EntryMeta> {
@@ -280,6 +271,36 @@ export class DiskStore implements Store {
 
   onBodyRemoved(listener: (bodyId: string) => void): () => void {
     return this.table.onBodyRemoved(listener);
+  }
+
+  /**
+   * Calls `listener` after every change of a key's variants (commit, update, delete, eviction,
+   * expiry), with the variants it now has: what the workers' index replicas follow (cluster/).
+   */
+  onKeyChanged(listener: (key: string, variants: readonly EntryMeta[]) => void): () => void {
+    return this.table.onKeyChanged(listener);
+  }
+
+  /** Where writers outside this process stage their bodies (see publishStaged). */
+  get tmpDir(): string {
+    return this.layout.tmpDir;
+  }
+
+  /**
+   * Publishes a body another process (a worker) wrote into tmpDir, fsynced and verified against
+   * `meta` (size, checksum): the same commit as this store's own writers, room reserved first.
+   */
+  publishStaged(meta: EntryMeta, tmpPath: string): Promise<EntryMeta> {
+    this.assertOpen();
+    if (!isBodyId(meta.bodyId) || dirname(resolve(tmpPath)) !== this.layout.tmpDir) {
+      return Promise.reject(new StoreError('CACHE_ERR_WRITE_ABORTED', 'not a staged body of this store'));
+    }
+    if (meta.size > this.maxObjectSize) {
+      return Promise.reject(
+        new StoreError('CACHE_ERR_ENTRY_TOO_LARGE', `${meta.size} bytes exceed the largest object stored`),
+      );
+    }
+    return this.committer.publish(structuredClone(meta), tmpPath, () => this.closed);
   }
 
   health(): StoreHealth {

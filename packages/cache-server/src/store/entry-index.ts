@@ -136,11 +136,14 @@ export class EntryIndex {
     if (variants.size === 0 && this.complete) this.keys.delete(key);
   }
 
-  /** markUsed: bumps recency and hits in memory; persisted the next time the file is written. */
-  touch(key: string, variant: string, bodyId: string, now: number): boolean {
+  /**
+   * markUsed: bumps recency and hits (`hits` at once: a worker's batch) in memory; persisted the
+   * next time the file is written.
+   */
+  touch(key: string, variant: string, bodyId: string, now: number, hits = 1): boolean {
     const slot = this.keys.get(key)?.get(variant);
     if (slot === undefined || slot.meta.bodyId !== bodyId) return false;
-    slot.meta.hits = (slot.meta.hits ?? 0) + 1;
+    slot.meta.hits = (slot.meta.hits ?? 0) + hits;
     let dirtyVariants = this.dirty.get(key);
     if (dirtyVariants === undefined) this.dirty.set(key, (dirtyVariants = new Set()));
     dirtyVariants.add(variant);

@@ -38,6 +38,7 @@ export class EntryTable {
   readonly index = new EntryIndex();
   readonly queue = new KeyedQueue();
   private readonly removedListeners = new Set<(bodyId: string) => void>();
+  private readonly changedListeners = new Set<(key: string, variants: readonly EntryMeta[]) => void>();
 
   constructor(
     private readonly layout: Layout,
@@ -160,6 +161,7 @@ export class EntryTable {
     this.health.noteSuccess();
     this.index.putVariant(key, meta, cost);
     this.index.markClean(key, meta.variant);
+    this.announceChange(key);
   }
 
   /** Deletes the meta file of one variant, then forgets it in the index. Call on the key's queue. */
@@ -171,6 +173,7 @@ export class EntryTable {
       throw err;
     }
     this.index.removeVariant(key, variant);
+    this.announceChange(key);
   }
 
   /** Removes the variants `shouldRemove` picks (under the key's lock), then their bodies; resolves with them. */
@@ -208,6 +211,18 @@ export class EntryTable {
   onBodyRemoved(listener: (bodyId: string) => void): () => void {
     this.removedListeners.add(listener);
     return () => this.removedListeners.delete(listener);
+  }
+
+  /** Calls `listener` after every meta-file change of a key, with every variant it now has (none: deleted). */
+  onKeyChanged(listener: (key: string, variants: readonly EntryMeta[]) => void): () => void {
+    this.changedListeners.add(listener);
+    return () => this.changedListeners.delete(listener);
+  }
+
+  private announceChange(key: string): void {
+    if (this.changedListeners.size === 0) return;
+    const variants = this.index.variants(key);
+    for (const listener of this.changedListeners) listener(key, variants);
   }
 
   /**

@@ -6,11 +6,14 @@ export interface Reply {
   body: Buffer;
 }
 
-/** A plain HTTP request over a fresh connection: exact method, path and headers, no normalisation. */
+/**
+ * A plain HTTP request over a fresh connection (or `agent`'s): exact method, path and headers, no
+ * normalisation.
+ */
 export function request(
   base: string,
   path: string,
-  options: { method?: string; headers?: http.OutgoingHttpHeaders; body?: string | Buffer } = {},
+  options: { method?: string; headers?: http.OutgoingHttpHeaders; body?: string | Buffer; agent?: http.Agent } = {},
 ): Promise<Reply> {
   const url = new URL(base);
   return new Promise((resolve, reject) => {
@@ -21,7 +24,7 @@ export function request(
         method: options.method ?? 'GET',
         path,
         headers: options.headers,
-        agent: false,
+        agent: options.agent ?? false,
       },
       (res) => {
         const chunks: Buffer[] = [];

@@ -1,0 +1,87 @@
+import { beforeAll, describe, expect, test } from '@jest/globals';
+import http from 'node:http';
+import { randomBytes } from 'node:crypto';
+import { waitFor } from './helpers/http.js';
+import { collapseState, useTwoWorkers, type WorkerConnection } from './helpers/workers.js';
+
+const HALF = 256 * 1024;
+
+/** A response being received: its head, the bytes so far, and how it ended. */
+interface Streaming {
+  headers: http.IncomingHttpHeaders;
+  bytes(): Buffer;
+  done: Promise<'complete' | 'broken'>;
+}
+
+function stream(connection: WorkerConnection, path: string): Promise<Streaming> {
+  const url = new URL(`http://x${path}`);
+  return new Promise((resolve, reject) => {
+    const req = http.get(
+      { host: '127.0.0.1', port: connection.port, path: url.pathname, agent: connection.agent },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        const done = new Promise<'complete' | 'broken'>((settle) => {
+          res.on('end', () => settle(res.complete ? 'complete' : 'broken'));
+          res.on('aborted', () => settle('broken'));
+          res.on('error', () => settle('broken'));
+        });
+        resolve({ headers: res.headers, bytes: () => Buffer.concat(chunks), done });
+      },
+    );
+    req.on('error', reject);
+  });
+}
+
+/**
+ * An origin whose body for each path comes in two halves; the second only when the test opens
+ * that path's gate, so a test can hold a response mid-body for as long as it likes.
+ */
+function gatedOrigin() {
+  const bodies = new Map<string, Buffer>();
+  const gates = new Map<string, () => void>();
+  const bodyOf = (path: string) => {
+    let body = bodies.get(path);
+    if (!body) bodies.set(path, (body = randomBytes(2 * HALF)));
+    return body;
+  };
+  return {
+    bodyOf,
+    open: (path: string) => gates.get(path)?.(),
+    route: (req: http.IncomingMessage, res: http.ServerResponse) => {
+      const path = req.url ?? '/';
+      const body = bodyOf(path);
+      res.writeHead(200, { 'content-length': body.length, 'cache-control': 'public, max-age=600' });
+      res.write(body.subarray(0, HALF));
+      gates.set(path, () => res.end(body.subarray(HALF)));
+    },
+  };
+}
+
+describe('--workers 2: concurrent misses for one key make one origin request', () => {
+  const gated = gatedOrigin();
+  const workers = useTwoWorkers({ '*': gated.route });
+  let one: WorkerConnection;
+  let two: WorkerConnection;
+  beforeAll(() => {
+    ({ one, two } = workers);
+  });
+
+  test('a miss on the other worker waits for the one fetch, then serves what it stored', async () => {
+    const first = await stream(one, '/big');
+    await waitFor(() => first.bytes().length > 0, 'the first worker to stream');
+    const second = stream(two, '/big');
+    // The origin has sent only half: the second worker's miss is waiting on the first one's fetch.
+    await waitFor(async () => (await collapseState(workers.cli.url)).waiting > 0, 'the second worker to wait');
+    expect(workers.origin.count('/big')).toBe(1);
+    gated.open('/big');
+    expect(await first.done).toBe('complete');
+    const waited = await second;
+    expect(await waited.done).toBe('complete');
+    expect(first.bytes().equals(gated.bodyOf('/big'))).toBe(true);
+    expect(waited.bytes().equals(gated.bodyOf('/big'))).toBe(true);
+    expect(workers.origin.count('/big')).toBe(1);
+    expect(await collapseState(workers.cli.url)).toEqual({ locks: 0, waiting: 0 });
+    expect((await one.get('/big')).headers['x-cache']).toBe('HIT');
+  });
+});
