@@ -14,14 +14,14 @@ import {
 } from '../policy/index.js';
 import { lifetimeRule } from '../rules/index.js';
 import { policyFor, sendError, type Exchange, type Log, type ProxyDeps } from './context.js';
-import { fetchMiss } from './distributed-collapse.js';
-import { fetchAndServe, wantsRange } from './fetch-and-serve.js';
-import { InFlightFetches, type Flow } from './in-flight.js';
-import type { OriginFetch } from './origin-fetch.js';
+import { fetchMiss } from './collapse/cross-node.js';
+import { fetchAndServe, wantsRange } from './routes/fetch.js';
+import { InFlightFetches, type Flow } from './collapse/in-flight.js';
+import type { OriginFetch } from './collapse/origin-fetch.js';
 import { startOutcome, type OutcomeObserver } from './outcome.js';
-import { passThrough } from './pass-through.js';
-import { revalidateWithHead } from './revalidate-head.js';
-import { serveStored } from './serve-stored.js';
+import { passThrough } from './routes/pass.js';
+import { revalidateWithHead } from './routes/revalidate-head.js';
+import { serveStored } from './respond/send-stored.js';
 
 export interface Proxy {
   /** Handles one client request end to end; never throws. */

@@ -1,13 +1,13 @@
 import { finished, pipeline } from 'node:stream/promises';
 import type { CacheStatusForward, EntryMeta } from '@simple-cache/common';
 import { X_CACHE } from '@simple-cache/common';
-import { pauseIdleTimeout } from '../limits/idle-timeout.js';
-import { evaluateClientConditional } from '../policy/index.js';
-import type { Exchange, ProxyDeps } from './context.js';
-import type { FetchedResponse } from './origin-fetch.js';
-import { contentLengthOf, fetchedHead, type FetchedAs } from './respond/heads.js';
-import { isPartial, planRange, sliceRanges } from './respond/range-serving.js';
-import { writeHead } from './respond/write-head.js';
+import { pauseIdleTimeout } from '../../limits/idle-timeout.js';
+import { evaluateClientConditional } from '../../policy/index.js';
+import type { Exchange, ProxyDeps } from '../context.js';
+import type { FetchedResponse } from '../collapse/origin-fetch.js';
+import { contentLengthOf, fetchedHead, type FetchedAs } from './heads.js';
+import { isPartial, planRange, sliceRanges } from './range-serving.js';
+import { writeHead } from './write-head.js';
 
 export interface FetchedOutcome {
   /** Why the request went to the origin (RFC 9211 fwd). */

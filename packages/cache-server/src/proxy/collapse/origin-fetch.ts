@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import type { EntryMeta, HeaderMap } from '@simple-cache/common';
-import type { OriginResponse } from '../origin/origin-client.js';
+import type { OriginResponse } from '../../origin/origin-client.js';
 import {
   conditionalHeaders,
   decideStorable,
@@ -15,12 +15,12 @@ import {
   varyNames,
   type RequestView,
   type StorabilityDecision,
-} from '../policy/index.js';
-import { lifetimeRule } from '../rules/index.js';
-import type { EntryWriter } from '../store/store.js';
-import { policyFor, type Exchange, type ProxyDeps } from './context.js';
+} from '../../policy/index.js';
+import { lifetimeRule } from '../../rules/index.js';
+import type { EntryWriter } from '../../store/store.js';
+import { policyFor, type Exchange, type ProxyDeps } from '../context.js';
 import { FanOut, type Continuation } from './fan-out.js';
-import { contentLengthOf } from './respond/heads.js';
+import { contentLengthOf } from '../respond/heads.js';
 
 /** Bytes of a body kept for clients that join a fetch after it started flowing. */
 const REPLAY_LIMIT = 1024 * 1024;

@@ -1,7 +1,7 @@
 import type { CacheStatusForward } from '@simple-cache/common';
-import { requestDirectives, selectVariant } from '../policy/index.js';
-import type { CrossNodeCollapse, CrossNodeLock, Exchange, ProxyDeps } from './context.js';
-import { fetchAndServe } from './fetch-and-serve.js';
+import { requestDirectives, selectVariant } from '../../policy/index.js';
+import type { CrossNodeCollapse, CrossNodeLock, Exchange, ProxyDeps } from '../context.js';
+import { fetchAndServe } from '../routes/fetch.js';
 import type { Flow } from './in-flight.js';
 import type { FetchOutcome, OriginFetch } from './origin-fetch.js';
 

@@ -1,15 +1,15 @@
 import { pipeline } from 'node:stream/promises';
 import type { CacheStatusForward } from '@simple-cache/common';
 import { X_CACHE } from '@simple-cache/common';
-import { CacheError } from '../errors.js';
-import { toCacheError } from '../origin/origin-client.js';
-import { invalidationTargets } from '../policy/index.js';
-import { sendError, type Exchange } from './context.js';
-import { forwardHeadersFor } from './forward-headers.js';
-import type { Flow } from './in-flight.js';
-import { noteOrigin } from './outcome.js';
-import { relayedHead } from './respond/heads.js';
-import { writeHead } from './respond/write-head.js';
+import { CacheError } from '../../errors.js';
+import { toCacheError } from '../../origin/origin-client.js';
+import { invalidationTargets } from '../../policy/index.js';
+import { sendError, type Exchange } from '../context.js';
+import { forwardHeadersFor } from '../forward-headers.js';
+import type { Flow } from '../collapse/in-flight.js';
+import { noteOrigin } from '../outcome.js';
+import { relayedHead } from '../respond/heads.js';
+import { writeHead } from '../respond/write-head.js';
 
 const BODYLESS_METHODS = new Set(['GET', 'HEAD']);
 

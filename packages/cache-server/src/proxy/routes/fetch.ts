@@ -1,7 +1,7 @@
 import type { CacheStatusForward, CacheStatusInfo, EntryMeta } from '@simple-cache/common';
 import { X_CACHE } from '@simple-cache/common';
-import { ERRORS, type CacheError } from '../errors.js';
-import { toCacheError } from '../origin/origin-client.js';
+import { ERRORS, type CacheError } from '../../errors.js';
+import { toCacheError } from '../../origin/origin-client.js';
 import {
   currentAge,
   decideUse,
@@ -10,14 +10,20 @@ import {
   readField,
   type OriginFailure,
   type RequestView,
-} from '../policy/index.js';
-import { policyFor, sendError, type Exchange } from './context.js';
-import { noteOrigin } from './outcome.js';
-import type { Flow } from './in-flight.js';
-import type { FetchOptions, FetchOutcome, FetchedResponse, OriginFetch, Revalidated } from './origin-fetch.js';
-import { passThrough } from './pass-through.js';
-import { sendFetched } from './send-fetched.js';
-import { serveStored } from './serve-stored.js';
+} from '../../policy/index.js';
+import { policyFor, sendError, type Exchange } from '../context.js';
+import { noteOrigin } from '../outcome.js';
+import type { Flow } from '../collapse/in-flight.js';
+import type {
+  FetchOptions,
+  FetchOutcome,
+  FetchedResponse,
+  OriginFetch,
+  Revalidated,
+} from '../collapse/origin-fetch.js';
+import { passThrough } from './pass.js';
+import { sendFetched } from '../respond/send-fetched.js';
+import { serveStored } from '../respond/send-stored.js';
 
 /** RFC 9110 §14.2: only a GET carries range semantics. */
 export function wantsRange(view: RequestView): boolean {

@@ -1,11 +1,11 @@
 import { pipeline } from 'node:stream/promises';
 import type { EntryMeta } from '@simple-cache/common';
-import { sendsItself } from '../store/body-file-stream.js';
-import { evaluateClientConditional } from '../policy/index.js';
-import type { Exchange, ProxyDeps } from './context.js';
-import { hasNoBody, storedHead, type StoredAs } from './respond/heads.js';
-import { isPartial, openStoredRanges, planRange } from './respond/range-serving.js';
-import { writeHead } from './respond/write-head.js';
+import { sendsItself } from '../../store/body-file-stream.js';
+import { evaluateClientConditional } from '../../policy/index.js';
+import type { Exchange, ProxyDeps } from '../context.js';
+import { hasNoBody, storedHead, type StoredAs } from './heads.js';
+import { isPartial, openStoredRanges, planRange } from './range-serving.js';
+import { writeHead } from './write-head.js';
 
 /**
  * Answers from a stored entry: the client's own conditionals (304/412), ranges (206/416) and

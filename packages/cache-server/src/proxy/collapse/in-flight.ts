@@ -1,6 +1,6 @@
 import type { EntryMeta, HeaderMap } from '@simple-cache/common';
-import type { Exchange, ProxyDeps } from './context.js';
-import { forwardHeadersFor } from './forward-headers.js';
+import type { Exchange, ProxyDeps } from '../context.js';
+import { forwardHeadersFor } from '../forward-headers.js';
 import { startOriginFetch, type FetchOptions, type OriginFetch } from './origin-fetch.js';
 
 /** What a request that goes to the origin needs: the server's parts and the fetches in flight. */

@@ -1,7 +1,7 @@
 import type { CacheStatusForward, EntryMeta } from '@simple-cache/common';
 import { X_CACHE } from '@simple-cache/common';
-import type { OriginResponse } from '../origin/origin-client.js';
-import { toCacheError } from '../origin/origin-client.js';
+import type { OriginResponse } from '../../origin/origin-client.js';
+import { toCacheError } from '../../origin/origin-client.js';
 import {
   conditionalHeaders,
   currentAge,
@@ -10,16 +10,16 @@ import {
   mayServeStaleOnError,
   notModifiedMatches,
   requestDirectives,
-} from '../policy/index.js';
-import { policyFor, type Exchange } from './context.js';
-import { fetchAndServe, serveStale, serveStaleOrFail, ttlOf } from './fetch-and-serve.js';
-import { forwardHeadersFor } from './forward-headers.js';
-import type { Flow } from './in-flight.js';
-import { passThrough } from './pass-through.js';
-import { noteOrigin } from './outcome.js';
-import { relayedHead } from './respond/heads.js';
-import { writeHead } from './respond/write-head.js';
-import { serveStored } from './serve-stored.js';
+} from '../../policy/index.js';
+import { policyFor, type Exchange } from '../context.js';
+import { fetchAndServe, serveStale, serveStaleOrFail, ttlOf } from './fetch.js';
+import { forwardHeadersFor } from '../forward-headers.js';
+import type { Flow } from '../collapse/in-flight.js';
+import { passThrough } from './pass.js';
+import { noteOrigin } from '../outcome.js';
+import { relayedHead } from '../respond/heads.js';
+import { writeHead } from '../respond/write-head.js';
+import { serveStored } from '../respond/send-stored.js';
 
 /**
  * A client's HEAD found a stored GET response that must be validated (stale, or no-cache on
