@@ -1,15 +1,14 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { BaseLogger } from 'pino';
-import type { CacheServerConfig, CacheStatusInfo, XCache } from '@simple-cache/common';
-import type { ErrorSpec } from '../errors.js';
+import type { CacheServerConfig } from '@simple-cache/common';
 import type { OriginClient } from '../origin/origin-client.js';
 import type { PolicyOptions, RequestView } from '../policy/index.js';
 import type { ActiveConfig } from '../live-config.js';
 import type { RequestRules } from '../rules/index.js';
 import type { Store } from '../store/store.js';
+import type { InFlightFetches } from './collapse/in-flight.js';
 import type { Outcome, OutcomeObserver } from './outcome.js';
-import { errorResponse, errorXCache, type HeadRules } from './respond/heads.js';
-import { writeHead } from './respond/write-head.js';
+import type { HeadRules } from './respond/heads.js';
 
 /** The slice of a pino logger the proxy uses (Fastify's request logger and pino's both fit). */
 export type Log = Pick<BaseLogger, 'error' | 'warn' | 'info' | 'debug'>;
@@ -39,7 +38,7 @@ export interface CrossNodeLock {
 }
 
 /**
- * Collapsing of misses across the nodes sharing a store (distributed-collapse.ts), implemented
+ * Collapsing of misses across the nodes sharing a store (collapse/cross-node.ts), implemented
  * by the Redis store's locks (store/redis/lock.ts); the proxy knows nothing of Redis.
  */
 export interface CrossNodeCollapse {
@@ -74,32 +73,8 @@ export function policyFor(exchange: Pick<Exchange, 'rules'>, status: number): Re
   return exchange.rules.policyFor(status);
 }
 
-/**
- * Answers with one of the catalogue's errors: short text body, stable code, one log line.
- * `status` says whether (and why) the request went forward (RFC 9211 fwd); the code is its detail.
- * X-Cache is MISS for an origin failure on a fetch for the cache, BYPASS for the cache's own
- * refusals; a pass-through names itself (`xCache` BYPASS), whatever failed.
- */
-export function sendError(
-  exchange: Exchange,
-  deps: ProxyDeps,
-  spec: ErrorSpec,
-  cause?: unknown,
-  status: CacheStatusInfo = { fwd: 'miss' },
-  xCache: XCache = errorXCache(spec),
-): void {
-  const { res, log } = exchange;
-  const level = spec.status >= 500 ? 'warn' : 'info';
-  // One compact line (logger.ts serializes `err`): the path without its query, which may carry secrets.
-  const path = (exchange.req.url ?? '').split('?')[0];
-  log[level]({ code: spec.code, status: spec.status, method: exchange.view.method, path, err: cause }, spec.message);
-  if (res.headersSent) {
-    // Part of a body is already on the wire: the only honest signal left is a broken connection.
-    res.destroy();
-    return;
-  }
-  // A request body left unread (e.g. refused as too large) cannot be told from the next request.
-  const error = errorResponse(spec, deps.heads.name, status, { close: !exchange.req.complete, xCache });
-  writeHead(exchange, error);
-  res.end(exchange.view.method === 'HEAD' ? undefined : error.body);
+/** What every route runs with: the server's parts and the origin fetches in flight. */
+export interface RouteContext {
+  deps: ProxyDeps;
+  fetches: InFlightFetches;
 }

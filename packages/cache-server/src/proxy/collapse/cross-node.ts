@@ -1,12 +1,21 @@
-import type { CacheStatusForward } from '@simple-cache/common';
+// Collapsing across the nodes sharing a store (Redis). A full miss (nothing stored for the key,
+// or not for these request headers) takes the key's turn before asking the origin
+// (routes/fetch.ts): the node takes the key's lock. With it, it fetches (this node's other
+// clients join that fetch as usual) and releases the lock once the entry is committed or known
+// not to be stored. Without it (another node is fetching), it waits for that node's entry and
+// serves it from the store; when the lock goes away without an entry (not storable),
+// `--collapse-wait` passes, or the store fails, it fetches by itself. So at most one origin
+// fetch per key within the lock window, whatever the number of nodes.
+//
+// Revalidations and pass-through never come here: only a miss has no stored response to serve
+// meanwhile, and only its response is shared through the store.
+
 import { requestDirectives, selectVariant } from '../../policy/index.js';
-import type { CrossNodeCollapse, CrossNodeLock, Exchange, ProxyDeps } from '../context.js';
-import { fetchAndServe } from '../routes/fetch.js';
-import type { Flow } from './in-flight.js';
+import type { CrossNodeCollapse, CrossNodeLock, Exchange, ProxyDeps, RouteContext } from '../context.js';
 import type { FetchOutcome, OriginFetch } from './origin-fetch.js';
 
 /** Fetch from the origin (holding the key's lock, or not), or look up again: a peer stored it. */
-type Turn = { kind: 'fetch'; lock?: CrossNodeLock; claimed?: boolean } | { kind: 'found' };
+export type Turn = { kind: 'fetch'; lock?: CrossNodeLock; claimed?: boolean } | { kind: 'found' };
 
 /** Per collapse (one per server): the turn being decided for each key, shared by this node's clients. */
 const decidingByCollapse = new WeakMap<CrossNodeCollapse, Map<string, Promise<Turn>>>();
@@ -14,35 +23,21 @@ const decidingByCollapse = new WeakMap<CrossNodeCollapse, Map<string, Promise<Tu
 const tookTurn = new WeakSet<Exchange>();
 
 /**
- * A full miss (nothing stored for the key, or not for these request headers) on a node that
- * shares its store with others (Redis): before asking the origin, the node takes the key's lock.
- * With it, it fetches (this node's other clients join that fetch as usual) and releases the lock
- * once the entry is committed or known not to be stored. Without it (another node is fetching),
- * it waits for that node's entry and serves it from the store; when the lock goes away without
- * an entry (not storable), `--collapse-wait` passes, or the store fails, it fetches by itself.
- * So at most one origin fetch per key within the lock window, whatever the number of nodes.
- *
- * Revalidations and pass-through never come here: only a miss has no stored response to serve
- * meanwhile, and only its response is shared through the store.
+ * Call once the fetch for the key is registered (the fetch route registers it at once): whichever
+ * of this node's clients started it, the lock is released when that fetch is done with.
  */
-export async function fetchMiss(flow: Flow, exchange: Exchange, fwd: CacheStatusForward): Promise<void> {
-  const turn = await takeTurn(flow, exchange);
-  if (turn.kind === 'found') return flow.relookup(exchange);
-  const serving = fetchAndServe(flow, exchange, undefined, fwd);
-  // fetchAndServe registers its fetch at once: whichever of this node's clients started it, the
-  // lock is released when that fetch is done with.
-  if (turn.lock && !turn.claimed) {
-    turn.claimed = true;
-    releaseAfter(flow.deps, flow.fetches.byKey.get(exchange.key), turn.lock);
-  }
-  return serving;
+export function holdLockUntilFetched(ctx: RouteContext, exchange: Exchange, turn: Turn): void {
+  if (turn.kind !== 'fetch' || !turn.lock || turn.claimed) return;
+  turn.claimed = true;
+  releaseAfter(ctx.deps, ctx.fetches.byKey.get(exchange.key), turn.lock);
 }
 
-function takeTurn(flow: Flow, exchange: Exchange): Promise<Turn> | Turn {
-  const { deps } = flow;
+/** This exchange's turn for its key: shared by this node's clients deciding at the same time. */
+export function takeTurn(ctx: RouteContext, exchange: Exchange): Promise<Turn> | Turn {
+  const { deps } = ctx;
   const { collapse } = deps;
   const waitMs = deps.config.collapseWait;
-  if (!collapse || !(waitMs > 0) || !mayCollapse(flow, exchange)) return { kind: 'fetch' };
+  if (!collapse || !(waitMs > 0) || !mayCollapse(ctx, exchange)) return { kind: 'fetch' };
   tookTurn.add(exchange);
   let deciding = decidingByCollapse.get(collapse);
   if (!deciding) decidingByCollapse.set(collapse, (deciding = new Map()));
@@ -60,10 +55,10 @@ function takeTurn(flow: Flow, exchange: Exchange): Promise<Turn> | Turn {
 }
 
 /** Not when this node already fetches the key (join it), nor for a request that may store nothing. */
-function mayCollapse(flow: Flow, exchange: Exchange): boolean {
+function mayCollapse(ctx: RouteContext, exchange: Exchange): boolean {
   return (
     !tookTurn.has(exchange) &&
-    !flow.fetches.byKey.has(exchange.key) &&
+    !ctx.fetches.byKey.has(exchange.key) &&
     // RFC 9111 §5.2.1.5: its response will not be stored, so nobody could wait for it.
     !requestDirectives(exchange.view.headers).has('no-store')
   );

@@ -1,15 +1,11 @@
 import type { EntryMeta, HeaderMap } from '@simple-cache/common';
-import type { Exchange, ProxyDeps } from '../context.js';
+import { decideUse } from '../../policy/index.js';
+import { policyFor, type Exchange, type ProxyDeps } from '../context.js';
 import { forwardHeadersFor } from '../forward-headers.js';
-import { startOriginFetch, type FetchOptions, type OriginFetch } from './origin-fetch.js';
+import { startOriginFetch, type FetchOptions, type FetchOutcome, type OriginFetch } from './origin-fetch.js';
 
-/** What a request that goes to the origin needs: the server's parts and the fetches in flight. */
-export interface Flow {
-  deps: ProxyDeps;
-  fetches: InFlightFetches;
-  /** Looks the request up again from the start (after a response it could not use was stored). */
-  relookup(exchange: Exchange): Promise<void>;
-}
+/** What the fetch a client joined or started brought it; 'look-again' when it must consult the store again. */
+export type Shared = { result: FetchOutcome; collapsed: boolean } | 'look-again';
 
 /**
  * The origin fetches under way, one per key: a client asking for a key that is being fetched
@@ -26,6 +22,38 @@ export class InFlightFetches {
     const current = this.byKey.get(exchange.key);
     if (current) return { fetch: current, collapsed: true };
     return { fetch: this.start(exchange, options), collapsed: false };
+  }
+
+  /**
+   * The result of the fetch this client joined or started; a fetch it may not share is redone
+   * alone. A client that joined after the response had arrived comes after it, as if it had found
+   * it stored: it shares it only if that response is fresh for its request (RFC 9111 §4.2);
+   * otherwise it consults the store again once the response is stored ('look-again').
+   */
+  async share(exchange: Exchange, options: FetchOptions): Promise<Shared> {
+    const { fetch, collapsed } = this.joinOrStart(exchange, options);
+    const late = collapsed && fetch.responded;
+    const result = await fetch.outcome;
+    if (!collapsed) return { result, collapsed };
+    if (fetch.canShare(result, exchange.view)) {
+      if (!late || this.isFreshFor(exchange, result)) return { result, collapsed };
+      // Resolves once what the fetch brought is stored (or known not to be).
+      if (result.kind === 'response') await result.stored;
+      return 'look-again';
+    }
+    // Too large for the Range client that started it: this client's Range goes through as well.
+    if (result.kind === 'too-large' && options.rangeLimit !== undefined) return { result, collapsed };
+    // Not ours to share (uncacheable, another variant): ask the origin ourselves (hit-for-pass).
+    return { result: await this.startAlone(exchange, options).outcome, collapsed: false };
+  }
+
+  /** May the response of a fetch this client joined late answer it without validation? */
+  private isFreshFor(exchange: Exchange, result: FetchOutcome): boolean {
+    const entry = result.kind === 'too-large' ? undefined : result.entry;
+    if (!entry) return false;
+    return (
+      decideUse(exchange.view, entry as EntryMeta, Date.now(), policyFor(exchange, entry.status)).action === 'fresh'
+    );
   }
 
   /** Starts a fetch that others may join. */

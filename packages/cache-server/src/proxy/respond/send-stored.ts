@@ -1,8 +1,8 @@
 import { pipeline } from 'node:stream/promises';
 import type { EntryMeta } from '@simple-cache/common';
 import { sendsItself } from '../../store/body-file-stream.js';
-import { evaluateClientConditional } from '../../policy/index.js';
-import type { Exchange, ProxyDeps } from '../context.js';
+import { currentAge, evaluateClientConditional, freshnessLifetime } from '../../policy/index.js';
+import { policyFor, type Exchange, type ProxyDeps } from '../context.js';
 import { hasNoBody, storedHead, type StoredAs } from './heads.js';
 import { isPartial, openStoredRanges, planRange } from './range-serving.js';
 import { writeHead } from './write-head.js';
@@ -13,7 +13,7 @@ import { writeHead } from './write-head.js';
  * (entry gone or corrupt) and 'forward' when the request carries preconditions only the origin
  * may evaluate; in both cases nothing was sent.
  */
-export async function serveStored(
+export async function sendStored(
   exchange: Exchange,
   deps: ProxyDeps,
   entry: EntryMeta,
@@ -54,4 +54,9 @@ export async function serveStored(
     res.destroy();
   }
   return 'served';
+}
+
+/** RFC 9211 §2.5 ttl: freshness lifetime less current age, in seconds (negative when stale), under the exchange's rules. */
+export function storedTtl(exchange: Exchange, entry: EntryMeta): number {
+  return freshnessLifetime(entry, policyFor(exchange, entry.status)).lifetime - currentAge(entry, Date.now());
 }

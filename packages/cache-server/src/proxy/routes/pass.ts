@@ -1,14 +1,14 @@
 import { pipeline } from 'node:stream/promises';
-import type { CacheStatusForward } from '@simple-cache/common';
 import { X_CACHE } from '@simple-cache/common';
 import { CacheError } from '../../errors.js';
 import { toCacheError } from '../../origin/origin-client.js';
 import { invalidationTargets } from '../../policy/index.js';
-import { sendError, type Exchange } from '../context.js';
+import type { Exchange, RouteContext } from '../context.js';
 import { forwardHeadersFor } from '../forward-headers.js';
-import type { Flow } from '../collapse/in-flight.js';
-import { noteOrigin } from '../outcome.js';
+import { noteOrigin, type Outcome } from '../outcome.js';
+import type { Route } from '../route.js';
 import { relayedHead } from '../respond/heads.js';
+import { sendError } from '../respond/send-error.js';
 import { writeHead } from '../respond/write-head.js';
 
 const BODYLESS_METHODS = new Set(['GET', 'HEAD']);
@@ -24,15 +24,15 @@ const BODYLESS_METHODS = new Set(['GET', 'HEAD']);
  * never depend on (policy/headers.ts UNKEYED_REQUEST_FIELDS); without them many applications'
  * POSTs break. So such a response only invalidates, as nginx and Varnish do by default.
  */
-export async function passThrough(
-  flow: Flow,
+export async function passRoute(
+  ctx: RouteContext,
   exchange: Exchange,
-  fwd: CacheStatusForward = 'method',
-  detail?: string,
-): Promise<void> {
-  const { deps } = flow;
+  { fwd, detail, rule }: Extract<Route, { route: 'pass' }>,
+): Promise<Outcome> {
+  const { deps } = ctx;
   const { req, res, key, view } = exchange;
   exchange.outcome.route = 'pass';
+  if (rule !== undefined) exchange.outcome.rule = rule;
   // A GET's or HEAD's body has no meaning (RFC 9110 §9.3.1, §9.3.2) and the cache's own fetches
   // drop it: so does a pass-through, or the same request would reach the origin two ways.
   const hasBody =
@@ -49,11 +49,11 @@ export async function passThrough(
   } catch (error) {
     const failure = toCacheError(error);
     sendError(exchange, deps, failure, error, { fwd }, X_CACHE.bypass);
-    return;
+    return exchange.outcome;
   }
   noteOrigin(exchange.outcome, response);
   for (const target of invalidationTargets(view.method, key, response)) {
-    flow.fetches.forget(target);
+    ctx.fetches.forget(target);
     await deps.store
       .delete(target)
       .catch((error: unknown) => exchange.log.warn({ err: error, target }, 'invalidation failed'));
@@ -62,7 +62,7 @@ export async function passThrough(
   // relayed, and a clear 502 beats a head followed by a closed connection.
   if (response.body.errored) {
     sendError(exchange, deps, toCacheError(response.body.errored), response.body.errored, { fwd }, X_CACHE.bypass);
-    return;
+    return exchange.outcome;
   }
   const head = relayedHead(response, X_CACHE.bypass, { fwd, fwdStatus: response.status, detail }, deps.heads);
   writeHead(exchange, head);
@@ -73,4 +73,5 @@ export async function passThrough(
     exchange.log.warn({ err: error, code: failure.code }, 'pass-through response failed mid-body');
     res.destroy();
   }
+  return exchange.outcome;
 }

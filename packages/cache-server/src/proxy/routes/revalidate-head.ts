@@ -11,15 +11,16 @@ import {
   notModifiedMatches,
   requestDirectives,
 } from '../../policy/index.js';
-import { policyFor, type Exchange } from '../context.js';
-import { fetchAndServe, serveStale, serveStaleOrFail, ttlOf } from './fetch.js';
+import { policyFor, type Exchange, type ProxyDeps, type RouteContext } from '../context.js';
 import { forwardHeadersFor } from '../forward-headers.js';
-import type { Flow } from '../collapse/in-flight.js';
-import { passThrough } from './pass.js';
 import { noteOrigin } from '../outcome.js';
+import type { Route, RouteResult } from '../route.js';
 import { relayedHead } from '../respond/heads.js';
+import { sendStale, sendStaleOrError } from '../respond/send-stale.js';
+import { sendStored, storedTtl } from '../respond/send-stored.js';
 import { writeHead } from '../respond/write-head.js';
-import { serveStored } from '../respond/send-stored.js';
+
+const ORIGIN_DECIDES: RouteResult = { retry: { kind: 'origin-decides' } };
 
 /**
  * A client's HEAD found a stored GET response that must be validated (stale, or no-cache on
@@ -29,54 +30,60 @@ import { serveStored } from '../respond/send-stored.js';
  * is outdated and removed, and the client gets the origin's answer; other statuses are relayed
  * and leave the entry alone (only 200 says anything about the GET response).
  */
-export async function revalidateWithHead(
-  flow: Flow,
+export async function revalidateHeadRoute(
+  ctx: RouteContext,
   exchange: Exchange,
-  stale: EntryMeta,
-  fwd: CacheStatusForward,
-): Promise<void> {
-  const { deps } = flow;
+  { stale, fwd }: Extract<Route, { route: 'revalidate-head' }>,
+): Promise<RouteResult> {
+  const { deps } = ctx;
   exchange.outcome.route = 'revalidate-head';
   const headers = { ...forwardHeadersFor(exchange, deps, { keepConditionals: false }), ...conditionalHeaders(stale) };
   let response: OriginResponse;
   try {
     response = await deps.origin.request({ method: 'HEAD', url: exchange.url, headers });
   } catch (error) {
-    return serveStaleOrFail(flow, exchange, stale, toCacheError(error), fwd);
+    const served = await sendStaleOrError(exchange, deps, stale, toCacheError(error), fwd);
+    return served === 'forward' ? ORIGIN_DECIDES : exchange.outcome;
   }
   response.body.resume();
   noteOrigin(exchange.outcome, response);
   const { status } = response;
-  if (status === 304 && !notModifiedMatches(stale, response)) return fetchAndServe(flow, exchange, undefined, fwd);
+  // RFC 9111 §4.3.4: a 304 that selects no stored response cannot be used: fetch the whole response.
+  if (status === 304 && !notModifiedMatches(stale, response)) return { retry: { kind: 'refetch', fwd } };
   if (
     status >= 500 &&
     mayServeStaleOnError(exchange.view, stale, Date.now(), policyFor(exchange, stale.status), 'error-status')
   ) {
-    return serveStale(flow, exchange, stale, { fwd, fwdStatus: status, detail: `origin-status-${status}` });
+    const served = await sendStale(exchange, deps, stale, {
+      fwd,
+      fwdStatus: status,
+      detail: `origin-status-${status}`,
+    });
+    return served === 'forward' ? ORIGIN_DECIDES : exchange.outcome;
   }
-  const freshened = freshenedBy(flow, stale, response);
-  if (freshened) return serveFreshened(flow, exchange, freshened, fwd, status);
+  const freshened = freshenedBy(deps, stale, response);
+  if (freshened) return answerFreshened(deps, exchange, freshened, fwd, status);
   if (status === 200) await deps.store.delete(exchange.key, stale.variant).catch(() => {});
-  relayHead(flow, exchange, response, fwd);
+  relayHead(deps, exchange, response, fwd);
+  return exchange.outcome;
 }
 
 /** The stored response updated by the 304 (§4.3.4) or the 200 (§4.3.5); undefined otherwise. */
-function freshenedBy(flow: Flow, stale: EntryMeta, response: OriginResponse): EntryMeta | undefined {
+function freshenedBy(deps: ProxyDeps, stale: EntryMeta, response: OriginResponse): EntryMeta | undefined {
   const { requestTime, responseTime, status } = response;
-  const field = flow.deps.policy;
+  const field = deps.policy;
   if (status === 304) return freshenWithNotModified(stale, response, requestTime, responseTime, field);
   if (status === 200) return freshenWithHead(stale, response, requestTime, responseTime, field);
   return undefined;
 }
 
-async function serveFreshened(
-  flow: Flow,
+async function answerFreshened(
+  deps: ProxyDeps,
   exchange: Exchange,
   entry: EntryMeta,
   fwd: CacheStatusForward,
   fwdStatus: number,
-): Promise<void> {
-  const { deps } = flow;
+): Promise<RouteResult> {
   // RFC 9111 §5.2.1.5: with request no-store, no part of the response is stored.
   const stored =
     !requestDirectives(exchange.view.headers).has('no-store') &&
@@ -87,18 +94,19 @@ async function serveFreshened(
         return false;
       },
     ));
-  const served = await serveStored(exchange, deps, entry, {
+  const served = await sendStored(exchange, deps, entry, {
     xCache: X_CACHE.revalidated,
-    status: { fwd, fwdStatus, ttl: ttlOf(exchange, entry), stored },
+    status: { fwd, fwdStatus, ttl: storedTtl(exchange, entry), stored },
     age: currentAge(entry, Date.now()),
     withoutValidation: false,
   });
-  if (served === 'forward') await passThrough(flow, exchange, 'request');
+  if (served === 'forward') return ORIGIN_DECIDES;
+  if (served === 'unusable') return { retry: { kind: 'refetch', fwd } };
+  return exchange.outcome;
 }
 
 /** The origin's own answer to the HEAD, as it came (hop-by-hop fields aside). */
-function relayHead(flow: Flow, exchange: Exchange, response: OriginResponse, fwd: CacheStatusForward): void {
-  const { deps } = flow;
+function relayHead(deps: ProxyDeps, exchange: Exchange, response: OriginResponse, fwd: CacheStatusForward): void {
   const head = relayedHead(
     response,
     response.status === 200 ? X_CACHE.expired : X_CACHE.miss,

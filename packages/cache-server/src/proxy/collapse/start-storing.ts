@@ -1,0 +1,135 @@
+import { Readable } from 'node:stream';
+import type { EntryMeta } from '@simple-cache/common';
+import type { OriginResponse } from '../../origin/origin-client.js';
+import { secondaryKey, storedResponseHeaders, varyNames, type StorabilityDecision } from '../../policy/index.js';
+import type { EntryWriter } from '../../store/store.js';
+import type { ProxyDeps } from '../context.js';
+import { contentLengthOf } from '../respond/heads.js';
+import { FanOut, type Continuation } from './fan-out.js';
+import type { FetchedResponse, FetchTarget } from './origin-fetch.js';
+
+/** Bytes of a body kept for clients that join a fetch after it started flowing. */
+const REPLAY_LIMIT = 1024 * 1024;
+
+/**
+ * Sets the body of `response` flowing through a fan-out: into the store when `storability`
+ * allows (the entry becomes visible once complete), and to whichever clients attach before the
+ * first byte flows (on the next turn of the event loop).
+ */
+export function startStoring(
+  deps: ProxyDeps,
+  target: FetchTarget,
+  response: OriginResponse,
+  storability: StorabilityDecision,
+  dropped: (entry: Pick<EntryMeta, 'key' | 'headers'>) => boolean,
+): Pick<FetchedResponse, 'entry' | 'fanOut' | 'stored' | 'storeRefusal'> {
+  const { key } = target;
+  const entry = storability.storable ? describeEntry(deps, target, response) : undefined;
+  const writer = entry ? beginWrite(deps, entry) : undefined;
+  const fanOut = new FanOut(response.body, { replayLimit: REPLAY_LIMIT });
+  // A client that falls behind continues from the stored entry (fan-out.ts), so it never slows the rest.
+  if (writer && entry)
+    fanOut.addStore(
+      writer.body,
+      continuationFromStore(deps, entry, () => stored),
+    );
+  const stored = commitWhenDone(
+    deps,
+    key,
+    fanOut,
+    writer && entry ? { writer, dropped: () => dropped(entry) } : undefined,
+  );
+  // Let every client already waiting for this outcome attach before the first byte flows.
+  setImmediate(() => fanOut.start());
+  const storeRefusal = () => {
+    if (!entry) return undefined;
+    if (!writer) return 'CACHE_ERR_WRITE_ABORTED';
+    if (writer.refused !== undefined) return writer.refused;
+    return writer.body.destroyed && !writer.body.writableFinished ? 'CACHE_ERR_WRITE_ABORTED' : undefined;
+  };
+  return { entry, fanOut, stored, storeRefusal };
+}
+/** Where a detached client continues: the committed entry's body from its offset (fan-out.ts). */
+function continuationFromStore(
+  deps: ProxyDeps,
+  entry: Omit<EntryMeta, 'bodyId' | 'checksum'>,
+  stored: () => Promise<EntryMeta | undefined>,
+): { continueFrom: Continuation; limit: number } {
+  // The largest body the store keeps: one announced larger is never stored, so nobody can continue from it.
+  const maxSize = Math.min(deps.store.maxObjectSize ?? Infinity, deps.store.stats().maxSize);
+  return {
+    limit: entry.size > maxSize ? -1 : maxSize,
+    continueFrom: async (offset) => {
+      const committed = await stored();
+      if (!committed) return undefined;
+      if (offset >= committed.size) return Readable.from([]);
+      return deps.store.openBody(committed, { start: offset, end: committed.size - 1 });
+    },
+  };
+}
+
+/**
+ * The entry to store. A rule's `key.headers` join the response's Vary: the stored variant is
+ * selected by their values too (RFC 9111 §4.1's machinery), while the client sees the origin's
+ * Vary as it was.
+ */
+function describeEntry(
+  deps: ProxyDeps,
+  { key, view, rules }: FetchTarget,
+  response: OriginResponse,
+): Omit<EntryMeta, 'bodyId' | 'checksum'> {
+  const fromResponse = varyNames(response.headers);
+  const vary = rules.keyHeaders.length === 0 ? fromResponse : [...new Set([...fromResponse, ...rules.keyHeaders])];
+  const { variant, varyValues } = secondaryKey(vary, view.headers);
+  const headers = storedResponseHeaders(response.headers, deps.policy);
+  return {
+    key,
+    variant,
+    vary,
+    varyValues,
+    status: response.status,
+    headers,
+    requestTime: response.requestTime,
+    responseTime: response.responseTime,
+    size: contentLengthOf(response.headers) ?? -1,
+  };
+}
+
+function beginWrite(deps: ProxyDeps, entry: Omit<EntryMeta, 'bodyId' | 'checksum'>): EntryWriter | undefined {
+  try {
+    const writer = deps.store.beginWrite(entry);
+    // A failing disk must never fail the client: log, drop the write, keep streaming.
+    writer.body.on('error', (error) => deps.logger.warn({ err: error, key: entry.key }, 'store write failed'));
+    return writer;
+  } catch (error) {
+    deps.logger.warn({ err: error, key: entry.key }, 'store refused the write');
+    return undefined;
+  }
+}
+
+/** Commits the entry once the whole body went by, unless the fetch was abandoned meanwhile. */
+async function commitWhenDone(
+  deps: ProxyDeps,
+  key: string,
+  fanOut: FanOut,
+  write: { writer: EntryWriter; dropped: () => boolean } | undefined,
+): Promise<EntryMeta | undefined> {
+  const writer = write?.writer;
+  try {
+    await fanOut.done;
+  } catch (error) {
+    writer?.abort(error as Error);
+    return undefined;
+  }
+  if (!writer || writer.body.destroyed) return undefined;
+  if (write?.dropped()) {
+    writer.abort(new Error('the fetch was abandoned (a purge or an unsafe request) before its entry was committed'));
+    return undefined;
+  }
+  try {
+    return await writer.commit();
+  } catch (error) {
+    deps.logger.warn({ err: error, key }, 'entry not stored');
+    return undefined;
+  }
+}

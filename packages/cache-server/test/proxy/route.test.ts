@@ -1,0 +1,254 @@
+import { describe, expect, test } from '@jest/globals';
+import type { HeaderMap } from '@simple-cache/common';
+import { ERRORS } from '../../src/errors.js';
+import { chooseRoute, type Learnt, type Route, type RouteInput } from '../../src/proxy/route.js';
+import { at, entry, options } from '../policy/fixtures.js';
+
+/**
+ * chooseRoute() is the proxy's only branching (issue 17): one row per rule, as policy/'s tables.
+ * A row gives the request, what is stored, and what a route that could not finish learnt; it
+ * expects the route and the parameters that matter for it.
+ */
+const FRESH = entry({ 'cache-control': 'max-age=60' });
+const STALE = entry({ 'cache-control': 'max-age=60', etag: '"e"' }, { responseTime: at(-120), requestTime: at(-120) });
+const SWR = entry(
+  { 'cache-control': 'max-age=60, stale-while-revalidate=600' },
+  { responseTime: at(-120), requestTime: at(-120) },
+);
+const GZIP = entry(
+  { 'cache-control': 'max-age=60', vary: 'accept-encoding' },
+  { vary: ['accept-encoding'], varyValues: { 'accept-encoding': 'gzip' }, variant: 'gzip' },
+);
+/** Fresh for 50 more seconds, received 10 seconds ago. */
+const AGED = entry({ 'cache-control': 'max-age=60' }, { responseTime: at(-10), requestTime: at(-10) });
+const NO_CACHE = entry({ 'cache-control': 'no-cache, max-age=60', etag: '"e"' });
+
+type Expected = Partial<Route> & Pick<Route, 'route'>;
+/** [rule, method, request headers, stored variants (undefined: not looked up yet), learnt, expected]. */
+type Row = [string, string, HeaderMap, RouteInput['variants'], Learnt | undefined, Expected];
+
+function input(method: string, headers: HeaderMap, variants: RouteInput['variants'], learnt?: Learnt): RouteInput {
+  return {
+    method,
+    headers,
+    key: 'http://origin.test/resource',
+    variants,
+    learnt,
+    now: at(0),
+    policyFor: () => options(),
+    bypass: undefined,
+    rangeFetchMax: 16 * 1024 * 1024,
+  };
+}
+
+const miss = (fwd: string, extra: Partial<Route> = {}): Expected =>
+  ({ route: 'fetch', stale: undefined, fwd, acrossNodes: true, rangeLimit: undefined, ...extra }) as Expected;
+
+describe('chooseRoute', () => {
+  test.each<Row>([
+    // Methods (RFC 9111 §4.4, §2): only GET and HEAD are looked up.
+    ['POST goes through, unlooked', 'POST', {}, undefined, undefined, { route: 'pass', fwd: 'method' }],
+    ['DELETE goes through', 'DELETE', {}, [FRESH], undefined, { route: 'pass', fwd: 'method' }],
+    ['OPTIONS goes through', 'OPTIONS', {}, undefined, undefined, { route: 'pass', fwd: 'method' }],
+    ['GET needs the stored variants first', 'GET', {}, undefined, undefined, { route: 'lookup' }],
+    ['HEAD needs them too', 'HEAD', {}, undefined, undefined, { route: 'lookup' }],
+    // Misses (RFC 9211 §2.2 fwd)
+    ['nothing stored: uri-miss', 'GET', {}, [], undefined, miss('uri-miss')],
+    ['another variant stored: vary-miss', 'GET', { 'accept-encoding': 'br' }, [GZIP], undefined, miss('vary-miss')],
+    ['HEAD miss is fetched (as GET)', 'HEAD', {}, [], undefined, miss('uri-miss')],
+    [
+      'Range miss: fetched whole up to --range-fetch-max',
+      'GET',
+      { range: 'bytes=0-9' },
+      [],
+      undefined,
+      miss('uri-miss', { rangeLimit: 16 * 1024 * 1024 }),
+    ],
+    [
+      'Range on HEAD has no range semantics (RFC 9110 §14.2)',
+      'HEAD',
+      { range: 'bytes=0-9' },
+      [],
+      undefined,
+      miss('uri-miss'),
+    ],
+    // Stored and usable (RFC 9111 §4.2)
+    ['fresh: serve', 'GET', {}, [FRESH], undefined, { route: 'serve', entry: FRESH }],
+    [
+      'the matching variant: serve',
+      'GET',
+      { 'accept-encoding': 'gzip' },
+      [GZIP],
+      undefined,
+      { route: 'serve', entry: GZIP },
+    ],
+    ['within stale-while-revalidate: serve (and refresh)', 'GET', {}, [SWR], undefined, { route: 'serve', entry: SWR }],
+    [
+      'max-stale accepts it: serve',
+      'GET',
+      { 'cache-control': 'max-stale=600' },
+      [STALE],
+      undefined,
+      { route: 'serve', entry: STALE },
+    ],
+    // Stored, must be validated (RFC 9111 §4.3)
+    [
+      'stale GET: conditional fetch',
+      'GET',
+      {},
+      [STALE],
+      undefined,
+      { route: 'fetch', stale: STALE, fwd: 'stale', acrossNodes: false },
+    ],
+    [
+      'stale HEAD: a HEAD revalidation (§4.3.5)',
+      'HEAD',
+      {},
+      [STALE],
+      undefined,
+      { route: 'revalidate-head', stale: STALE, fwd: 'stale' },
+    ],
+    [
+      'response no-cache: revalidate, fwd stale',
+      'GET',
+      {},
+      [NO_CACHE],
+      undefined,
+      { route: 'fetch', stale: NO_CACHE, fwd: 'stale' },
+    ],
+    [
+      'request no-cache on a fresh one: fwd request',
+      'GET',
+      { 'cache-control': 'no-cache' },
+      [FRESH],
+      undefined,
+      { route: 'fetch', stale: FRESH, fwd: 'request' },
+    ],
+    [
+      'request max-age below the age: fwd request',
+      'GET',
+      { 'cache-control': 'max-age=5' },
+      [AGED],
+      undefined,
+      { route: 'fetch', fwd: 'request' },
+    ],
+    // Preconditions only the origin may evaluate (RFC 9111 §4.3.2)
+    [
+      'If-Match with a stored response: pass, fwd request',
+      'GET',
+      { 'if-match': '"e"' },
+      [FRESH],
+      undefined,
+      { route: 'pass', fwd: 'request' },
+    ],
+    [
+      'If-Unmodified-Since on a miss: pass, fwd uri-miss',
+      'GET',
+      { 'if-unmodified-since': 'x' },
+      [],
+      undefined,
+      { route: 'pass', fwd: 'uri-miss' },
+    ],
+    ['If-None-Match stays with the cache', 'GET', { 'if-none-match': '"e"' }, [FRESH], undefined, { route: 'serve' }],
+    // only-if-cached (RFC 9111 §5.2.1.7)
+    [
+      'only-if-cached, nothing stored: 504',
+      'GET',
+      { 'cache-control': 'only-if-cached' },
+      [],
+      undefined,
+      { route: 'refuse', error: ERRORS.onlyIfCached },
+    ],
+    [
+      'only-if-cached, stale: 504',
+      'GET',
+      { 'cache-control': 'only-if-cached' },
+      [STALE],
+      undefined,
+      { route: 'refuse', error: ERRORS.onlyIfCached },
+    ],
+    [
+      'only-if-cached, fresh: serve',
+      'GET',
+      { 'cache-control': 'only-if-cached' },
+      [FRESH],
+      undefined,
+      { route: 'serve' },
+    ],
+    // What a route learnt (Retry)
+    ['look again: the variants are read again', 'GET', {}, [FRESH], { kind: 'look-again' }, { route: 'lookup' }],
+    [
+      'preconditions for the origin: pass',
+      'GET',
+      {},
+      [FRESH],
+      { kind: 'origin-decides' },
+      { route: 'pass', fwd: 'request' },
+    ],
+    [
+      'too large for a Range fetch: pass',
+      'GET',
+      { range: 'bytes=0-1' },
+      [],
+      { kind: 'range-too-large' },
+      { route: 'pass', fwd: 'bypass', detail: 'range-too-large' },
+    ],
+    [
+      'stored body unusable: refetch whole, not across nodes',
+      'GET',
+      {},
+      [FRESH],
+      { kind: 'refetch', fwd: 'miss' },
+      { route: 'fetch', stale: undefined, fwd: 'miss', acrossNodes: false },
+    ],
+    [
+      'a HEAD whose 304 selects nothing: refetch (as GET)',
+      'HEAD',
+      {},
+      [STALE],
+      { kind: 'refetch', fwd: 'stale' },
+      { route: 'fetch', stale: undefined, fwd: 'stale', rangeLimit: undefined },
+    ],
+  ])('%s', (_rule, method, headers, variants, learnt, expected) => {
+    expect(chooseRoute(input(method, headers, variants, learnt))).toMatchObject(expected);
+  });
+
+  test('a target that cannot be a key is refused, whatever else', () => {
+    expect(chooseRoute({ ...input('GET', {}, [FRESH]), key: undefined })).toEqual({
+      route: 'refuse',
+      error: ERRORS.badRequestTarget,
+      status: {},
+    });
+  });
+
+  test('--range-fetch-max 0 passes every Range miss through', () => {
+    const route = chooseRoute({ ...input('GET', { range: 'bytes=0-9' }, []), rangeFetchMax: 0 });
+    expect(route).toEqual({ route: 'pass', fwd: 'bypass', detail: 'range-too-large' });
+    // A stored response still answers the Range itself.
+    expect(chooseRoute({ ...input('GET', { range: 'bytes=0-9' }, [FRESH]), rangeFetchMax: 0 }).route).toBe('serve');
+  });
+
+  test('a bypass rule sends every request through, naming the rule, before anything is looked up', () => {
+    for (const method of ['GET', 'HEAD', 'POST']) {
+      expect(chooseRoute({ ...input(method, {}, undefined), bypass: 'no-cache-api' })).toEqual({
+        route: 'pass',
+        fwd: 'bypass',
+        detail: 'no-cache-api',
+        rule: 'no-cache-api',
+      });
+    }
+  });
+
+  test('the rules’ policy for the stored response’s status decides its freshness', () => {
+    const notFound = entry({ date: undefined }, { status: 404 });
+    const withTtl = (status: number) => options(status === 404 ? { defaultTtl: 60 } : {});
+    const route = chooseRoute({ ...input('GET', {}, [notFound]), policyFor: withTtl });
+    expect(route.route).toBe('serve');
+    expect(chooseRoute(input('GET', {}, [notFound])).route).toBe('fetch');
+  });
+
+  test('the clock decides between serve and revalidate', () => {
+    expect(chooseRoute({ ...input('GET', {}, [FRESH]), now: at(59) }).route).toBe('serve');
+    expect(chooseRoute({ ...input('GET', {}, [FRESH]), now: at(61) }).route).toBe('fetch');
+  });
+});
