@@ -22,10 +22,23 @@ export interface OriginRecord {
   complete: boolean;
 }
 
+/** When a request reached the origin and when its response head went out, on the test's clock. */
+export interface Arrival {
+  /** `X-Req` of the client request it was made for. */
+  reqId: string;
+  path: string;
+  /** The request head was read (Date.now()). */
+  arrivedAt: number;
+  /** The response head was written; undefined while (or if never) answered. */
+  answeredAt?: number;
+}
+
 export interface FuzzOrigin {
   url: string;
   /** Every response by its id (`X-Origin-Id`). */
   records: Map<number, OriginRecord>;
+  /** Every request the origin read the head of, in order (with a body or not, finished or not). */
+  arrivals: Arrival[];
   /** Sets what `path` answers: its n-th request gets replies[(n - 1) % length]. */
   program(path: string, replies: OriginReply[]): void;
   close(): Promise<void>;
@@ -84,7 +97,10 @@ export async function startFuzzOrigin(originTimeoutMs: number): Promise<FuzzOrig
 
   // Responses are written on the connection itself (req.socket: a pipelined request's `res` has
   // no socket until the one before it ends, and ours never end).
+  const arrivals: Arrival[] = [];
   const server = http.createServer((req) => {
+    const arrival: Arrival = { reqId: String(req.headers['x-req'] ?? ''), path: req.url ?? '/', arrivedAt: Date.now() };
+    arrivals.push(arrival);
     req.resume();
     req.on('end', () => {
       const path = req.url ?? '/';
@@ -120,7 +136,10 @@ export async function startFuzzOrigin(originTimeoutMs: number): Promise<FuzzOrig
         length: reply.fault === 'short-body' ? body.length + SHORT_BY : body.length,
         complete: !noHead && !brokenBody,
       });
-      const write = () => respond(socket, { id, path, reply, status, body, hasBody, validated });
+      const write = () => {
+        if (!socket.destroyed) arrival.answeredAt = Date.now();
+        respond(socket, { id, path, reply, status, body, hasBody, validated });
+      };
       if (reply.fault === 'reset-before-head') return void socket.resetAndDestroy();
       if (reply.fault === 'switch-101') {
         socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n');
@@ -141,6 +160,7 @@ export async function startFuzzOrigin(originTimeoutMs: number): Promise<FuzzOrig
   return {
     url: `http://127.0.0.1:${port}`,
     records,
+    arrivals,
     program: (path, replies) => programs.set(path, replies),
     close: () =>
       new Promise<void>((resolve) => {

@@ -11,7 +11,7 @@ import {
   type Memory,
   type Scenario,
 } from './fuzz-model.js';
-import { startFuzzOrigin, type FuzzOrigin } from './fuzz-origin.js';
+import { startFuzzOrigin, type Arrival, type FuzzOrigin } from './fuzz-origin.js';
 import { spawnCli, type Spawned } from './spawn.js';
 import { exchange } from './wire-client.js';
 import { field } from './wire.js';
@@ -26,6 +26,13 @@ import { field } from './wire.js';
  */
 const SEED = Number(process.env.FUZZ_SEED ?? 0x0c0ffee);
 const PATH = process.env.FUZZ_PATH;
+/**
+ * FUZZ_STALL=cache|origin plays a starved machine: in every scenario, 50 ms after it starts, the
+ * cache's process is stopped (SIGSTOP) or the test's own event loop (the origin's) is blocked
+ * for longer than the origin timeout. The invariants must hold through it (see starvedTimeout in
+ * fuzz-invariants.ts); how the suite is checked to hold on a loaded machine.
+ */
+const STALL = process.env.FUZZ_STALL;
 const ORIGIN_TIMEOUT_MS = 800;
 const CLIENT_IDS = Array.from({ length: CLIENTS }, (_, i) => i);
 
@@ -75,6 +82,32 @@ export function describeFuzz(title: string, options: FuzzOptions): void {
       logChecked = 0;
     }
     const alive = () => cache !== undefined && cache.child.exitCode === null && cache.child.signalCode === null;
+    /**
+     * The longest the cache's event loop was late since the last call, in ms (prom-client's
+     * nodejs_eventloop_lag_max_seconds, reset at each scrape); NaN, which excuses nothing, when it
+     * cannot be read.
+     */
+    const cacheLag = async (): Promise<number> => {
+      const text = await fetch(`${url}/_cache/metrics`).then(
+        (response) => response.text(),
+        () => '',
+      );
+      const seconds = /^nodejs_eventloop_lag_max_seconds (\S+)$/m.exec(text)?.[1];
+      return seconds === undefined ? Number.NaN : Number(seconds) * 1_000;
+    };
+    /** FUZZ_STALL: one stall longer than the origin timeout, 50 ms into the scenario. */
+    const stall = async (): Promise<void> => {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const stallMs = ORIGIN_TIMEOUT_MS + 200;
+      if (STALL === 'cache' && alive()) {
+        cache?.child.kill('SIGSTOP');
+        await new Promise((resolve) => setTimeout(resolve, stallMs));
+        cache?.child.kill('SIGCONT');
+      } else if (STALL === 'origin') {
+        const until = Date.now() + stallMs;
+        while (Date.now() < until); // the origin and the clients are this process: all of them wait
+      }
+    };
     const log = () => (cache ? cache.stdout() + cache.stderr() : '');
 
     beforeAll(async () => {
@@ -97,6 +130,8 @@ export function describeFuzz(title: string, options: FuzzOptions): void {
       const run = ++runs;
       // Only this run's responses can reach this run's paths: the records of earlier ones go.
       origin.records.clear();
+      origin.arrivals.length = 0;
+      await cacheLag();
       const base = `/r${run}`;
       const replies = new Map(sc.replies.map((list, i) => [`${base}/p${i}`, list]));
       for (const [target, list] of replies) origin.program(target, list);
@@ -132,13 +167,22 @@ export function describeFuzz(title: string, options: FuzzOptions): void {
         return { sent, result, abortedByClient };
       };
       const results: ConnectionResult[] = [];
+      const stalled = STALL ? stall() : Promise.resolve();
       if (sc.parallel) results.push(...(await Promise.all(sc.connections.map((_c, i) => playConnection(i)))));
       else for (const i of sc.connections.keys()) results.push(await playConnection(i));
+      await stalled;
+      const facts = {
+        records: origin.records,
+        arrivals: origin.arrivals,
+        replies,
+        originTimeoutMs: ORIGIN_TIMEOUT_MS,
+        cacheLagMs: alive() ? await cacheLag() : Number.NaN,
+      };
 
       for (const response of results.flatMap((r) => r.result.responses)) {
         seen.add(`X-Cache ${field(response.fields, 'x-cache')}`).add(`status ${response.status}`);
       }
-      const violations = checkRun({ records: origin.records, replies }, results, secretsOf);
+      const violations = checkRun(facts, results, secretsOf);
       if (!alive()) {
         violations.push(
           `the cache exited (${cache?.child.exitCode ?? cache?.child.signalCode}): ${cache?.stderr().slice(-2_000)}`,
@@ -159,8 +203,8 @@ export function describeFuzz(title: string, options: FuzzOptions): void {
       return [
         ...violations,
         '',
-        'transcript:',
-        ...transcript(results),
+        `transcript (the cache's event loop was up to ${Math.round(facts.cacheLagMs)} ms late):`,
+        ...transcript(results, origin.arrivals),
         '',
         "the cache's log:",
         ...logLines.slice(0, 30),
@@ -209,8 +253,12 @@ export function describeFuzz(title: string, options: FuzzOptions): void {
   });
 }
 
-/** What each connection sent and got, short enough to read in a failure message. */
-function transcript(results: ConnectionResult[]): string[] {
+/**
+ * What each connection sent and got, short enough to read in a failure message; the times are ms
+ * after the client sent the request's head: when the origin read it and answered, when the
+ * response came.
+ */
+function transcript(results: ConnectionResult[], arrivals: Arrival[]): string[] {
   return results.flatMap(({ sent, result }, c) => [
     `connection ${c + 1}:`,
     ...sent.map((s, i) => {
@@ -218,7 +266,14 @@ function transcript(results: ConnectionResult[]): string[] {
       const got = response
         ? `${response.status} X-Cache ${field(response.fields, 'x-cache') ?? '-'} X-Origin-Id ${field(response.fields, 'x-origin-id') ?? '-'} ${response.body.length} bytes`
         : '(no response)';
-      return `  ${s.reqId} ${s.request.method} ${s.target} ${JSON.stringify(s.request)} → ${got}`;
+      const sentAt = result.headSentAt[i] ?? NaN;
+      const after = (t: number | undefined) => (t === undefined ? '-' : `+${t - sentAt}`);
+      const origin = arrivals
+        .filter((a) => a.reqId === s.reqId)
+        .map((a) => ` origin read ${after(a.arrivedAt)} answered ${after(a.answeredAt)}`)
+        .join(';');
+      const times = `[${origin || ' origin not asked'}, response ${after(result.receivedAt[i])}]`;
+      return `  ${s.reqId} ${s.request.method} ${s.target} ${JSON.stringify(s.request)} → ${got} ${times}`;
     }),
     `  end: ${JSON.stringify(result.end)}${result.timedOut ? ' (timed out)' : ''}${result.error ? ` (socket error ${result.error})` : ''}, ${result.raw.length} bytes received`,
   ]);

@@ -169,15 +169,27 @@ export interface Proxies {
   cache: StartedCache;
 }
 
+/** The cache's options for a differential block, and nginx's origin timeout when it must differ. */
+export type DifferentialOptions = Partial<CacheServerConfig> & {
+  /**
+   * nginx's proxy timeouts when not the cache's `originTimeout`: short where nginx waits for one
+   * (an interim response it takes for the final one) while the cache, which answers at once, keeps
+   * a timeout that a loaded machine cannot reach.
+   */
+  nginxOriginTimeout?: number;
+};
+
 /**
- * The origin, nginx and the cache for one test file, with the same origin timeout. `run` plays a
- * case through both proxies (nginx first, then the cache, the origin's per-path state reset in
- * between) and returns both observations.
+ * The origin, nginx and the cache for one describe block, with the same origin timeout (unless
+ * `nginxOriginTimeout`). `run` plays a case through both proxies (nginx first, then the cache, the
+ * origin's per-path state reset in between) and returns both observations.
  */
-export function useDifferential(extra: Partial<CacheServerConfig> = {}): {
+export function useDifferential(options: DifferentialOptions = {}): {
   run(c: Case): Promise<{ nginx: Observation; ours: Observation }>;
 } {
+  const { nginxOriginTimeout, ...extra } = options;
   const originTimeoutMs = extra.originTimeout ?? 1_000;
+  const nginxTimeoutMs = nginxOriginTimeout ?? originTimeoutMs;
   const servers: Partial<Record<'up' | 'down', Proxies>> = {};
   const dirs: Awaited<ReturnType<typeof tempDir>>[] = [];
   let deadUrl = '';
@@ -192,7 +204,7 @@ export function useDifferential(extra: Partial<CacheServerConfig> = {}): {
       await origin.close();
     }
     const upstream = new URL(origin.url).host;
-    const nginx = await startNginx({ upstream, originTimeoutMs });
+    const nginx = await startNginx({ upstream, originTimeoutMs: nginxTimeoutMs });
     const dir = await tempDir();
     dirs.push(dir);
     const cache = await startCache(kind === 'down' ? deadUrl : origin.url, dir.dir, {
@@ -232,7 +244,7 @@ export function useDifferential(extra: Partial<CacheServerConfig> = {}): {
       const before = proxies.origin.seen.length;
       const result = await exchange(url, step.requests, {
         pipeline: step.pipeline,
-        waitMs: step.waitMs ?? originTimeoutMs + 2_000,
+        waitMs: step.waitMs ?? Math.max(originTimeoutMs, nginxTimeoutMs) + 2_000,
       });
       observation.set(`${index + 1} settled`, (await settle(base)) ? 'yes' : 'no');
       observe(observation, index + 1, result, step.requests.length, base);
@@ -331,9 +343,9 @@ export function unusedRows(table: Difference[], caseIds: string[], used: Set<Dif
  * any difference not in it fails its case; a row of the table for these cases that no case
  * produced fails the block.
  */
-export function describeDifferential(title: string, list: Case[], extra: Partial<CacheServerConfig> = {}): void {
+export function describeDifferential(title: string, list: Case[], options: DifferentialOptions = {}): void {
   describe(title, () => {
-    const proxies = useDifferential(extra);
+    const proxies = useDifferential(options);
     const table = readTable();
     const used = new Set<Difference>();
     test.each(list)('$id', async (c) => {

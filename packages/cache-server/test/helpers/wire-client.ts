@@ -25,6 +25,12 @@ export interface WireExchange {
   timedOut: boolean;
   /** Milliseconds from the first write to each complete response. */
   elapsed: number[];
+  /** When (Date.now()) each request's head was handed to the socket. */
+  headSentAt: number[];
+  /** When (Date.now()) the last byte of each request (its body after a `100 Continue`) was. */
+  sentAt: number[];
+  /** When (Date.now()) each complete response had arrived. */
+  receivedAt: number[];
   /** Everything the server sent. */
   raw: Buffer;
   /** The socket's error code, if it had one (a reset: ECONNRESET). */
@@ -55,6 +61,9 @@ export function exchange(base: string, requests: WireRequest[], options: Exchang
     const started = Date.now();
     const chunks: Buffer[] = [];
     const elapsed: number[] = [];
+    const headSentAt: number[] = [];
+    const sentAt: number[] = [];
+    const receivedAt: number[] = [];
     let written = 0;
     let closedByServer = false;
     let timedOut = false;
@@ -68,7 +77,10 @@ export function exchange(base: string, requests: WireRequest[], options: Exchang
     const raw = () => Buffer.concat(chunks);
     const writeBody = () => {
       clearTimeout(continueTimer);
-      if (pendingBody && !socket.destroyed) socket.write(pendingBody);
+      if (pendingBody && !socket.destroyed) {
+        socket.write(pendingBody);
+        sentAt[written - 1] = Date.now();
+      }
       pendingBody = undefined;
       if (pipeline) writeNext();
     };
@@ -76,6 +88,8 @@ export function exchange(base: string, requests: WireRequest[], options: Exchang
       while (written < requests.length && !socket.destroyed) {
         const request = requests[written++] as WireRequest;
         socket.write(request.bytes);
+        headSentAt[written - 1] = Date.now();
+        sentAt[written - 1] = Date.now();
         if (request.afterContinue) {
           pendingBody = request.afterContinue;
           continueTimer = setTimeout(writeBody, continueWaitMs);
@@ -90,7 +104,20 @@ export function exchange(base: string, requests: WireRequest[], options: Exchang
       clearTimeout(timer);
       clearTimeout(continueTimer);
       const reading = readResponses(raw(), methods, closedByServer);
-      resolve({ responses: reading.responses, end: reading.end, closedByServer, timedOut, elapsed, raw: raw(), error });
+      // A close-delimited body is complete only now.
+      while (receivedAt.length < reading.responses.length) receivedAt.push(Date.now());
+      resolve({
+        responses: reading.responses,
+        end: reading.end,
+        closedByServer,
+        timedOut,
+        elapsed,
+        headSentAt,
+        sentAt,
+        receivedAt,
+        raw: raw(),
+        error,
+      });
     };
     const timer = setTimeout(() => {
       timedOut = true;
@@ -109,7 +136,10 @@ export function exchange(base: string, requests: WireRequest[], options: Exchang
         return;
       }
       const reading = readResponses(raw(), methods, false);
-      while (elapsed.length < reading.responses.length) elapsed.push(Date.now() - started);
+      while (elapsed.length < reading.responses.length) {
+        elapsed.push(Date.now() - started);
+        receivedAt.push(Date.now());
+      }
       if (pendingBody) {
         if (reading.responses.length >= written || reading.pending.includes(100)) writeBody();
       }
