@@ -17,6 +17,9 @@ const servers = [
       ...(process.env.CACHE_PORT ? [] : ['8001']),
       // The example config: negative caching of /favicon.ico, a bypassed folder, utm_* out of the key.
       ...(process.env.CACHE_CONFIG ? [] : ['--config', path.join(root, 'examples', 'simple-cache.yaml')]),
+      // HTTPS and HTTP/2 on 8443 with a certificate made for localhost at first start (kept in the
+      // cache directory): the browser asks once to accept it.
+      ...(process.env.CACHE_TLS_CERT ? [] : ['--tls-cert', 'self-signed']),
     ],
   },
 ];
@@ -50,5 +53,5 @@ for (const child of children) {
 process.on('SIGINT', () => stopAll('SIGINT'));
 process.on('SIGTERM', () => stopAll('SIGTERM'));
 console.log(
-  'simple-cache demo: origin on http://localhost:8000, cache on http://localhost:8001, dashboard on http://localhost:8001/_cache/ (Ctrl-C stops both)',
+  'simple-cache demo: origin on http://localhost:8000, cache on http://localhost:8001 and https://localhost:8443 (HTTP/2, self-signed certificate), dashboard on http://localhost:8001/_cache/ (Ctrl-C stops both)',
 );

@@ -1,5 +1,5 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import http, { type IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { CacheServerConfig } from '@simple-cache/common';
 import { ADMIN_HOST, buildAdminServer } from './admin/admin-server.js';
@@ -9,8 +9,10 @@ import { composeStore, type OpenedStore, type StoreOverrides } from './compose-s
 import { loadConfig, OPTIONS, policyOptionsFrom, resolveConfig, type LoadedConfig } from './config.js';
 import { LiveConfig, type ReloadResult } from './live-config.js';
 import { installLimits, serverOptions } from './limits/limits.js';
+import { createListeners, type Listeners } from './listen/listeners.js';
 import { createLogger } from './logger.js';
 import { createOriginClient } from './origin/origin-client.js';
+import { originTlsOptions } from './origin/origin-tls.js';
 import type { ProxyDeps } from './proxy/context.js';
 import { createFastHit, type FastHit } from './proxy/fast-hit.js';
 import { createProxy, type Proxy } from './proxy/proxy.js';
@@ -29,6 +31,8 @@ export interface CacheServer {
   admin?: FastifyInstance;
   /** The config in force and its reload (SIGHUP, `POST <admin>/config/reload`). */
   live: LiveConfig;
+  /** The servers accepting clients: the plain port (`app.server`) and, with `--tls-cert`, the TLS port. */
+  listeners: Listeners;
   telemetry: Telemetry;
 }
 
@@ -52,9 +56,6 @@ export interface BuildOptions {
   worker?: WorkerWiring;
 }
 
-/** Fastify's default: longer than common load balancers' idle timeouts, so they close first. */
-const KEEP_ALIVE_TIMEOUT_MS = 72_000;
-
 const ALL_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'] as const;
 
 /**
@@ -68,6 +69,27 @@ export async function buildCacheServer(
 ): Promise<CacheServer> {
   const logger = options.logger ?? createLogger(config.logLevel, 'stdout', { adminToken: config.adminToken });
   const policy = policyOptionsFrom(config);
+  // Fastify's request handler, known once Fastify calls serverFactory below.
+  let fastifyHandler: (req: IncomingMessage, res: ServerResponse) => void = () => {};
+  let admits: (raw: IncomingMessage) => boolean = () => false;
+  let accept: (raw: IncomingMessage) => void = () => undefined;
+  const clientLimits = serverOptions(config);
+  // Every request, on every port and protocol: fresh hits on small objects held in memory are
+  // answered before Fastify's router and hooks (proxy/fast-hit.ts); everything else, and anything
+  // the limits would refuse, goes to Fastify. Built first: a certificate that cannot be used
+  // fails start-up before anything is opened.
+  const listeners = await createListeners(
+    config,
+    clientLimits,
+    (req, res) => {
+      // Host and the request target first (absolute-form is rewritten): limits/request-target.ts.
+      accept(req);
+      if (fastHit === undefined || !admits(req) || !fastHit.tryServe(req, res)) fastifyHandler(req, res);
+    },
+    logger,
+  );
+  // The origin's certificate files: read before the store opens, so a bad one fails start-up cleanly.
+  const originTls = originTlsOptions(config);
   // A store shared by several nodes (Redis) also collapses misses and announces purges across them.
   const { store, collapse, announcePurge, dropLocalCopies } =
     options.worker?.parts ?? (await composeStore(config, policy, logger.child({ component: 'store' }), options.store));
@@ -76,7 +98,14 @@ export async function buildCacheServer(
     timeout: config.originTimeout,
     maxBodySize: config.maxBodySize,
     onFault: (message, url) => originLog.warn({ url }, message),
+    tls: originTls,
   });
+  if (config.originInsecure && config.origin.startsWith('https:')) {
+    originLog.warn(
+      { origin: config.origin, option: 'origin-insecure' },
+      'ORIGIN CERTIFICATE CHECKS ARE OFF (--origin-insecure): anyone on the path can read and change what is cached. For tests only.',
+    );
+  }
   // Metrics watch the proxy (observer) and the origin client (timed); the proxy knows neither.
   const telemetry = createTelemetry({ store, inFlight: () => proxy.inFlight.size });
   const live = createLiveConfig(
@@ -84,6 +113,7 @@ export async function buildCacheServer(
     options,
     logger,
     createReloadMetrics(telemetry.registry, () => live),
+    listeners,
   );
   const origin = telemetry.observeOrigin(untimedOrigin);
   const proxyDeps: ProxyDeps = {
@@ -111,24 +141,11 @@ export async function buildCacheServer(
     abandonFetches: (selects) => proxy.abandon(selects),
   };
 
-  // Fresh hits on small objects held in memory are answered before Fastify's router and hooks
-  // (proxy/fast-hit.ts); everything else, and anything the limits would refuse, goes to Fastify.
   const fastHit = store instanceof MemoryTier ? createFastHit(proxyDeps, store) : undefined;
-  let admits: (raw: IncomingMessage) => boolean = () => false;
-  let accept: (raw: IncomingMessage) => void = () => undefined;
-  const clientLimits = serverOptions(config);
   const app = Fastify({
     serverFactory: (fastify) => {
-      const server = http.createServer(clientLimits.http, (req, res) => {
-        // Host and the request target first (absolute-form is rewritten): limits/request-target.ts.
-        accept(req);
-        if (fastHit === undefined || !admits(req) || !fastHit.tryServe(req, res)) fastify(req, res);
-      });
-      // What Fastify does to the servers it creates itself (lib/server.js).
-      server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
-      server.requestTimeout = clientLimits.requestTimeout ?? 0;
-      server.setTimeout(clientLimits.connectionTimeout ?? 0);
-      return server;
+      fastifyHandler = fastify;
+      return listeners.http;
     },
     loggerInstance: logger as FastifyBaseLogger,
     // The proxy answers every path itself; the router must not reject or rewrite any of them.
@@ -137,7 +154,7 @@ export async function buildCacheServer(
     // Timeouts, header size: the client side's limits (limits/limits.ts).
     ...clientLimits,
   });
-  ({ admits, accept } = installLimits(app, config));
+  ({ admits, accept } = installLimits(app, config, listeners.servers));
   // Request bodies are streamed to the origin untouched, never parsed.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_request, _payload, done) => done(null));
@@ -167,7 +184,15 @@ export async function buildCacheServer(
   // Targets the router does not match (other methods, absolute-form, `*`) still get the proxy's answer.
   app.setNotFoundHandler(handler);
 
+  // The TLS port listens with the plain one (a taken port fails start-up) and closes with it:
+  // no new connections once closing starts, HTTP/2 sessions told GOAWAY, responses finish.
+  app.addHook('onReady', () => listeners.listenTls());
+  let tlsClosed: Promise<void> | undefined;
+  app.addHook('preClose', async () => {
+    tlsClosed = listeners.closeTls();
+  });
   app.addHook('onClose', async () => {
+    await (tlsClosed ?? listeners.closeTls());
     await store.close();
     origin.close();
   });
@@ -178,6 +203,7 @@ export async function buildCacheServer(
     config,
     live,
     telemetry,
+    listeners,
     ...(fastHit ? { fastHit } : {}),
     ...(admin ? { admin } : {}),
   };
@@ -189,6 +215,8 @@ export function createLiveConfig(
   options: Pick<BuildOptions, 'fileHash' | 'reload'>,
   logger: Logger,
   countReload: (result: ReloadResult) => void,
+  // A cluster's primary has none: its workers re-read the certificates on their reload.
+  listeners?: Listeners,
 ): LiveConfig {
   const flags = new Map<string, string>(OPTIONS.map((spec) => [spec.field, spec.flag]));
   return new LiveConfig(
@@ -197,6 +225,8 @@ export function createLiveConfig(
       load: options.reload ?? (() => ({ config, fileHash: options.fileHash })),
       flagOf: (field) => flags.get(field) ?? field,
       setLogLevel: (level) => (logger.level = level),
+      // SIGHUP also re-reads the certificate files (a renewal): a bad pair fails the reload.
+      ...(listeners?.tls ? { prepare: (next) => listeners.prepareCertificates(next) } : {}),
       onReload: (result) => {
         countReload(result);
         const file = config.configFile || undefined;
@@ -223,12 +253,15 @@ export function createLiveConfig(
 export async function startCacheServer(
   partial: Partial<CacheServerConfig> = {},
   options: BuildOptions = {},
-): Promise<CacheServer & { url: string; adminUrl?: string; close(): Promise<void> }> {
+): Promise<CacheServer & { url: string; tlsUrl?: string; adminUrl?: string; close(): Promise<void> }> {
   // With a config file, `partial` ranks as flags do: above the file.
   const load = () => {
     const fromFile = partial.configFile ? loadConfig(['--config', partial.configFile], {}) : undefined;
     const base = fromFile ? { ...fromFile.config } : {};
-    return { config: resolveConfig({ ...base, host: '127.0.0.1', port: 0, ...partial }), fileHash: fromFile?.fileHash };
+    return {
+      config: resolveConfig({ ...base, host: '127.0.0.1', port: 0, tlsPort: 0, ...partial }),
+      fileHash: fromFile?.fileHash,
+    };
   };
   const { config, fileHash } = load();
   const server = await buildCacheServer(config, { ...options, fileHash, reload: load });
@@ -236,9 +269,12 @@ export async function startCacheServer(
   const address = server.app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const adminAddress = server.admin?.server.address();
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+  const tlsAddress = server.listeners.tlsAddress();
   return {
     ...server,
-    url: `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`,
+    url: `http://${host}:${port}`,
+    ...(tlsAddress ? { tlsUrl: `https://${host}:${tlsAddress.port}` } : {}),
     ...(typeof adminAddress === 'object' && adminAddress
       ? { adminUrl: `http://${ADMIN_HOST}:${adminAddress.port}` }
       : {}),

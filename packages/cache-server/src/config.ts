@@ -2,6 +2,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { ActionSpec, CacheServerConfig, OptionSource, RuleConfig } from '@simple-cache/common';
 import {
+  OptionError,
   parseDuration,
   parseLogLevel,
   parseOptions,
@@ -64,6 +65,17 @@ export const DEFAULTS: Readonly<CacheServerConfig> = Object.freeze({
   // One process unless asked: a worker is a whole server (memory tier, connections), and `auto`
   // cannot see a container's CPU quota (docs/design.md, Workers).
   workers: 1,
+  tlsCert: '',
+  tlsKey: '',
+  tlsPort: 8443,
+  redirectHttp: false,
+  // nginx's http2_max_concurrent_streams is 128, the RFC 9113 §6.5.2 recommended floor 100.
+  maxStreams: 100,
+  originCa: '',
+  originServername: '',
+  originCert: '',
+  originKey: '',
+  originInsecure: false,
 });
 
 /** Most workers accepted: beyond a few per core they only add memory and context switches. */
@@ -495,6 +507,116 @@ export const OPTIONS: readonly (OptionSpec & { field: keyof CacheServerConfig })
     placeholder: 'n|auto',
     parse: parseWorkers,
   },
+  {
+    flag: 'tls-cert',
+    field: 'tlsCert',
+    env: 'CACHE_TLS_CERT',
+    description:
+      'certificate chain (PEM) of a TLS listener speaking HTTP/2 and HTTP/1.1, or self-signed for one made for localhost; re-read on SIGHUP',
+    default: DEFAULTS.tlsCert,
+    expected: 'a PEM file, or self-signed',
+    placeholder: 'file',
+    showDefault: (v) => ((v as string) === '' ? '(no TLS)' : (v as string)),
+    parse: (text) => (text.trim() === SELF_SIGNED ? SELF_SIGNED : parseFilePath(text)),
+  },
+  {
+    flag: 'tls-key',
+    field: 'tlsKey',
+    env: 'CACHE_TLS_KEY',
+    description: "the certificate's private key (PEM); re-read on SIGHUP",
+    default: DEFAULTS.tlsKey,
+    expected: 'a PEM file',
+    placeholder: 'file',
+    showDefault: showFile,
+    parse: parseFilePath,
+  },
+  {
+    flag: 'tls-port',
+    field: 'tlsPort',
+    env: 'CACHE_TLS_PORT',
+    description: 'port of the TLS listener, beside the plain --port',
+    default: DEFAULTS.tlsPort,
+    expected: 'a port number 0-65535',
+    placeholder: 'port',
+    parse: parsePort,
+  },
+  {
+    flag: 'redirect-http',
+    field: 'redirectHttp',
+    env: 'CACHE_REDIRECT_HTTP',
+    description: 'answer every request on the plain port with 308 to the same URL over HTTPS',
+    default: DEFAULTS.redirectHttp,
+    expected: 'on or off',
+    placeholder: 'on|off',
+    showDefault: (v) => (v ? 'on' : 'off'),
+    parse: parseSwitch,
+  },
+  {
+    flag: 'max-streams',
+    field: 'maxStreams',
+    env: 'CACHE_MAX_STREAMS',
+    description: 'most concurrent HTTP/2 streams (requests) per client connection',
+    default: DEFAULTS.maxStreams,
+    expected: 'a positive whole number',
+    placeholder: 'n',
+    parse: parsePositiveInteger,
+  },
+  {
+    flag: 'origin-ca',
+    field: 'originCa',
+    env: 'CACHE_ORIGIN_CA',
+    description: "CA certificates (PEM) an https origin's certificate must chain to, instead of the system's",
+    default: DEFAULTS.originCa,
+    expected: 'a PEM file',
+    placeholder: 'file',
+    showDefault: showFile,
+    parse: parseFilePath,
+  },
+  {
+    flag: 'origin-servername',
+    field: 'originServername',
+    env: 'CACHE_ORIGIN_SERVERNAME',
+    description: "name sent in SNI and checked against an https origin's certificate (default: the origin URL's host)",
+    default: DEFAULTS.originServername,
+    expected: 'a host name',
+    placeholder: 'name',
+    showDefault: (v) => ((v as string) === '' ? "(the origin's host)" : (v as string)),
+    parse: parseServername,
+  },
+  {
+    flag: 'origin-cert',
+    field: 'originCert',
+    env: 'CACHE_ORIGIN_CERT',
+    description: 'client certificate (PEM) presented to an https origin that asks for one',
+    default: DEFAULTS.originCert,
+    expected: 'a PEM file',
+    placeholder: 'file',
+    showDefault: showFile,
+    parse: parseFilePath,
+  },
+  {
+    flag: 'origin-key',
+    field: 'originKey',
+    env: 'CACHE_ORIGIN_KEY',
+    description: "the client certificate's private key (PEM)",
+    default: DEFAULTS.originKey,
+    expected: 'a PEM file',
+    placeholder: 'file',
+    showDefault: showFile,
+    parse: parseFilePath,
+  },
+  {
+    flag: 'origin-insecure',
+    field: 'originInsecure',
+    env: 'CACHE_ORIGIN_INSECURE',
+    description:
+      "accept any certificate from an https origin (tests only: anyone between can read and change what's cached)",
+    default: DEFAULTS.originInsecure,
+    expected: 'on or off',
+    placeholder: 'on|off',
+    showDefault: (v) => (v ? 'on' : 'off'),
+    parse: parseSwitch,
+  },
 ];
 
 export const USAGE = 'pnpm --filter cache-server start [PORT] [options]';
@@ -531,7 +653,7 @@ export const ACTIONS: readonly ActionSpec[] = [
 export const PRECEDENCE = 'flag > environment variable > config file (--config) > default';
 
 /** Options whose relative paths, written in the config file, are relative to that file. */
-const FILE_RELATIVE = new Set(['cache-dir']);
+const FILE_RELATIVE = new Set(['cache-dir', 'tls-cert', 'tls-key', 'origin-ca', 'origin-cert', 'origin-key']);
 
 /** A loaded config and where it came from. */
 export interface LoadedConfig {
@@ -556,7 +678,7 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
   const checkConfig = first.actions.has('check-config');
   if (first.help || configFile === '')
     return { ...resolved(first), help: first.help, checkConfig, fileHash: undefined };
-  const file = loadConfigFile(configFile, OPTIONS, FILE_RELATIVE);
+  const file = loadConfigFile(configFile, OPTIONS, FILE_RELATIVE, new Set([SELF_SIGNED]));
   const parsed = parseOptions(OPTIONS, argv, env, 'port', { actions: ACTIONS, file: file.options });
   return { ...resolved(parsed, file.rules), help: false, checkConfig, fileHash: file.hash };
 }
@@ -576,7 +698,28 @@ function resolved(
 export function resolveConfig(partial: Partial<CacheServerConfig>): Readonly<CacheServerConfig> {
   const defined = Object.fromEntries(Object.entries(partial).filter(([, v]) => v !== undefined));
   if (partial.rules !== undefined && partial.rules.length > 0) checkRules(OPTIONS, partial.rules);
-  return Object.freeze({ ...DEFAULTS, ...defined });
+  const config = Object.freeze({ ...DEFAULTS, ...defined });
+  checkPairs(config);
+  return config;
+}
+
+/** The value `--tls-cert` takes for a certificate generated at start (listen/certificates.ts). */
+export const SELF_SIGNED = 'self-signed';
+
+/** Options that mean nothing, or something unsafe, without another one. */
+function checkPairs(config: Readonly<CacheServerConfig>): void {
+  const tls = config.tlsCert !== '';
+  if (config.tlsCert === SELF_SIGNED ? config.tlsKey !== '' : tls !== (config.tlsKey !== '')) {
+    throw new OptionError(
+      config.tlsCert === SELF_SIGNED
+        ? '--tls-key: a self-signed certificate brings its own key; leave --tls-key out'
+        : '--tls-cert and --tls-key go together: give both, or neither',
+    );
+  }
+  if (config.redirectHttp && !tls) throw new OptionError('--redirect-http needs the TLS listener (--tls-cert)');
+  if ((config.originCert === '') !== (config.originKey === '')) {
+    throw new OptionError('--origin-cert and --origin-key go together: give both, or neither');
+  }
 }
 
 function parseConfigPath(text: string): string {
@@ -607,6 +750,26 @@ function parseStore(text: string): string {
 /** `redis://user:secret@host` → `redis://user:(redacted)@host`, for every URL of a list. */
 function redactStorePasswords(store: string): string {
   return store.replace(/(\/\/[^:/@,]*:)[^@/,]*@/g, '$1(redacted)@');
+}
+
+/**
+ * A file path, made absolute. `(none)`, as --help and --check-config show an unset one, is not a
+ * path: --check-config's output must read back as the same config.
+ */
+function parseFilePath(text: string): string {
+  if (text.trim() === '' || text.includes('\0') || /^\(.*\)$/.test(text.trim())) throw new Error('bad file');
+  return path.resolve(text.trim());
+}
+
+function showFile(value: unknown): string {
+  return (value as string) === '' ? '(none)' : (value as string);
+}
+
+/** An SNI name (RFC 6066 §3: a DNS host name, no IP literal, no trailing dot). */
+function parseServername(text: string): string {
+  const name = text.trim().toLowerCase();
+  if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/.test(name)) throw new Error('bad name');
+  return name;
 }
 
 function parseDir(text: string): string {

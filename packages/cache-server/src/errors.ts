@@ -69,6 +69,11 @@ export const ERRORS = {
     status: 502,
     message: 'The origin server sent an invalid or incomplete response.',
   },
+  originTls: {
+    code: 'CACHE_ERR_ORIGIN_TLS',
+    status: 502,
+    message: "The origin's TLS certificate could not be verified, or its TLS handshake failed.",
+  },
   originTimeout: {
     code: 'CACHE_ERR_ORIGIN_TIMEOUT',
     status: 504,

@@ -57,6 +57,12 @@ export interface LiveConfigOptions {
   onReload?(result: ReloadResult): void;
   /** Sets the log level (pino's `level`). */
   setLogLevel?(level: string): void;
+  /**
+   * Called with the config about to be put in force, before anything changes: throws (an error
+   * with a `code`) to refuse the reload, else returns what to do once it is in force (the TLS
+   * listener re-reads its certificate files here).
+   */
+  prepare?(config: Readonly<CacheServerConfig>): () => unknown;
   now?(): number;
 }
 
@@ -107,9 +113,20 @@ export class LiveConfig {
       }
     }
     const config = Object.freeze(next) as unknown as Readonly<CacheServerConfig>;
+    let commit: (() => unknown) | undefined;
+    try {
+      commit = this.options.prepare?.(config);
+    } catch (error) {
+      return {
+        ok: false,
+        error: (error as Error).message,
+        code: (error as { code?: string }).code ?? 'CACHE_ERR_BAD_CONFIG',
+      };
+    }
     if (config.logLevel !== running.logLevel) this.options.setLogLevel?.(config.logLevel);
     const loadedAt = this.now();
     this.#current = activate(config, loaded.fileHash, loadedAt);
+    commit?.();
     return { ok: true, fileHash: loaded.fileHash, loadedAt, applied, needsRestart };
   }
 

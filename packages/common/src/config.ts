@@ -84,6 +84,29 @@ export interface CacheServerConfig {
   stripTargetedField: boolean;
   /** Largest body fetched whole (and stored) to answer a Range miss; above it the Range is passed through. */
   rangeFetchMax: number;
+  /**
+   * The TLS listener's certificate chain (PEM file), or `self-signed` for one generated for
+   * localhost at first start; '' = no TLS listener. Re-read on reload (SIGHUP).
+   */
+  tlsCert: string;
+  /** The certificate's private key (PEM file); '' with `self-signed`. */
+  tlsKey: string;
+  /** Port of the TLS listener (HTTP/2 and HTTP/1.1 by ALPN), beside the plain `port`. */
+  tlsPort: number;
+  /** Plain-port requests get 308 to the same URL over HTTPS (needs the TLS listener). */
+  redirectHttp: boolean;
+  /** Most concurrent HTTP/2 streams per connection (SETTINGS_MAX_CONCURRENT_STREAMS). */
+  maxStreams: number;
+  /** CA certificates (PEM file) an https origin's certificate must chain to; '' = the system's. */
+  originCa: string;
+  /** Name sent in SNI and checked against the origin's certificate; '' = the origin URL's host. */
+  originServername: string;
+  /** Client certificate (PEM file) presented to an https origin that asks for one; '' = none. */
+  originCert: string;
+  /** Its private key (PEM file). */
+  originKey: string;
+  /** Accept any certificate from an https origin: for tests only, logged loudly at start. */
+  originInsecure: boolean;
   /** The config file read at start-up and on reload (`--config`); '' = none. */
   configFile: string;
   /** The operator's per-path rules (config file `rules:`), in file order; every matching one applies. */

@@ -16,12 +16,14 @@ export interface ConfigFile {
 /**
  * Reads and validates a config file against the one schema; every problem is reported at once,
  * each as `file:line path: message`. Paths of `relativePaths` options (cache-dir) written in
- * the file are relative to the file's directory, as a reader of the file expects.
+ * the file are relative to the file's directory, as a reader of the file expects; values in
+ * `keywords` (`self-signed`) are words, not paths, and stay as written.
  */
 export function loadConfigFile(
   file: string,
   specs: readonly OptionSpec[],
   relativePaths: ReadonlySet<string> = new Set(),
+  keywords: ReadonlySet<string> = new Set(),
 ): ConfigFile {
   const parsed = readConfigFile(file);
   const problems = checkFileData(specs, parsed.data);
@@ -40,7 +42,8 @@ export function loadConfigFile(
   for (const spec of specs) {
     const text = optionText(data[spec.flag]);
     if (text === undefined) continue;
-    values[spec.flag] = relativePaths.has(spec.flag) ? path.resolve(path.dirname(file), text) : text;
+    const relative = relativePaths.has(spec.flag) && !keywords.has(text.trim());
+    values[spec.flag] = relative ? path.resolve(path.dirname(file), text) : text;
   }
   return {
     file,

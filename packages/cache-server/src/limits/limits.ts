@@ -1,8 +1,11 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, FastifyServerOptions } from 'fastify';
+import type { EventEmitter } from 'node:events';
 import type { IncomingMessage, ServerOptions } from 'node:http';
+import type { Server } from 'node:net';
 import type { CacheServerConfig } from '@simple-cache/common';
 import { ERRORS, type ErrorSpec } from '../errors.js';
 import { contentLengthOf, errorResponse } from '../proxy/respond/heads.js';
+import { headersForClient } from '../proxy/respond/protocol.js';
 import { createClientErrorHandler, refuseConnect } from './client-errors.js';
 import { countConnections } from './connection-count.js';
 import { answerExpectContinue } from './expect-continue.js';
@@ -59,13 +62,18 @@ export function serverOptions(config: Limits): Pick<
  * Refuses, before the proxy sees them, requests the cache will not take: over the connection
  * limit or while the event loop is overloaded (503 + Retry-After), framing that cannot be read
  * one way only (400), and bodies announced larger than `maxBodySize` (413; streamed bodies are
- * counted by the origin client). Every refusal closes the connection.
+ * counted by the origin client). Every refusal closes the connection. `servers` are those whose
+ * connections count (all protocols) and those that accept them (listen/listeners.ts).
  */
 export function installLimits(
   app: FastifyInstance,
   config: Limits,
+  servers: { counted: readonly EventEmitter[]; listening: readonly Server[] } = {
+    counted: [app.server],
+    listening: [app.server],
+  },
 ): { accept(raw: IncomingMessage): void; admits(raw: IncomingMessage): boolean } {
-  const connections = countConnections(app.server, config.maxConnections);
+  const connections = countConnections(servers, config.maxConnections);
   /** Requests refused by `accept`, answered by the onRequest hook below, with the target they came with. */
   const refused = new WeakMap<IncomingMessage, { spec: ErrorSpec; target: string }>();
   refuseConnect(app.server, config.name, () => app.log);
@@ -132,5 +140,5 @@ function refuse(
     {},
     { close: true, ...(retry ? { retryAfterSeconds: RETRY_AFTER_SECONDS } : {}) },
   );
-  reply.code(error.status).headers(error.headers).send(error.body);
+  reply.code(error.status).headers(headersForClient(reply.raw, error.headers)).send(error.body);
 }

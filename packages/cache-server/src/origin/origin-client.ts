@@ -5,6 +5,7 @@ import { Transform, type Duplex, type Readable } from 'node:stream';
 import { TLSSocket } from 'node:tls';
 import type { HeaderMap } from '@simple-cache/common';
 import { CacheError, ERRORS } from '../errors.js';
+import type { OriginTlsOptions } from './origin-tls.js';
 
 export interface OriginRequest {
   method: string;
@@ -45,6 +46,8 @@ export interface OriginClientOptions {
   idleConnections?: number;
   /** Told, in one line, of origin faults the client absorbs (bytes after a complete response). */
   onFault?: (message: string, url: string) => void;
+  /** For an https origin: trusted CAs, SNI name, client certificate, verification (origin-tls.ts). */
+  tls?: OriginTlsOptions;
 }
 
 /** Fields that describe a request body's framing: meaningless, and dangerous, without a body. */
@@ -71,9 +74,12 @@ export function createOriginClient(options: OriginClientOptions): OriginClient {
     maxSockets: Number.POSITIVE_INFINITY,
     maxFreeSockets: options.idleConnections ?? DEFAULT_IDLE_CONNECTIONS,
   };
+  // Every https connection, pooled or fresh, carries the same TLS options; the pool's rules
+  // (idle connections kept, stray bytes never reused) are the same for both schemes.
+  const tlsOptions = options.tls ?? { rejectUnauthorized: true };
   const agents: Record<string, http.Agent> = {
     'http:': guardedAgent(http.Agent, agentOptions, onFault),
-    'https:': guardedAgent(https.Agent, agentOptions, onFault),
+    'https:': guardedAgent(https.Agent, { ...agentOptions, ...tlsOptions }, onFault),
   };
 
   /** One attempt; `fresh` forces a new connection (the retry after a stale pooled one). */
@@ -89,10 +95,12 @@ export function createOriginClient(options: OriginClientOptions): OriginClient {
       let outgoing: http.ClientRequest;
       try {
         const url = new URL(req.url);
-        outgoing = (url.protocol === 'https:' ? https : http).request(url, {
+        const secure = url.protocol === 'https:';
+        outgoing = (secure ? https : http).request(url, {
           method: req.method,
           headers: requestHeaders(req) as http.OutgoingHttpHeaders,
           agent: fresh ? false : agents[url.protocol],
+          ...(secure ? tlsOptions : {}),
         });
       } catch (error) {
         reject(toCacheError(error));
@@ -292,6 +300,7 @@ export function toCacheError(error: unknown): CacheError {
   if (error instanceof CacheError) return error;
   const code = (error as { code?: string })?.code;
   if (code === 'ETIMEDOUT') return new CacheError(ERRORS.originTimeout, { cause: error });
+  if (code !== undefined && isTlsFailure(code)) return new CacheError(ERRORS.originTls, { cause: error });
   if (
     code === 'ECONNREFUSED' ||
     code === 'ECONNRESET' ||
@@ -315,4 +324,17 @@ function withEveryAgeLine(incoming: http.IncomingMessage): HeaderMap {
   const lines: string[] = [];
   for (let i = 0; i < raw.length; i += 2) if (raw[i]?.toLowerCase() === 'age') lines.push(raw[i + 1] ?? '');
   return lines.length > 1 ? { ...incoming.headers, age: lines.join(', ') } : incoming.headers;
+}
+
+/**
+ * OpenSSL's certificate verification codes (X509_V_ERR_* names, as Node reports them), Node's
+ * own name check, and handshake failures (ERR_SSL_*: an alert from the origin, no shared
+ * protocol or cipher, a client certificate it refused).
+ */
+function isTlsFailure(code: string): boolean {
+  return (
+    /CERT|UNABLE_TO_(GET|VERIFY|DECRYPT)|SELF_SIGNED|^ERR_SSL_|^ERR_TLS_/.test(code) ||
+    code === 'HOSTNAME_MISMATCH' ||
+    code === 'EPROTO'
+  );
 }

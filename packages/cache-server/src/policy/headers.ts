@@ -72,21 +72,32 @@ export function stripHopByHop(headers: HeaderMap): HeaderMap {
  */
 export function forwardRequestHeaders(
   headers: HeaderMap,
-  via: { clientIp: string; proto: 'http' | 'https'; name: string; originHost: string },
+  via: { clientIp: string; proto: 'http' | 'https'; name: string; originHost: string; version?: string },
 ): HeaderMap {
-  const out = stripHopByHop(headers);
-  const clientHost = readField(headers, 'host');
+  const out = withoutPseudoFields(stripHopByHop(headers));
+  // RFC 9113 §8.3.1: an HTTP/2 request names its host in :authority, and may send no Host.
+  const clientHost = readField(headers, 'host') ?? readField(headers, ':authority');
   out.host = via.originHost;
   out[HEADER.xForwardedFor] = appendToList(readField(headers, HEADER.xForwardedFor), via.clientIp);
   out[HEADER.xForwardedProto] = via.proto;
   if (clientHost !== undefined) out[HEADER.xForwardedHost] = clientHost;
-  out[HEADER.via] = appendToList(readField(headers, HEADER.via), `1.1 ${via.name}`);
+  // RFC 9110 §7.6.3: the protocol version the request was received with (`2` over HTTP/2).
+  out[HEADER.via] = appendToList(readField(headers, HEADER.via), `${via.version ?? '1.1'} ${via.name}`);
   // W3C Edge Architecture §2.1: this surrogate's device token, so the origin may target it in
   // Surrogate-Control. A client's own Surrogate-Capability is replaced, not passed on: what it
   // announces would change the origin's answer without being part of the key, and the
   // Surrogate-Control sent for it would be removed here anyway.
   out['surrogate-capability'] = `${via.name}="Surrogate/1.0"`;
   return out;
+}
+
+/**
+ * Without HTTP/2's pseudo-header fields (`:method`, `:path`, `:authority`, `:scheme`, RFC 9113
+ * §8.3): they are the request line's parts, never fields of an HTTP/1.1 request to the origin.
+ */
+function withoutPseudoFields(headers: HeaderMap): HeaderMap {
+  if (!Object.keys(headers).some((name) => name.startsWith(':'))) return headers;
+  return Object.fromEntries(Object.entries(headers).filter(([name]) => !name.startsWith(':')));
 }
 
 /** Forwarded request headers for a fetch whose response may be stored: no UNKEYED_REQUEST_FIELDS. */

@@ -17,6 +17,7 @@ export function forwardHeadersFor(
     proto: 'encrypted' in req.socket && req.socket.encrypted ? 'https' : 'http',
     name: deps.config.name,
     originHost: new URL(deps.config.origin).host,
+    version: req.httpVersionMajor === 2 ? '2' : req.httpVersion,
   });
   // A rule's strip-cookies: the origin never sees the client's cookies on this path.
   if (exchange.rules.stripCookies !== undefined) delete headers['cookie'];

@@ -48,8 +48,15 @@ export function launchChromium(): Promise<Browser> {
  * Opens `url` in a new browser context, whose HTTP cache starts empty, so every request the page
  * makes reaches the server. Resolves once the load event has fired and the network is idle.
  */
-export async function openInFreshContext(browser: Browser, url: string, width = 1200): Promise<LoadedPage> {
-  const context: BrowserContext = await browser.newContext({ viewport: { width, height: 800 } });
+export async function openInFreshContext(
+  browser: Browser,
+  url: string,
+  width = 1200,
+  options: { ignoreHTTPSErrors?: boolean } = {},
+): Promise<LoadedPage> {
+  // ignoreHTTPSErrors: the context accepts a self-signed certificate, as a person does by
+  // clicking through the browser's warning once.
+  const context: BrowserContext = await browser.newContext({ viewport: { width, height: 800 }, ...options });
   context.setDefaultTimeout(BROWSER_TIMEOUT_MS);
   try {
     const page = await context.newPage();

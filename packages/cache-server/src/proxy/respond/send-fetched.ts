@@ -66,7 +66,7 @@ export async function sendFetched(
   // Joined after bytes past the replay limit have flowed: the caller serves it from the store.
   if (!fetched.fanOut.canJoin()) return false;
   // Detached from the live fetch (too slow), it waits for the stored entry: not idle by its own doing.
-  const onWait = pauseIdleTimeout(res.socket);
+  const onWait = pauseIdleTimeout(res);
   writeHead(exchange, head);
   // The head goes out now, not with the first body chunk: the client's first byte does not wait
   // for the fan-out to start (next turn of the loop) and the chunk to pass the store writer.

@@ -8,6 +8,7 @@ import { forwardHeadersFor } from '../forward-headers.js';
 import { noteOrigin, type Outcome } from '../outcome.js';
 import type { Route } from '../route.js';
 import { relayedHead } from '../respond/heads.js';
+import { hasRequestBody } from '../respond/protocol.js';
 import { sendError } from '../respond/send-error.js';
 import { writeHead } from '../respond/write-head.js';
 
@@ -35,9 +36,7 @@ export async function passRoute(
   if (rule !== undefined) exchange.outcome.rule = rule;
   // A GET's or HEAD's body has no meaning (RFC 9110 §9.3.1, §9.3.2) and the cache's own fetches
   // drop it: so does a pass-through, or the same request would reach the origin two ways.
-  const hasBody =
-    !BODYLESS_METHODS.has(view.method) &&
-    (req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined);
+  const hasBody = !BODYLESS_METHODS.has(view.method) && hasRequestBody(req);
   let response;
   try {
     response = await deps.origin.request({

@@ -1,0 +1,54 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Http2Stream } from 'node:http2';
+import type { HeaderMap } from '@simple-cache/common';
+
+/**
+ * Where HTTP/1.1 and HTTP/2 responses differ for the cache, in one place. The proxy writes to
+ * Node's response objects, and over HTTP/2 those are the compatibility layer's
+ * (Http2ServerResponse): no connection-specific fields, no socket of its own (`res.socket` reads
+ * through to the connection's), and "close the connection" is a GOAWAY on the session.
+ */
+
+/**
+ * RFC 9113 §8.2.2: an HTTP/2 message carrying connection-specific fields is malformed. Node drops
+ * `connection` with a process warning and refuses the others outright, so they never reach it.
+ */
+const CONNECTION_SPECIFIC_FIELDS = ['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade'];
+
+/** The HTTP/2 stream under a response, or undefined for HTTP/1.x. */
+export function http2StreamOf(res: ServerResponse): Http2Stream | undefined {
+  return (res as { stream?: Http2Stream }).stream;
+}
+
+/**
+ * `headers` as the client's protocol takes them. Over HTTP/2 the connection-specific fields are
+ * left out, and a `Connection: close` (a refusal for load, an unread request body) becomes a
+ * graceful GOAWAY once this response is done: the client opens no new stream on the connection,
+ * the ones in progress finish.
+ */
+export function headersForClient(res: ServerResponse, headers: HeaderMap): HeaderMap {
+  const stream = http2StreamOf(res);
+  if (stream === undefined) return headers;
+  if (!CONNECTION_SPECIFIC_FIELDS.some((name) => headers[name] !== undefined)) return headers;
+  const out = { ...headers };
+  for (const name of CONNECTION_SPECIFIC_FIELDS) delete out[name];
+  // The stream leaves its session once closed: hold on to the session now.
+  const session = stream.session;
+  if (session !== undefined && /\bclose\b/i.test(String(headers.connection ?? ''))) {
+    res.once('close', () => {
+      if (!session.closed && !session.destroyed) session.close();
+    });
+  }
+  return out;
+}
+
+/**
+ * Whether the request has a body to forward. HTTP/1.1 says so in its framing fields; an HTTP/2
+ * request needs neither (RFC 9113 §8.1: DATA frames carry it, Content-Length is optional), so
+ * there it is whether the HEADERS frame left the stream open.
+ */
+export function hasRequestBody(req: IncomingMessage): boolean {
+  const stream = (req as { stream?: Http2Stream }).stream;
+  if (stream !== undefined) return !stream.endAfterHeaders;
+  return req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
+}
