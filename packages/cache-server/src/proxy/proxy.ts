@@ -65,8 +65,7 @@ export function createProxy(deps: ProxyDeps): Proxy {
       variants: undefined,
       learnt: undefined,
       now: 0,
-      policyFor: (status) => exchange.rules.policyFor(status),
-      bypass: exchange.rules.bypass,
+      rules: exchange.rules,
       rangeFetchMax: deps.config.rangeFetchMax,
     };
     for (let pass = 0; pass < MAX_PASSES; pass++) {

@@ -7,9 +7,9 @@ import {
   isOnlyIfCached,
   readField,
   selectVariant,
-  type PolicyOptions,
   type UseDecision,
 } from '../policy/index.js';
+import { lifetimeRule, type RequestRules } from '../rules/index.js';
 import type { Outcome } from './outcome.js';
 
 /**
@@ -23,7 +23,13 @@ import type { Outcome } from './outcome.js';
  */
 export type Route =
   | { route: 'lookup' }
-  | { route: 'serve'; entry: EntryMeta; decision: UseDecision }
+  | {
+      route: 'serve';
+      entry: EntryMeta;
+      decision: UseDecision;
+      /** The operator's rule whose ttl made it fresh, if one did (Cache-Status detail, the Outcome). */
+      rule: string | undefined;
+    }
   | {
       route: 'fetch';
       stale: EntryMeta | undefined;
@@ -70,6 +76,9 @@ export function isRetry(result: RouteResult): result is Retry {
   return 'retry' in result;
 }
 
+/** What chooseRoute() reads of the request's rules (rules/compile.ts RequestRules). */
+export type RouteRules = Pick<RequestRules, 'bypass' | 'policyFor' | 'decidedBy'>;
+
 export interface RouteInput {
   method: string;
   headers: HeaderMap;
@@ -81,23 +90,25 @@ export interface RouteInput {
   learnt: Learnt | undefined;
   /** Wall clock (ms), for ages. */
   now: number;
-  /** The policy options for a stored response of this status under the request's rules (issue 14). */
-  policyFor(status: number): Readonly<PolicyOptions>;
-  /** The name of the operator's rule that bypasses the cache for this request; undefined when none does. */
-  bypass: string | undefined;
+  /**
+   * The operator's rules for this request (src/rules/, issue 14), as they were when it began: a
+   * bypass, and the policy options (ttl, grace, …) for a stored response of each status.
+   */
+  rules: RouteRules;
   /** --range-fetch-max: 0 passes every Range miss through. */
   rangeFetchMax: number;
 }
 
 /**
- * The request flow of RFC 9111 as one pure decision: the only place where the proxy branches.
- * Every branch cites its rule; policy/ answers the questions (storable, fresh, which variant).
+ * The request flow of RFC 9111 as one pure decision of (request, stored variants, rules, clock):
+ * the only place where the proxy branches and where the operator's rules choose a route. Every
+ * branch cites its rule; policy/ answers the questions (storable, fresh, which variant).
  */
 export function chooseRoute(input: RouteInput): Route {
-  const { method, headers, key, learnt } = input;
+  const { method, headers, key, learnt, rules } = input;
   if (key === undefined) return { route: 'refuse', error: ERRORS.badRequestTarget, status: {} };
   // A rule's bypass: neither served from nor stored in the cache (RFC 9211 fwd=bypass, detail the rule).
-  if (input.bypass !== undefined) return { route: 'pass', fwd: 'bypass', detail: input.bypass, rule: input.bypass };
+  if (rules.bypass !== undefined) return { route: 'pass', fwd: 'bypass', detail: rules.bypass, rule: rules.bypass };
   if (learnt?.kind === 'look-again') return { route: 'lookup' };
   if (learnt !== undefined) return afterRetry(learnt, input);
   // RFC 9111 §4.4 / §2: only GET and HEAD are answered from storage; the rest goes through.
@@ -110,9 +121,9 @@ export function chooseRoute(input: RouteInput): Route {
   // RFC 9111 §4.3.2: If-Match / If-Unmodified-Since are the origin's to evaluate.
   if (hasOriginOnlyPrecondition(headers)) return { route: 'pass', fwd: entry ? 'request' : missReason };
   if (entry) {
-    const decision = decideUse(view, entry, input.now, input.policyFor(entry.status));
+    const decision = decideUse(view, entry, input.now, rules.policyFor(entry.status));
     if (decision.action === 'fresh' || decision.action === 'stale-while-revalidate') {
-      return { route: 'serve', entry, decision };
+      return { route: 'serve', entry, decision, rule: lifetimeRule(rules, entry.status, decision.source) };
     }
     if (decision.action === 'revalidate') {
       // RFC 9111 §5.2.1.7: nothing usable without contacting the origin → 504.

@@ -264,7 +264,11 @@ function responseSettings(
  * The rule whose ttl or default-ttl gave a response its lifetime, for Cache-Status `detail`
  * (a rule changed the outcome); undefined when the lifetime is the response's own.
  */
-export function lifetimeRule(rules: RequestRules, status: number, source: string | undefined): string | undefined {
+export function lifetimeRule(
+  rules: Pick<RequestRules, 'decidedBy'>,
+  status: number,
+  source: string | undefined,
+): string | undefined {
   if (source === 'rule-ttl') return rules.decidedBy(status).ttl;
   if (source === 'rule-default-ttl') return rules.decidedBy(status).defaultTtl;
   return undefined;

@@ -1,7 +1,8 @@
 import { describe, expect, test } from '@jest/globals';
-import type { HeaderMap } from '@simple-cache/common';
+import type { HeaderMap, RuleConfig } from '@simple-cache/common';
 import { ERRORS } from '../../src/errors.js';
 import { chooseRoute, type Learnt, type Route, type RouteInput } from '../../src/proxy/route.js';
+import { compileRules } from '../../src/rules/index.js';
 import { at, entry, options } from '../policy/fixtures.js';
 
 /**
@@ -27,16 +28,22 @@ type Expected = Partial<Route> & Pick<Route, 'route'>;
 /** [rule, method, request headers, stored variants (undefined: not looked up yet), learnt, expected]. */
 type Row = [string, string, HeaderMap, RouteInput['variants'], Learnt | undefined, Expected];
 
+const KEY = 'http://origin.test/resource';
+
+/** The operator's rules for a request to KEY, compiled as a config file's are (src/rules/). */
+function rulesFor(method: string, rules: readonly RuleConfig[]): RouteInput['rules'] {
+  return compileRules(rules, options(), 'http://origin.test').forRequest(method, KEY);
+}
+
 function input(method: string, headers: HeaderMap, variants: RouteInput['variants'], learnt?: Learnt): RouteInput {
   return {
     method,
     headers,
-    key: 'http://origin.test/resource',
+    key: KEY,
     variants,
     learnt,
     now: at(0),
-    policyFor: () => options(),
-    bypass: undefined,
+    rules: rulesFor(method, []),
     rangeFetchMax: 16 * 1024 * 1024,
   };
 }
@@ -230,7 +237,9 @@ describe('chooseRoute', () => {
 
   test('a bypass rule sends every request through, naming the rule, before anything is looked up', () => {
     for (const method of ['GET', 'HEAD', 'POST']) {
-      expect(chooseRoute({ ...input(method, {}, undefined), bypass: 'no-cache-api' })).toEqual({
+      const match = { path: '/resource', methods: ['GET', 'HEAD', 'POST'] };
+      const rules = rulesFor(method, [{ name: 'no-cache-api', match, bypass: true }]);
+      expect(chooseRoute({ ...input(method, {}, undefined), rules })).toEqual({
         route: 'pass',
         fwd: 'bypass',
         detail: 'no-cache-api',
@@ -239,12 +248,38 @@ describe('chooseRoute', () => {
     }
   });
 
-  test('the rules’ policy for the stored response’s status decides its freshness', () => {
+  test('a bypass rule for other methods or paths changes nothing', () => {
+    const rules = rulesFor('GET', [
+      { name: 'posts', match: { path: '/resource', methods: ['POST'] }, bypass: true },
+      { name: 'api', match: { path: '/api/**' }, bypass: true },
+    ]);
+    expect(chooseRoute({ ...input('GET', {}, [FRESH]), rules })).toMatchObject({ route: 'serve', rule: undefined });
+  });
+
+  test('the rules’ policy for the stored response’s status decides its freshness, naming the rule', () => {
     const notFound = entry({ date: undefined }, { status: 404 });
-    const withTtl = (status: number) => options(status === 404 ? { defaultTtl: 60 } : {});
-    const route = chooseRoute({ ...input('GET', {}, [notFound]), policyFor: withTtl });
-    expect(route.route).toBe('serve');
+    const rules = rulesFor('GET', [{ name: 'keep-404', match: { status: [404] }, ttl: '1m' }]);
+    expect(chooseRoute({ ...input('GET', {}, [notFound]), rules })).toMatchObject({
+      route: 'serve',
+      entry: notFound,
+      rule: 'keep-404',
+    });
+    // Past the rule's minute: revalidated, as without the rule at once.
+    expect(chooseRoute({ ...input('GET', {}, [notFound]), rules, now: at(61) }).route).toBe('fetch');
     expect(chooseRoute(input('GET', {}, [notFound])).route).toBe('fetch');
+  });
+
+  test('a rule’s ttl overrides the response’s own lifetime; the response’s own names no rule', () => {
+    const rules = rulesFor('GET', [{ name: 'short', match: { path: '/resource' }, ttl: '10s' }]);
+    expect(chooseRoute({ ...input('GET', {}, [FRESH]), rules, now: at(5) })).toMatchObject({
+      route: 'serve',
+      rule: 'short',
+    });
+    expect(chooseRoute({ ...input('GET', {}, [FRESH]), rules, now: at(30) }).route).toBe('fetch');
+    expect(chooseRoute({ ...input('GET', {}, [FRESH]), now: at(30) })).toMatchObject({
+      route: 'serve',
+      rule: undefined,
+    });
   });
 
   test('the clock decides between serve and revalidate', () => {

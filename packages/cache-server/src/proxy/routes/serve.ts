@@ -1,5 +1,4 @@
 import { X_CACHE } from '@simple-cache/common';
-import { lifetimeRule } from '../../rules/index.js';
 import type { Exchange, RouteContext } from '../context.js';
 import type { Route, RouteResult } from '../route.js';
 import { sendStored } from '../respond/send-stored.js';
@@ -19,13 +18,12 @@ const HIT_DETAILS: Readonly<Record<string, string>> = {
 export async function serveRoute(
   ctx: RouteContext,
   exchange: Exchange,
-  { entry, decision }: Extract<Route, { route: 'serve' }>,
+  { entry, decision, rule }: Extract<Route, { route: 'serve' }>,
 ): Promise<RouteResult> {
   exchange.outcome.route = 'serve';
   const updating = decision.action === 'stale-while-revalidate';
   if (updating) ctx.fetches.refresh(exchange, entry);
-  // The operator's rule whose ttl made it fresh, if one did: named in Cache-Status detail (issue 14).
-  const rule = lifetimeRule(exchange.rules, entry.status, decision.source);
+  // The operator's rule whose ttl made it fresh (chooseRoute named it): in Cache-Status detail (issue 14).
   if (rule !== undefined) exchange.outcome.rule = rule;
   const served = await sendStored(exchange, ctx.deps, entry, {
     xCache: updating ? X_CACHE.updating : X_CACHE.hit,
