@@ -4,7 +4,7 @@ import { readdir } from 'node:fs/promises';
 import http from 'node:http';
 import { createLayout } from '../src/store/layout.js';
 import { tempDir } from './helpers/cache.js';
-import { request, waitFor } from './helpers/http.js';
+import { waitFor } from './helpers/http.js';
 import { fixed, startTestOrigin, type TestOrigin } from './helpers/test-origin.js';
 import {
   collapseState,
@@ -18,7 +18,6 @@ import {
 
 const HALF = 128 * 1024;
 const BODY = randomBytes(2 * HALF);
-let cacheUrl = '';
 
 /** A response being received; `done` says whether it ended complete or broken. */
 function stream(connection: WorkerConnection, target: string) {
@@ -37,14 +36,16 @@ function stream(connection: WorkerConnection, target: string) {
   return { done, bytes: () => Buffer.concat(chunks), headers: () => headers };
 }
 
-/** A request on a connection of its own (whichever worker takes it). */
-async function fresh(path: string, headers: http.OutgoingHttpHeaders = {}) {
-  const agent = new http.Agent({ keepAlive: false });
-  try {
-    return await request(cacheUrl, path, { headers, agent });
-  } finally {
-    agent.destroy();
-  }
+/** Until both workers listen again, neither of them `victim`. */
+async function untilReplaced(cli: WorkersCli, victim: number): Promise<void> {
+  await waitFor(
+    async () => {
+      const workers = await listWorkers(cli.url);
+      return workers.length === 2 && workers.every((w) => w.listening && w.pid !== victim);
+    },
+    'a replacement worker',
+    30_000,
+  );
 }
 
 function isAlive(pid: number): boolean {
@@ -56,15 +57,27 @@ function isAlive(pid: number): boolean {
   }
 }
 
-/** An origin answering `/stall/*` with half a body, the rest when the test releases it. */
+/**
+ * An origin answering `/stall/*` with half a body, the rest when the test releases it, and
+ * `/hold/*` with nothing at all until then.
+ */
 function useStallingOrigin() {
   const release: (() => void)[] = [];
   let origin: TestOrigin | undefined;
   beforeAll(async () => {
     origin = await startTestOrigin({
       '/ok': fixed('fine', { 'cache-control': 'public, max-age=600' }),
-      '*': (_req, res) => {
-        res.writeHead(200, { 'content-length': BODY.length, 'cache-control': 'public, max-age=600' });
+      '*': (req, res) => {
+        const head = () =>
+          res.writeHead(200, { 'content-length': BODY.length, 'cache-control': 'public, max-age=600' });
+        if (req.url?.startsWith('/hold/')) {
+          release.push(() => {
+            head();
+            res.end(BODY);
+          });
+          return;
+        }
+        head();
         res.write(BODY.subarray(0, HALF));
         release.push(() => res.end(BODY.subarray(HALF)));
       },
@@ -92,7 +105,6 @@ describe('--workers 2: a worker killed with SIGKILL', () => {
   beforeAll(async () => {
     dir = await tempDir();
     cli = await startWorkersCli(['--origin', stalling.origin.url, '--cache-dir', dir.dir]);
-    cacheUrl = cli.url;
     [one, two] = (await connectToEachWorker(cli.url)) as [WorkerConnection, WorkerConnection];
     await one.get('/ok');
     await untilStored(two, '/ok');
@@ -104,25 +116,25 @@ describe('--workers 2: a worker killed with SIGKILL', () => {
     await dir?.cleanup();
   });
 
-  test('is replaced at once; its clients get a broken connection, never a short body; a miss waiting on its fetch fetches instead; nothing it half-wrote is stored; the other serves throughout', async () => {
+  test('is replaced at once; its clients and its followers get a broken connection, never a short body; nothing it half-wrote is stored; the other serves throughout', async () => {
     try {
       const victim = one.pid;
-      // Its own client, mid-body, and a client of the other worker whose miss waits on that fetch.
+      // Its own client, mid-body, and a client of the other worker following its write.
       const own = stream(one, '/stall/a');
       await waitFor(() => own.bytes().length > 0, 'the victim to stream');
-      const waiter = stream(two, '/stall/a');
-      await waitFor(async () => (await collapseState(cli.url)).waiting > 0, 'the other worker to wait on the fetch');
+      const follower = stream(two, '/stall/a');
+      await waitFor(() => follower.bytes().length > 0, 'the other worker to follow the write');
       expect(stalling.origin.count('/stall/a')).toBe(1);
 
       const killedAt = Date.now();
       process.kill(victim, 'SIGKILL');
       expect(await own.done).toBe('broken');
       expect(own.bytes().length).toBeLessThan(BODY.length);
-      // Its lock went with it: the waiting worker asks the origin itself.
-      await waitFor(() => stalling.origin.count('/stall/a') === 2, 'the waiting worker to fetch');
+      expect(await follower.done).toBe('broken');
+      expect(follower.bytes().length).toBeLessThan(BODY.length);
 
-      // The service keeps answering meanwhile (two's connection carries the waiting request: a new one).
-      expect((await fresh('/ok')).headers['x-cache']).toBe('HIT');
+      // The other worker keeps serving meanwhile (a fresh connection may land on either: only two is certain).
+      expect((await two.get('/ok')).headers['x-cache']).toBe('HIT');
       // Forked again within a second (listening takes the new process's start-up on top).
       let replacement: number | undefined;
       await waitFor(async () => {
@@ -134,18 +146,12 @@ describe('--workers 2: a worker killed with SIGKILL', () => {
       expect(isAlive(victim)).toBe(false);
 
       // Nothing it was writing became visible, and its temp files are gone.
-      expect((await listWorkers(`http://127.0.0.1:${two.port}`)).length).toBe(2);
+      expect((await two.get('/stall/a', { 'cache-control': 'only-if-cached' })).status).toBe(504);
       const tmp = createLayout(dir.dir).tmpDir;
       await waitFor(
         async () => !(await readdir(tmp)).some((name) => name.startsWith(`${victim}-`)),
         'its temp files to go',
       );
-      expect((await fresh('/stall/a', { 'cache-control': 'only-if-cached' })).status).toBe(504);
-
-      // The waiting worker's own fetch completes its client's body.
-      stalling.releaseAll();
-      expect(await waiter.done).toBe('complete');
-      expect(waiter.bytes().equals(BODY)).toBe(true);
 
       await waitFor(
         async () => (await listWorkers(`http://127.0.0.1:${two.port}`)).every((w) => w.listening),
@@ -159,18 +165,39 @@ describe('--workers 2: a worker killed with SIGKILL', () => {
     }
   });
 
+  test('killed before its origin answered: a miss of the other worker waiting on its fetch asks the origin itself', async () => {
+    // The first test's victim is gone with its connection: one to each worker as they are now.
+    one.close();
+    two.close();
+    [one, two] = (await connectToEachWorker(cli.url)) as [WorkerConnection, WorkerConnection];
+    try {
+      const victim = one.pid;
+      const own = stream(one, '/hold/a');
+      await waitFor(() => stalling.origin.count('/hold/a') === 1, 'the victim to ask the origin');
+      // Nothing is being written yet, so the other worker's miss waits on the victim's lock.
+      const waiter = stream(two, '/hold/a');
+      await waitFor(async () => (await collapseState(cli.url)).waiting > 0, 'the other worker to wait');
+      process.kill(victim, 'SIGKILL');
+      expect(await own.done).toBe('broken');
+      // Its lock went with it: the waiting worker fetches, and its client gets the whole body.
+      await waitFor(() => stalling.origin.count('/hold/a') === 2, 'the waiting worker to fetch');
+      stalling.releaseAll();
+      expect(await waiter.done).toBe('complete');
+      expect(waiter.bytes().equals(BODY)).toBe(true);
+      await untilReplaced(cli, victim);
+      one.close();
+      two.close();
+      [one, two] = (await connectToEachWorker(cli.url)) as [WorkerConnection, WorkerConnection];
+    } finally {
+      stalling.releaseAll();
+    }
+  });
+
   test('a worker stopped with SIGTERM drains and is replaced too', async () => {
     const victim = two.pid;
     process.kill(victim, 'SIGTERM');
     await waitFor(() => !isAlive(victim), 'the worker to exit');
-    await waitFor(
-      async () => {
-        const workers = await listWorkers(cli.url);
-        return workers.length === 2 && workers.every((w) => w.listening && w.pid !== victim);
-      },
-      'a replacement worker',
-      30_000,
-    );
+    await untilReplaced(cli, victim);
   });
 });
 

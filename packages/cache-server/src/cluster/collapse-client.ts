@@ -1,7 +1,6 @@
 import { open, type FileHandle } from 'node:fs/promises';
-import type { Readable } from 'node:stream';
 import type { EntryMeta } from '@simple-cache/common';
-import type { CrossNodeCollapse, CrossNodeLock } from '../proxy/context.js';
+import type { CrossNodeCollapse, CrossNodeLock, FollowedWrite } from '../proxy/context.js';
 import type { Bus } from './bus.js';
 import { OP, type FollowAnswer, type WriteEnd, type WriteProgressEvent } from './protocol.js';
 import { TailReader } from './tail-reader.js';
@@ -11,34 +10,12 @@ const MAX_EARLY = 64;
 /** Follows at most this many times in a row a write that was gone before its file could be opened. */
 const MAX_FOLLOW_ATTEMPTS = 3;
 
-/** Another worker's write of a key, followed while it is written (WorkerCollapse.follow). */
-export interface FollowedWrite {
-  /** The entry as it will be stored (its body id and checksum come with the commit). */
-  entry: Omit<EntryMeta, 'bodyId' | 'checksum'>;
-  /** The body as it is written; it fails when the write does, so it never looks complete when it is not. */
-  body: Readable;
-  /** The committed entry, or undefined when the write failed or was not committed. */
-  committed: Promise<EntryMeta | undefined>;
-}
-
-/** The Redis locks' contract, plus following the lock holder's write (the workers of one machine share its files). */
-export interface WorkerCollapse extends CrossNodeCollapse {
-  /**
-   * Until the lock holder is writing the key's body, which the caller then streams as it is
-   * written instead of waiting for the commit; or the lock is gone, or `timeoutMs` passes.
-   */
-  follow(
-    key: string,
-    options: { timeoutMs: number },
-  ): Promise<{ outcome: 'write'; write: FollowedWrite } | { outcome: 'released' } | { outcome: 'timeout' }>;
-}
-
 /**
  * Collapsing across workers, a worker's side (the primary's is collapse-host.ts): the same
  * CrossNodeCollapse contract as the Redis locks, plus `follow`, which streams the lock holder's
  * write to this worker's clients as it lands instead of waiting for the commit.
  */
-export function createCollapseClient(bus: Bus): WorkerCollapse {
+export function createCollapseClient(bus: Bus): CrossNodeCollapse {
   const followed = new Map<string, Following>();
   /**
    * Node emits each IPC message on its own process.nextTick, and all of them before the promise
@@ -68,7 +45,7 @@ export function createCollapseClient(bus: Bus): WorkerCollapse {
     return { release: () => bus.request<boolean>(OP.release, { key, token }).catch(() => false) };
   }
 
-  const collapse: WorkerCollapse = {
+  const collapse: CrossNodeCollapse = {
     acquire,
 
     async waitForEntry(key, check, { timeoutMs }) {

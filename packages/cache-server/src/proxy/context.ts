@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Readable } from 'node:stream';
 import type { BaseLogger } from 'pino';
-import type { CacheServerConfig } from '@simple-cache/common';
+import type { CacheServerConfig, EntryMeta } from '@simple-cache/common';
 import type { OriginClient } from '../origin/origin-client.js';
 import type { PolicyOptions, RequestView } from '../policy/index.js';
 import type { ActiveConfig } from '../live-config.js';
@@ -50,6 +51,26 @@ export interface CrossNodeCollapse {
     check: () => Promise<T | undefined>,
     options: { timeoutMs: number },
   ): Promise<{ outcome: 'found'; value: T } | { outcome: 'released' } | { outcome: 'timeout' }>;
+  /**
+   * Optional (the workers of one machine have it, cluster/collapse-client.ts; Redis nodes do not):
+   * until the lock holder is writing the key's body, which the caller then streams as it is
+   * written instead of waiting for the commit; or the lock is gone, or `timeoutMs` passes.
+   * Rejects when unavailable.
+   */
+  follow?(
+    key: string,
+    options: { timeoutMs: number },
+  ): Promise<{ outcome: 'write'; write: FollowedWrite } | { outcome: 'released' } | { outcome: 'timeout' }>;
+}
+
+/** Another node's write of a key, followed while it is written (CrossNodeCollapse.follow). */
+export interface FollowedWrite {
+  /** The entry as it will be stored (its body id and checksum come with the commit). */
+  entry: Omit<EntryMeta, 'bodyId' | 'checksum'>;
+  /** The body as it is written; it fails when the write does, so it never looks complete when it is not. */
+  body: Readable;
+  /** The committed entry, or undefined when the write failed or was not committed. */
+  committed: Promise<EntryMeta | undefined>;
 }
 
 /** One client request on its way through the proxy. */

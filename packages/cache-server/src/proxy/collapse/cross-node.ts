@@ -7,15 +7,26 @@
 // `--collapse-wait` passes, or the store fails, it fetches by itself. So at most one origin
 // fetch per key within the lock window, whatever the number of nodes.
 //
+// Workers of one machine (cluster/collapse-client.ts) can do better than wait: they *follow* the
+// lock holder's write as it lands (CrossNodeCollapse.follow), and this node's clients join that
+// followed write as they would join a fetch of their own (collapse/followed-fetch.ts).
+//
 // Revalidations and pass-through never come here: only a miss has no stored response to serve
 // meanwhile, and only its response is shared through the store.
 
 import { requestDirectives, selectVariant } from '../../policy/index.js';
-import type { CrossNodeCollapse, CrossNodeLock, Exchange, ProxyDeps, RouteContext } from '../context.js';
+import type { CrossNodeCollapse, CrossNodeLock, Exchange, FollowedWrite, ProxyDeps, RouteContext } from '../context.js';
+import { followedFetch } from './followed-fetch.js';
 import type { FetchOutcome, OriginFetch } from './origin-fetch.js';
 
-/** Fetch from the origin (holding the key's lock, or not), or look up again: a peer stored it. */
-export type Turn = { kind: 'fetch'; lock?: CrossNodeLock; claimed?: boolean } | { kind: 'found' };
+/**
+ * Fetch from the origin (holding the key's lock, or not), look up again (a peer stored it), or
+ * follow the peer's write as it lands (a worker of the same machine).
+ */
+export type Turn =
+  | { kind: 'fetch'; lock?: CrossNodeLock; claimed?: boolean }
+  | { kind: 'found' }
+  | { kind: 'follow'; write: FollowedWrite; adopted?: boolean };
 
 /** Per collapse (one per server): the turn being decided for each key, shared by this node's clients. */
 const decidingByCollapse = new WeakMap<CrossNodeCollapse, Map<string, Promise<Turn>>>();
@@ -30,6 +41,16 @@ export function holdLockUntilFetched(ctx: RouteContext, exchange: Exchange, turn
   if (turn.kind !== 'fetch' || !turn.lock || turn.claimed) return;
   turn.claimed = true;
   releaseAfter(ctx.deps, ctx.fetches.byKey.get(exchange.key), turn.lock);
+}
+
+/**
+ * A 'follow' turn: the first of this node's clients that waited on it registers the followed
+ * write as the key's fetch, so every one of them joins it (InFlightFetches.share) from its first byte.
+ */
+export function joinFollowedWrite(ctx: RouteContext, exchange: Exchange, turn: Turn): void {
+  if (turn.kind !== 'follow' || turn.adopted) return;
+  turn.adopted = true;
+  ctx.fetches.adopt(exchange.key, followedFetch(ctx.deps, exchange.key, turn.write));
 }
 
 /** This exchange's turn for its key: shared by this node's clients deciding at the same time. */
@@ -74,6 +95,13 @@ async function decideTurn(
   try {
     const lock = await collapse.acquire(key, waitMs);
     if (lock) return { kind: 'fetch', lock };
+    if (collapse.follow) {
+      const followed = await collapse.follow(key, { timeoutMs: waitMs });
+      if (followed.outcome === 'write') return { kind: 'follow', write: followed.write };
+      if (selectVariant(await deps.store.lookup(key), view.headers)) return { kind: 'found' };
+      log.debug({ key, outcome: followed.outcome }, 'another worker fetched without storing in time; fetching');
+      return { kind: 'fetch' };
+    }
     const waited = await collapse.waitForEntry(
       key,
       async () => selectVariant(await deps.store.lookup(key), view.headers),

@@ -58,8 +58,11 @@ export class InFlightFetches {
 
   /** Starts a fetch that others may join. */
   start(exchange: Exchange, options: FetchOptions): OriginFetch {
-    const { key } = exchange;
-    const fetch = this.startAlone(exchange, options);
+    return this.adopt(exchange.key, this.startAlone(exchange, options));
+  }
+
+  /** Lets this node's clients join `fetch` (one started here, or another node's write followed here). */
+  adopt(key: string, fetch: OriginFetch): OriginFetch {
     this.byKey.set(key, fetch);
     const release = () => {
       if (this.byKey.get(key) === fetch) this.byKey.delete(key);

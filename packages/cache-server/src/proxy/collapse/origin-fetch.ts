@@ -119,14 +119,17 @@ export function startOriginFetch(
     abandon(predicate) {
       removes = predicate;
     },
-    canShare(result, other) {
-      if (result.kind === 'too-large') return false;
-      if (result.kind === 'revalidated') return matchesVariant(result.entry, other.headers);
-      // An uncacheable response is one client's: others make their own request (hit-for-pass).
-      if (!result.entry) return false;
-      return matchesVariant(result.entry as EntryMeta, other.headers);
-    },
+    canShare: mayShare,
   };
+}
+
+/** May a client with `other`'s request headers share what a fetch brought? */
+export function mayShare(result: FetchOutcome, other: RequestView): boolean {
+  if (result.kind === 'too-large') return false;
+  if (result.kind === 'revalidated') return matchesVariant(result.entry, other.headers);
+  // An uncacheable response is one client's: others make their own request (hit-for-pass).
+  if (!result.entry) return false;
+  return matchesVariant(result.entry as EntryMeta, other.headers);
 }
 
 async function fetchOnce(

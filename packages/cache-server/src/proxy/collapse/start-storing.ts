@@ -9,7 +9,7 @@ import { FanOut, type Continuation } from './fan-out.js';
 import type { FetchedResponse, FetchTarget } from './origin-fetch.js';
 
 /** Bytes of a body kept for clients that join a fetch after it started flowing. */
-const REPLAY_LIMIT = 1024 * 1024;
+export const REPLAY_LIMIT = 1024 * 1024;
 
 /**
  * Sets the body of `response` flowing through a fan-out: into the store when `storability`
@@ -50,7 +50,7 @@ export function startStoring(
   return { entry, fanOut, stored, storeRefusal };
 }
 /** Where a detached client continues: the committed entry's body from its offset (fan-out.ts). */
-function continuationFromStore(
+export function continuationFromStore(
   deps: ProxyDeps,
   entry: Omit<EntryMeta, 'bodyId' | 'checksum'>,
   stored: () => Promise<EntryMeta | undefined>,

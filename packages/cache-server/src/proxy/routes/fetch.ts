@@ -3,7 +3,7 @@ import { X_CACHE } from '@simple-cache/common';
 import { ERRORS } from '../../errors.js';
 import { toCacheError } from '../../origin/origin-client.js';
 import { currentAge, mayServeStaleOnError } from '../../policy/index.js';
-import { holdLockUntilFetched, takeTurn } from '../collapse/cross-node.js';
+import { holdLockUntilFetched, joinFollowedWrite, takeTurn } from '../collapse/cross-node.js';
 import type { FetchedResponse, Revalidated } from '../collapse/origin-fetch.js';
 import { policyFor, type Exchange, type RouteContext } from '../context.js';
 import { noteOrigin } from '../outcome.js';
@@ -30,6 +30,8 @@ export async function fetchRoute(ctx: RouteContext, exchange: Exchange, route: F
   exchange.outcome.route = 'fetch';
   const turn = route.acrossNodes ? await takeTurn(ctx, exchange) : undefined;
   if (turn?.kind === 'found') return LOOK_AGAIN;
+  // Another worker is writing the key: its write stands in for this node's fetch.
+  if (turn) joinFollowedWrite(ctx, exchange, turn);
   const answering = fetchAndAnswer(ctx, exchange, route);
   // fetchAndAnswer registers its fetch at once: the key's lock goes when that fetch is done with.
   if (turn) holdLockUntilFetched(ctx, exchange, turn);
