@@ -4,6 +4,7 @@ import { HIT_BODIES } from '../lib/fixtures.js';
 import { formatInt, formatMs, formatRatio, renderTable } from '../lib/format.js';
 import type { Lab } from '../lib/lab.js';
 import type { Progress, ScenarioReport } from '../lib/report.js';
+import { readCpuMs } from '../lib/processes.js';
 import { countOriginRequests, primeCache, startCache, type Target } from '../lib/servers.js';
 import { runWrk, type WrkResult } from '../lib/wrk.js';
 
@@ -40,6 +41,8 @@ interface Cell {
   body: string;
   wrk: WrkResult;
   rounds: WrkResult[];
+  /** The cache's own CPU time (user + system) per answered request in each round, in µs. */
+  cpuUsPerRequest: number[];
   originRequests: number;
 }
 
@@ -81,6 +84,10 @@ export async function runRules(lab: Lab, progress: Progress): Promise<ScenarioRe
       ['rules', []],
     ]);
     const reached = new Map<Cell['variant'], number>();
+    const cpu = new Map<Cell['variant'], number[]>([
+      ['plain', []],
+      ['rules', []],
+    ]);
     for (const [, target] of targets) {
       if (warmupSec > 0) await runWrk(`${target.url}${body.path}`, { connections, durationSec: warmupSec });
     }
@@ -88,26 +95,47 @@ export async function runRules(lab: Lab, progress: Progress): Promise<ScenarioRe
       for (let i = 0; i < targets.length; i++) {
         const [variant, target] = targets[(i + round) % targets.length] as [Cell['variant'], Target];
         const before = await countOriginRequests(origin.url, body.path);
-        runs.get(variant)?.push(await runWrk(`${target.url}${body.path}`, { connections, durationSec }));
+        // CPU time per request is the figure a busy machine disturbs least: a neighbour steals
+        // throughput (wall time), but hardly the cycles the cache itself spends on one hit.
+        const cpuBefore = readCpuMs(target.pids());
+        const run = await runWrk(`${target.url}${body.path}`, { connections, durationSec });
+        const cpuAfter = readCpuMs(target.pids());
+        runs.get(variant)?.push(run);
+        if (cpuBefore !== undefined && cpuAfter !== undefined && run.requests > 0) {
+          cpu.get(variant)?.push(((cpuAfter - cpuBefore) * 1000) / run.requests);
+        }
         reached.set(variant, (reached.get(variant) ?? 0) + (await countOriginRequests(origin.url, body.path)) - before);
       }
     }
     for (const [variant] of targets) {
       const measured = runs.get(variant) ?? [];
       const wrk = median(measured);
-      cells.push({ variant, body: body.label, wrk, rounds: measured, originRequests: reached.get(variant) ?? 0 });
-      progress(`rules ${body.label.padEnd(8)} ${variant.padEnd(6)} ${formatInt(wrk.requestsPerSec)} req/s`);
+      const cpuUs = cpu.get(variant) ?? [];
+      cells.push({
+        variant,
+        body: body.label,
+        wrk,
+        rounds: measured,
+        cpuUsPerRequest: cpuUs,
+        originRequests: reached.get(variant) ?? 0,
+      });
+      progress(
+        `rules ${body.label.padEnd(8)} ${variant.padEnd(6)} ${formatInt(wrk.requestsPerSec)} req/s, ` +
+          `${formatUs(medianOf(cpuUs))} CPU per request`,
+      );
     }
   }
 
-  const find = (variant: string, body: string) => cells.find((c) => c.variant === variant && c.body === body)?.wrk;
+  const cell = (variant: string, body: string) => cells.find((c) => c.variant === variant && c.body === body);
+  const find = (variant: string, body: string) => cell(variant, body)?.wrk;
+  const cpuOf = (variant: string, body: string) => medianOf(cell(variant, body)?.cpuUsPerRequest ?? []);
   const label = { plain: 'simple-cache, no config', rules: 'simple-cache, 20 rules' };
-  const headers = ['server', ...HIT_BODIES.flatMap((body) => [`${body.label} req/s`, 'p99'])];
+  const headers = ['server', ...HIT_BODIES.flatMap((body) => [`${body.label} req/s`, 'p99', 'CPU/req'])];
   const rows = targets.map(([variant]) => [
     label[variant],
     ...HIT_BODIES.flatMap((body) => {
       const wrk = find(variant, body.label);
-      return [formatInt(wrk?.requestsPerSec), formatMs(wrk?.p99Ms)];
+      return [formatInt(wrk?.requestsPerSec), formatMs(wrk?.p99Ms), formatUs(cpuOf(variant, body.label))];
     }),
   ]);
   rows.push([
@@ -115,7 +143,11 @@ export async function runRules(lab: Lab, progress: Progress): Promise<ScenarioRe
     ...HIT_BODIES.flatMap((body) => {
       const mine = find('rules', body.label);
       const theirs = find('plain', body.label);
-      return [formatRatio(mine?.requestsPerSec, theirs?.requestsPerSec), formatRatio(mine?.p99Ms, theirs?.p99Ms)];
+      return [
+        formatRatio(mine?.requestsPerSec, theirs?.requestsPerSec),
+        formatRatio(mine?.p99Ms, theirs?.p99Ms),
+        formatRatio(cpuOf('rules', body.label), cpuOf('plain', body.label)),
+      ];
     }),
   ]);
   const spread = cells.map((cell) => {
@@ -125,8 +157,14 @@ export async function runRules(lab: Lab, progress: Progress): Promise<ScenarioRe
   const notes = [
     `wrk -t1 -c${connections} -d${durationSec}s, ${rounds} rounds per cache taken in turns after a ${warmupSec}s warm-up, ` +
       'median round shown; bodies already stored. Several of the 20 rules match every hit path (key rewrite, grace, ' +
-      'default-ttl, stale-if-error). The rounds show the noise a ratio has to be read against:',
+      "default-ttl, stale-if-error). CPU/req is the cache process's own CPU time (user + system, from /proc) per " +
+      'answered request, median over the rounds: on a busy machine it is the steadier figure, since neighbours take ' +
+      'wall time from a run but hardly change what one hit costs. The rounds show the noise a ratio has to be read against:',
     ...spread,
+    ...cells.map(
+      (c) =>
+        `${label[c.variant]}, ${c.body}: CPU per request ${c.cpuUsPerRequest.map((us) => formatUs(us)).join(' / ')}`,
+    ),
   ];
   for (const cell of cells) {
     if (cell.wrk.errors > 0) notes.push(`${label[cell.variant]}, ${cell.body}: ${formatInt(cell.wrk.errors)} errors.`);
@@ -140,6 +178,16 @@ export async function runRules(lab: Lab, progress: Progress): Promise<ScenarioRe
     notes,
     data: { connections, durationSec, warmupSec, rounds, rules: 20, cells },
   };
+}
+
+function medianOf(values: readonly number[]): number | undefined {
+  if (values.length === 0) return undefined;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
+}
+
+function formatUs(us: number | undefined): string {
+  return us === undefined ? 'n/a' : `${us.toFixed(1)} µs`;
 }
 
 function median(runs: readonly WrkResult[]): WrkResult {
