@@ -131,6 +131,42 @@ const CASES: Case[] = [
   // Stale responses while the origin fails (RFC 5861 §4), once the one-second lifetime ran out
   // (nginx counts whole seconds: two of them make sure).
   stored('stale-if-error', 'stale-if-error', (t) => ({ ...get(t), delayMs: 2_050 })),
+  // Revalidation (RFC 9111 §4.3): one-second lifetimes, then one wait for all of them, then what
+  // each stale response becomes: a 304 that extends it (its Cache-Control taken), a new
+  // representation, each variant validated with its own ETag, a HEAD on a stale response, and a
+  // client's own validator on a stale response.
+  {
+    id: 'revalidation',
+    steps: (b) => [
+      get(`${b}/revalidate/a`),
+      get(`${b}/changing/a`),
+      get(`${b}/revalidate-vary/a`, 'X-V: a'),
+      get(`${b}/revalidate-vary/a`, 'X-V: b'),
+      get(`${b}/revalidate/head`),
+      get(`${b}/revalidate/inm`),
+      { ...get(`${b}/revalidate/a`), delayMs: 2_050 },
+      get(`${b}/revalidate/a`),
+      get(`${b}/changing/a`),
+      get(`${b}/changing/a`),
+      get(`${b}/revalidate-vary/a`, 'X-V: a'),
+      get(`${b}/revalidate-vary/a`, 'X-V: b'),
+      get(`${b}/revalidate-vary/a`, 'X-V: a'),
+      head(`${b}/revalidate/head`),
+      get(`${b}/revalidate/head`),
+      get(`${b}/revalidate/inm`, 'If-None-Match: "r1"'),
+      get(`${b}/revalidate/inm`, 'If-None-Match: "r1"'),
+    ],
+  },
+  // RFC 9111 §4.4: an unsafe request that succeeds invalidates the stored response for its URL.
+  {
+    id: 'unsafe-invalidates',
+    steps: (b) =>
+      ['POST', 'PUT', 'DELETE', 'PATCH'].flatMap((method) => [
+        get(`${b}/cacheable/${method}`),
+        { requests: [wireRequest(method, `${b}/cacheable/${method}`, ['Host: x', 'Content-Length: 5'], 'hello')] },
+        get(`${b}/cacheable/${method}`),
+      ]),
+  },
 ];
 
 describeDifferential('nginx as an oracle: caching decisions', CASES, { originTimeout: 5_000 });

@@ -173,6 +173,24 @@ const ROUTES: Record<string, Handler> = {
     hits === 1
       ? send(res, 200, { 'cache-control': 'max-age=1, stale-if-error=600', etag: '"s1"' }, `sir ${req.url}`)
       : (res.socket as net.Socket).destroy(),
+  // Fresh for a second; validated, it says so with a 304 that gives it a minute (RFC 9111 §4.3.4:
+  // the stored response takes the 304's Cache-Control).
+  revalidate: (req, res) =>
+    req.headers['if-none-match'] === '"r1"'
+      ? (res.writeHead(304, { 'x-origin': '1', etag: '"r1"', 'cache-control': 'max-age=60' }), void res.end())
+      : send(res, 200, { 'cache-control': 'max-age=1', etag: '"r1"' }, `revalidate ${req.url}`),
+  // Fresh for a second, and a new representation (new ETag, new body) at every request.
+  changing: (req, res, _body, hits) =>
+    send(res, 200, { 'cache-control': 'max-age=1', etag: `"c${hits}"` }, `changing ${hits} ${req.url}`),
+  // One variant per X-V value, each with its own validator, fresh for a second.
+  'revalidate-vary': (req, res) => {
+    const etag = `"x-${req.headers['x-v'] ?? 'none'}"`;
+    if (req.headers['if-none-match'] === etag) {
+      res.writeHead(304, { 'x-origin': '1', etag, vary: 'X-V', 'cache-control': 'max-age=60' });
+      return void res.end();
+    }
+    send(res, 200, { 'cache-control': 'max-age=1', etag, vary: 'X-V' }, `variant ${req.headers['x-v'] ?? '(none)'}`);
+  },
   // Origin faults, on the raw connection.
   'cl-long': (_req, res) => raw(res, `${CL_HEAD}Content-Length: 10\r\n\r\n${'0123456789'}${'x'.repeat(30)}`, 'hold'),
   'cl-short': (_req, res) => raw(res, `${CL_HEAD}Content-Length: 40\r\n\r\n0123456789`),
