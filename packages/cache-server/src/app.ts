@@ -17,8 +17,7 @@ import type { ProxyDeps } from './proxy/context.js';
 import { createFastHit, type FastHit } from './proxy/fast-hit.js';
 import { createProxy, type Proxy } from './proxy/proxy.js';
 import { headRulesFrom } from './proxy/respond/heads.js';
-import { MemoryTier } from './store/memory-tier.js';
-import type { Store } from './store/store.js';
+import { hasHotReads, type Store } from './store/store.js';
 
 export interface CacheServer {
   app: FastifyInstance;
@@ -141,7 +140,7 @@ export async function buildCacheServer(
     abandonFetches: (selects) => proxy.abandon(selects),
   };
 
-  const fastHit = store instanceof MemoryTier ? createFastHit(proxyDeps, store) : undefined;
+  const fastHit = hasHotReads(store) ? createFastHit(proxyDeps, store) : undefined;
   const app = Fastify({
     serverFactory: (fastify) => {
       fastifyHandler = fastify;

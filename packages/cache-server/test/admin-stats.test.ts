@@ -1,10 +1,27 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { beforeAll, describe, expect, test } from '@jest/globals';
 import type { EntryMeta } from '@simple-cache/common';
 import { listEntries, summarizeEntry, type EntrySummary } from '../src/admin/entry-listing.js';
 import { readStoreStats } from '../src/admin/store-stats.js';
 import { createTelemetry } from '../src/admin/telemetry.js';
 import { TrafficHistory, type TrafficSeries } from '../src/admin/traffic-history.js';
-import type { Store } from '../src/store/store.js';
+import { DiskStore } from '../src/store/disk-store.js';
+import { MemoryTier } from '../src/store/memory-tier.js';
+import {
+  countsErrors,
+  errorCountsOf,
+  hasBodyEvents,
+  hasHotReads,
+  hasSyncLookup,
+  hasTierStats,
+  healthOf,
+  reportsHealth,
+  type MemoryTierStats,
+  type Store,
+  type StoreStats,
+} from '../src/store/store.js';
 import { admin, metricValue, PREFIX } from './helpers/admin.js';
 import { useOriginAndCache } from './helpers/cache.js';
 import { request, waitFor } from './helpers/http.js';
@@ -41,53 +58,72 @@ describe('TrafficHistory: one bucket per second, the last N seconds', () => {
   });
 });
 
-describe('readStoreStats: Store.stats() read defensively', () => {
-  const fake = (stats: Record<string, unknown>) => ({ stats: () => stats }) as unknown as Store;
+describe('readStoreStats: the core figures, and the hot tier only through the TierStats capability', () => {
+  const CORE = { entries: 2, size: 10, maxSize: 100, evictions: 1 };
+  const TIER = { entries: 1, size: 4, maxSize: 64, hits: 7, misses: 2 };
+  const storeWith = (stats: StoreStats, tier?: () => MemoryTierStats) =>
+    ({ stats: () => stats, ...(tier ? { memoryStats: tier } : {}) }) as unknown as Store;
 
-  test.each<[string, Record<string, unknown>, ReturnType<typeof readStoreStats>['hotTier']]>([
-    ['the disk store: no tier', { entries: 2, size: 10, maxSize: 100, evictions: 1 }, undefined],
-    [
-      'a nested memory object',
-      { entries: 2, size: 10, maxSize: 100, evictions: 0, memory: { size: 5, entries: 1 } },
-      { size: 5, entries: 1 },
-    ],
-    [
-      'a nested hotTier object',
-      { entries: 2, size: 10, maxSize: 100, evictions: 0, hotTier: { size: 5, maxSize: 64 } },
-      { size: 5, maxSize: 64 },
-    ],
-    [
-      'flat memory fields',
-      { entries: 2, size: 10, maxSize: 100, evictions: 0, memorySize: 3, memoryEntries: 2, memoryMaxSize: 9 },
-      { size: 3, entries: 2, maxSize: 9 },
-    ],
-    ['flat hot fields', { entries: 2, size: 10, maxSize: 100, evictions: 0, hotSize: 4 }, { size: 4 }],
-  ])('%s', (_shape, stats, hotTier) => {
-    const report = readStoreStats(fake(stats));
-    expect(report).toMatchObject({ entries: 2, size: 10, maxSize: 100 });
-    expect(report.hotTier).toEqual(hotTier);
+  test('a store without a tier reports none, whatever its stats() returns', () => {
+    const withNested = { ...CORE, memory: TIER, hotSize: 4 } as unknown as StoreStats;
+    expect(readStoreStats(storeWith(withNested)).hotTier).toBeUndefined();
+    expect(readStoreStats(storeWith(CORE))).toEqual({ ...CORE, other: {} });
   });
 
-  test('the memory tier’s own memoryStats() wins', () => {
-    const store = {
-      stats: () => ({ entries: 2, size: 10, maxSize: 100, evictions: 0 }),
-      memoryStats: () => ({ entries: 1, size: 4, maxSize: 64, hits: 7, misses: 2 }),
-    } as unknown as Store;
-    expect(readStoreStats(store).hotTier).toEqual({ entries: 1, size: 4, maxSize: 64, hits: 7, misses: 2 });
+  test('the tier’s memoryStats() is the hot tier', () => {
+    expect(readStoreStats(storeWith(CORE, () => TIER))).toEqual({ ...CORE, hotTier: TIER, other: {} });
   });
 
-  test('other numbers pass through by name; junk becomes 0', () => {
-    const report = readStoreStats(
-      fake({ entries: 'x', size: Number.NaN, maxSize: 1, evictions: 0, scanned: 7, label: 'disk' }),
-    );
-    expect(report).toEqual({ entries: 0, size: 0, maxSize: 1, evictions: 0, other: { scanned: 7 } });
+  test('the store’s other figures pass through by name (the disk store’s bodySize)', () => {
+    expect(readStoreStats(storeWith({ ...CORE, bodySize: 8 })).other).toEqual({ bodySize: 8 });
   });
 
-  test('the hot tier appears in the metrics once the store reports one', async () => {
-    const stats: Record<string, unknown> = { entries: 1, size: 10, maxSize: 100, evictions: 0 };
-    const telemetry = createTelemetry({ store: fake(stats) });
-    expect(await telemetry.metrics()).not.toContain('simple_cache_hot_tier');
-    stats.memory = { size: 6, entries: 1, maxSize: 64, hits: 3, misses: 1 };
+  test('a real memory tier over a real disk store: the capability guards see what they are', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'sc-capabilities-'));
+    const disk = await DiskStore.open({ dir, maxSize: 1024 * 1024 });
+    const tier = new MemoryTier(disk, { maxSize: 1024, maxObjectSize: 512 });
+    try {
+      expect([hasHotReads(disk), hasSyncLookup(disk), hasBodyEvents(disk), hasTierStats(disk)]).toEqual([
+        false,
+        true,
+        true,
+        false,
+      ]);
+      expect([hasHotReads(tier), hasTierStats(tier), reportsHealth(tier), countsErrors(tier)]).toEqual([
+        true,
+        true,
+        true,
+        true,
+      ]);
+      expect(countsErrors(disk)).toBe(false);
+      expect(errorCountsOf(disk)).toEqual({});
+      expect(healthOf(disk)).toEqual({ state: 'ok' });
+      expect(readStoreStats(tier).hotTier).toEqual({ entries: 0, size: 0, maxSize: 1024, hits: 0, misses: 0 });
+      expect(readStoreStats(disk).hotTier).toBeUndefined();
+    } finally {
+      await tier.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('a memory tier is ready when the store behind it is (readiness waits for the disk scan)', async () => {
+    let finishScan: () => void = () => {};
+    const scanning = new Promise<void>((resolve) => (finishScan = resolve));
+    const inner = { onBodyRemoved: () => () => {}, ready: () => scanning, close: async () => {} };
+    const tier = new MemoryTier(inner as unknown as DiskStore, { maxSize: 1024, maxObjectSize: 512 });
+    let ready = false;
+    void tier.ready().then(() => (ready = true));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(ready).toBe(false);
+    finishScan();
+    await tier.ready();
+    expect(ready).toBe(true);
+  });
+
+  test('the hot tier appears in the metrics when the store has one', async () => {
+    const plain = createTelemetry({ store: storeWith(CORE) });
+    expect(await plain.metrics()).not.toContain('simple_cache_hot_tier');
+    const telemetry = createTelemetry({ store: storeWith(CORE, () => ({ ...TIER, size: 6, hits: 3, misses: 1 })) });
     const text = await telemetry.metrics();
     expect(metricValue(text, 'simple_cache_hot_tier_hits_total')).toBe(3);
     expect(metricValue(text, 'simple_cache_hot_tier_misses_total')).toBe(1);

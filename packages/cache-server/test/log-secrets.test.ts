@@ -16,6 +16,7 @@ import { rawExchange } from './helpers/raw.js';
 import { rawReply, startRawOrigin, type RawOrigin } from './helpers/raw-origin.js';
 import { request, waitFor } from './helpers/http.js';
 import { createTestFs } from './store/test-fs.js';
+import { healthOf } from '../src/store/store.js';
 
 const secret = (what: string) => `SECRET-${what}-${randomBytes(6).toString('hex')}`;
 const SECRETS = {
@@ -148,7 +149,7 @@ describe('secrets never reach the log; error lines stay compact', () => {
     testFs.fail('ENOSPC');
     const reply = await request(cache.url, '/stored', { headers: CREDENTIALS });
     expect(reply.status).toBe(200);
-    await waitFor(() => cache.store.health?.().state === 'degraded', 'degraded mode');
+    await waitFor(() => healthOf(cache.store).state === 'degraded', 'degraded mode');
   });
 
   test('no secret anywhere in the log, and no line longer than 1 KiB', () => {

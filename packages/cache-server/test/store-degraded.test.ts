@@ -10,6 +10,7 @@ import type { StoreOverrides } from '../src/compose-store.js';
 import { createTestFs } from './store/test-fs.js';
 import { request, waitFor } from './helpers/http.js';
 import { startTestOrigin, type TestOrigin } from './helpers/test-origin.js';
+import { healthOf } from '../src/store/store.js';
 
 /** 100 KiB per path, the same bytes every time: what the cache must relay whether it can store or not. */
 function bodyOf(urlPath: string): Buffer {
@@ -122,7 +123,7 @@ describe('a full disk: the cache passes responses through, says so once, and rec
     expect(seenWhileFull.every((xCache) => xCache === 'MISS')).toBe(true);
     // What was stored before is still served.
     expect(await get('/before')).toBe('HIT');
-    expect(cache.store.health?.()).toMatchObject({ state: 'degraded', code: 'ENOSPC' });
+    expect(healthOf(cache.store)).toMatchObject({ state: 'degraded', code: 'ENOSPC' });
     const errors = lines.filter((line) => line.level >= 50);
     expect(errors).toEqual([expect.objectContaining({ msg: expect.stringContaining('cannot be written (ENOSPC)') })]);
 
@@ -133,7 +134,7 @@ describe('a full disk: the cache passes responses through, says so once, and rec
       await get(`/after/${n}`);
       return (await get(`/after/${n}`)) === 'HIT';
     }, 'an entry to be stored again');
-    expect(cache.store.health?.()).toEqual({ state: 'ok' });
+    expect(healthOf(cache.store)).toEqual({ state: 'ok' });
     expect(lines.some((line) => line.msg === 'the cache directory is writable again; storing resumed')).toBe(true);
     expect(lines.filter((line) => line.level >= 50)).toHaveLength(1);
   });

@@ -1,6 +1,7 @@
 import fp from 'fastify-plugin';
 import { toCacheError } from '../origin/origin-client.js';
 import type { AdminDeps } from './admin-deps.js';
+import { hasStartupWork, healthOf } from '../store/store.js';
 
 /** How long one origin check is trusted: a busy load balancer polling /ready costs the origin at most 1 request/s. */
 const ORIGIN_CHECK_TTL_MS = 1000;
@@ -34,7 +35,7 @@ export const adminHealth = fp<AdminDeps>(
 
     app.get(`${prefix}/ready`, { config: { admin: true } }, async (_request, reply) => {
       const origin = await checkOrigin();
-      const store = { loaded: storeLoaded(), health: deps.store.health?.() ?? { state: 'ok' as const } };
+      const store = { loaded: storeLoaded(), health: healthOf(deps.store) };
       const storeReady = store.loaded && (!deps.config.readyNeedsStore || store.health.state === 'ok');
       const ready = storeReady && origin.reachable;
       return reply.code(ready ? 200 : 503).send({ ready, store, origin });
@@ -45,10 +46,9 @@ export const adminHealth = fp<AdminDeps>(
 
 /** True once the store's start-up work is done (a store without `ready()` is ready at once). */
 function trackStoreLoaded(store: AdminDeps['store']): () => boolean {
-  const ready = (store as { ready?: () => Promise<unknown> }).ready;
-  if (typeof ready !== 'function') return () => true;
+  if (!hasStartupWork(store)) return () => true;
   let loaded = false;
-  ready.call(store).then(
+  store.ready().then(
     () => (loaded = true),
     () => (loaded = false),
   );

@@ -5,6 +5,7 @@ import { ADMIN_ERRORS, sendAdminError } from './admin-errors.js';
 import { ENTRY_SORTS, listEntries, summarizeEntry, type EntrySort } from './entry-listing.js';
 import { readStoreStats } from './store-stats.js';
 import { resolveTarget } from './target.js';
+import { errorCountsOf, healthOf } from '../store/store.js';
 
 const MAX_PAGE = 1000;
 
@@ -47,8 +48,8 @@ export const adminStats = fp<AdminDeps>(
         store: {
           ...store,
           fill: store.maxSize > 0 ? store.size / store.maxSize : null,
-          health: deps.store.health?.() ?? { state: 'ok' },
-          errors: deps.store.errorCounts?.() ?? {},
+          health: healthOf(deps.store),
+          errors: errorCountsOf(deps.store),
         },
         auth: { tokenRequired: deps.config.adminToken !== '' },
         history: deps.telemetry.history.series(intParam(queryParam(request.query, 'history'), 300, 1, 600)),

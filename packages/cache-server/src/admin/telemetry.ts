@@ -10,7 +10,7 @@ import {
 import { X_CACHE } from '@simple-cache/common';
 import { toCacheError, type OriginClient } from '../origin/origin-client.js';
 import type { Outcome, OutcomeObserver } from '../proxy/outcome.js';
-import type { Store } from '../store/store.js';
+import { errorCountsOf, hasTierStats, healthOf, type Store } from '../store/store.js';
 import { readStoreStats } from './store-stats.js';
 import { TrafficHistory } from './traffic-history.js';
 
@@ -299,7 +299,7 @@ export function registerStoreMetrics(registry: Registry, store: Store): void {
     help: 'Whether the store works (1), or is degraded (0: the disk refuses writes, Redis or some cluster masters do not answer).',
     registers,
     collect() {
-      this.set(store.health?.().state === 'degraded' ? 0 : 1);
+      this.set(healthOf(store).state === 'degraded' ? 0 : 1);
     },
   });
   const errorsCounted: Record<string, number> = {};
@@ -309,7 +309,7 @@ export function registerStoreMetrics(registry: Registry, store: Store): void {
     labelNames: ['kind'],
     registers,
     collect() {
-      for (const [kind, value] of Object.entries(store.errorCounts?.() ?? {})) {
+      for (const [kind, value] of Object.entries(errorCountsOf(store))) {
         const before = errorsCounted[kind] ?? 0;
         if (value > before) this.inc({ kind }, value - before);
         errorsCounted[kind] = Math.max(before, value);
@@ -330,15 +330,15 @@ export function registerStoreMetrics(registry: Registry, store: Store): void {
 }
 
 function registerHotTier(registry: Registry, store: Store): void {
-  if (registry.getSingleMetric('simple_cache_hot_tier_size_bytes') || !readStoreStats(store).hotTier) return;
-  const read = () => readStoreStats(store).hotTier ?? {};
+  if (registry.getSingleMetric('simple_cache_hot_tier_size_bytes') || !hasTierStats(store)) return;
+  const read = () => store.memoryStats();
   const registers = [registry];
   new Gauge({
     name: 'simple_cache_hot_tier_size_bytes',
     help: 'Body bytes held in the memory tier.',
     registers,
     collect() {
-      this.set(read().size ?? 0);
+      this.set(read().size);
     },
   });
   new Gauge({
@@ -346,7 +346,7 @@ function registerHotTier(registry: Registry, store: Store): void {
     help: 'Entries held in the memory tier.',
     registers,
     collect() {
-      this.set(read().entries ?? 0);
+      this.set(read().entries);
     },
   });
   new Gauge({
@@ -354,7 +354,7 @@ function registerHotTier(registry: Registry, store: Store): void {
     help: 'Most body bytes the memory tier keeps.',
     registers,
     collect() {
-      this.set(read().maxSize ?? 0);
+      this.set(read().maxSize);
     },
   });
   for (const [field, help] of [
@@ -367,7 +367,7 @@ function registerHotTier(registry: Registry, store: Store): void {
       help,
       registers,
       collect() {
-        const value = read()[field] ?? 0;
+        const value = read()[field];
         if (value > counted) this.inc(value - counted);
         counted = Math.max(counted, value);
       },

@@ -8,8 +8,20 @@ import { ADMIN_HOST, ADMIN_PORT_PREFIX, buildAdminServer } from '../admin/admin-
 import type { PurgeSelection } from '../admin/purge-entries.js';
 import { createOriginClient } from '../origin/origin-client.js';
 import { policyOptionsFrom } from '../config.js';
-import type { MemoryTierStats } from '../store/memory-tier.js';
-import type { ByteRange, EntryWriter, Store, StoreHealth, StoreStats } from '../store/store.js';
+import {
+  errorCountsOf,
+  hasStartupWork,
+  healthOf,
+  type ByteRange,
+  type CountsErrors,
+  type EntryWriter,
+  type MemoryTierStats,
+  type ReportsHealth,
+  type Store,
+  type StoreHealth,
+  type StoreStats,
+  type TierStats,
+} from '../store/store.js';
 import type { ClusterTelemetry, WorkerInfo } from './cluster-telemetry.js';
 import { WORKER_HEADER } from './admin-forward.js';
 import type { AdminAnswer, AdminRequest } from './protocol.js';
@@ -119,7 +131,7 @@ export async function createAdminHost(options: AdminHostOptions): Promise<AdminH
 function withMemoryStats(
   store: Store,
   memoryStats: () => MemoryTierStats | undefined,
-): Store & { memoryStats(): MemoryTierStats } {
+): Store & TierStats & ReportsHealth & CountsErrors {
   return {
     lookup: (key: string) => store.lookup(key),
     openBody: (entry: EntryMeta, range?: ByteRange): Promise<Readable> => store.openBody(entry, range),
@@ -130,10 +142,9 @@ function withMemoryStats(
     entries: () => store.entries(),
     stats: (): StoreStats => store.stats(),
     close: () => store.close(),
-    health: (): StoreHealth => store.health?.() ?? { state: 'ok' },
-    ...('ready' in store && typeof store.ready === 'function'
-      ? { ready: () => (store as { ready(): Promise<void> }).ready() }
-      : {}),
+    health: (): StoreHealth => healthOf(store),
+    errorCounts: () => errorCountsOf(store),
+    ...(hasStartupWork(store) ? { ready: () => store.ready() } : {}),
     memoryStats: () => memoryStats() ?? { entries: 0, size: 0, maxSize: 0, hits: 0, misses: 0 },
   };
 }

@@ -11,17 +11,14 @@ import {
   type UseFacts,
 } from '../policy/index.js';
 import { lifetimeRule, type RequestRules } from '../rules/index.js';
+import type { HotReads, Store } from '../store/store.js';
 import type { ProxyDeps } from './context.js';
 import type { Outcome } from './outcome.js';
 import { flatHeaders, storedHead, type Head } from './respond/heads.js';
 import { WHOLE } from './respond/range-serving.js';
 
-/** The slice of the memory tier a fast hit needs: synchronous, no I/O. */
-export interface HotStore {
-  peekSync(key: string): readonly Readonly<EntryMeta>[] | undefined;
-  getBody(entry: EntryMeta): Buffer | undefined;
-  markUsed(entry: EntryMeta): void;
-}
+/** A store with hot reads (the memory tier): a fast hit is synchronous, no I/O. */
+export type HotStore = Pick<Store, 'markUsed'> & Pick<HotReads, 'peekSync' | 'getBody'>;
 
 /**
  * Request fields that make policy more than "is it fresh": conditionals, ranges, request

@@ -13,6 +13,7 @@ import { passRoute } from './routes/pass.js';
 import { refuseRoute } from './routes/refuse.js';
 import { revalidateHeadRoute } from './routes/revalidate-head.js';
 import { serveRoute } from './routes/serve.js';
+import { healthOf } from '../store/store.js';
 
 export interface Proxy {
   /** Handles one client request end to end; never throws. */
@@ -102,7 +103,7 @@ export function createProxy(deps: ProxyDeps): Proxy {
     const { key } = exchange;
     return deps.store.lookup(key).catch((error: unknown) => {
       // A store that is away (Redis down) has logged it once; one line per request would flood.
-      const level = deps.store.health?.().state === 'degraded' ? 'debug' : 'warn';
+      const level = healthOf(deps.store).state === 'degraded' ? 'debug' : 'warn';
       exchange.log[level]({ err: error, key }, 'store lookup failed; treating as a miss');
       return [] as EntryMeta[];
     });

@@ -12,7 +12,17 @@ import { unlinkQuietly } from './fs-utils.js';
 import { createBodyId, createLayout, isBodyId, OLDER_FORMAT_DIRS, tmpPath, type Layout } from './layout.js';
 import { scanStore, sweepOtherFormats, type ScanTarget } from './scan.js';
 import { SpaceKeeper } from './space-keeper.js';
-import type { ByteRange, EntryWriter, Store, StoreHealth, StoreStats } from './store.js';
+import type {
+  BodyEvents,
+  ByteRange,
+  EntryWriter,
+  ReportsHealth,
+  StartupWork,
+  Store,
+  StoreHealth,
+  StoreStats,
+  SyncLookup,
+} from './store.js';
 import { StoreError } from './store-errors.js';
 import { nodeFs, type StoreFs } from './store-fs.js';
 
@@ -66,7 +76,7 @@ const MAX_RETRY_DELAY = 30_000;
  * file, and for every touched variant at close(); after a crash it survives approximately.
  * One process per directory: two stores sharing one would delete each other's work in progress.
  */
-export class DiskStore implements Store {
+export class DiskStore implements Store, SyncLookup, BodyEvents, ReportsHealth, StartupWork {
   private readonly table: EntryTable;
   private readonly writers = new Set<DiskEntryWriter>();
   private readonly notedFailures = new WeakSet<object>();

@@ -4,7 +4,27 @@ import { LRUCache } from 'lru-cache';
 import { readableOf, resolveRange } from './body-range.js';
 import { HeldEntries } from './held-entries.js';
 import { MemoryTeeWriter } from './memory-tee-writer.js';
-import type { ByteRange, EntryWriter, Store, StoreHealth, StoreStats } from './store.js';
+import {
+  errorCountsOf,
+  hasStartupWork,
+  hasSyncLookup,
+  healthOf,
+  type BodyEvents,
+  type CountsErrors,
+  type ByteRange,
+  type EntryWriter,
+  type HotReads,
+  type MemoryTierStats,
+  type ReportsHealth,
+  type StartupWork,
+  type Store,
+  type StoreHealth,
+  type StoreStats,
+  type TierStats,
+} from './store.js';
+
+/** Where it was declared before the store's capabilities were (cluster/ imports it from here). */
+export type { MemoryTierStats } from './store.js';
 
 export interface MemoryTierOptions {
   /** Byte budget for the bodies held in memory. */
@@ -13,19 +33,8 @@ export interface MemoryTierOptions {
   maxObjectSize: number;
 }
 
-export interface MemoryTierStats {
-  /** Bodies held in memory. */
-  entries: number;
-  /** Bytes they take. */
-  size: number;
-  maxSize: number;
-  /** openBody answered from memory / had to read the inner store (small bodies only). */
-  hits: number;
-  misses: number;
-}
-
 /** What the tier needs from the store it wraps: the hook that tells it a body is gone. */
-export type InnerStore = Store & Required<Pick<Store, 'onBodyRemoved'>>;
+export type InnerStore = Store & BodyEvents;
 
 /**
  * A Store in front of another one (the disk store) that keeps small bodies in memory, least
@@ -39,7 +48,7 @@ export type InnerStore = Store & Required<Pick<Store, 'onBodyRemoved'>>;
  * body gets here when it is committed (copied while it is written, if small enough) or on its
  * first read.
  */
-export class MemoryTier implements Store {
+export class MemoryTier implements Store, HotReads, BodyEvents, TierStats, ReportsHealth, CountsErrors, StartupWork {
   private readonly bodies: LRUCache<string, Buffer>;
   private readonly loading = new Map<string, Promise<Buffer>>();
   /** The metadata of what `bodies` holds: lookups while the inner store is away, purges by key. */
@@ -87,11 +96,11 @@ export class MemoryTier implements Store {
   }
 
   lookupSync(key: string): EntryMeta[] | undefined {
-    return this.inner.lookupSync?.(key);
+    return hasSyncLookup(this.inner) ? this.inner.lookupSync(key) : undefined;
   }
 
   peekSync(key: string): readonly Readonly<EntryMeta>[] | undefined {
-    return this.inner.peekSync?.(key) ?? this.inner.lookupSync?.(key);
+    return hasSyncLookup(this.inner) ? this.inner.peekSync(key) : undefined;
   }
 
   getBody(entry: EntryMeta): Buffer | undefined {
@@ -174,11 +183,16 @@ export class MemoryTier implements Store {
   }
 
   health(): StoreHealth {
-    return this.inner.health?.() ?? { state: 'ok' };
+    return healthOf(this.inner);
   }
 
   errorCounts(): Readonly<Record<string, number>> {
-    return this.inner.errorCounts?.() ?? {};
+    return errorCountsOf(this.inner);
+  }
+
+  /** The inner store's start-up work (the disk store's scan): readiness waits for it through the tier too. */
+  ready(): Promise<void> {
+    return hasStartupWork(this.inner) ? this.inner.ready() : Promise.resolve();
   }
 
   async close(): Promise<void> {
@@ -218,7 +232,7 @@ export class MemoryTier implements Store {
 
   private isStillStored(entry: EntryMeta): boolean {
     try {
-      const variants = this.inner.lookupSync?.(entry.key);
+      const variants = this.lookupSync(entry.key);
       return variants === undefined || variants.some((stored) => stored.bodyId === entry.bodyId);
     } catch {
       return false; // closed meanwhile

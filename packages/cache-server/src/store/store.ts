@@ -100,40 +100,129 @@ export interface Store {
   /** Finishes pending writes and releases resources; leaves no temporary files. */
   close(): Promise<void>;
 
-  // Optional fast paths and hooks. Callers must work without them (a network store may lack them).
-
   /**
    * The largest body a write can store (at most `stats().maxSize`): a writer aborts itself
    * once its body grows past this. Whoever relies on a body being stored should check it.
    */
   readonly maxObjectSize?: number;
+}
 
+/*
+ * Optional capabilities. The core above is all a caller may assume; what some stores add is one
+ * of these small interfaces, and a caller asks with the type guard beside it (never `instanceof`
+ * a store class, never by guessing at the shape of what a method returns). Each guard checks
+ * every method of its interface, so a wrapper that forwards half of one does not pass.
+ */
+
+/** Metadata held in memory, read without I/O: the disk store's index, a Redis node's meta cache. */
+export interface SyncLookup {
   /**
    * `lookup` without waiting, when the answer needs no I/O (the key's metadata is in memory);
    * undefined when only the async `lookup` can tell. Same copies-not-references rule.
    */
-  lookupSync?(key: string): EntryMeta[] | undefined;
+  lookupSync(key: string): EntryMeta[] | undefined;
   /**
    * lookupSync without the defensive copies, for the hit fast path (proxy/fast-hit.ts): the
    * entries are the store's own and must not be changed by the caller.
    */
-  peekSync?(key: string): readonly Readonly<EntryMeta>[] | undefined;
+  peekSync(key: string): readonly Readonly<EntryMeta>[] | undefined;
+}
+
+export function hasSyncLookup<S extends Store>(store: S): store is S & SyncLookup {
+  const candidate = store as Partial<SyncLookup>;
+  return typeof candidate.lookupSync === 'function' && typeof candidate.peekSync === 'function';
+}
+
+/** Hot reads: small bodies held in memory (the memory tier), served with no I/O and no stream. */
+export interface HotReads extends SyncLookup {
   /**
-   * The whole body of `entry` if it is held in memory (no I/O, no stream), else undefined. The
-   * buffer is shared: callers must not modify it. For serving hot small objects synchronously.
+   * The whole body of `entry` if it is held in memory, else undefined. The buffer is shared:
+   * callers must not modify it.
    */
-  getBody?(entry: EntryMeta): Buffer | undefined;
+  getBody(entry: EntryMeta): Buffer | undefined;
+}
+
+export function hasHotReads<S extends Store>(store: S): store is S & HotReads {
+  return hasSyncLookup(store) && typeof (store as Partial<HotReads>).getBody === 'function';
+}
+
+/** Body events: the memory tier in front of a store drops its copy of a body the store let go. */
+export interface BodyEvents {
   /**
    * Calls `listener` with the bodyId of every body that stops being referenced (replaced,
-   * deleted, evicted, expired, found corrupt), before its bytes are deleted. A memory tier uses
-   * it to drop its copy. Returns a function that unsubscribes.
+   * deleted, evicted, expired, found corrupt), before its bytes are deleted. Returns a function
+   * that unsubscribes.
    */
-  onBodyRemoved?(listener: (bodyId: string) => void): () => void;
-  /** Whether writes are currently accepted (see degraded mode in the README). */
-  health?(): StoreHealth;
+  onBodyRemoved(listener: (bodyId: string) => void): () => void;
+}
+
+export function hasBodyEvents<S extends Store>(store: S): store is S & BodyEvents {
+  return typeof (store as Partial<BodyEvents>).onBodyRemoved === 'function';
+}
+
+/** What a memory tier holds (admin stats, metrics; a cluster sums its workers'). */
+export interface MemoryTierStats {
+  /** Bodies held in memory. */
+  entries: number;
+  /** Bytes they take. */
+  size: number;
+  maxSize: number;
+  /** openBody answered from memory / had to read the inner store (small bodies only). */
+  hits: number;
+  misses: number;
+}
+
+/** Tier stats: the store is (or stands for) a memory tier in front of another store. */
+export interface TierStats {
+  memoryStats(): MemoryTierStats;
+}
+
+export function hasTierStats<S extends Store>(store: S): store is S & TierStats {
+  return typeof (store as Partial<TierStats>).memoryStats === 'function';
+}
+
+/** Health: whether the store works (a degraded disk, Redis away). */
+export interface ReportsHealth {
+  /** Whether writes are currently accepted (docs/storage.md, degraded mode). */
+  health(): StoreHealth;
+}
+
+export function reportsHealth<S extends Store>(store: S): store is S & ReportsHealth {
+  return typeof (store as Partial<ReportsHealth>).health === 'function';
+}
+
+/** Error counts: failures of the service behind the store (Redis), for metrics. */
+export interface CountsErrors {
   /**
-   * Failures of the service behind the store so far, by kind (timeout, connection, oom, …;
-   * `unavailable`: calls refused at once while it was known to be down). For metrics.
+   * Failures so far, by kind (timeout, connection, oom, …; `unavailable`: calls refused at once
+   * while it was known to be down).
    */
-  errorCounts?(): Readonly<Record<string, number>>;
+  errorCounts(): Readonly<Record<string, number>>;
+}
+
+export function countsErrors<S extends Store>(store: S): store is S & CountsErrors {
+  return typeof (store as Partial<CountsErrors>).errorCounts === 'function';
+}
+
+const HEALTHY: StoreHealth = Object.freeze({ state: 'ok' });
+const NO_ERRORS: Readonly<Record<string, number>> = Object.freeze({});
+
+/** A store's health; a store that does not report it is taken to work. */
+export function healthOf(store: Store): StoreHealth {
+  return reportsHealth(store) ? store.health() : HEALTHY;
+}
+
+/** A store's service failures by kind; none for a store that does not count them. */
+export function errorCountsOf(store: Store): Readonly<Record<string, number>> {
+  return countsErrors(store) ? store.errorCounts() : NO_ERRORS;
+}
+
+/** Start-up work: the disk store scans its directory before stats() and entries() cover it all. */
+export interface StartupWork {
+  /** Resolves when the start-up work is done. */
+  ready(): Promise<void>;
+}
+
+export function hasStartupWork<S extends Store>(store: S): store is S & StartupWork {
+  return typeof (store as Partial<StartupWork>).ready === 'function';
 }

@@ -9,6 +9,7 @@ import { request, waitFor } from '../helpers/http.js';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
 import { fixed, startTestOrigin, type Route, type TestOrigin } from '../helpers/test-origin.js';
 import { inspect } from './redis-helpers.js';
+import { hasHotReads, healthOf } from '../../src/store/store.js';
 
 /**
  * Two cache nodes sharing one Redis, as behind a load balancer: what one stores the other
@@ -71,7 +72,7 @@ async function missAndStore(node: StartedCache, path: string): Promise<EntryMeta
 
 /** True while `node`'s memory tier holds the body of `entry`. */
 function holds(node: StartedCache, entry: EntryMeta): boolean {
-  return node.store.getBody?.(entry) !== undefined;
+  return (hasHotReads(node.store) ? node.store.getBody(entry) : undefined) !== undefined;
 }
 
 /** Calls of a Redis command so far, from INFO commandstats. */
@@ -148,13 +149,13 @@ describe('two cache nodes on one Redis', () => {
     expect(origin.count('/hot')).toBe(hotFetches);
     expect(origin.count('/cold')).toBe(2);
     await waitFor(
-      () => [nodeA, nodeB].every((node) => node.store.health?.().state === 'degraded'),
+      () => [nodeA, nodeB].every((node) => healthOf(node.store).state === 'degraded'),
       'both nodes to notice',
     );
 
     await redis.restart();
     await waitFor(
-      () => [nodeA, nodeB].every((node) => node.store.health?.().state === 'ok'),
+      () => [nodeA, nodeB].every((node) => healthOf(node.store).state === 'ok'),
       'both nodes to reconnect',
       20_000,
     );

@@ -6,6 +6,7 @@ import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
 import { fixed, startTestOrigin, type TestOrigin } from '../helpers/test-origin.js';
 import { MemoryTier } from '../../src/store/memory-tier.js';
 import { inspect } from './redis-helpers.js';
+import { hasHotReads } from '../../src/store/store.js';
 
 /** The server on `--store redis://…`: entries land in Redis, behind the memory tier. */
 describe('a cache server on the Redis store', () => {
@@ -49,8 +50,8 @@ describe('a cache server on the Redis store', () => {
     const key = `${origin.url}/page`;
     await waitFor(async () => {
       await request(cache.url, '/page');
-      const [held] = cache.store.peekSync?.(key) ?? [];
-      return held !== undefined && cache.store.getBody?.(held) !== undefined;
+      const [held] = (hasHotReads(cache.store) ? cache.store.peekSync(key) : undefined) ?? [];
+      return held !== undefined && (hasHotReads(cache.store) ? cache.store.getBody(held) : undefined) !== undefined;
     }, 'the node to hold the entry');
     const admin = inspect(server);
     try {

@@ -6,6 +6,7 @@ import { startCache, tempDir, type StartedCache } from '../helpers/cache.js';
 import { request, waitFor } from '../helpers/http.js';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
 import { fixed, startTestOrigin, type TestOrigin } from '../helpers/test-origin.js';
+import { hasHotReads, healthOf } from '../../src/store/store.js';
 
 /**
  * What a node on a hung or unreachable Redis tells the outside: it keeps serving (memory tier,
@@ -45,7 +46,7 @@ async function storeAndHold(path: string): Promise<EntryMeta> {
   let entry: EntryMeta | undefined;
   await waitFor(async () => {
     [entry] = await cache.store.lookup(`${origin.url}${path}`);
-    return entry !== undefined && cache.store.getBody?.(entry) !== undefined;
+    return entry !== undefined && (hasHotReads(cache.store) ? cache.store.getBody(entry) : undefined) !== undefined;
   }, `${path} to be stored and held`);
   return entry!;
 }
@@ -66,7 +67,7 @@ describe('a node whose Redis hangs (SIGSTOP)', () => {
     let n = 0;
     await waitFor(async () => {
       await request(cache.url, `/warm-${n++}`);
-      return cache.store.health?.().state === 'degraded';
+      return healthOf(cache.store).state === 'degraded';
     }, 'the breaker to open');
 
     // A miss goes to the origin and is not stored: Cache-Status says so, and why.
@@ -106,7 +107,7 @@ describe('a node whose Redis hangs (SIGSTOP)', () => {
     expect([after.headers['x-cache'], after.body.toString()]).toEqual(['MISS', 'body of /hot']);
 
     redis.resume();
-    await waitFor(() => cache.store.health?.().state === 'ok', 'the breaker to close');
+    await waitFor(() => healthOf(cache.store).state === 'ok', 'the breaker to close');
     expect(metricValue(await metrics(cache), 'simple_cache_store_up')).toBe(1);
     expect((await request(cache.url, '/back')).headers['cache-status']).toMatch(/; stored/);
   });
@@ -117,7 +118,7 @@ describe('--ready-needs-store', () => {
     await redis.stop();
     try {
       await waitFor(
-        () => [cache, strict].every((node) => node.store.health?.().state === 'degraded'),
+        () => [cache, strict].every((node) => healthOf(node.store).state === 'degraded'),
         'both nodes to notice',
       );
       const [lenient, needing] = await Promise.all([
@@ -132,7 +133,7 @@ describe('--ready-needs-store', () => {
     } finally {
       await redis.restart();
     }
-    await waitFor(() => strict.store.health?.().state === 'ok', 'the strict node to reconnect', 20_000);
+    await waitFor(() => healthOf(strict.store).state === 'ok', 'the strict node to reconnect', 20_000);
     expect((await admin(strict.url, `${PREFIX}/ready`)).status).toBe(200);
   });
 });
