@@ -1,7 +1,7 @@
 import { HIT_BODIES } from '../lib/fixtures.js';
 import { formatInt, formatMs, formatRatio, renderTable } from '../lib/format.js';
 import type { Lab } from '../lib/lab.js';
-import { listChildPids } from '../lib/processes.js';
+import { listChildPids, readCpuMs } from '../lib/processes.js';
 import type { Progress, ScenarioReport } from '../lib/report.js';
 import { countOriginRequests, primeCache, startCache, type Target } from '../lib/servers.js';
 import { NGINX_KEEPALIVE_REQUESTS, startNginx } from '../peers/nginx.js';
@@ -27,6 +27,8 @@ interface Cell {
   wrk: WrkResult;
   rounds: WrkResult[];
   originRequests: number;
+  /** CPU time of every process of the server per request answered, over all measured rounds (µs). */
+  cpuMicrosPerRequest: number | undefined;
 }
 
 /**
@@ -70,6 +72,10 @@ export async function runWorkers(lab: Lab, progress: Progress): Promise<Scenario
   for (const body of BODIES) {
     const runs = new Map<string, WrkResult[]>(servers.map((server) => [server.id, []]));
     const reached = new Map<string, number>();
+    // CPU time and requests of the measured rounds: what a request costs, whoever else uses the cores.
+    const spent = new Map<string, { cpuMs: number; requests: number } | undefined>(
+      servers.map((server) => [server.id, { cpuMs: 0, requests: 0 }]),
+    );
     for (const server of servers) {
       if (warmupSec > 0)
         await runWrk(`${server.target.url}${body.path}`, { connections, durationSec: warmupSec, core: 'any' });
@@ -78,8 +84,16 @@ export async function runWorkers(lab: Lab, progress: Progress): Promise<Scenario
       for (const [i] of servers.entries()) {
         const server = servers[(i + round) % servers.length] as Server;
         const before = await countOriginRequests(origin.url, body.path);
+        const cpuBefore = readServerCpu(server.target.server.pid);
         const wrk = await runWrk(`${server.target.url}${body.path}`, { connections, durationSec, core: 'any' });
+        const cpuMs = cpuSince(server.target.server.pid, cpuBefore);
         runs.get(server.id)?.push(wrk);
+        const sum = spent.get(server.id);
+        // Without /proc the figure is unknown rather than wrong.
+        spent.set(
+          server.id,
+          sum && cpuMs !== undefined ? { cpuMs: sum.cpuMs + cpuMs, requests: sum.requests + wrk.requests } : undefined,
+        );
         const after = await countOriginRequests(origin.url, body.path);
         reached.set(server.id, (reached.get(server.id) ?? 0) + after - before);
       }
@@ -87,7 +101,9 @@ export async function runWorkers(lab: Lab, progress: Progress): Promise<Scenario
     for (const server of servers) {
       const measured = runs.get(server.id) ?? [];
       const wrk = medianRun(measured);
+      const sum = spent.get(server.id);
       cells.push({
+        cpuMicrosPerRequest: sum && sum.requests > 0 ? (sum.cpuMs * 1000) / sum.requests : undefined,
         server: server.id,
         body: body.label,
         wrk,
@@ -98,13 +114,15 @@ export async function runWorkers(lab: Lab, progress: Progress): Promise<Scenario
     }
   }
 
-  const find = (id: string, body: string) => cells.find((c) => c.server === id && c.body === body)?.wrk;
-  const headers = ['server', ...BODIES.flatMap((body) => [`${body.label} req/s`, 'p99'])];
+  const cellOf = (id: string, body: string) => cells.find((c) => c.server === id && c.body === body);
+  const find = (id: string, body: string) => cellOf(id, body)?.wrk;
+  const cpu = (id: string, body: string) => cellOf(id, body)?.cpuMicrosPerRequest;
+  const headers = ['server', ...BODIES.flatMap((body) => [`${body.label} req/s`, 'p99', 'CPU/req'])];
   const rows = servers.map((server) => [
     labelOf(server),
     ...BODIES.flatMap((body) => {
       const wrk = find(server.id, body.label);
-      return [formatInt(wrk?.requestsPerSec), formatMs(wrk?.p99Ms)];
+      return [formatInt(wrk?.requestsPerSec), formatMs(wrk?.p99Ms), formatMicros(cpu(server.id, body.label))];
     }),
   ]);
   const ratio = (label: string, a: string, b: string) => [
@@ -112,6 +130,7 @@ export async function runWorkers(lab: Lab, progress: Progress): Promise<Scenario
     ...BODIES.flatMap((body) => [
       formatRatio(find(a, body.label)?.requestsPerSec, find(b, body.label)?.requestsPerSec),
       formatRatio(find(a, body.label)?.p99Ms, find(b, body.label)?.p99Ms),
+      formatRatio(cpu(a, body.label), cpu(b, body.label)),
     ]),
   ];
   rows.push(ratio('simple-cache, 2 workers ÷ 1 worker', 'cache-2', 'cache-1'));
@@ -125,7 +144,7 @@ export async function runWorkers(lab: Lab, progress: Progress): Promise<Scenario
       ...BODIES.flatMap((body) => {
         const mine = scaling(find('cache-2', body.label), find('cache-1', body.label));
         const theirs = scaling(find('nginx-2', body.label), find('nginx-1', body.label));
-        return [formatRatio(mine, theirs), ''];
+        return [formatRatio(mine, theirs), '', ''];
       }),
     ]);
   }
@@ -133,6 +152,9 @@ export async function runWorkers(lab: Lab, progress: Progress): Promise<Scenario
   const notes = [
     `wrk -t1 -c${connections} -d${durationSec}s, ${rounds} rounds per server taken in turns after a ${warmupSec}s warm-up, ` +
       'median round shown; bodies already stored; nothing pinned: the servers and wrk share every core.',
+    'CPU/req: user + system CPU time of every process of the server (primary or master included) over the measured ' +
+      'rounds, divided by the requests answered: what a hit costs, however busy the machine is; 2 workers ÷ 1 ' +
+      'near 1.00× means a hit costs a worker what it costs a single process.',
     `nginx tuned for speed: keepalive_requests ${formatInt(NGINX_KEEPALIVE_REQUESTS)} (far above the requests one wrk ` +
       'connection sends in a run, so it never reconnects), open_file_cache, sendfile, tcp_nopush, no access log.',
   ];
@@ -162,6 +184,32 @@ export async function runWorkers(lab: Lab, progress: Progress): Promise<Scenario
       cells,
     },
   };
+}
+
+/** CPU time (ms) of a server's process and each of its children, by pid; undefined without /proc. */
+function readServerCpu(pid: number): Map<number, number> | undefined {
+  const times = new Map<number, number>();
+  for (const each of [pid, ...listChildPids(pid)]) {
+    const ms = readCpuMs([each]);
+    if (ms !== undefined) times.set(each, ms);
+  }
+  return times.has(pid) ? times : undefined;
+}
+
+/**
+ * CPU time the server's processes used since `before`, over the processes alive at both ends
+ * (nginx's cache loader exits a minute after start; a process started meanwhile counts from 0).
+ */
+function cpuSince(pid: number, before: Map<number, number> | undefined): number | undefined {
+  const after = readServerCpu(pid);
+  if (!before || !after) return undefined;
+  let ms = 0;
+  for (const [each, now] of after) ms += now - (before.get(each) ?? 0);
+  return ms;
+}
+
+function formatMicros(micros: number | undefined): string {
+  return micros === undefined ? '–' : `${micros.toFixed(1)} µs`;
 }
 
 function labelOf(server: Server): string {
