@@ -274,7 +274,8 @@ export const OPTIONS: readonly (OptionSpec & { field: keyof CacheServerConfig })
     flag: 'origin-timeout',
     field: 'originTimeout',
     env: 'CACHE_ORIGIN_TIMEOUT',
-    description: 'how long to wait for the origin (headers, and between body bytes) before 504',
+    description:
+      'how long to wait for the origin (connecting, the head once the request is sent, between body bytes) before 504',
     default: DEFAULTS.originTimeout,
     expected: 'a duration such as 2s, 500ms or 1m',
     placeholder: 'duration',

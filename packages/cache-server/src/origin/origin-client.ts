@@ -1,8 +1,7 @@
 import http from 'node:http';
 import https from 'node:https';
-import type { Socket } from 'node:net';
-import { Transform, type Duplex, type Readable } from 'node:stream';
-import { TLSSocket } from 'node:tls';
+import { PassThrough, Transform, type Duplex, type Readable } from 'node:stream';
+import got, { type Request as GotRequest } from 'got';
 import type { HeaderMap } from '@simple-cache/common';
 import { CacheError, ERRORS } from '../errors.js';
 import type { OriginTlsOptions } from './origin-tls.js';
@@ -13,6 +12,11 @@ export interface OriginRequest {
   headers: HeaderMap;
   /** Request body to stream to the origin (unsafe methods); undefined → none. */
   body?: Readable;
+  /**
+   * Told of each interim response (1xx but 101) that arrives before the final one, for the
+   * caller to relay (RFC 9110 §15.2); the client itself skips them.
+   */
+  onInterim?: (status: number, headers: HeaderMap) => void;
 }
 
 export interface OriginResponse {
@@ -36,8 +40,8 @@ export interface OriginClient {
 
 export interface OriginClientOptions {
   /**
-   * Milliseconds for the response head to arrive, counted from the request's start (time spent
-   * connecting included), and between body bytes.
+   * Milliseconds for connecting, then for the response head once the request has been sent,
+   * then between body bytes.
    */
   timeout: number;
   /** Most request body bytes forwarded (pass-through); more is refused with 413. */
@@ -53,18 +57,25 @@ export interface OriginClientOptions {
 /** Fields that describe a request body's framing: meaningless, and dangerous, without a body. */
 const BODY_FRAMING_FIELDS = ['content-length', 'transfer-encoding', 'expect'];
 
+/** Methods whose got stream ends the request by itself (it refuses them a body). */
+const METHODS_GOT_ENDS = new Set(['GET', 'HEAD']);
+
 /** Node's own default for idle sockets per host, written down: the pool policy is ours. */
 const DEFAULT_IDLE_CONNECTIONS = 256;
 
 /**
- * The only module that speaks HTTP to the origin, on node:http directly. No retries: a cache must
- * not repeat unsafe requests, and for safe ones a fast, clear 502/504 beats a slow one. The one
- * exception is a stale keep-alive connection (see isStaleConnection). No decompression and no
- * redirects: the cache stores and relays exactly what the origin sent.
+ * The only module that speaks HTTP to the origin, through got (stream mode). No retries: a cache
+ * must not repeat unsafe requests, and for safe ones a fast, clear 502/504 beats a slow one. The
+ * one exception is a stale keep-alive connection (see isStaleConnection). No decompression and
+ * no redirects: the cache stores and relays exactly what the origin sent.
  *
  * Connections: as many as requests need at once (no queue, so a miss never waits behind fetches
  * of other URLs; the client side's --max-connections bounds them), and up to `idleConnections`
  * kept open between requests, as nginx's `keepalive N` does.
+ *
+ * What got cannot express is done on the ClientRequest and response it hands over, and only
+ * that (docs/design.md, "got for the origin"): the idle rule on the body, a 101 nobody asked
+ * for, and bytes after a complete response.
  */
 export function createOriginClient(options: OriginClientOptions): OriginClient {
   const maxBodySize = options.maxBodySize ?? Number.POSITIVE_INFINITY;
@@ -74,16 +85,34 @@ export function createOriginClient(options: OriginClientOptions): OriginClient {
     maxSockets: Number.POSITIVE_INFINITY,
     maxFreeSockets: options.idleConnections ?? DEFAULT_IDLE_CONNECTIONS,
   };
-  // Every https connection, pooled or fresh, carries the same TLS options; the pool's rules
-  // (idle connections kept, stray bytes never reused) are the same for both schemes.
-  const tlsOptions = options.tls ?? { rejectUnauthorized: true };
-  const agents: Record<string, http.Agent> = {
-    'http:': guardedAgent(http.Agent, agentOptions, onFault),
-    'https:': guardedAgent(https.Agent, { ...agentOptions, ...tlsOptions }, onFault),
+  const agents = {
+    http: guardedAgent(http.Agent, agentOptions, onFault),
+    https: guardedAgent(https.Agent, agentOptions, onFault) as https.Agent,
   };
+  const client = got.extend({
+    agent: agents,
+    http2: false,
+    retry: { limit: 0 },
+    throwHttpErrors: false,
+    decompress: false,
+    followRedirect: false,
+    headers: { 'user-agent': undefined },
+    // Every https connection, pooled or fresh, carries the same TLS options (the agent keys its
+    // pool by them); the pool's rules are the same for both schemes.
+    https: gotTlsOptions(options.tls ?? { rejectUnauthorized: true }),
+    // Each phase before the head: connecting, then the head once the request has been sent. A
+    // request body goes at the client's pace, which --request-timeout bounds (got's `response`
+    // starts when the upload is complete). Not got's `socket`: it would count the upload too.
+    timeout: {
+      lookup: options.timeout,
+      connect: options.timeout,
+      secureConnect: options.timeout,
+      response: options.timeout,
+    },
+  });
 
   /** One attempt; `fresh` forces a new connection (the retry after a stale pooled one). */
-  function send(req: OriginRequest, startedAt: number, fresh: boolean): Promise<OriginResponse> {
+  function send(req: OriginRequest, fresh: boolean): Promise<OriginResponse> {
     const requestTime = Date.now();
     return new Promise<OriginResponse>((resolve, reject) => {
       if (Number(req.headers['content-length']) > maxBodySize) {
@@ -91,133 +120,129 @@ export function createOriginClient(options: OriginClientOptions): OriginClient {
         return;
       }
       let tooLarge = false;
-      const body = req.body ? limitBody(req.body, maxBodySize, () => (tooLarge = true)) : undefined;
-      let outgoing: http.ClientRequest;
+      const upload = req.body ? limitBody(req.body, maxBodySize, () => (tooLarge = true)) : undefined;
+      let stream: GotRequest;
       try {
-        const url = new URL(req.url);
-        const secure = url.protocol === 'https:';
-        outgoing = (secure ? https : http).request(url, {
-          method: req.method,
-          headers: requestHeaders(req) as http.OutgoingHttpHeaders,
-          agent: fresh ? false : agents[url.protocol],
-          ...(secure ? tlsOptions : {}),
+        stream = client.stream(req.url, {
+          method: req.method as 'GET',
+          headers: requestHeaders(req) as Record<string, string>,
+          ...(upload ? { body: upload } : {}),
+          ...(fresh ? { agent: { http: new http.Agent(), https: new https.Agent() } } : {}),
         });
       } catch (error) {
         reject(toCacheError(error));
         return;
       }
+      // In stream mode got sends a request of any method but GET and HEAD only once its stream is
+      // ended (it waits for a body to be written): a bodiless DELETE, PUT, POST… is ended here.
+      if (!upload && !METHODS_GOT_ENDS.has(req.method)) stream.end();
+
+      // What the caller reads: Node's response, which got hands over, through a PassThrough so
+      // that bytes after a complete response (which got takes for a failure of the whole
+      // response, and answers by discarding what is unread) leave the announced bytes standing.
+      const body = new PassThrough();
+      // A failure can come in the packet that brings the head, before the caller listens: this
+      // keeps it from crashing the process, and the caller finds it in `errored`.
+      body.on('error', () => {});
       let response: http.IncomingMessage | undefined;
       let settled = false;
-      let deadline: NodeJS.Timeout | undefined;
-      const settle = () => {
+      const fail = (error: unknown) => {
+        if (settled) return;
         settled = true;
-        clearTimeout(deadline);
+        stream.destroy();
+        reject(tooLarge ? new CacheError(ERRORS.bodyTooLarge, { cause: error }) : toCacheError(error));
       };
-      const fail = (error: CacheError) => {
-        if (settled) return;
-        settle();
-        outgoing.destroy(error);
-        reject(error);
+      /** A failure mid-body reaches the caller; after the last announced byte, none can. */
+      const failBody = (error: Error) => {
+        if (response && !response.complete && !body.destroyed) body.destroy(error);
       };
-      // The head's deadline belongs to the fetch, whatever holds it up (getting a connection, an
-      // origin that sends only 1xx, anything Node's own timers do not see). A request body is
-      // sent at the client's pace, which --request-timeout bounds: the deadline stops once a
-      // connection is there and starts again, whole, when the last body byte has gone.
-      const armDeadline = (ms: number) => {
-        clearTimeout(deadline);
-        const cause = fault('ETIMEDOUT', `no response within ${options.timeout} ms`);
-        deadline = setTimeout(() => fail(new CacheError(ERRORS.originTimeout, { cause })), Math.max(0, ms));
-      };
-      armDeadline(startedAt + options.timeout - Date.now());
-      if (body) onConnected(outgoing, () => clearTimeout(deadline));
-      outgoing.once('finish', () => {
-        if (settled) return;
-        if (body) armDeadline(options.timeout);
-        // Idle time on the connection from now on: bounds an origin that stalls mid-body.
-        outgoing.setTimeout(options.timeout);
-      });
-      outgoing.on('timeout', () => {
-        const error = new CacheError(ERRORS.originTimeout, {
-          cause: fault('ETIMEDOUT', `no byte from the origin for ${options.timeout} ms`),
+
+      stream.once('request', (outgoing: http.ClientRequest) => {
+        // Ahead of got's own listener, which fails the whole response whenever the request
+        // errs. Node errs after a complete response when bytes follow it that are no response
+        // of ours (more than Content-Length, a body on a 304 or a HEAD answer): that response
+        // stands as framed, as nginx serves it, and Node has closed the connection, so those
+        // bytes can never be read as the answer to another request.
+        outgoing.prependListener('error', (error: Error) => {
+          if (!response) return;
+          if (!response.complete) return failBody(error);
+          response.unpipe(body);
+          for (let chunk: unknown; (chunk = response.read()) !== null;) body.write(chunk);
+          body.end();
+          onFault(`the origin sent bytes after the end of the response (${error.message}); connection closed`, req.url);
         });
-        if (response && !response.complete) response.destroy(error);
-        outgoing.destroy(error);
+        stream.once('response', () => {
+          // Idle time between body bytes bounds an origin that stalls mid-body.
+          outgoing.setTimeout(options.timeout, () => {
+            const cause = fault('ETIMEDOUT', `no byte from the origin for ${options.timeout} ms`);
+            failBody(new CacheError(ERRORS.originTimeout, { cause }));
+            if (!response?.complete) stream.destroy();
+          });
+        });
       });
-      outgoing.on('error', (error) => {
-        if (!settled) {
-          if (!fresh && isStaleConnection(req, outgoing, error)) {
-            settle();
-            resolve(send(req, startedAt, true));
-            return;
-          }
-          fail(tooLarge ? new CacheError(ERRORS.bodyTooLarge, { cause: error }) : toCacheError(error));
+      stream.on('information', (interim: http.InformationEvent) =>
+        req.onInterim?.(interim.statusCode, interim.headers),
+      );
+      // RFC 9110 §15.2.2: 101 only answers a request that asked to upgrade, and the cache never
+      // forwards Upgrade (hop-by-hop). got hands over the socket and never settles.
+      stream.once('upgrade', (head: http.IncomingMessage, socket: Duplex) => {
+        socket.destroy();
+        const message = `${head.statusCode} Switching Protocols to a request that asked for no upgrade`;
+        fail(new CacheError(ERRORS.originBadResponse, { cause: fault('ERR_UNASKED_UPGRADE', message) }));
+      });
+      stream.on('error', (error: Error) => {
+        if (settled) return failBody(error);
+        if (!fresh && isStaleConnection(req, stream, error)) {
+          settled = true;
+          resolve(send(req, true));
           return;
         }
-        if (!response) return;
-        // Mid-body (a bad chunk, a reset): the body reports it. After a complete response, bytes
-        // that are no response of ours (more than Content-Length, a body on a 304 or a HEAD
-        // answer): the response stands as framed, as nginx serves it, and Node has closed the
-        // connection, so those bytes can never be read as the answer to another request.
-        if (!response.complete) response.destroy(error);
-        else
-          onFault(`the origin sent bytes after the end of the response (${error.message}); connection closed`, req.url);
+        fail(error);
       });
-      // RFC 9110 §15.2.2: 101 only answers a request that asked to upgrade, and the cache never
-      // forwards Upgrade (hop-by-hop). Node would hand over the socket and never settle.
-      outgoing.on('upgrade', (head: http.IncomingMessage, socket: Duplex) => {
-        socket.destroy();
-        fail(
-          new CacheError(ERRORS.originBadResponse, {
-            cause: fault(
-              'ERR_UNASKED_UPGRADE',
-              `${head.statusCode} Switching Protocols to a request that asked for no upgrade`,
-            ),
-          }),
-        );
-      });
-      outgoing.on('response', (incoming: http.IncomingMessage) => {
-        if (settled) return void incoming.destroy();
-        settle();
+      stream.once('response', (incoming: http.IncomingMessage) => {
+        if (settled) return;
+        settled = true;
+        // got's response is Node's own (no decompression): framing state and raw header lines.
         response = incoming;
-        // IncomingMessage reports a failure only to an 'error' listener: this one keeps it from
-        // being lost before the caller listens; the caller finds it in `errored`.
-        incoming.on('error', () => {});
+        // Not through got's stream: it pulls the body with read(), which joins whatever is
+        // buffered into a new Buffer (a copy of every byte), and its 'readable' listener keeps
+        // the response from flowing into anything else. Nothing else of got reads the body.
+        incoming.removeAllListeners('readable');
+        incoming.pipe(body);
         resolve({
           status: incoming.statusCode ?? 502,
           headers: withEveryAgeLine(incoming),
-          body: incoming,
+          body,
           requestTime,
           responseTime: Date.now(),
         });
       });
-      if (!body) {
-        outgoing.end();
-        return;
-      }
-      body.once('error', (error) => outgoing.destroy(error));
-      body.pipe(outgoing);
     });
   }
 
   return {
-    request: (req) => send(req, Date.now(), false),
+    request: (req) => send(req, false),
     close() {
-      for (const agent of Object.values(agents)) agent.destroy();
+      agents.http.destroy();
+      agents.https.destroy();
     },
+  };
+}
+
+/** The origin's TLS options (node:tls names) in got's names. */
+function gotTlsOptions(tls: OriginTlsOptions) {
+  return {
+    rejectUnauthorized: tls.rejectUnauthorized,
+    ...(tls.ca !== undefined ? { certificateAuthority: tls.ca } : {}),
+    ...(tls.servername !== undefined ? { serverName: tls.servername } : {}),
+    ...(tls.cert !== undefined ? { certificate: tls.cert } : {}),
+    ...(tls.key !== undefined ? { key: tls.key } : {}),
   };
 }
 
 /** What went wrong, with a code as Node's own errors have (the log shows codes, and stacks only without one). */
 function fault(code: string, message: string): Error {
   return Object.assign(new Error(message), { code });
-}
-
-/** Calls `then` once the request has a connected socket (a pooled one at once, a new one when connected). */
-function onConnected(outgoing: http.ClientRequest, then: () => void): void {
-  outgoing.once('socket', (socket: Socket) => {
-    if (!socket.connecting) return then();
-    socket.once(socket instanceof TLSSocket ? 'secureConnect' : 'connect', then);
-  });
 }
 
 /**
@@ -256,8 +281,8 @@ function guardedAgent(
  * A body-less GET or HEAD (idempotent, RFC 9110 §9.2.2) is then sent once more on a new
  * connection, as Node's documentation advises (`request.reusedSocket`) and browsers do.
  */
-function isStaleConnection(req: OriginRequest, outgoing: http.ClientRequest, error: unknown): boolean {
-  if (req.body || (req.method !== 'GET' && req.method !== 'HEAD') || !outgoing.reusedSocket) return false;
+function isStaleConnection(req: OriginRequest, stream: GotRequest, error: unknown): boolean {
+  if (req.body || (req.method !== 'GET' && req.method !== 'HEAD') || stream.reusedSocket !== true) return false;
   const code = (error as { code?: string })?.code;
   return code === 'ECONNRESET' || code === 'EPIPE';
 }
@@ -295,7 +320,7 @@ function limitBody(body: Readable, maxBytes: number, onTooLarge: () => void): Re
   return body.pipe(limited);
 }
 
-/** Maps any origin failure (Node's or the socket's) onto the catalogue: timeouts → 504, the rest → 502. */
+/** Maps any origin failure (got's, Node's or the socket's) onto the catalogue: timeouts → 504, the rest → 502. */
 export function toCacheError(error: unknown): CacheError {
   if (error instanceof CacheError) return error;
   const code = (error as { code?: string })?.code;
