@@ -16,8 +16,11 @@ export interface OriginRequest {
    * Told of each interim response (1xx but 101) that arrives before the final one, for the
    * caller to relay (RFC 9110 §15.2); the client itself skips them.
    */
-  onInterim?: (status: number, headers: HeaderMap) => void;
+  onInterim?: InterimListener;
 }
+
+/** Told of an interim (1xx) response: its status and header fields. */
+export type InterimListener = (status: number, headers: HeaderMap) => void;
 
 export interface OriginResponse {
   status: number;

@@ -49,6 +49,8 @@ export function followedFetch(deps: ProxyDeps, key: string, write: FollowedWrite
     responseHeaders: entry.headers,
     // The writing node abandons its own fetch (its commit is then dropped): nothing to do here.
     abandon: () => undefined,
+    // The head is here already: no interim response is still to come.
+    onInterim: () => () => undefined,
     canShare: mayShare,
   };
 }

@@ -1,4 +1,5 @@
 import type { EntryMeta, HeaderMap } from '@simple-cache/common';
+import type { InterimListener } from '../../origin/origin-client.js';
 import { decideUse } from '../../policy/index.js';
 import { policyFor, type Exchange, type ProxyDeps } from '../context.js';
 import { forwardHeadersFor } from '../forward-headers.js';
@@ -30,10 +31,10 @@ export class InFlightFetches {
    * it stored: it shares it only if that response is fresh for its request (RFC 9111 §4.2);
    * otherwise it consults the store again once the response is stored ('look-again').
    */
-  async share(exchange: Exchange, options: FetchOptions): Promise<Shared> {
+  async share(exchange: Exchange, options: FetchOptions, onInterim?: InterimListener): Promise<Shared> {
     const { fetch, collapsed } = this.joinOrStart(exchange, options);
     const late = collapsed && fetch.responded;
-    const result = await fetch.outcome;
+    const result = await outcomeOf(fetch, onInterim);
     if (!collapsed) return { result, collapsed };
     if (fetch.canShare(result, exchange.view)) {
       if (!late || this.isFreshFor(exchange, result)) return { result, collapsed };
@@ -44,7 +45,7 @@ export class InFlightFetches {
     // Too large for the Range client that started it: this client's Range goes through as well.
     if (result.kind === 'too-large' && options.rangeLimit !== undefined) return { result, collapsed };
     // Not ours to share (uncacheable, another variant): ask the origin ourselves (hit-for-pass).
-    return { result: await this.startAlone(exchange, options).outcome, collapsed: false };
+    return { result: await outcomeOf(this.startAlone(exchange, options), onInterim), collapsed: false };
   }
 
   /** May the response of a fetch this client joined late answer it without validation? */
@@ -132,4 +133,11 @@ export class InFlightFetches {
       (error: unknown) => exchange.log.info({ err: error, key: exchange.key }, 'background revalidation failed'),
     );
   }
+}
+
+/** The fetch's outcome; meanwhile `onInterim` is told of the interim responses it brings. */
+function outcomeOf(fetch: OriginFetch, onInterim: InterimListener | undefined): Promise<FetchOutcome> {
+  if (onInterim === undefined) return fetch.outcome;
+  const stop = fetch.onInterim(onInterim);
+  return fetch.outcome.finally(stop);
 }

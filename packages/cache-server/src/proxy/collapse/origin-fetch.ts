@@ -1,5 +1,5 @@
 import type { EntryMeta, HeaderMap } from '@simple-cache/common';
-import type { OriginResponse } from '../../origin/origin-client.js';
+import type { InterimListener, OriginResponse } from '../../origin/origin-client.js';
 import {
   conditionalHeaders,
   decideStorable,
@@ -79,6 +79,8 @@ export interface OriginFetch {
   abandon(removes: (entry: Pick<EntryMeta, 'key' | 'headers'>) => boolean): void;
   /** May a client with these request headers share this fetch's response? */
   canShare(outcome: FetchOutcome, view: RequestView): boolean;
+  /** Tells `listener` of each interim (1xx) response from now until the final one; returns how to stop. */
+  onInterim(listener: InterimListener): () => void;
 }
 
 /** What a fetch needs to know of the exchange that starts it. */
@@ -97,7 +99,12 @@ export function startOriginFetch(
 ): OriginFetch {
   const { key } = target;
   let removes: ((entry: Pick<EntryMeta, 'key' | 'headers'>) => boolean) | undefined;
-  const outcome = fetchOnce(deps, target, forwardHeaders, options, (entry) => removes?.(entry) === true);
+  // The clients waiting on this fetch when an interim response arrives (routes/fetch.ts).
+  const interimListeners = new Set<InterimListener>();
+  const interim: InterimListener = (status, headers) => {
+    for (const listener of interimListeners) listener(status, headers);
+  };
+  const outcome = fetchOnce(deps, target, forwardHeaders, options, (entry) => removes?.(entry) === true, interim);
   let responded = false;
   let responseHeaders: HeaderMap | undefined;
   outcome.then(
@@ -119,6 +126,10 @@ export function startOriginFetch(
     abandon(predicate) {
       removes = predicate;
     },
+    onInterim(listener) {
+      interimListeners.add(listener);
+      return () => void interimListeners.delete(listener);
+    },
     canShare: mayShare,
   };
 }
@@ -138,14 +149,20 @@ async function fetchOnce(
   forwardHeaders: HeaderMap,
   { stale, rangeLimit }: FetchOptions,
   dropped: (entry: Pick<EntryMeta, 'key' | 'headers'>) => boolean,
+  onInterim: InterimListener,
 ): Promise<FetchOutcome> {
   const { key, url, view } = target;
-  let response = await deps.origin.request({ method: 'GET', url, headers: withValidators(forwardHeaders, stale) });
+  let response = await deps.origin.request({
+    method: 'GET',
+    url,
+    headers: withValidators(forwardHeaders, stale),
+    onInterim,
+  });
   if (stale && response.status === 304) {
     if (notModifiedMatches(stale, response)) return freshen(deps, view, stale, response);
     // RFC 9111 §4.3.4: a 304 that selects no stored response cannot be used; ask again, unconditionally.
     response.body.resume();
-    response = await deps.origin.request({ method: 'GET', url, headers: forwardHeaders });
+    response = await deps.origin.request({ method: 'GET', url, headers: forwardHeaders, onInterim });
   }
   // The body failed in the packet that brought the head (a bad chunk size): the fetch failed
   // before a byte could be relayed, so clients get a clear 502 (or the stale entry, RFC 5861 §4).

@@ -128,6 +128,15 @@ export function relayedHead(
   return { status: response.status, headers, xCache, cacheStatus: status, errorCode: '' };
 }
 
+/**
+ * The fields of an interim response relayed before the final one (RFC 9110 §15.2; 103 Early
+ * Hints, RFC 8297): the origin's, without hop-by-hop fields and what this cache keeps to itself.
+ * No X-Cache or Cache-Status: those describe the final response.
+ */
+export function interimFields(headers: HeaderMap, rules: HeadRules): HeaderMap {
+  return withoutTagFields(forwardResponseHeaders(headers, rules.droppedField), rules.tagHeaders);
+}
+
 /** One of the catalogue's errors: head and short text body. */
 export interface ErrorResponse extends Head {
   body: string;

@@ -10,6 +10,7 @@ import { noteOrigin } from '../outcome.js';
 import type { Route, RouteResult } from '../route.js';
 import { sendError } from '../respond/send-error.js';
 import { sendFetched } from '../respond/send-fetched.js';
+import { sendInterim } from '../respond/send-interim.js';
 import { sendStale, sendStaleOrError } from '../respond/send-stale.js';
 import { sendStored, storedTtl } from '../respond/send-stored.js';
 
@@ -43,7 +44,9 @@ async function fetchAndAnswer(ctx: RouteContext, exchange: Exchange, route: Fetc
   const { stale, fwd } = route;
   let shared;
   try {
-    shared = await ctx.fetches.share(exchange, { stale, rangeLimit: route.rangeLimit });
+    shared = await ctx.fetches.share(exchange, { stale, rangeLimit: route.rangeLimit }, (status, headers) =>
+      sendInterim(exchange, deps, status, headers),
+    );
   } catch (error) {
     return staleOrError(ctx, exchange, stale, error, fwd);
   }

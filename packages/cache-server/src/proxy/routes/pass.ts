@@ -10,6 +10,7 @@ import type { Route } from '../route.js';
 import { relayedHead } from '../respond/heads.js';
 import { hasRequestBody } from '../respond/protocol.js';
 import { sendError } from '../respond/send-error.js';
+import { sendInterim } from '../respond/send-interim.js';
 import { writeHead } from '../respond/write-head.js';
 
 const BODYLESS_METHODS = new Set(['GET', 'HEAD']);
@@ -44,6 +45,7 @@ export async function passRoute(
       url: exchange.url,
       headers: forwardHeadersFor(exchange, deps, { keepConditionals: true }),
       ...(hasBody ? { body: req } : {}),
+      onInterim: (status, headers) => sendInterim(exchange, deps, status, headers),
     });
   } catch (error) {
     const failure = toCacheError(error);

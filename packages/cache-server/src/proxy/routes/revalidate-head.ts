@@ -16,6 +16,7 @@ import { forwardHeadersFor } from '../forward-headers.js';
 import { noteOrigin } from '../outcome.js';
 import type { Route, RouteResult } from '../route.js';
 import { relayedHead } from '../respond/heads.js';
+import { sendInterim } from '../respond/send-interim.js';
 import { sendStale, sendStaleOrError } from '../respond/send-stale.js';
 import { sendStored, storedTtl } from '../respond/send-stored.js';
 import { writeHead } from '../respond/write-head.js';
@@ -40,7 +41,12 @@ export async function revalidateHeadRoute(
   const headers = { ...forwardHeadersFor(exchange, deps, { keepConditionals: false }), ...conditionalHeaders(stale) };
   let response: OriginResponse;
   try {
-    response = await deps.origin.request({ method: 'HEAD', url: exchange.url, headers });
+    response = await deps.origin.request({
+      method: 'HEAD',
+      url: exchange.url,
+      headers,
+      onInterim: (status, fields) => sendInterim(exchange, deps, status, fields),
+    });
   } catch (error) {
     const served = await sendStaleOrError(exchange, deps, stale, toCacheError(error), fwd);
     return served === 'forward' ? ORIGIN_DECIDES : exchange.outcome;
