@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import type net from 'node:net';
+import net from 'node:net';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { startCache, type StartedCache, startTestCache, tempDir } from './helpers/cache.js';
@@ -313,3 +313,59 @@ describe('what the log says about origin framing faults', () => {
     expect(JSON.stringify(warning)).toMatch(/101 Switching Protocols/);
   });
 });
+
+describe('a body cut short, to a client whose response ends with the connection (FINDINGS F9)', () => {
+  let origin: RawOrigin;
+  let cache: StartedCache;
+  let dir: Awaited<ReturnType<typeof tempDir>>;
+
+  beforeAll(async () => {
+    dir = await tempDir();
+    // The head and a first chunk, then (in a later packet) a chunk size that is not one.
+    const broken: RawRoute = (socket) => {
+      socket.write(`HTTP/1.1 200 OK\r\n${STALE}Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n`);
+      setTimeout(() => !socket.destroyed && socket.write('zz\r\n'), 30);
+    };
+    origin = await startRawOrigin({ '/broken-get': broken, '/broken-post': broken, '/whole': rawWhole });
+    cache = await startCache(origin.url, dir.dir, { originTimeout: ORIGIN_TIMEOUT });
+  });
+  afterAll(async () => {
+    await cache?.close();
+    await origin?.close();
+    await dir?.cleanup();
+  });
+
+  /** What an HTTP/1.0 client reads: the bytes, and whether the connection ended cleanly or was reset. */
+  function http10(request: string): Promise<{ text: string; end: 'clean' | string }> {
+    const url = new URL(cache.url);
+    return new Promise((resolve) => {
+      const socket = net.connect(Number(url.port), url.hostname, () => socket.write(request));
+      let text = '';
+      let end = 'clean';
+      socket.on('data', (chunk: Buffer) => (text += chunk.toString('latin1')));
+      socket.on('error', (error: NodeJS.ErrnoException) => (end = error.code ?? error.message));
+      socket.on('close', () => resolve({ text, end }));
+    });
+  }
+
+  test.each([
+    ['a miss', 'GET /broken-get HTTP/1.0\r\n\r\n'],
+    ['a pass-through', 'POST /broken-post HTTP/1.0\r\nContent-Length: 2\r\n\r\nhi'],
+  ])('%s: the connection is reset, so the client cannot take the body for whole', async (_flow, request) => {
+    const reply = await http10(request);
+    expect(reply.text).toMatch(/^HTTP\/1\.1 200 /);
+    expect(reply.text).not.toMatch(/content-length/i);
+    expect(reply.end).toBe('ECONNRESET');
+  });
+
+  test('a whole body ends with a clean close', async () => {
+    const reply = await http10('GET /whole HTTP/1.0\r\n\r\n');
+    expect(reply.text.endsWith('hello')).toBe(true);
+    expect(reply.end).toBe('clean');
+  });
+});
+
+/** A close-delimited body the origin completes (the connection's end is its end). */
+function rawWhole(socket: net.Socket): void {
+  socket.end(`HTTP/1.1 200 OK\r\n${STALE}Connection: close\r\n\r\nhello`);
+}

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Socket } from 'node:net';
 import type { Http2Stream } from 'node:http2';
 import type { HeaderMap } from '@simple-cache/common';
 
@@ -51,4 +52,29 @@ export function hasRequestBody(req: IncomingMessage): boolean {
   const stream = (req as { stream?: Http2Stream }).stream;
   if (stream !== undefined) return !stream.endAfterHeaders;
   return req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
+}
+
+/**
+ * FINDINGS F9: a body delimited by the connection's end (neither Content-Length nor chunking: an
+ * HTTP/1.0 client, RFC 9112 §6.3) cannot show it was cut short, since a clean close is how such
+ * a body ends. When the cache gives up on one mid-body (the origin failed: `res.destroy()`), the
+ * connection is reset instead (RST), so the client's read fails, as it does over HTTP/1.1 for a
+ * short Content-Length or a missing last chunk. Call once the head is written.
+ */
+export function resetWhenCutShort(res: ServerResponse): void {
+  if (http2StreamOf(res) !== undefined || res.hasHeader('content-length')) return;
+  if ((res as { chunkedEncoding?: boolean }).chunkedEncoding === true) return;
+  const socket = res.socket;
+  if (!(socket instanceof Socket)) return;
+  const destroy = res.destroy.bind(res);
+  res.destroy = (error?: Error) => {
+    if (!res.writableFinished && !socket.destroyed) {
+      try {
+        socket.resetAndDestroy();
+      } catch {
+        // Not a plain TCP socket (TLS): a close is all there is.
+      }
+    }
+    return destroy(error);
+  };
 }
