@@ -76,6 +76,21 @@ export const DEFAULTS: Readonly<CacheServerConfig> = Object.freeze({
   originCert: '',
   originKey: '',
   originInsecure: false,
+  compress: true,
+  // What nginx's gzip_types and Cloudflare compress: text, scripts, data, vector images, WebAssembly.
+  compressTypes: Object.freeze([
+    'text/*',
+    'application/javascript',
+    'application/json',
+    'application/xml',
+    'application/wasm',
+    'application/manifest+json',
+    'image/svg+xml',
+    '*/*+json',
+    '*/*+xml',
+  ]),
+  // Under a KiB the framing and the coding's own header eat most of the saving.
+  compressMinSize: 1024,
 });
 
 /** Most workers accepted: beyond a few per core they only add memory and context switches. */
@@ -618,6 +633,40 @@ export const OPTIONS: readonly (OptionSpec & { field: keyof CacheServerConfig })
     showDefault: (v) => (v ? 'on' : 'off'),
     parse: parseSwitch,
   },
+  {
+    flag: 'compress',
+    field: 'compress',
+    env: 'CACHE_COMPRESS',
+    description:
+      'store br and gzip copies of compressible responses, made once as they are stored, for clients that accept them',
+    default: DEFAULTS.compress,
+    expected: 'on or off',
+    placeholder: 'on|off',
+    showDefault: (v) => (v ? 'on' : 'off'),
+    parse: parseSwitch,
+  },
+  {
+    flag: 'compress-types',
+    field: 'compressTypes',
+    env: 'CACHE_COMPRESS_TYPES',
+    description: 'media types compressed (comma separated; type/*, */*+suffix allowed)',
+    default: DEFAULTS.compressTypes,
+    expected: 'media types such as text/*,application/json',
+    placeholder: 'types',
+    showDefault: (v) => (v as string[]).join(','),
+    parse: parseMediaTypes,
+  },
+  {
+    flag: 'compress-min-size',
+    field: 'compressMinSize',
+    env: 'CACHE_COMPRESS_MIN_SIZE',
+    description: 'smallest body compressed',
+    default: DEFAULTS.compressMinSize,
+    expected: 'a size such as 1KiB or plain bytes',
+    placeholder: 'size',
+    showDefault: (v) => showSize(v as number),
+    parse: parseSize,
+  },
 ];
 
 export const USAGE = 'pnpm --filter cache-server start [PORT] [options]';
@@ -822,6 +871,15 @@ function parseHeaderNames(text: string): readonly string[] {
     throw new Error('bad header names');
   }
   return Object.freeze([...new Set(names)]);
+}
+
+/** Media-type patterns (RFC 9110 §8.3.1 tokens): `type/subtype`, `type/*`, `*\/*+suffix`; lower-cased, at least one. */
+function parseMediaTypes(text: string): readonly string[] {
+  const token = '[a-z0-9!#$&^_.+-]+';
+  const pattern = new RegExp(`^(${token}/(${token}|\\*)|\\*/\\*\\+${token})$`);
+  const types = text.split(',').map((type) => type.trim().toLowerCase());
+  if (types.length === 0 || types.some((type) => !pattern.test(type))) throw new Error('bad media types');
+  return Object.freeze([...new Set(types)]);
 }
 
 /** `on` / `off` (also true/false, yes/no, 1/0), any case. */

@@ -73,15 +73,25 @@ describe('the demo site in headless Chromium over HTTPS and HTTP/2', () => {
   );
 
   test(
-    'a second visit is served from the cache over h2, and the dashboard link works over HTTPS',
+    'a second visit is served from the cache over h2, page and stylesheet as the stored br copies, and the dashboard link works over HTTPS',
     async () => {
       await waitFor(() => cache.proxy.inFlight.size === 0, 'the entries to be committed');
+      // The copies commit just after the identity bodies (the first visit made them).
+      await waitFor(async () => (await cache.store.lookup(`${origin.url}/style.css`)).length === 3, 'the copies');
       const loaded = await open(`${cache.tlsUrl as string}/`);
       expect(loaded.failures).toEqual([]);
       for (const demoPath of DEMO_PATHS) {
         const xCache = loaded.responsesFor(demoPath).map((response) => response.xCache);
         expect({ demoPath, xCache }).toEqual({ demoPath, xCache: xCache.map(() => 'HIT') });
       }
+      // Chromium offers `gzip, deflate, br, zstd`: text over --compress-min-size comes as br; the
+      // 917-byte logo stays identity. The page rendered from them (first test's checks, again).
+      const codings = Object.fromEntries(
+        DEMO_PATHS.map((demoPath) => [demoPath, loaded.responsesFor(demoPath)[0]?.contentEncoding]),
+      );
+      expect(codings).toEqual({ '/': 'br', '/style.css': 'br', '/logo.svg': undefined });
+      const styled = await loaded.page.evaluate<string>('getComputedStyle(document.body).backgroundColor');
+      expect(styled).toBe('rgb(246, 248, 251)');
       await loaded.page.getByRole('link', { name: 'Cache dashboard' }).click();
       await loaded.page.waitForURL(`${cache.tlsUrl as string}/_cache/`);
       expect(await loaded.page.title()).toContain('simple-cache');

@@ -107,6 +107,12 @@ export interface CacheServerConfig {
   originKey: string;
   /** Accept any certificate from an https origin: for tests only, logged loudly at start. */
   originInsecure: boolean;
+  /** Compress compressible responses once, as they are stored, for clients that accept br or gzip. */
+  compress: boolean;
+  /** Media types compressed: `type/subtype`, `type/*`, `*\/*+suffix`. */
+  compressTypes: readonly string[];
+  /** Bodies smaller than this many bytes are not compressed. */
+  compressMinSize: number;
   /** The config file read at start-up and on reload (`--config`); '' = none. */
   configFile: string;
   /** The operator's per-path rules (config file `rules:`), in file order; every matching one applies. */

@@ -12,6 +12,7 @@ export * from './freshness.js';
 export * from './use.js';
 export * from './keys.js';
 export * from './accept-language.js';
+export * from './content-coding.js';
 export * from './validation.js';
 export * from './invalidation.js';
 export * from './headers.js';

@@ -1,6 +1,7 @@
 import type { EntryMeta, HeaderMap } from './types.js';
 import { fieldNameList, readField } from './cache-control.js';
 import { canonicalAcceptLanguage } from './accept-language.js';
+import { acceptsCoding, negotiateCoding } from './content-coding.js';
 import { parseHttpDate } from './http-date.js';
 
 /** Longest request-target accepted, in characters (RFC 9112 §3 recommends at least 8000 octets). */
@@ -200,6 +201,9 @@ function generatedAt(entry: EntryMeta): number {
  * order of preference of a valid Accept-Language: accept-language.ts).
  */
 function selectingValue(headers: HeaderMap, name: string): string | undefined {
+  // Accept-Encoding selects by the coding the cache would serve (content-coding.ts): br, gzip or
+  // identity. Requests that would get the same bytes share a variant, whatever else they list.
+  if (name === 'accept-encoding') return negotiateCoding(headers);
   const raw = headers[name];
   if (raw === undefined || (Array.isArray(raw) && raw.length === 0)) return undefined;
   if (name === 'accept-language') {
@@ -248,12 +252,36 @@ function collapseWhitespace(member: string): string {
 
 /**
  * Request headers for a fetch whose response may be stored, with a valid Accept-Language in its
- * canonical form (accept-language.ts): every request that will share the variant then asks the
- * origin the very same question. Other fields are left as the client sent them.
+ * canonical form (accept-language.ts) and Accept-Encoding as the one coding the request
+ * negotiates (content-coding.ts; `request` is the client's request, whose Range counts): every
+ * request that will share the variant then asks the origin the very same question. Other fields
+ * are left as the client sent them.
  */
-export function withCanonicalSelectingFields(headers: HeaderMap): HeaderMap {
-  const value = headers['accept-language'];
-  if (value === undefined) return headers;
-  const canonical = canonicalAcceptLanguage(Array.isArray(value) ? value.join(',') : value);
-  return canonical === undefined ? headers : { ...headers, 'accept-language': canonical };
+export function withCanonicalSelectingFields(headers: HeaderMap, request: HeaderMap = headers): HeaderMap {
+  let out = headers;
+  const language = headers['accept-language'];
+  const canonical =
+    language === undefined
+      ? undefined
+      : canonicalAcceptLanguage(Array.isArray(language) ? language.join(',') : language);
+  if (canonical !== undefined) out = { ...out, 'accept-language': canonical };
+  if (headers['accept-encoding'] !== undefined) out = { ...out, 'accept-encoding': negotiateCoding(request) };
+  return out;
+}
+
+/**
+ * RFC 9111 §4.1, with the cache's own negotiation of content codings: when no stored variant
+ * matches a request that negotiates br or gzip only because the cache's compressed copy is
+ * missing (evicted, being made, or not smaller), the identity variant the cache split from it
+ * serves, as long as the client takes identity (RFC 9110 §12.5.3). The cache made both, so it
+ * knows they carry the same content; it tells its own split by the stored Vary, which does not
+ * name Accept-Encoding (stored-codings.ts). A response the origin varied on Accept-Encoding
+ * itself is selected strictly.
+ */
+export function selectVariantOrIdentity(entries: EntryMeta[], reqHeaders: HeaderMap): EntryMeta | undefined {
+  const selected = selectVariant(entries, reqHeaders);
+  if (selected !== undefined || negotiateCoding(reqHeaders) === 'identity') return selected;
+  if (!acceptsCoding(reqHeaders, undefined)) return undefined;
+  const split = entries.filter((entry) => !fieldNameList(entry.headers, 'vary').includes('accept-encoding'));
+  return selectVariant(split, { ...reqHeaders, 'accept-encoding': 'identity' });
 }

@@ -14,6 +14,7 @@ import { lifetimeRule, type RequestRules } from '../rules/index.js';
 import type { HotReads, Store } from '../store/store.js';
 import type { ProxyDeps } from './context.js';
 import type { Outcome } from './outcome.js';
+import { needsDecoding } from './respond/decode.js';
 import { flatHeaders, storedHead, type Head } from './respond/heads.js';
 import { WHOLE } from './respond/range-serving.js';
 
@@ -148,6 +149,13 @@ export function createFastHit(deps: ProxyDeps, hot: HotStore): FastHit {
     if (variants === undefined || variants.length === 0) return false;
     const entry = selectVariant(variants as EntryMeta[], headers);
     if (entry === undefined || (entry.status !== 200 && entry.status !== 203)) return false;
+    // A coding the client does not take is decoded on the full path (respond/decode.ts).
+    if (
+      entry.headers['content-encoding'] !== undefined &&
+      needsDecoding({ method, headers }, entry.headers['content-encoding'])
+    ) {
+      return false;
+    }
     const body = hot.getBody(entry);
     if (body === undefined) return false;
     const started = observer ? performance.now() : 0;

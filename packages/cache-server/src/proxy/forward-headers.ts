@@ -25,5 +25,5 @@ export function forwardHeadersFor(
   for (const name of CLIENT_ONLY) delete headers[name];
   // Without conditionals means a fetch for the cache, whose response may be shared (policy/headers.ts,
   // policy/keys.ts: the Accept-Language every request sharing the variant asks with).
-  return withCanonicalSelectingFields(withoutUnkeyedFields(headers));
+  return withCanonicalSelectingFields(withoutUnkeyedFields(headers), req.headers);
 }

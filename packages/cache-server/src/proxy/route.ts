@@ -6,7 +6,7 @@ import {
   hasOriginOnlyPrecondition,
   isOnlyIfCached,
   readField,
-  selectVariant,
+  selectVariantOrIdentity,
   type UseDecision,
 } from '../policy/index.js';
 import { lifetimeRule, type RequestRules } from '../rules/index.js';
@@ -115,7 +115,7 @@ export function chooseRoute(input: RouteInput): Route {
   if (method !== 'GET' && method !== 'HEAD') return { route: 'pass', fwd: 'method' };
   if (input.variants === undefined) return { route: 'lookup' };
   const view = { method, headers };
-  const entry = selectVariant(input.variants as EntryMeta[], headers);
+  const entry = selectVariantOrIdentity(input.variants as EntryMeta[], headers);
   // RFC 9211 §2.2: nothing stored for the URL, or nothing for these request headers (Vary).
   const missReason: CacheStatusForward = input.variants.length > 0 ? 'vary-miss' : 'uri-miss';
   // RFC 9111 §4.3.2: If-Match / If-Unmodified-Since are the origin's to evaluate.

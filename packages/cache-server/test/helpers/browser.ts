@@ -27,6 +27,8 @@ export interface SeenResponse {
   url: URL;
   status: number;
   xCache: string | undefined;
+  /** The coding the body came in (the browser decoded it). */
+  contentEncoding: string | undefined;
 }
 
 export interface LoadedPage {
@@ -67,6 +69,7 @@ export async function openInFreshContext(
         url: new URL(response.url()),
         status: response.status(),
         xCache: response.headers()['x-cache'],
+        contentEncoding: response.headers()['content-encoding'],
       });
     });
     page.on('requestfailed', (request) => {

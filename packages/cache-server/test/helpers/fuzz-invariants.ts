@@ -1,3 +1,4 @@
+import { negotiateCoding } from '../../src/policy/index.js';
 import type { ClientRequest, OriginReply } from './fuzz-model.js';
 import type { Arrival, OriginRecord } from './fuzz-origin.js';
 import type { WireExchange } from './wire-client.js';
@@ -65,11 +66,16 @@ function hasExplicitFreshness(reply: OriginReply): boolean {
   );
 }
 
-/** The request's value of a field named by `Vary`, as the cache compares them (RFC 9111 §4.1). */
+/**
+ * The request's value of a field named by `Vary`, as the cache compares them (RFC 9111 §4.1).
+ * Accept-Encoding selects by the coding it negotiates (br, gzip or identity; a Range gets
+ * identity): docs/configuring.md, Compression. Requests that would be sent the same bytes share.
+ */
 function selecting(name: string, headers: Record<string, string | string[] | undefined>): string {
+  if (name.toLowerCase() === 'accept-encoding') return negotiateCoding(headers);
   const value = headers[name.toLowerCase()];
   const text = Array.isArray(value) ? value.join(', ') : (value ?? '(absent)');
-  return name.toLowerCase() === 'accept-encoding' ? tokens(text).sort().join(',') : text.trim();
+  return text.trim();
 }
 
 function requestHeaders(
@@ -80,6 +86,7 @@ function requestHeaders(
   return {
     'x-v': r.variant,
     'accept-encoding': r.acceptEncoding,
+    range: r.range,
     cookie: r.cookie ? `session=${secrets.cookie}` : undefined,
   };
 }

@@ -105,6 +105,19 @@ export class FanOut {
   }
 
   /**
+   * Attaches a consumer that paces the flow as the store writer does and is ended with the source
+   * (a compressor feeding a stored copy: proxy/stored-codings.ts). Attach before `start()`.
+   */
+  addPacer(stream: Writable): void {
+    this.attach({ stream, end: true, kind: 'store' });
+  }
+
+  /** Bytes of the body that have flowed so far (all of it, once `done` resolved). */
+  get flowedBytes(): number {
+    return this.flowed;
+  }
+
+  /**
    * Attaches a client. Returns false when it cannot be served from the first byte any more
    * (bytes past the replay limit have flowed). When the source has failed, the client's stream
    * is destroyed with that error: a truncated body must never look complete.

@@ -27,6 +27,11 @@ export interface FetchedResponse {
   entry: Omit<EntryMeta, 'bodyId' | 'checksum'> | undefined;
   /** The rule whose ttl or default-ttl it is stored with (Cache-Status detail); undefined when its own. */
   rule?: string | undefined;
+  /**
+   * The cache stores br and gzip copies beside the identity body (stored-codings.ts): clients
+   * of every coding share this fetch, and its response varies on Accept-Encoding.
+   */
+  compressed?: boolean;
   fanOut: FanOut;
   /** Resolves with the stored entry once committed, or undefined when not stored. */
   stored: Promise<EntryMeta | undefined>;
@@ -140,7 +145,9 @@ export function mayShare(result: FetchOutcome, other: RequestView): boolean {
   if (result.kind === 'revalidated') return matchesVariant(result.entry, other.headers);
   // An uncacheable response is one client's: others make their own request (hit-for-pass).
   if (!result.entry) return false;
-  return matchesVariant(result.entry as EntryMeta, other.headers);
+  // What is being compressed is the identity body, which every client gets on the miss.
+  const headers = result.compressed ? { ...other.headers, 'accept-encoding': 'identity' } : other.headers;
+  return matchesVariant(result.entry as EntryMeta, headers);
 }
 
 async function fetchOnce(

@@ -1,12 +1,20 @@
 import { Readable } from 'node:stream';
 import type { EntryMeta } from '@simple-cache/common';
 import type { OriginResponse } from '../../origin/origin-client.js';
-import { secondaryKey, storedResponseHeaders, varyNames, type StorabilityDecision } from '../../policy/index.js';
+import {
+  decideCompression,
+  secondaryKey,
+  storedResponseHeaders,
+  varyNames,
+  type CompressionOptions,
+  type StorabilityDecision,
+} from '../../policy/index.js';
 import type { EntryWriter } from '../../store/store.js';
 import type { ProxyDeps } from '../context.js';
 import { contentLengthOf } from '../respond/heads.js';
 import { FanOut, type Continuation } from './fan-out.js';
 import type { FetchedResponse, FetchTarget } from './origin-fetch.js';
+import { asIdentityVariant, storeCompressedCopies } from './stored-codings.js';
 
 /** Bytes of a body kept for clients that join a fetch after it started flowing. */
 export const REPLAY_LIMIT = 1024 * 1024;
@@ -22,9 +30,12 @@ export function startStoring(
   response: OriginResponse,
   storability: StorabilityDecision,
   dropped: (entry: Pick<EntryMeta, 'key' | 'headers'>) => boolean,
-): Pick<FetchedResponse, 'entry' | 'fanOut' | 'stored' | 'storeRefusal'> {
-  const { key } = target;
-  const entry = storability.storable ? describeEntry(deps, target, response) : undefined;
+): Pick<FetchedResponse, 'entry' | 'fanOut' | 'stored' | 'storeRefusal' | 'compressed'> {
+  const { key, view } = target;
+  const described = storability.storable ? describeEntry(deps, target, response) : undefined;
+  // Compressed once, as it is stored, whoever fetched it: the next client may take br or gzip.
+  const compress = described !== undefined && decideCompression(response, compressionOptions(deps)).compress;
+  const entry = described && compress ? asIdentityVariant(described, view.headers) : described;
   const writer = entry ? beginWrite(deps, entry) : undefined;
   const fanOut = new FanOut(response.body, { replayLimit: REPLAY_LIMIT });
   // A client that falls behind continues from the stored entry (fan-out.ts), so it never slows the rest.
@@ -33,6 +44,8 @@ export function startStoring(
       writer.body,
       continuationFromStore(deps, entry, () => stored),
     );
+  const compressed = compress && entry !== undefined && writer !== undefined && writer.refused === undefined;
+  if (compressed && entry) void storeCompressedCopies(deps, entry, view.headers, fanOut, () => dropped(entry));
   const stored = commitWhenDone(
     deps,
     key,
@@ -47,8 +60,14 @@ export function startStoring(
     if (writer.refused !== undefined) return writer.refused;
     return writer.body.destroyed && !writer.body.writableFinished ? 'CACHE_ERR_WRITE_ABORTED' : undefined;
   };
-  return { entry, fanOut, stored, storeRefusal };
+  return { entry, fanOut, stored, storeRefusal, compressed };
 }
+
+function compressionOptions(deps: ProxyDeps): CompressionOptions {
+  const { config } = deps;
+  return { enabled: config.compress, types: config.compressTypes, minSize: config.compressMinSize };
+}
+
 /** Where a detached client continues: the committed entry's body from its offset (fan-out.ts). */
 export function continuationFromStore(
   deps: ProxyDeps,

@@ -8,9 +8,13 @@ import {
   fieldNamesOf,
   formatCacheStatus,
   forwardResponseHeaders,
+  decodedFields,
+  isSelectedByCoding,
   notModifiedHead,
   responseDirectives,
   unsatisfiedContentRange,
+  isCompressedCopy,
+  withCodingFields,
   type PolicyOptions,
 } from '../../policy/index.js';
 import type { RangePlan } from './range-serving.js';
@@ -76,7 +80,7 @@ export interface StoredAs {
 
 /** The head for a stored entry: its stored fields, Age, this cache's fields, and the answer's. */
 export function storedHead(entry: EntryMeta, as: StoredAs, answer: Answer, rules: HeadRules): Head {
-  const headers = withCacheFields(
+  const base = withCacheFields(
     clientResponseHeaders(entry, {
       age: as.age,
       stripFields: strippedFields(entry, rules, as.withoutValidation),
@@ -86,10 +90,11 @@ export function storedHead(entry: EntryMeta, as: StoredAs, answer: Answer, rules
     as.xCache,
     as.status,
   );
+  const headers = withCodingFields(base, entry.vary.includes('accept-encoding'), isCompressedCopy(entry));
   const says = { xCache: as.xCache, cacheStatus: as.status, errorCode: '' };
   if (answer.kind === 'not-modified') return { ...notModified(headers), ...says };
   if (!hasNoBody(entry.status)) headers['content-length'] = String(entry.size);
-  return { ...rangeHead(answer, entry.status, entry.size, headers), ...says };
+  return { ...rangeHead(answer, entry.status, entry.size, headers, !isSelectedByCoding(entry)), ...says };
 }
 
 /** How a response arriving from the origin is being sent on. */
@@ -100,6 +105,10 @@ export interface FetchedAs {
   collapsed: boolean;
   /** A rule's strip-cookies: Set-Cookie is for no client on this path. */
   stripCookies?: boolean;
+  /** The cache stores compressed copies of it: the response varies on Accept-Encoding. */
+  varyOnCoding?: boolean;
+  /** It is one of those copies (another worker's write, followed): its ETag is shown weak. */
+  compressedCopy?: boolean;
 }
 
 /** The head for a response streaming from the origin (a miss, or a revalidation's new response). */
@@ -109,12 +118,18 @@ export function fetchedHead(
   answer: Answer,
   rules: HeadRules,
 ): Head {
-  const headers = forwardedFields(response.headers, rules, as.xCache, as.status);
+  const forwarded = forwardedFields(response.headers, rules, as.xCache, as.status);
+  const headers = withCodingFields(forwarded, as.varyOnCoding === true, as.compressedCopy === true);
   // Set-Cookie is for the client whose request fetched the response, never for those collapsed onto it.
   if (as.collapsed || as.stripCookies) delete headers['set-cookie'];
   const says = { xCache: as.xCache, cacheStatus: as.status, errorCode: '' };
   if (answer.kind === 'not-modified') return { ...notModified(headers), ...says };
   return { ...rangeHead(answer, response.status, contentLengthOf(response.headers) ?? -1, headers), ...says };
+}
+
+/** The head for a body decoded on the fly (respond/decode.ts; its fields: policy decodedFields). */
+export function decodedHead(head: Head): Head {
+  return { ...head, status: head.status === 206 ? 200 : head.status, headers: decodedFields(head.headers) };
 }
 
 /** The origin's answer relayed as it came (pass-through, a HEAD's revalidation): our fields added. */
@@ -262,8 +277,9 @@ function rangeHead(
   status: number,
   size: number,
   headers: HeaderMap,
+  offersRanges = true,
 ): Pick<Head, 'status' | 'headers'> {
-  if (status === 200) headers['accept-ranges'] = 'bytes';
+  if (status === 200 && offersRanges) headers['accept-ranges'] = 'bytes';
   switch (plan.kind) {
     case 'whole':
       return { status, headers };

@@ -2,11 +2,12 @@ import { finished, pipeline } from 'node:stream/promises';
 import type { CacheStatusForward, EntryMeta } from '@simple-cache/common';
 import { X_CACHE } from '@simple-cache/common';
 import { pauseIdleTimeout } from '../../limits/idle-timeout.js';
-import { evaluateClientConditional } from '../../policy/index.js';
+import { evaluateClientConditional, isCompressedCopy } from '../../policy/index.js';
 import type { Exchange, ProxyDeps } from '../context.js';
 import type { FetchedResponse } from '../collapse/origin-fetch.js';
-import { contentLengthOf, fetchedHead, type FetchedAs } from './heads.js';
-import { isPartial, planRange, sliceRanges } from './range-serving.js';
+import { contentLengthOf, decodedHead, fetchedHead, type FetchedAs } from './heads.js';
+import { decoderFor, needsDecoding } from './decode.js';
+import { isPartial, planRange, sliceRanges, WHOLE } from './range-serving.js';
 import { writeHead } from './write-head.js';
 
 export interface FetchedOutcome {
@@ -46,6 +47,8 @@ export async function sendFetched(
     collapsed: outcome.collapsed,
     // A rule's strip-cookies: the path serves the same bytes to everybody, Set-Cookie to nobody.
     stripCookies: exchange.rules.stripCookies !== undefined,
+    varyOnCoding: fetched.compressed === true || (entry !== undefined && entry.vary.includes('accept-encoding')),
+    compressedCopy: entry !== undefined && isCompressedCopy(entry),
   };
   // The client's own If-None-Match / If-Modified-Since, checked against the new response.
   if (entry && evaluateClientConditional(view, entry as EntryMeta) === 'not-modified') {
@@ -54,9 +57,12 @@ export async function sendFetched(
     res.end();
     return true;
   }
+  // A coding the client does not take (the origin compressed without Vary): decoded as it streams.
+  const decoding = needsDecoding(view, response.headers['content-encoding']);
   // The client's Range is cut from the complete response as it streams (respond/range-serving.ts).
-  const plan = planRange(view, response.status, response, contentLengthOf(response.headers) ?? -1);
-  const head = fetchedHead(response, as, plan, deps.heads);
+  const plan = decoding ? WHOLE : planRange(view, response.status, response, contentLengthOf(response.headers) ?? -1);
+  const fetchedAs = fetchedHead(response, as, plan, deps.heads);
+  const head = decoding ? decodedHead(fetchedAs) : fetchedAs;
   if (view.method === 'HEAD' || plan.kind === 'unsatisfiable') {
     writeHead(exchange, head);
     res.end();
@@ -72,7 +78,14 @@ export async function sendFetched(
   // for the fan-out to start (next turn of the loop) and the chunk to pass the store writer.
   res.flushHeaders();
   try {
-    if (isPartial(plan)) {
+    if (decoding) {
+      const body = decoderFor(String(response.headers['content-encoding']));
+      fetched.fanOut.add(body, { end: true, onWait });
+      res.once('close', () => {
+        if (!res.writableFinished) body.destroy();
+      });
+      await pipeline(body, res);
+    } else if (isPartial(plan)) {
       const body = sliceRanges(plan);
       fetched.fanOut.add(body, { end: true, onWait });
       res.once('close', () => {

@@ -3,8 +3,9 @@ import type { EntryMeta } from '@simple-cache/common';
 import { sendsItself } from '../../store/body-file-stream.js';
 import { currentAge, evaluateClientConditional, freshnessLifetime } from '../../policy/index.js';
 import { policyFor, type Exchange, type ProxyDeps } from '../context.js';
-import { hasNoBody, storedHead, type StoredAs } from './heads.js';
-import { isPartial, openStoredRanges, planRange } from './range-serving.js';
+import { decodedHead, hasNoBody, storedHead, type StoredAs } from './heads.js';
+import { decodeStream, needsDecoding } from './decode.js';
+import { isPartial, openStoredRanges, planRange, WHOLE } from './range-serving.js';
 import { writeHead } from './write-head.js';
 
 /**
@@ -31,8 +32,11 @@ export async function sendStored(
     return 'served';
   }
 
-  const plan = planRange(view, entry.status, entry, entry.size);
-  const head = storedHead(entry, outcome, plan, deps.heads);
+  // A coding the client does not take (the origin compressed without Vary): decoded on the fly, whole.
+  const decoding = needsDecoding(view, entry.headers['content-encoding']);
+  const plan = decoding ? WHOLE : planRange(view, entry.status, entry, entry.size);
+  const stored = storedHead(entry, outcome, plan, deps.heads);
+  const head = decoding ? decodedHead(stored) : stored;
   if (view.method === 'HEAD' || hasNoBody(head.status) || entry.size === 0 || plan.kind === 'unsatisfiable') {
     writeHead(exchange, head);
     res.end();
@@ -45,6 +49,7 @@ export async function sendStored(
     exchange.log.warn({ err: error, key: entry.key }, 'stored body unusable; fetching again');
     return 'unusable';
   }
+  if (decoding) body = decodeStream(body, String(entry.headers['content-encoding']));
   writeHead(exchange, head);
   try {
     // A body file writes itself (reused buffers) instead of a stream's fresh buffer per chunk.
