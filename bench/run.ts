@@ -18,7 +18,9 @@ import { REPO_ROOT } from './lib/servers.js';
 import { ensureCommand, readVersion } from './lib/tools.js';
 import { ensureNginx } from './peers/nginx.js';
 import { runCollapsed } from './scenarios/collapsed.js';
+import { runCompression } from './scenarios/compression.js';
 import { runHits } from './scenarios/hits.js';
+import { runHttp2 } from './scenarios/http2.js';
 import { runLarge } from './scenarios/large.js';
 import { runStartup } from './scenarios/startup.js';
 import { runWorkers } from './scenarios/workers.js';
@@ -28,6 +30,8 @@ import { hasStoreBench, runStore } from './scenarios/store.js';
 
 const RUNNERS: ScenarioTable = {
   hits: runHits,
+  http2: runHttp2,
+  compression: runCompression,
   rules: runRules,
   workers: runWorkers,
   collapsed: runCollapsed,
@@ -37,13 +41,18 @@ const RUNNERS: ScenarioTable = {
   redis: runRedis,
 };
 
-/** Tools the scenarios need: command → Debian package. */
-const NEEDS: Partial<Record<ScenarioName, [string, string]>> = {
-  hits: ['wrk', 'wrk'],
-  rules: ['wrk', 'wrk'],
-  workers: ['wrk', 'wrk'],
-  large: ['curl', 'curl'],
-  redis: ['wrk', 'wrk'],
+/** Tools the scenarios need: [command, Debian package] pairs. */
+const NEEDS: Partial<Record<ScenarioName, [string, string][]>> = {
+  hits: [['wrk', 'wrk']],
+  http2: [
+    ['wrk', 'wrk'],
+    ['h2load', 'nghttp2-client'],
+  ],
+  compression: [['wrk', 'wrk']],
+  rules: [['wrk', 'wrk']],
+  workers: [['wrk', 'wrk']],
+  large: [['curl', 'curl']],
+  redis: [['wrk', 'wrk']],
 };
 
 function progress(message: string): void {
@@ -53,14 +62,14 @@ function progress(message: string): void {
 async function main(options: BenchOptions): Promise<number> {
   const tools: Record<string, string> = {};
   for (const name of options.scenarios) {
-    const need = NEEDS[name];
-    if (!need) continue;
-    const found = ensureCommand(...need);
-    if (!found.ok) throw new Error(found.reason);
+    for (const need of NEEDS[name] ?? []) {
+      const found = ensureCommand(...need);
+      if (!found.ok) throw new Error(found.reason);
+    }
   }
-  if (['hits', 'rules', 'workers', 'redis'].some((name) => options.scenarios.includes(name as ScenarioName))) {
-    tools.wrk = readVersion('wrk', ['-v'], /wrk \S+/) ?? 'wrk';
-  }
+  const needed = options.scenarios.flatMap((name) => NEEDS[name] ?? []).map(([command]) => command);
+  if (needed.includes('wrk')) tools.wrk = readVersion('wrk', ['-v'], /wrk \S+/) ?? 'wrk';
+  if (needed.includes('h2load')) tools.h2load = readVersion('h2load', ['--version'], /nghttp2\/\S+/) ?? 'h2load';
   let nginxVersion: string | undefined;
   const notes: string[] = [];
   if (options.peers) {

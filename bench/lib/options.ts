@@ -1,13 +1,24 @@
 import { parseArgs } from 'node:util';
 import { parseDuration, parseSize } from '../../packages/common/src/cli-options.js';
 
-export const SCENARIOS = ['hits', 'rules', 'workers', 'collapsed', 'large', 'startup', 'store', 'redis'] as const;
+export const SCENARIOS = [
+  'hits',
+  'http2',
+  'compression',
+  'rules',
+  'workers',
+  'collapsed',
+  'large',
+  'startup',
+  'store',
+  'redis',
+] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 /**
  * `store` (the store's micro-benchmarks) takes minutes: only when asked for by name. `redis`
  * (hits through the Redis store) needs redis-server: with --redis or by name.
  */
-const DEFAULT_SCENARIOS: readonly ScenarioName[] = ['hits', 'rules', 'workers', 'collapsed', 'large', 'startup'];
+const DEFAULT_SCENARIOS: readonly ScenarioName[] = SCENARIOS.filter((name) => name !== 'store' && name !== 'redis');
 
 export interface BenchOptions {
   /** Seconds of each measured wrk run. */

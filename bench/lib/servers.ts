@@ -113,9 +113,14 @@ export async function startCache(opts: CacheOptions): Promise<Target> {
 }
 
 /** Requests `pathname` through a cache until it is stored: the second answer must be a HIT. */
-export async function primeCache(target: Target, pathname: string, alreadyFetched = false): Promise<void> {
+export async function primeCache(
+  target: Target,
+  pathname: string,
+  alreadyFetched = false,
+  headers: Record<string, string> = {},
+): Promise<void> {
   if (!alreadyFetched) {
-    const first = await get(`${target.url}${pathname}`);
+    const first = await get(`${target.url}${pathname}`, headers);
     if (first.status !== 200) throw new Error(`${target.label} ${pathname}: status ${first.status}`);
   }
   // The entry becomes visible when its write commits, just after the last byte went out; HEAD

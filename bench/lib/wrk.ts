@@ -47,3 +47,34 @@ function readPercentile(text: string, percent: string): number | undefined {
   const match = new RegExp(`^\\s+${percent}%\\s+([\\d.]+)(us|ms|s|m)\\s*$`, 'm').exec(text);
   return match ? Number(match[1]) * (UNIT_MS[match[2] as string] as number) : undefined;
 }
+
+/** The median run by req/s, carrying the median p99 of all runs (a single slow round skews neither). */
+export function medianRun(runs: readonly WrkResult[]): WrkResult {
+  if (runs.length === 0) throw new Error('no measured run');
+  const byRate = [...runs].sort((a, b) => a.requestsPerSec - b.requestsPerSec);
+  const p99s = runs
+    .map((run) => run.p99Ms)
+    .filter((ms): ms is number => ms !== undefined)
+    .sort((a, b) => a - b);
+  const middle = byRate[Math.floor(byRate.length / 2)] as WrkResult;
+  return { ...middle, p99Ms: p99s[Math.floor(p99s.length / 2)] };
+}
+
+/**
+ * Runs every way once per round, in an order that rotates each round (the machine drifts over a
+ * run; taking turns spreads the drift over all of them), and returns each way's rounds.
+ */
+export async function measureInTurns<T extends { id: string }>(
+  ways: readonly T[],
+  rounds: number,
+  run: (way: T) => Promise<WrkResult>,
+): Promise<Map<string, WrkResult[]>> {
+  const runs = new Map<string, WrkResult[]>(ways.map((way) => [way.id, []]));
+  for (let round = 0; round < rounds; round++) {
+    for (let i = 0; i < ways.length; i++) {
+      const way = ways[(i + round) % ways.length] as T;
+      runs.get(way.id)?.push(await run(way));
+    }
+  }
+  return runs;
+}

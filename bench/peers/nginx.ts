@@ -22,7 +22,24 @@ export interface NginxConfig {
   asRoot: boolean;
   /** worker_processes (default 1). */
   workers?: number;
+  /** Also listen with TLS (HTTP/2 and HTTP/1.1 by ALPN) on this port, with this PEM pair. */
+  tls?: { port: number; cert: string; key: string };
+  /** gzip on: compress each response as it is sent (nginx has no stored compressed copies). */
+  gzip?: boolean;
 }
+
+/**
+ * What the compression scenario turns on: the types and minimum length the cache compresses by
+ * default, level 6 as the cache's gzip copy (nginx's default is 1), gzip_proxied any (a
+ * proxy_cache response counts as proxied), Vary: Accept-Encoding as the cache sends.
+ */
+const GZIP = `
+  gzip on;
+  gzip_comp_level 6;
+  gzip_min_length 1024;
+  gzip_proxied any;
+  gzip_vary on;
+  gzip_types text/css application/javascript application/json application/xml image/svg+xml;`;
 
 /**
  * Requests one keep-alive connection may carry. nginx's default (1,000) would close each of
@@ -48,7 +65,7 @@ error_log ${c.dir}/error.log warn;
 worker_rlimit_nofile 16384;
 events { worker_connections 8192; }
 http {
-  access_log off;
+  access_log off;${c.gzip ? GZIP : ''}
   sendfile on;
   tcp_nopush on;
   keepalive_requests ${NGINX_KEEPALIVE_REQUESTS};
@@ -77,9 +94,31 @@ http {
       proxy_read_timeout 60s;
       add_header X-Cache $upstream_cache_status;
     }
-  }
+  }${c.tls ? tlsServer(c.tls) : ''}
 }
 `;
+}
+
+/** The same location behind TLS, with HTTP/2 by ALPN (nginx 1.22's `listen … ssl http2`). */
+function tlsServer(tls: NonNullable<NginxConfig['tls']>): string {
+  return `
+  server {
+    listen 127.0.0.1:${tls.port} ssl http2 backlog=4096;
+    ssl_certificate ${tls.cert};
+    ssl_certificate_key ${tls.key};
+    ssl_protocols TLSv1.2 TLSv1.3;
+    http2_max_concurrent_streams 100;
+    location / {
+      proxy_pass http://origin;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_cache bench;
+      # The plain server's key ($scheme is http there): what was stored through it is hit here.
+      proxy_cache_key http$proxy_host$request_uri;
+      proxy_cache_lock on;
+      add_header X-Cache $upstream_cache_status;
+    }
+  }`;
 }
 
 /**
@@ -89,7 +128,7 @@ http {
 export async function startNginx(
   origin: string,
   dir: string,
-  options: { workers?: number; core?: Core } = {},
+  options: { workers?: number; core?: Core } & Pick<NginxConfig, 'tls' | 'gzip'> = {},
 ): Promise<Target> {
   await mkdir(dir, { recursive: true });
   const port = await findFreePort();
@@ -97,7 +136,15 @@ export async function startNginx(
   const asRoot = process.getuid?.() === 0;
   await writeFile(
     config,
-    renderNginxConfig({ port, upstream: new URL(origin).host, dir, asRoot, workers: options.workers }),
+    renderNginxConfig({
+      port,
+      upstream: new URL(origin).host,
+      dir,
+      asRoot,
+      workers: options.workers,
+      tls: options.tls,
+      gzip: options.gzip,
+    }),
   );
   const server = spawnServer('nginx', 'nginx', ['-p', dir, '-c', config, '-e', path.join(dir, 'error.log')], {
     cwd: dir,

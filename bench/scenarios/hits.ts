@@ -3,7 +3,7 @@ import { formatInt, formatMs, formatRatio, renderTable } from '../lib/format.js'
 import type { Lab } from '../lib/lab.js';
 import type { Progress, ScenarioReport } from '../lib/report.js';
 import { countOriginRequests, primeCache, type Target } from '../lib/servers.js';
-import { runWrk, type WrkResult } from '../lib/wrk.js';
+import { medianRun, runWrk, type WrkResult } from '../lib/wrk.js';
 
 interface HitTest {
   id: string;
@@ -111,16 +111,4 @@ export async function runHits(lab: Lab, progress: Progress): Promise<ScenarioRep
     notes,
     data: { connections, durationSec, warmupSec, rounds, cells },
   };
-}
-
-/** The median run by req/s, carrying the median p99 of all runs (a single slow round skews neither). */
-export function medianRun(runs: readonly WrkResult[]): WrkResult {
-  if (runs.length === 0) throw new Error('no measured run');
-  const byRate = [...runs].sort((a, b) => a.requestsPerSec - b.requestsPerSec);
-  const p99s = runs
-    .map((run) => run.p99Ms)
-    .filter((ms): ms is number => ms !== undefined)
-    .sort((a, b) => a - b);
-  const middle = byRate[Math.floor(byRate.length / 2)] as WrkResult;
-  return { ...middle, p99Ms: p99s[Math.floor(p99s.length / 2)] };
 }

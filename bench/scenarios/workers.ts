@@ -5,7 +5,7 @@ import { listChildPids, readCpuMs } from '../lib/processes.js';
 import type { Progress, ScenarioReport } from '../lib/report.js';
 import { countOriginRequests, primeCache, startCache, type Target } from '../lib/servers.js';
 import { NGINX_KEEPALIVE_REQUESTS, startNginx } from '../peers/nginx.js';
-import { medianRun } from './hits.js';
+import { medianRun } from '../lib/wrk.js';
 import { runWrk, type WrkResult } from '../lib/wrk.js';
 
 /** Worker counts compared: one, then two (the machine this was written on has two cores). */
