@@ -3,7 +3,8 @@ import type { Logger } from 'pino';
 import type { PurgeSelection } from '../admin/purge-entries.js';
 import { tagsOf } from '../admin/tags.js';
 import { openDiskStore, openRedisStore } from '../compose-store.js';
-import { policyOptionsFrom, type LoadedConfig } from '../config.js';
+import { policyOptionsFrom, SELF_SIGNED, type LoadedConfig } from '../config.js';
+import { loadCertificates } from '../listen/certificates.js';
 import { createLiveConfig } from '../app.js';
 import { createReloadMetrics } from '../admin/config-endpoints.js';
 import { isRedisStore } from '../store/redis/redis-url.js';
@@ -32,6 +33,9 @@ interface PrimaryStore {
  */
 export async function runPrimary(loaded: LoadedConfig, reload: () => LoadedConfig, logger: Logger): Promise<void> {
   const { config } = loaded;
+  // A self-signed pair is made here, once, before any worker starts: workers making their own at
+  // the same time would each serve another certificate, and race writing the kept files.
+  if (config.tlsCert === SELF_SIGNED) await loadCertificates(config);
   const opened = await openPrimaryStore(config, logger.child({ component: 'store' }));
   const collapse = new CollapseHost();
   const supervisor: Supervisor = new Supervisor({
