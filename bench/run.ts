@@ -25,6 +25,7 @@ import { runLarge } from './scenarios/large.js';
 import { runStartup } from './scenarios/startup.js';
 import { runWorkers } from './scenarios/workers.js';
 import { runRedis } from './scenarios/redis.js';
+import { runMisses } from './scenarios/misses.js';
 import { runRules } from './scenarios/rules.js';
 import { hasStoreBench, runStore } from './scenarios/store.js';
 
@@ -34,6 +35,7 @@ const RUNNERS: ScenarioTable = {
   compression: runCompression,
   rules: runRules,
   workers: runWorkers,
+  misses: runMisses,
   collapsed: runCollapsed,
   large: runLarge,
   startup: runStartup,
@@ -51,6 +53,7 @@ const NEEDS: Partial<Record<ScenarioName, [string, string][]>> = {
   compression: [['wrk', 'wrk']],
   rules: [['wrk', 'wrk']],
   workers: [['wrk', 'wrk']],
+  misses: [['wrk', 'wrk']],
   large: [['curl', 'curl']],
   redis: [['wrk', 'wrk']],
 };

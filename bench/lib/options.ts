@@ -7,6 +7,7 @@ export const SCENARIOS = [
   'compression',
   'rules',
   'workers',
+  'misses',
   'collapsed',
   'large',
   'startup',

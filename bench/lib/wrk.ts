@@ -13,6 +13,8 @@ export interface WrkOptions {
   connections: number;
   durationSec: number;
   headers?: readonly string[];
+  /** A wrk Lua script (`-s`), e.g. to ask for a new URL per request. */
+  script?: string;
   /** Where wrk runs: the load generator's core unless told otherwise. */
   core?: Core;
 }
@@ -21,6 +23,7 @@ export interface WrkOptions {
 export async function runWrk(url: string, opts: WrkOptions): Promise<WrkResult> {
   const args = ['-t1', `-c${opts.connections}`, `-d${opts.durationSec}s`, '--latency', '--timeout', '10s'];
   for (const header of opts.headers ?? []) args.push('-H', header);
+  if (opts.script !== undefined) args.push('-s', opts.script);
   const result = await runPinned(opts.core ?? LOAD_CORE, 'wrk', [...args, url]);
   if (result.code !== 0) throw new Error(`wrk ${url} failed (${result.code}): ${result.stderr || result.stdout}`);
   return parseWrkOutput(result.stdout);
