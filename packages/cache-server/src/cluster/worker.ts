@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { selectsFetch } from '../admin/purge-entries.js';
 import { tagsOf } from '../admin/tags.js';
 import type { CacheServer } from '../app.js';
-import { MemoryTier } from '../store/memory-tier.js';
+import { hasTierStats } from '../store/store.js';
 import { composeStore, withMemoryTier, type OpenedStore } from '../compose-store.js';
 import { policyOptionsFrom, type LoadedConfig } from '../config.js';
 import { isRedisStore } from '../store/redis/redis-url.js';
@@ -32,6 +32,7 @@ export async function runWorker(loaded: LoadedConfig, reload: () => LoadedConfig
   const bus = new Bus(primaryEndpoint());
   process.once('disconnect', () => bus.close());
   const storeLogger = logger.child({ component: 'store' });
+  const entryTags = (entry: EntryMeta) => tagsOf(entry.headers, config.tagHeaders);
   let replica: DiskReplica | undefined;
   let parts: OpenedStore;
   if (isRedisStore(config.store)) {
@@ -43,8 +44,12 @@ export async function runWorker(loaded: LoadedConfig, reload: () => LoadedConfig
       maxObjectSize: config.maxObjectSize,
       logger: storeLogger,
     });
-    const store = withMemoryTier(config, replica) ?? replica;
-    parts = { store, ...(config.collapseWait > 0 ? { collapse: createCollapseClient(bus) } : {}) };
+    const tier = withMemoryTier(config, replica);
+    parts = {
+      store: tier ?? replica,
+      ...(config.collapseWait > 0 ? { collapse: createCollapseClient(bus) } : {}),
+      dropLocalCopies: (notice) => (tier ? dropPurgedCopies(tier, notice, entryTags) : 0),
+    };
   }
 
   const { buildCacheServer } = await import('../app.js');
@@ -55,8 +60,6 @@ export async function runWorker(loaded: LoadedConfig, reload: () => LoadedConfig
     worker: { parts, forwardAdmin: (app) => forwardAdminRequests(app, bus, config.adminPrefix, slot) },
   });
   const { app, store, telemetry, proxy } = server;
-  const tier = store instanceof MemoryTier ? store : undefined;
-  const entryTags = (entry: EntryMeta) => tagsOf(entry.headers, config.tagHeaders);
   const startedAt = Date.now();
 
   bus.handle<null, WorkerReport>(OP.report, async () => {
@@ -69,7 +72,7 @@ export async function runWorker(loaded: LoadedConfig, reload: () => LoadedConfig
       totals: telemetry.totals(),
       history: telemetry.history.series(HISTORY_SECONDS),
       inFlight: proxy.inFlight.size,
-      ...(tier ? { memory: tier.memoryStats() } : {}),
+      ...(hasTierStats(store) ? { memory: store.memoryStats() } : {}),
       rss: process.memoryUsage().rss,
       metrics: await telemetry.metricsJson(),
     };
@@ -80,7 +83,7 @@ export async function runWorker(loaded: LoadedConfig, reload: () => LoadedConfig
   // store's purge the fetches in flight for it abandoned, as a single process does (admin/purge.ts).
   bus.handle<PurgeArgs, number>(OP.purge, ({ notice, abandon }) => {
     if (abandon) proxy.abandon(selectsFetch(notice, config.tagHeaders));
-    return tier ? dropPurgedCopies(tier, notice, entryTags) : 0;
+    return parts.dropLocalCopies?.(notice) ?? 0;
   });
 
   let draining: Promise<void> | undefined;
