@@ -157,6 +157,7 @@ export function describeFuzz(title: string, options: FuzzOptions): void {
           pipeline: connection.pipeline,
           waitMs: sent.length * (ORIGIN_TIMEOUT_MS + 700) + 1_500,
           abortAfterBytes: connection.abortAfter,
+          pauseReadingMs: connection.pausesReading ? ORIGIN_TIMEOUT_MS + 300 : 0,
         });
         result.responses.forEach((response, i) => {
           const etag = field(response.fields, 'etag');

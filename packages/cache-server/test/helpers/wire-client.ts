@@ -46,6 +46,11 @@ export interface ExchangeOptions {
   continueWaitMs?: number;
   /** Close the connection once this many bytes came back (a client that leaves mid-response). */
   abortAfterBytes?: number;
+  /**
+   * Read nothing for this long once the first response bytes came (a client that pauses: a
+   * player whose buffer is full, a backgrounded tab), then read on.
+   */
+  pauseReadingMs?: number;
 }
 
 /**
@@ -54,7 +59,13 @@ export interface ExchangeOptions {
  * closes, or when `waitMs` passes; which of these happened is part of the result.
  */
 export function exchange(base: string, requests: WireRequest[], options: ExchangeOptions = {}): Promise<WireExchange> {
-  const { pipeline = false, waitMs = 5_000, continueWaitMs = 1_000, abortAfterBytes = Infinity } = options;
+  const {
+    pipeline = false,
+    waitMs = 5_000,
+    continueWaitMs = 1_000,
+    abortAfterBytes = Infinity,
+    pauseReadingMs = 0,
+  } = options;
   const url = new URL(base);
   const methods = requests.map((r) => r.method);
   return new Promise((resolve) => {
@@ -127,9 +138,15 @@ export function exchange(base: string, requests: WireRequest[], options: Exchang
 
     socket.on('connect', writeNext);
     let received = 0;
+    let paused = false;
     socket.on('data', (chunk: Buffer) => {
       chunks.push(chunk);
       received += chunk.length;
+      if (pauseReadingMs > 0 && !paused) {
+        paused = true;
+        socket.pause();
+        setTimeout(() => socket.resume(), pauseReadingMs);
+      }
       if (received >= abortAfterBytes) {
         finish();
         socket.destroy();
