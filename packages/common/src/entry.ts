@@ -36,4 +36,22 @@ export interface EntryMeta {
   lastAccess?: number;
   /** How many times it was served from the cache. */
   hits?: number;
+  /**
+   * Set when the entry holds only part of a representation: a stored `206` (RFC 9111 §3.3). Its
+   * body is the bytes `start`–`end` alone, and its `vary` starts with `*` so that no request
+   * selects it as a complete response (§4.1); `policy/partial.ts` selects parts instead.
+   */
+  part?: EntryPart;
+}
+
+/** Which bytes of which representation a partial entry holds (RFC 9110 §14.4 Content-Range). */
+export interface EntryPart {
+  /** The variant (secondary key) of the representation this is a part of. */
+  variant: string;
+  /** First byte position held (0-based, inclusive). */
+  start: number;
+  /** Last byte position held (inclusive). */
+  end: number;
+  /** The representation's complete length. */
+  length: number;
 }

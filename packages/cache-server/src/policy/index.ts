@@ -18,3 +18,4 @@ export * from './invalidation.js';
 export * from './headers.js';
 export * from './cache-status.js';
 export * from './range.js';
+export * from './partial.js';

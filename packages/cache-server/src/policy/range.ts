@@ -43,7 +43,7 @@ export function parseRange(header: string | undefined, size: number): ByteRange[
     const range = first === '' ? suffixRange(Number(last), size) : intRange(Number(first), last, size);
     if (range !== undefined) ranges.push(range);
   }
-  return ranges.length === 0 ? 'unsatisfiable' : coalesce(ranges);
+  return ranges.length === 0 ? 'unsatisfiable' : coalesceRanges(ranges);
 }
 
 /** RFC 9110 §14.1.1: satisfiable when first-pos is inside the representation; last-pos is clamped. */
@@ -58,7 +58,8 @@ function suffixRange(length: number, size: number): ByteRange | undefined {
   return { start: Math.max(0, size - length), end: size - 1 };
 }
 
-function coalesce(ranges: ByteRange[]): ByteRange[] {
+/** Sorted, with overlapping and adjacent ranges merged (new objects: the input is left as it is). */
+export function coalesceRanges(ranges: readonly ByteRange[]): ByteRange[] {
   const sorted = [...ranges].sort((a, b) => a.start - b.start);
   const out: ByteRange[] = [];
   for (const range of sorted) {

@@ -269,6 +269,7 @@ export class DiskStore implements Store, SyncLookup, BodyEvents, ReportsHealth, 
    */
   stats(): StoreStats & { bodySize: number; maxEntries: number } {
     const { index } = this.table;
+    const partial = index.partial;
     return {
       entries: index.count,
       size: index.size,
@@ -276,6 +277,8 @@ export class DiskStore implements Store, SyncLookup, BodyEvents, ReportsHealth, 
       evictions: this.space.evictions,
       bodySize: index.bodySize,
       maxEntries: this.maxEntries,
+      partialEntries: partial.entries,
+      partialBodySize: partial.bodySize,
     };
   }
 

@@ -40,6 +40,8 @@ export class EntryIndex {
   private totalCost = 0;
   private totalBodySize = 0;
   private totalCount = 0;
+  private partialCount = 0;
+  private partialBodySize = 0;
 
   /** What every indexed variant costs on disk (bodies in blocks, meta files included). */
   get size(): number {
@@ -53,6 +55,11 @@ export class EntryIndex {
 
   get count(): number {
     return this.totalCount;
+  }
+
+  /** How many indexed variants are parts (stored 206s, `EntryMeta.part`), and their body bytes. */
+  get partial(): { entries: number; bodySize: number } {
+    return { entries: this.partialCount, bodySize: this.partialBodySize };
   }
 
   get isComplete(): boolean {
@@ -120,6 +127,10 @@ export class EntryIndex {
     this.totalCost += cost;
     this.totalBodySize += meta.size;
     this.totalCount += 1;
+    if (meta.part !== undefined) {
+      this.partialCount += 1;
+      this.partialBodySize += meta.size;
+    }
     this.bodies.add(meta.bodyId);
     this.compactHeap();
   }
@@ -218,6 +229,10 @@ export class EntryIndex {
     this.totalCost -= slot.cost;
     this.totalBodySize -= slot.meta.size;
     this.totalCount -= 1;
+    if (slot.meta.part !== undefined) {
+      this.partialCount -= 1;
+      this.partialBodySize -= slot.meta.size;
+    }
     this.bodies.delete(slot.meta.bodyId);
   }
 

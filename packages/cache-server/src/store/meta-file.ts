@@ -1,4 +1,4 @@
-import type { EntryMeta, HeaderMap } from '@simple-cache/common';
+import type { EntryMeta, EntryPart, HeaderMap } from '@simple-cache/common';
 import { hasErrorCode } from './fs-utils.js';
 import { isBodyId } from './layout.js';
 import type { StoreFs } from './store-fs.js';
@@ -72,7 +72,7 @@ export function readMetaFileSync(fs: StoreFs, path: string): ReadMetaFile {
 function toEntryMeta(value: unknown): EntryMeta | undefined {
   if (!isRecord(value)) return undefined;
   const { key, variant, vary, varyValues, status, headers, requestTime, responseTime, size, bodyId } = value;
-  const { checksum, lastAccess, hits } = value;
+  const { checksum, lastAccess, hits, part } = value;
   const valid =
     typeof key === 'string' &&
     typeof variant === 'string' &&
@@ -86,7 +86,8 @@ function toEntryMeta(value: unknown): EntryMeta | undefined {
     isBodyId(bodyId) &&
     (checksum === undefined || (typeof checksum === 'string' && /^[0-9a-f]{40}$/.test(checksum))) &&
     (lastAccess === undefined || isTime(lastAccess)) &&
-    (hits === undefined || isCount(hits));
+    (hits === undefined || isCount(hits)) &&
+    (part === undefined || isPart(part, size));
   if (!valid) return undefined;
   const entry: EntryMeta = {
     key,
@@ -103,7 +104,30 @@ function toEntryMeta(value: unknown): EntryMeta | undefined {
   if (checksum !== undefined) entry.checksum = checksum;
   if (lastAccess !== undefined) entry.lastAccess = lastAccess;
   if (hits !== undefined) entry.hits = hits;
+  if (part !== undefined) {
+    const { variant: of, start, end, length } = part as EntryPart;
+    entry.part = { variant: of, start, end, length };
+  }
   return entry;
+}
+
+/**
+ * A part (a stored 206, `EntryMeta.part`): which bytes of which variant it holds, and a body of
+ * exactly those bytes. An extension of format 2 that an older release reads safely: it drops the
+ * field it does not know, and the part's `vary` starts with `*`, which no request matches.
+ */
+function isPart(value: unknown, size: unknown): boolean {
+  if (!isRecord(value)) return false;
+  const { variant, start, end, length } = value;
+  return (
+    typeof variant === 'string' &&
+    isCount(start) &&
+    isCount(end) &&
+    isCount(length) &&
+    start <= end &&
+    end < length &&
+    size === end - start + 1
+  );
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

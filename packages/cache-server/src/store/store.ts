@@ -61,6 +61,12 @@ export interface StoreStats {
   evictions: number;
   /** Body bytes alone, when `size` counts more than them. */
   bodySize?: number;
+  /**
+   * Of `entries`, how many are parts (stored 206s, `EntryMeta.part`) and their body bytes, when the
+   * store can tell without a scan. They count in `entries` and `size` like any entry.
+   */
+  partialEntries?: number;
+  partialBodySize?: number;
 }
 
 /**

@@ -4,6 +4,7 @@ import { dirname, join } from 'node:path';
 import { DiskStore } from '../../src/store/disk-store.js';
 import { createLayout, hashKey, hashVariant } from '../../src/store/layout.js';
 import { bodyFileOf, listFiles, makeDiskStore, metaFileOf, useDiskStore } from './disk-helpers.js';
+import { writePart } from './partial-suite.js';
 import { describeStoreContract } from './store-suite.js';
 import { byKeyAndVariant, collect, makeMeta, randomBody, readBody, writeEntry } from './store-helpers.js';
 
@@ -80,6 +81,25 @@ describe('DiskStore on disk', () => {
       expect(await disk.store.lookup(`${KEY}/198`)).toEqual([]);
       expect(disk.store.stats()).toMatchObject({ entries: 199, bodySize: 198 * 3 + 'new body'.length });
       expect((await listFiles(createLayout(disk.temp.dir).bodyDir)).length).toBe(199);
+    });
+
+    test('a part keeps its `part` across a restart, and the scan counts it as partial', async () => {
+      const origin = randomBody(1000);
+      const stored = await writePart(disk.store, origin, 100, 199, { key: KEY });
+      await disk.reopen();
+      expect(await disk.store.lookup(KEY)).toEqual([stored]);
+      await disk.store.ready();
+      expect(disk.store.stats()).toMatchObject({ entries: 1, partialEntries: 1, partialBodySize: 100 });
+    });
+
+    test('a part whose `part` does not describe its body is corrupt: a miss, deleted', async () => {
+      const stored = await writePart(disk.store, randomBody(1000), 100, 199, { key: KEY });
+      const file = metaFileOf(disk.temp.dir, KEY, stored.variant);
+      const doc = JSON.parse(await readFile(file, 'utf8'));
+      doc.entry.part.end = 299;
+      await writeFile(file, JSON.stringify(doc));
+      await disk.reopen();
+      expect(await disk.store.lookup(KEY)).toEqual([]);
     });
 
     test('a deleted entry stays deleted after a restart', async () => {

@@ -12,6 +12,7 @@ import {
   sha1,
   writeEntry,
 } from './store-helpers.js';
+import { describePartialEntries } from './partial-suite.js';
 
 export interface StoreUnderTest {
   store: Store;
@@ -306,6 +307,8 @@ export function describeStoreContract(name: string, makeStore: MakeStore): void 
         expect((await collect(store.entries())).sort(byKeyAndVariant)).toEqual(written.sort(byKeyAndVariant));
       });
     });
+
+    describePartialEntries(() => store);
 
     describe('concurrency', () => {
       test('two writers for the same key and variant: one complete body wins, never a mix', async () => {
