@@ -24,6 +24,8 @@ export interface EntrySummary {
   /** When the stored response arrived, Unix ms. */
   storedAt: number;
   tags: string[];
+  /** For a part (a stored 206, RFC 9111 §3.3): the bytes it holds of the complete length; null otherwise. */
+  part: { start: number; end: number; length: number } | null;
 }
 
 export const ENTRY_SORTS = ['hits', 'size', 'age', 'recent', 'key'] as const;
@@ -63,6 +65,7 @@ export function summarizeEntry(
     lastAccess: entry.lastAccess ?? null,
     storedAt: entry.responseTime,
     tags: tagsOf(entry.headers, context.tagHeaders),
+    part: entry.part ? { start: entry.part.start, end: entry.part.end, length: entry.part.length } : null,
   };
 }
 

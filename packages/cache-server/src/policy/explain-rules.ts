@@ -22,7 +22,30 @@ export const STORABLE_RULES: Readonly<Record<string, Rule>> = {
   },
   'method-not-cacheable': { rfc: 'RFC 9111 §3', text: 'The request method is not one whose responses are cached.' },
   'status-not-final': { rfc: 'RFC 9111 §3', text: 'Only final (non-1xx) responses are stored.' },
-  'partial-content': { rfc: 'RFC 9111 §3.3', text: 'A 206 partial response is not stored on its own.' },
+  'partial-content': {
+    rfc: 'RFC 9111 §3.3',
+    text: 'A 206 is stored only as a part of the response it belongs to, never as a complete response.',
+  },
+  'partial-multipart': {
+    rfc: 'RFC 9111 §3.3',
+    text: 'A multipart/byteranges 206 is relayed but not stored (its parts are not taken apart).',
+  },
+  'partial-content-range': {
+    rfc: 'RFC 9110 §14.4',
+    text: 'A 206 without one valid Content-Range cannot say which bytes it holds: not stored.',
+  },
+  'partial-unknown-length': {
+    rfc: 'RFC 9110 §14.4',
+    text: 'A 206 whose Content-Range does not give the complete length (/*) is not stored.',
+  },
+  'partial-length-mismatch': {
+    rfc: 'RFC 9110 §14.4',
+    text: 'A 206 whose Content-Length disagrees with its Content-Range says two things about its bytes: not stored.',
+  },
+  'range-not-satisfiable': {
+    rfc: 'RFC 9110 §15.5.17',
+    text: 'A 416 answers the Range that was asked, not the URL: not stored.',
+  },
   'not-modified': { rfc: 'RFC 9111 §4.3.4', text: 'A 304 updates a stored response; it is never stored itself.' },
   'request-no-store': { rfc: 'RFC 9111 §5.2.1.5', text: 'The request said no-store.' },
   'must-understand': {

@@ -1,7 +1,7 @@
 import { readField } from './cache-control.js';
 import { responseControl } from './response-control.js';
 import { currentAge, freshnessLifetime, readAgeField } from './freshness.js';
-import { decideStorable } from './storable.js';
+import { asResponse, decideAnswerStorable, isPart } from './partial.js';
 import { decideUse, mayServeStaleOnError } from './use.js';
 import type {
   EntryMeta,
@@ -29,6 +29,7 @@ export interface ExplainStep {
     | 'rules'
     | 'lookup'
     | 'storable'
+    | 'partial'
     | 'targeted-field'
     | 'freshness'
     | 'age'
@@ -95,16 +96,19 @@ export function explainEntry(
   opts: PolicyOptions,
   req: RequestView = requestForVariant(entry),
 ): EntryExplanation {
-  const storable = storableVerdict({ method: 'GET', headers: req.headers }, entry, opts);
+  // A part is asked what any stored response is, without the `*` that keeps complete lookups off it.
+  const stored = isPart(entry) ? asResponse(entry) : entry;
+  const storable = storableVerdict({ method: 'GET', headers: req.headers }, stored, opts);
   const freshness = freshnessVerdict(entry, opts);
   const age = currentAge(entry, now);
   const ttl = freshness.lifetime - age;
-  const decision = decideUse(req, entry, now, opts);
-  const next = nextVerdict(decision, entry);
-  const servableOnError = mayServeStaleOnError(req, entry, now, opts, 'error-status');
-  const servableWhenDisconnected = mayServeStaleOnError(req, entry, now, opts, 'disconnected');
+  const decision = decideUse(req, stored, now, opts);
+  const next = nextVerdict(decision, stored);
+  const servableOnError = mayServeStaleOnError(req, stored, now, opts, 'error-status');
+  const servableWhenDisconnected = mayServeStaleOnError(req, stored, now, opts, 'disconnected');
   const steps: ExplainStep[] = [
     { check: 'storable', reason: storable.reason, rfc: storable.rfc, text: ruleText(STORABLE_RULES, storable.reason) },
+    ...partSteps(entry),
     ...targetedFieldSteps(entry.headers, opts),
     freshnessStep(freshness),
     ...ageFieldSteps(entry.headers),
@@ -114,9 +118,9 @@ export function explainEntry(
       rfc: 'RFC 9111 §4.2.3',
       text: `Current age ${age} s: ${ttl > 0 ? `${ttl} s of freshness left` : `stale by ${-ttl} s`}.`,
     },
-    ...varySteps(entry),
+    ...varySteps(stored),
     validatorStep(entry.headers),
-    { check: 'reuse', reason: decision.reason, rfc: next.rfc, text: nextText(decision, entry) },
+    { check: 'reuse', reason: decision.reason, rfc: next.rfc, text: nextText(decision, stored) },
     onErrorStep(servableOnError, servableWhenDisconnected, next.outcome),
   ];
   return {
@@ -159,8 +163,21 @@ export function requestForVariant(entry: EntryMeta): RequestView {
   return { method: 'GET', headers };
 }
 
+/** What a stored part is (RFC 9111 §3.3, §3.4): which bytes it holds, and which requests it answers. */
+function partSteps(entry: EntryMeta): ExplainStep[] {
+  if (entry.part === undefined) return [];
+  const { start, end, length } = entry.part;
+  const text =
+    `A stored 206 holding bytes ${start}-${end} of ${length}: it answers only a GET whose Range lies wholly ` +
+    'within what the parts of this representation hold; a Range outside, a GET without Range and a HEAD go to ' +
+    'the origin. Parts with the same strong validator combine, and become one complete response once they ' +
+    'hold every byte (§3.4).';
+  return [{ check: 'partial', reason: 'part', rfc: 'RFC 9111 §3.3', text }];
+}
+
 function storableVerdict(req: RequestView, res: ResponseView, opts: PolicyOptions): EntryExplanation['storable'] {
-  const decision = decideStorable(req, res, opts);
+  // A 206 by the rules for parts (policy/partial.ts), anything else by decideStorable.
+  const decision = decideAnswerStorable(req, res, opts, false);
   return { storable: decision.storable, reason: decision.reason, rfc: ruleOf(STORABLE_RULES, decision.reason).rfc };
 }
 

@@ -5,7 +5,8 @@ import { parseHttpDate } from './http-date.js';
 import { matchesVariant } from './keys.js';
 import { strongMatch } from './validation.js';
 import { coalesceRanges, ifRangeAllows, parseRange } from './range.js';
-import type { EntryMeta, HeaderMap, RequestView, ResponseView } from './types.js';
+import { decideStorable } from './storable.js';
+import type { EntryMeta, HeaderMap, PolicyOptions, RequestView, ResponseView, StorabilityDecision } from './types.js';
 
 /**
  * Partial content (RFC 9111 §3.3, §3.4): which bytes a stored `206` holds, whether a request is
@@ -63,6 +64,41 @@ export function describePart(res: Pick<ResponseView, 'status' | 'headers'>): Par
   return { storable: true, range: { start: range.start, end: range.end, length: range.length } };
 }
 
+/**
+ * May a response to a GET be stored (RFC 9111 §3)? A 206 as a part when describePart accepts it
+ * and §3's other rules would store the complete response; a 416 to a request that carried a
+ * Range never (it answers that Range, not the URL); anything else as `decideStorable` says.
+ */
+export function decideAnswerStorable(
+  req: RequestView,
+  res: ResponseView,
+  opts: PolicyOptions,
+  carriedRange: boolean,
+): StorabilityDecision & { range?: Omit<EntryPart, 'variant'> } {
+  if (res.status === 416 && carriedRange) return { storable: false, reason: 'range-not-satisfiable' };
+  if (res.status !== 206) return decideStorable(req, res, opts);
+  const described = describePart(res);
+  if (!described.storable) return { storable: false, reason: described.reason };
+  // §3.3: a part is kept under the rules of the response it is part of.
+  const whole = decideStorable(req, { ...res, status: 200 }, opts);
+  return whole.storable ? { ...whole, range: described.range } : whole;
+}
+
+/** The entry that stores `range` of the representation `entry` describes (its own variant, `*` first in vary). */
+export function toPartEntry<T extends Omit<EntryMeta, 'bodyId' | 'checksum'>>(
+  entry: T,
+  range: Omit<EntryPart, 'variant'>,
+): T & { part: EntryPart } {
+  const part = { variant: entry.variant, ...range };
+  return {
+    ...entry,
+    variant: partVariant(entry.variant, part),
+    vary: partVary(entry.vary),
+    size: range.end - range.start + 1,
+    part,
+  };
+}
+
 export function isPart(entry: EntryMeta): entry is PartEntry {
   return entry.part !== undefined;
 }
@@ -84,6 +120,14 @@ export function partVary(vary: readonly string[]): string[] {
   return ['*', ...vary.filter((name) => name !== '*')];
 }
 
+/**
+ * The part as the response it is, without the `*` that keeps lookups of complete responses off
+ * it: for the questions asked of any stored response (selection, freshness, use).
+ */
+export function asResponse(entry: PartEntry): PartEntry {
+  return { ...entry, vary: entry.vary.filter((name) => name !== '*') };
+}
+
 /** The parts that make up what is held of the request's variant, and the parts that are outdated. */
 export interface HeldParts {
   /**
@@ -99,7 +143,7 @@ export interface HeldParts {
 export function selectParts(entries: readonly EntryMeta[], reqHeaders: HeaderMap): HeldParts {
   const matching = entries
     .filter(isPart)
-    .filter((entry) => matchesVariant({ ...entry, vary: entry.vary.filter((name) => name !== '*') }, reqHeaders))
+    .filter((entry) => matchesVariant(asResponse(entry), reqHeaders))
     .sort((a, b) => generatedAt(b) - generatedAt(a) || b.responseTime - a.responseTime);
   const newest = matching[0];
   if (newest === undefined) return { held: [], outdated: [] };

@@ -1,8 +1,18 @@
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { EntryMeta } from '@simple-cache/common';
-import { combinedHeaders, locateRange, type PartEntry, type Segment } from '../policy/partial.js';
-import type { Store } from './store.js';
+import type { HeaderMap } from '@simple-cache/common';
+import { selectVariant } from '../policy/keys.js';
+import {
+  combinedHeaders,
+  isWhole,
+  locateRange,
+  redundantParts,
+  selectParts,
+  type PartEntry,
+  type Segment,
+} from '../policy/partial.js';
+import { hasSyncLookup, type Store } from './store.js';
 
 /**
  * What partial entries need of a store. A part (a stored 206, RFC 9111 §3.3) is an entry like
@@ -97,6 +107,42 @@ export async function assembleParts(store: Store, held: readonly PartEntry[]): P
     return complete;
   } catch {
     writer.abort();
+    return undefined;
+  }
+}
+
+/**
+ * Keeps the parts of the representation a request with `reqHeaders` selects in order, after a
+ * part or a complete response of `key` was stored for it: beside a complete response of their
+ * variant, parts go; otherwise parts of another representation go (RFC 9111 §3.4: a part whose
+ * validator differs is outdated), so do parts another part holds entirely, and parts that add up
+ * become the complete entry. Resolves with that entry when one was written. Never rejects: what
+ * it could not do leaves parts that are merely unused.
+ */
+export async function settleParts(
+  store: Store,
+  key: string,
+  reqHeaders: HeaderMap,
+  committed: EntryMeta,
+): Promise<EntryMeta | undefined> {
+  // After a complete response, only when the key may have parts (a store that cannot tell without I/O is asked).
+  const known = hasSyncLookup(store) ? store.peekSync(key) : undefined;
+  if (committed.part === undefined && known !== undefined && !known.some((entry) => entry.part !== undefined)) {
+    return undefined;
+  }
+  try {
+    const variants = await store.lookup(key);
+    const { held, outdated } = selectParts(variants, reqHeaders);
+    const newest = held[0];
+    if (newest === undefined) return undefined;
+    const complete = selectVariant(variants, reqHeaders);
+    const beside = complete !== undefined && complete.variant === newest.part.variant;
+    const gone = beside ? [...held, ...outdated] : [...outdated, ...redundantParts(held)];
+    await Promise.all(gone.map((entry) => store.delete(entry.key, entry.variant)));
+    if (beside) return undefined;
+    const kept = held.filter((entry) => !gone.includes(entry));
+    return isWhole(kept.map((entry) => entry.part)) ? await assembleParts(store, kept) : undefined;
+  } catch {
     return undefined;
   }
 }

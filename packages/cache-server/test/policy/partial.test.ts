@@ -2,8 +2,10 @@ import { describe, expect, test } from '@jest/globals';
 import fc from 'fast-check';
 import type { EntryPart, HeaderMap } from '@simple-cache/common';
 import {
+  asResponse,
   combinable,
   combinedHeaders,
+  decideAnswerStorable,
   describePart,
   heldRanges,
   isPart,
@@ -15,13 +17,14 @@ import {
   planFromParts,
   redundantParts,
   selectParts,
+  toPartEntry,
   type PartEntry,
   type PartsPlan,
 } from '../../src/policy/partial.js';
 import { contentRange } from '../../src/policy/range.js';
 import { matchesVariant, selectVariant } from '../../src/policy/keys.js';
 import type { ByteRange } from '../../src/store/store.js';
-import { T0, entry, httpDate, request } from './fixtures.js';
+import { T0, entry, httpDate, options, request } from './fixtures.js';
 
 /** A stored part of `length` bytes holding start–end, received `age` seconds after T0. */
 function part(start: number, end: number, length: number, headers: HeaderMap = {}, seconds = 0): PartEntry {
@@ -108,6 +111,109 @@ describe('describePart: may a 206 be stored as a part (RFC 9111 §3.3)?', () => 
     ],
   ])('%s', (_name, status, headers, expected) => {
     expect(describePart({ status, headers })).toEqual(expected);
+  });
+});
+
+describe('decideAnswerStorable: a response to a GET, 206s and 416s included (RFC 9111 §3, §3.3)', () => {
+  const range = { 'content-range': 'bytes 0-4/10', 'content-length': '5' };
+  test.each<[string, number, HeaderMap, boolean, ReturnType<typeof decideAnswerStorable>]>([
+    [
+      'a 206 as a part, with its range',
+      206,
+      { 'cache-control': 'max-age=60', ...range },
+      true,
+      {
+        storable: true,
+        reason: 'storable',
+        range: { start: 0, end: 4, length: 10 },
+      },
+    ],
+    [
+      'a 206 answering a fetch without Range is a part too',
+      206,
+      { 'cache-control': 'max-age=60', ...range },
+      false,
+      {
+        storable: true,
+        reason: 'storable',
+        range: { start: 0, end: 4, length: 10 },
+      },
+    ],
+    [
+      "a 206 under the complete response's rules: no-store",
+      206,
+      { 'cache-control': 'no-store', ...range },
+      true,
+      {
+        storable: false,
+        reason: 'no-store',
+      },
+    ],
+    [
+      "a 206 under the complete response's rules: private",
+      206,
+      { 'cache-control': 'private', ...range },
+      true,
+      {
+        storable: false,
+        reason: 'private',
+      },
+    ],
+    [
+      'a 206 describePart refuses',
+      206,
+      { 'cache-control': 'max-age=60', 'content-range': 'bytes 0-4/*' },
+      true,
+      {
+        storable: false,
+        reason: 'partial-unknown-length',
+      },
+    ],
+    [
+      'a 416 to a Range answers that Range, not the URL',
+      416,
+      { 'cache-control': 'max-age=60' },
+      true,
+      {
+        storable: false,
+        reason: 'range-not-satisfiable',
+      },
+    ],
+    [
+      'a 416 to a GET without Range: as decideStorable says',
+      416,
+      { 'cache-control': 'max-age=60' },
+      false,
+      {
+        storable: true,
+        reason: 'storable',
+      },
+    ],
+    [
+      'a 200 as decideStorable says',
+      200,
+      { 'cache-control': 'max-age=60' },
+      true,
+      { storable: true, reason: 'storable' },
+    ],
+  ])('%s', (_name, status, headers, carriedRange, expected) => {
+    const res = { status, headers: { date: httpDate(0), ...headers } };
+    expect(decideAnswerStorable(request(), res, options(), carriedRange)).toEqual(expected);
+  });
+});
+
+describe('toPartEntry / asResponse: a part as an entry, and as the response it is', () => {
+  test("its own variant and `*`-first vary, the part's size, the representation's variant in `part`", () => {
+    const complete = entry({ 'cache-control': 'max-age=60' }, { variant: 'gzip', vary: ['accept-encoding'], size: -1 });
+    const stored = toPartEntry(complete, { start: 2, end: 6, length: 10 });
+    expect(stored).toMatchObject({
+      variant: 'gzip\nbytes=2-6',
+      vary: ['*', 'accept-encoding'],
+      size: 5,
+      part: { variant: 'gzip', start: 2, end: 6, length: 10 },
+    });
+    expect(asResponse(stored).vary).toEqual(['accept-encoding']);
+    expect(stored.vary).toEqual(['*', 'accept-encoding']);
   });
 });
 

@@ -2,7 +2,7 @@ import { describe, expect, test } from '@jest/globals';
 import type { EntryMeta, EntryPart } from '@simple-cache/common';
 import { contentRange } from '../../src/policy/range.js';
 import { isPart, locateRange, partVariant, partVary, selectParts, type PartEntry } from '../../src/policy/partial.js';
-import { assembleParts, openPieces } from '../../src/store/partial-bodies.js';
+import { assembleParts, openPieces, settleParts } from '../../src/store/partial-bodies.js';
 import type { Store } from '../../src/store/store.js';
 import { collect, makeMeta, randomBody, readAll, readBody, writeEntry } from './store-helpers.js';
 
@@ -95,6 +95,28 @@ export function describePartialEntries(storeOf: () => Store): void {
       const variants = await store.lookup(KEY);
       expect(variants).toHaveLength(1);
       expect((await readBody(store, variants[0] as EntryMeta)).equals(origin)).toBe(true);
+    });
+
+    test('settleParts: a part of another validator goes; parts that add up become complete', async () => {
+      const store = storeOf();
+      await writePart(store, origin, 0, 59_999, { etag: '"old"' });
+      const newer = await writePart(store, origin, 60_000, 99_999, { etag: '"new"' });
+      expect(await settleParts(store, KEY, {}, newer)).toBeUndefined();
+      expect((await store.lookup(KEY)).map((entry) => entry.headers.etag)).toEqual(['"new"']);
+      const rest = await writePart(store, origin, 0, 60_000, { etag: '"new"' });
+      const complete = await settleParts(store, KEY, {}, rest);
+      expect(complete).toMatchObject({ status: 200, size: 100_000 });
+      const [only, ...none] = await store.lookup(KEY);
+      expect(none).toEqual([]);
+      expect((await readBody(store, only as EntryMeta)).equals(origin)).toBe(true);
+    });
+
+    test('settleParts: beside a complete response of their variant, parts go', async () => {
+      const store = storeOf();
+      await writePart(store, origin, 0, 9);
+      const complete = await writeEntry(store, makeMeta(KEY, { size: origin.length }), origin);
+      await settleParts(store, KEY, {}, complete);
+      expect(await store.lookup(KEY)).toEqual([complete]);
     });
 
     test('parts count as entries with their bytes, and purging the URL removes them', async () => {
