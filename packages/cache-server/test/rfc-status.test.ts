@@ -57,13 +57,16 @@ describe('status codes (RFC 9111 §3, §4.2.2; RFC 9110 §15.1)', () => {
     expect(h.seen(`/explicit/${status}`)).toBe(1);
   });
 
-  test('a 206 from the origin is relayed as it came and never stored (§3.3)', async () => {
+  test('a 206 from the origin is relayed as it came, stored as a part, and never answers a GET without Range (§3.3)', async () => {
     const { first, second } = await twice('/partial');
     expect(first.status).toBe(206);
     expect(first.headers['content-range']).toBe('bytes 0-3/10');
     expect(first.body.toString()).toBe('0123');
-    expect(cacheStatusOf(first)).toMatch(/detail=partial-content/);
+    expect(cacheStatusOf(first)).toBe('fwd=uri-miss; fwd-status=206; stored');
     expect(second.headers['x-cache']).toBe('MISS');
     expect(h.seen('/partial')).toBe(2);
+    // A Range inside the part is answered from it (rfc-partial.test.ts has the rest).
+    const inside = await h.get('/partial', { range: 'bytes=1-2' });
+    expect([inside.status, inside.headers['x-cache'], inside.body.toString()]).toEqual([206, 'HIT', '12']);
   });
 });

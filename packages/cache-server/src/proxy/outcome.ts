@@ -5,7 +5,7 @@ import { contentLengthOf, type Head } from './respond/heads.js';
  * The ways the proxy answers (route.ts chooses one per pass; `fast-hit` is the fast path before
  * Fastify). An exchange's Outcome names the route that wrote its response.
  */
-export type RouteName = 'serve' | 'fetch' | 'revalidate-head' | 'pass' | 'refuse' | 'fast-hit';
+export type RouteName = 'serve' | 'serve-parts' | 'fetch' | 'revalidate-head' | 'pass' | 'refuse' | 'fast-hit';
 
 /**
  * One finished client exchange: what metrics, the dashboard's traffic and the access log read.

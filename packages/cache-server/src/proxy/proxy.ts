@@ -13,6 +13,7 @@ import { passRoute } from './routes/pass.js';
 import { refuseRoute } from './routes/refuse.js';
 import { revalidateHeadRoute } from './routes/revalidate-head.js';
 import { serveRoute } from './routes/serve.js';
+import { servePartsRoute } from './routes/serve-parts.js';
 import { healthOf } from '../store/store.js';
 
 export interface Proxy {
@@ -87,6 +88,8 @@ export function createProxy(deps: ProxyDeps): Proxy {
     switch (route.route) {
       case 'serve':
         return serveRoute(ctx, exchange, route);
+      case 'serve-parts':
+        return servePartsRoute(ctx, exchange, route);
       case 'fetch':
         return fetchRoute(ctx, exchange, route);
       case 'revalidate-head':

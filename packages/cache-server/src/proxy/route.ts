@@ -1,12 +1,17 @@
 import type { CacheStatusForward, CacheStatusInfo, EntryMeta, HeaderMap } from '@simple-cache/common';
 import { ERRORS, type ErrorSpec } from '../errors.js';
 import {
+  asResponse,
   decideUse,
   forwardReasonFor,
   hasOriginOnlyPrecondition,
   isOnlyIfCached,
+  isPart,
+  planFromParts,
   readField,
+  selectParts,
   selectVariantOrIdentity,
+  type PartEntry,
   type UseDecision,
 } from '../policy/index.js';
 import { lifetimeRule, type RequestRules } from '../rules/index.js';
@@ -16,7 +21,9 @@ import type { Outcome } from './outcome.js';
  * One way of answering a request; proxy.ts runs the one chooseRoute() picks.
  * - lookup: the stored variants are needed to decide (proxy.ts looks them up and asks again);
  * - serve: a stored response answers (fresh, or stale within stale-while-revalidate);
- * - fetch: the origin is asked, conditionally when `stale` is set (a GET's revalidation);
+ * - serve-parts: fresh stored parts (206s, RFC 9111 §3.3) hold every byte a GET's Range asks for;
+ * - fetch: the origin is asked, conditionally when `stale` is set (a GET's revalidation), with
+ *   the client's Range when `forwardRange` is set (its 206 is stored as a part);
  * - revalidate-head: a HEAD's revalidation, by a HEAD to the origin (RFC 9111 §4.3.5);
  * - pass: the request goes to the origin as it is and its answer comes back untouched;
  * - refuse: one of the catalogue's errors, the origin not contacted.
@@ -31,6 +38,13 @@ export type Route =
       rule: string | undefined;
     }
   | {
+      route: 'serve-parts';
+      /** The parts of the request's representation, newest first, all combinable (RFC 9111 §3.4). */
+      held: PartEntry[];
+      /** The newest part's: how fresh the parts are. */
+      decision: UseDecision;
+    }
+  | {
       route: 'fetch';
       stale: EntryMeta | undefined;
       fwd: CacheStatusForward;
@@ -38,6 +52,12 @@ export type Route =
       acrossNodes: boolean;
       /** For a Range request: the largest body fetched whole (--range-fetch-max); undefined otherwise. */
       rangeLimit: number | undefined;
+      /**
+       * The client's Range (and If-Range) go to the origin (RFC 9111 §3.3): the representation is
+       * known to be larger than --range-fetch-max, or that is 0. A 206 answering it is relayed and
+       * stored as a part; any other answer is handled as for a whole fetch.
+       */
+      forwardRange: boolean;
     }
   | { route: 'revalidate-head'; stale: EntryMeta; fwd: CacheStatusForward }
   | {
@@ -54,14 +74,15 @@ export type Route =
  * decides again with it:
  * - look-again: the store may hold an answer now (a response another client or node fetched);
  * - origin-decides: the request carries preconditions only the origin may evaluate;
- * - range-too-large: the object is larger than --range-fetch-max: the Range goes through;
+ * - range-too-large: the object is larger than --range-fetch-max: the Range goes to the origin
+ *   (`fwd` saying why the request went forward in the first place);
  * - refetch: the stored response proved unusable (body gone, a 304 that selects nothing): ask
  *   the origin for the whole response, `fwd` saying why the request went forward.
  */
 export type Learnt =
   | { kind: 'look-again' }
   | { kind: 'origin-decides' }
-  | { kind: 'range-too-large' }
+  | { kind: 'range-too-large'; fwd: CacheStatusForward }
   | { kind: 'refetch'; fwd: CacheStatusForward };
 
 /** A route's answer when it could not finish: nothing was sent, choose again with what it learnt. */
@@ -116,8 +137,9 @@ export function chooseRoute(input: RouteInput): Route {
   if (input.variants === undefined) return { route: 'lookup' };
   const view = { method, headers };
   const entry = selectVariantOrIdentity(input.variants as EntryMeta[], headers);
-  // RFC 9211 §2.2: nothing stored for the URL, or nothing for these request headers (Vary).
-  const missReason: CacheStatusForward = input.variants.length > 0 ? 'vary-miss' : 'uri-miss';
+  // RFC 9211 §2.2: nothing stored for the URL, or nothing for these request headers (Vary);
+  // parts alone are not a response for the URL.
+  const missReason: CacheStatusForward = input.variants.some((stored) => !isPart(stored)) ? 'vary-miss' : 'uri-miss';
   // RFC 9111 §4.3.2: If-Match / If-Unmodified-Since are the origin's to evaluate.
   if (hasOriginOnlyPrecondition(headers)) return { route: 'pass', fwd: entry ? 'request' : missReason };
   if (entry) {
@@ -131,16 +153,66 @@ export function chooseRoute(input: RouteInput): Route {
       const fwd = forwardReasonFor(decision);
       // RFC 9111 §4.3.5: a HEAD is revalidated by a HEAD; a GET by a conditional GET (§4.3.1).
       if (method === 'HEAD') return { route: 'revalidate-head', stale: entry, fwd };
-      return { route: 'fetch', stale: entry, fwd, acrossNodes: false, rangeLimit: rangeLimitFor(input) };
+      return {
+        route: 'fetch',
+        stale: entry,
+        fwd,
+        acrossNodes: false,
+        rangeLimit: rangeLimitFor(input),
+        forwardRange: false,
+      };
     }
   }
+  // RFC 9111 §3.3: no complete response answers; stored parts may, for a Range inside them.
+  const parts = partsRoute(input);
+  if (parts.route === 'serve-parts') return parts;
   if (isOnlyIfCached(view)) return { route: 'refuse', error: ERRORS.onlyIfCached, status: {} };
-  // --range-fetch-max 0: a Range miss is never fetched whole.
-  if (wantsRange(method, headers) && input.rangeFetchMax === 0) {
-    return { route: 'pass', fwd: 'bypass', detail: 'range-too-large' };
-  }
+  if (parts.route === 'fetch-range') return rangeFetch(missReason);
   // A full miss: with a store shared by several nodes, one fetch per key across them.
-  return { route: 'fetch', stale: undefined, fwd: missReason, acrossNodes: true, rangeLimit: rangeLimitFor(input) };
+  return {
+    route: 'fetch',
+    stale: undefined,
+    fwd: missReason,
+    acrossNodes: true,
+    rangeLimit: rangeLimitFor(input),
+    forwardRange: false,
+  };
+}
+
+/**
+ * What stored parts (RFC 9111 §3.3) do for a request no complete response answered:
+ * - serve-parts: fresh parts of one representation hold every byte the GET's Range asks for;
+ * - fetch-range: the client's Range goes to the origin: the parts say the representation is
+ *   larger than --range-fetch-max, or --range-fetch-max is 0;
+ * - fetch: the whole response is fetched: a request without Range or a HEAD (a part never
+ *   answers those), or a Range on a representation small enough to fetch whole, or of a length
+ *   not known yet (the whole fetch finds it out, and gives up past --range-fetch-max).
+ * Only what the client asked for is fetched, not just the bytes the parts lack: a request with
+ * several gaps would need a multipart answer to stitch, and the origin's 206 to the client's own
+ * Range is the answer it can relay as it comes.
+ */
+function partsRoute(
+  input: RouteInput,
+): Extract<Route, { route: 'serve-parts' }> | { route: 'fetch-range' } | { route: 'fetch' } {
+  const { method, headers } = input;
+  // RFC 9110 §14.2: only a GET carries range semantics; a part never answers anything else.
+  if (!wantsRange(method, headers)) return { route: 'fetch' };
+  const { held } = selectParts(input.variants ?? [], headers);
+  const newest = held[0];
+  if (newest === undefined) return input.rangeFetchMax === 0 ? { route: 'fetch-range' } : { route: 'fetch' };
+  const view = { method, headers };
+  const decision = decideUse(view, asResponse(newest), input.now, input.rules.policyFor(newest.status));
+  // A stale part is not revalidated (a conditional range request would be): the Range is asked
+  // again, and a 206 with the same strong validator joins the parts it matches (§3.4).
+  if (decision.action === 'fresh' && planFromParts(view, held).kind !== 'outside') {
+    return { route: 'serve-parts', held, decision };
+  }
+  return newest.part.length > input.rangeFetchMax ? { route: 'fetch-range' } : { route: 'fetch' };
+}
+
+/** A fetch that sends the client's Range as it is (its 206 stored as a part); never collapsed across nodes. */
+function rangeFetch(fwd: CacheStatusForward): Route {
+  return { route: 'fetch', stale: undefined, fwd, acrossNodes: false, rangeLimit: undefined, forwardRange: true };
 }
 
 function afterRetry(learnt: Exclude<Learnt, { kind: 'look-again' }>, input: RouteInput): Route {
@@ -148,7 +220,8 @@ function afterRetry(learnt: Exclude<Learnt, { kind: 'look-again' }>, input: Rout
     case 'origin-decides':
       return { route: 'pass', fwd: 'request' };
     case 'range-too-large':
-      return { route: 'pass', fwd: 'bypass', detail: 'range-too-large' };
+      // Too large to fetch whole: the client's Range goes as it is, and its 206 is stored (§3.3).
+      return rangeFetch(learnt.fwd);
     case 'refetch':
       return {
         route: 'fetch',
@@ -156,6 +229,7 @@ function afterRetry(learnt: Exclude<Learnt, { kind: 'look-again' }>, input: Rout
         fwd: learnt.fwd,
         acrossNodes: false,
         rangeLimit: rangeLimitFor(input),
+        forwardRange: false,
       };
   }
 }

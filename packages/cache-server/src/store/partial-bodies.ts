@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { EntryMeta } from '@simple-cache/common';
 import type { HeaderMap } from '@simple-cache/common';
-import { selectVariant } from '../policy/keys.js';
+import { selectVariantOrIdentity } from '../policy/keys.js';
 import {
   combinedHeaders,
   isWhole,
@@ -113,8 +113,8 @@ export async function assembleParts(store: Store, held: readonly PartEntry[]): P
 
 /**
  * Keeps the parts of the representation a request with `reqHeaders` selects in order, after a
- * part or a complete response of `key` was stored for it: beside a complete response of their
- * variant, parts go; otherwise parts of another representation go (RFC 9111 §3.4: a part whose
+ * part or a complete response of `key` was stored for it: beside a complete response the same
+ * request selects, parts go; otherwise parts of another representation go (RFC 9111 §3.4: a part whose
  * validator differs is outdated), so do parts another part holds entirely, and parts that add up
  * become the complete entry. Resolves with that entry when one was written. Never rejects: what
  * it could not do leaves parts that are merely unused.
@@ -135,8 +135,9 @@ export async function settleParts(
     const { held, outdated } = selectParts(variants, reqHeaders);
     const newest = held[0];
     if (newest === undefined) return undefined;
-    const complete = selectVariant(variants, reqHeaders);
-    const beside = complete !== undefined && complete.variant === newest.part.variant;
+    // A complete response the same request selects (its variant, or the identity copy of a
+    // response stored compressed, whose variant is the cache's own split) holds every byte.
+    const beside = selectVariantOrIdentity(variants, reqHeaders) !== undefined;
     const gone = beside ? [...held, ...outdated] : [...outdated, ...redundantParts(held)];
     await Promise.all(gone.map((entry) => store.delete(entry.key, entry.variant)));
     if (beside) return undefined;

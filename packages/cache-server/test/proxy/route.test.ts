@@ -1,9 +1,11 @@
 import { describe, expect, test } from '@jest/globals';
-import type { HeaderMap, RuleConfig } from '@simple-cache/common';
+import type { EntryMeta, HeaderMap, RuleConfig } from '@simple-cache/common';
 import { ERRORS } from '../../src/errors.js';
 import { chooseRoute, type Learnt, type Route, type RouteInput } from '../../src/proxy/route.js';
+import { toPartEntry } from '../../src/policy/partial.js';
+import { contentRange } from '../../src/policy/range.js';
 import { compileRules } from '../../src/rules/index.js';
-import { at, entry, options } from '../policy/fixtures.js';
+import { T0, at, entry, httpDate, options } from '../policy/fixtures.js';
 
 /**
  * chooseRoute() is the proxy's only branching (issue 17): one row per rule, as policy/'s tables.
@@ -193,12 +195,12 @@ describe('chooseRoute', () => {
       { route: 'pass', fwd: 'request' },
     ],
     [
-      'too large for a Range fetch: pass',
+      'too large for a Range fetch: the Range goes to the origin, fwd kept (RFC 9111 §3.3)',
       'GET',
       { range: 'bytes=0-1' },
       [],
-      { kind: 'range-too-large' },
-      { route: 'pass', fwd: 'bypass', detail: 'range-too-large' },
+      { kind: 'range-too-large', fwd: 'uri-miss' },
+      { route: 'fetch', fwd: 'uri-miss', forwardRange: true, rangeLimit: undefined, acrossNodes: false },
     ],
     [
       'stored body unusable: refetch whole, not across nodes',
@@ -228,9 +230,16 @@ describe('chooseRoute', () => {
     });
   });
 
-  test('--range-fetch-max 0 passes every Range miss through', () => {
+  test('--range-fetch-max 0 sends every Range miss to the origin as it is', () => {
     const route = chooseRoute({ ...input('GET', { range: 'bytes=0-9' }, []), rangeFetchMax: 0 });
-    expect(route).toEqual({ route: 'pass', fwd: 'bypass', detail: 'range-too-large' });
+    expect(route).toEqual({
+      route: 'fetch',
+      stale: undefined,
+      fwd: 'uri-miss',
+      acrossNodes: false,
+      rangeLimit: undefined,
+      forwardRange: true,
+    });
     // A stored response still answers the Range itself.
     expect(chooseRoute({ ...input('GET', { range: 'bytes=0-9' }, [FRESH]), rangeFetchMax: 0 }).route).toBe('serve');
   });
@@ -285,5 +294,130 @@ describe('chooseRoute', () => {
   test('the clock decides between serve and revalidate', () => {
     expect(chooseRoute({ ...input('GET', {}, [FRESH]), now: at(59) }).route).toBe('serve');
     expect(chooseRoute({ ...input('GET', {}, [FRESH]), now: at(61) }).route).toBe('fetch');
+  });
+});
+
+/** A part holding start–end of 100 bytes, max-age=60, received at T0. */
+function part(start: number, end: number): EntryMeta {
+  const response = entry({
+    'cache-control': 'max-age=60',
+    etag: '"e"',
+    date: httpDate(0),
+    'content-range': contentRange({ start, end }, 100),
+  });
+  return { ...toPartEntry(response, { start, end, length: 100 }), bodyId: `b${start}` };
+}
+
+describe('chooseRoute with stored parts (RFC 9111 §3.3): serve them, or which fetch', () => {
+  const forward = { route: 'fetch', forwardRange: true, rangeLimit: undefined, acrossNodes: false } as const;
+  const whole = { route: 'fetch', forwardRange: false } as const;
+  type PartRow = [string, string, HeaderMap, EntryMeta[], number, number, Expected];
+  test.each<PartRow>([
+    [
+      'a Range inside a fresh part: served from it',
+      'GET',
+      { range: 'bytes=10-19' },
+      [part(0, 49)],
+      1,
+      10,
+      { route: 'serve-parts' },
+    ],
+    [
+      'a Range inside two parts together',
+      'GET',
+      { range: 'bytes=40-59' },
+      [part(0, 49), part(50, 99)],
+      1,
+      10,
+      { route: 'serve-parts' },
+    ],
+    [
+      'a Range past the length: 416 from the parts',
+      'GET',
+      { range: 'bytes=100-' },
+      [part(0, 49)],
+      1,
+      10,
+      { route: 'serve-parts' },
+    ],
+    [
+      'a stale part is not served; larger than --range-fetch-max: the Range goes',
+      'GET',
+      { range: 'bytes=10-19' },
+      [part(0, 49)],
+      61,
+      10,
+      forward,
+    ],
+    [
+      'a Range outside; the parts say the object is larger than --range-fetch-max',
+      'GET',
+      { range: 'bytes=60-69' },
+      [part(0, 49)],
+      1,
+      10,
+      { ...forward, fwd: 'uri-miss' },
+    ],
+    ['a Range outside; small enough to fetch whole', 'GET', { range: 'bytes=60-69' }, [part(0, 49)], 1, 1000, whole],
+    ['no Range: a part never answers it (the whole is fetched)', 'GET', {}, [part(0, 99)], 1, 10, whole],
+    ['HEAD, even with Range', 'HEAD', { range: 'bytes=0-9' }, [part(0, 49)], 1, 10, whole],
+    [
+      'no parts: the whole fetch finds the length out',
+      'GET',
+      { range: 'bytes=0-9' },
+      [],
+      1,
+      10,
+      { ...whole, rangeLimit: 10 },
+    ],
+    [
+      'If-Range that does not hold: the whole is asked for',
+      'GET',
+      { range: 'bytes=0-9', 'if-range': '"other"' },
+      [part(0, 49)],
+      1,
+      1000,
+      whole,
+    ],
+    [
+      'only-if-cached inside a part: served',
+      'GET',
+      { range: 'bytes=0-9', 'cache-control': 'only-if-cached' },
+      [part(0, 49)],
+      1,
+      10,
+      { route: 'serve-parts' },
+    ],
+    [
+      'only-if-cached outside: 504',
+      'GET',
+      { range: 'bytes=60-69', 'cache-control': 'only-if-cached' },
+      [part(0, 49)],
+      1,
+      10,
+      { route: 'refuse', error: ERRORS.onlyIfCached },
+    ],
+    [
+      'parts beside a complete response of another variant: vary-miss',
+      'GET',
+      { range: 'bytes=60-69', 'accept-encoding': 'br' },
+      [part(0, 49), GZIP],
+      1,
+      10,
+      { ...forward, fwd: 'vary-miss' },
+    ],
+  ])('%s', (_name, method, headers, variants, seconds, rangeFetchMax, expected) => {
+    const chosen = chooseRoute({ ...input(method, headers, variants), now: at(seconds), rangeFetchMax });
+    expect(chosen).toMatchObject(expected);
+  });
+
+  test('serve-parts carries the parts and the newest one’s freshness', () => {
+    const held = part(0, 49);
+    const chosen = chooseRoute({ ...input('GET', { range: 'bytes=0-9' }, [held]), now: T0 + 5000, rangeFetchMax: 10 });
+    expect(chosen).toMatchObject({
+      route: 'serve-parts',
+      held: [held],
+      decision: { action: 'fresh', age: 5, ttl: 55 },
+    });
   });
 });

@@ -1,8 +1,8 @@
-import type { EntryMeta, HeaderMap } from '@simple-cache/common';
+import type { EntryMeta, EntryPart, HeaderMap } from '@simple-cache/common';
 import type { InterimListener, OriginResponse } from '../../origin/origin-client.js';
 import {
   conditionalHeaders,
-  decideStorable,
+  decideAnswerStorable,
   freshenWithNotModified,
   freshnessLifetime,
   matchesVariant,
@@ -22,8 +22,9 @@ import { startStoring } from './start-storing.js';
 export interface FetchedResponse {
   kind: 'response';
   response: OriginResponse;
-  storability: StorabilityDecision;
-  /** The entry as it will be stored (undefined when not storable). */
+  /** `range`: a 206 stored as a part, holding those bytes (RFC 9111 §3.3). */
+  storability: StorabilityDecision & { range?: Omit<EntryPart, 'variant'> };
+  /** The entry as it will be stored (undefined when not storable); a part for a 206. */
   entry: Omit<EntryMeta, 'bodyId' | 'checksum'> | undefined;
   /** The rule whose ttl or default-ttl it is stored with (Cache-Status detail); undefined when its own. */
   rule?: string | undefined;
@@ -66,7 +67,12 @@ export interface FetchOptions {
   /** The stored response being revalidated: the request is conditional (RFC 9111 §4.3.1). */
   stale?: EntryMeta;
   /** Largest body accepted (a fetch on behalf of a Range request); larger gives 'too-large'. */
-  rangeLimit?: number;
+  rangeLimit?: number | undefined;
+  /**
+   * The client's Range (and the If-Range qualifying it) to send: a 206 answering it is stored as
+   * a part (RFC 9111 §3.3); nobody else can share it (a part is never a complete response).
+   */
+  range?: HeaderMap | undefined;
 }
 
 /** One request to the origin on behalf of every client that asked for the same key meanwhile. */
@@ -154,15 +160,16 @@ async function fetchOnce(
   deps: ProxyDeps,
   target: FetchTarget,
   forwardHeaders: HeaderMap,
-  { stale, rangeLimit }: FetchOptions,
+  { stale, rangeLimit, range }: FetchOptions,
   dropped: (entry: Pick<EntryMeta, 'key' | 'headers'>) => boolean,
   onInterim: InterimListener,
 ): Promise<FetchOutcome> {
   const { key, url, view } = target;
+  const headers = range === undefined ? forwardHeaders : { ...forwardHeaders, ...range };
   let response = await deps.origin.request({
     method: 'GET',
     url,
-    headers: withValidators(forwardHeaders, stale),
+    headers: withValidators(headers, stale),
     onInterim,
   });
   if (stale && response.status === 304) {
@@ -187,7 +194,7 @@ async function fetchOnce(
   const policy = policyFor(target, response.status);
   const storability = keepsStaleOnError(target, stale, response)
     ? { storable: false as const, reason: 'stale-if-error' }
-    : decideStorable({ method: 'GET', headers: view.headers }, response, policy);
+    : decideAnswerStorable({ method: 'GET', headers: view.headers }, response, policy, range !== undefined);
   if (!storability.storable && stale && response.status < 500) {
     // The origin answered with a newer response that may not be stored: the old one is outdated.
     void deps.store.delete(key, stale.variant).catch(() => {});

@@ -1,14 +1,16 @@
 import { Readable } from 'node:stream';
-import type { EntryMeta } from '@simple-cache/common';
+import type { EntryMeta, EntryPart } from '@simple-cache/common';
 import type { OriginResponse } from '../../origin/origin-client.js';
 import {
   decideCompression,
   secondaryKey,
   storedResponseHeaders,
+  toPartEntry,
   varyNames,
   type CompressionOptions,
   type StorabilityDecision,
 } from '../../policy/index.js';
+import { settleParts } from '../../store/partial-bodies.js';
 import type { EntryWriter } from '../../store/store.js';
 import type { ProxyDeps } from '../context.js';
 import { contentLengthOf } from '../respond/heads.js';
@@ -28,30 +30,48 @@ export function startStoring(
   deps: ProxyDeps,
   target: FetchTarget,
   response: OriginResponse,
-  storability: StorabilityDecision,
+  storability: StorabilityDecision & { range?: Omit<EntryPart, 'variant'> },
   dropped: (entry: Pick<EntryMeta, 'key' | 'headers'>) => boolean,
 ): Pick<FetchedResponse, 'entry' | 'fanOut' | 'stored' | 'storeRefusal' | 'compressed'> {
   const { key, view } = target;
   const described = storability.storable ? describeEntry(deps, target, response) : undefined;
-  // Compressed once, as it is stored, whoever fetched it: the next client may take br or gzip.
+  // Compressed once, as it is stored, whoever fetched it: the next client may take br or gzip
+  // (never a 206: decideCompression refuses it).
   const compress = described !== undefined && decideCompression(response, compressionOptions(deps)).compress;
-  const entry = described && compress ? asIdentityVariant(described, view.headers) : described;
+  // RFC 9111 §3.3: a 206 is stored as a part, under a variant of its own.
+  const { range } = storability;
+  const entry =
+    described && range
+      ? toPartEntry(described, range)
+      : described && compress
+        ? asIdentityVariant(described, view.headers)
+        : described;
   const writer = entry ? beginWrite(deps, entry) : undefined;
   const fanOut = new FanOut(response.body, { replayLimit: REPLAY_LIMIT });
   // A client that falls behind continues from the stored entry (fan-out.ts), so it never slows the rest.
   if (writer && entry)
     fanOut.addStore(
       writer.body,
-      continuationFromStore(deps, entry, () => stored),
+      continuationFromStore(
+        deps,
+        entry,
+        () => stored,
+        () => settled.then(({ complete }) => complete),
+      ),
     );
   const compressed = compress && entry !== undefined && writer !== undefined && writer.refused === undefined;
   if (compressed && entry) void storeCompressedCopies(deps, entry, view.headers, fanOut, () => dropped(entry));
-  const stored = commitWhenDone(
+  const settled = commitWhenDone(
     deps,
     key,
     fanOut,
     writer && entry ? { writer, dropped: () => dropped(entry) } : undefined,
-  );
+  ).then(async (committed): Promise<Settled> => {
+    if (!committed) return {};
+    // RFC 9111 §3.3–3.4: a new part may outdate or complete others; a complete response ends its variant's parts.
+    return { committed, complete: await settleParts(deps.store, key, target.view.headers, committed) };
+  });
+  const stored = settled.then(({ committed }) => committed);
   // Let every client already waiting for this outcome attach before the first byte flows.
   setImmediate(() => fanOut.start());
   const storeRefusal = () => {
@@ -68,11 +88,22 @@ function compressionOptions(deps: ProxyDeps): CompressionOptions {
   return { enabled: config.compress, types: config.compressTypes, minSize: config.compressMinSize };
 }
 
-/** Where a detached client continues: the committed entry's body from its offset (fan-out.ts). */
+/** What a fetch left in the store: its entry, and the complete entry a part of it completed (RFC 9111 §3.4). */
+interface Settled {
+  committed?: EntryMeta;
+  complete?: EntryMeta | undefined;
+}
+
+/**
+ * Where a detached client continues: the committed entry's body from its offset (fan-out.ts);
+ * for a part that completed its representation (and was deleted for it), the same bytes of the
+ * complete entry `completed` gives.
+ */
 export function continuationFromStore(
   deps: ProxyDeps,
   entry: Omit<EntryMeta, 'bodyId' | 'checksum'>,
   stored: () => Promise<EntryMeta | undefined>,
+  completed: () => Promise<EntryMeta | undefined> = () => Promise.resolve(undefined),
 ): { continueFrom: Continuation; limit: number } {
   // The largest body the store keeps: one announced larger is never stored, so nobody can continue from it.
   const maxSize = Math.min(deps.store.maxObjectSize ?? Infinity, deps.store.stats().maxSize);
@@ -82,6 +113,11 @@ export function continuationFromStore(
       const committed = await stored();
       if (!committed) return undefined;
       if (offset >= committed.size) return Readable.from([]);
+      const complete = committed.part ? await completed() : undefined;
+      if (complete && committed.part) {
+        const { start } = committed.part;
+        return deps.store.openBody(complete, { start: start + offset, end: start + committed.size - 1 });
+      }
       return deps.store.openBody(committed, { start: offset, end: committed.size - 1 });
     },
   };

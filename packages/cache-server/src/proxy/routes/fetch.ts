@@ -1,4 +1,4 @@
-import type { CacheStatusForward, EntryMeta } from '@simple-cache/common';
+import type { CacheStatusForward, EntryMeta, HeaderMap } from '@simple-cache/common';
 import { X_CACHE } from '@simple-cache/common';
 import { ERRORS } from '../../errors.js';
 import { toCacheError } from '../../origin/origin-client.js';
@@ -26,6 +26,10 @@ const ORIGIN_DECIDES: RouteResult = { retry: { kind: 'origin-decides' } };
  * the policy allows (RFC 5861 §4, RFC 9111 §4.2.4). `fwd` is why the request went forward
  * (RFC 9211). A full miss on a node sharing its store first takes the key's turn across the
  * nodes (collapse/cross-node.ts): when another node stored the response meanwhile, it looks again.
+ * With `forwardRange` the client's Range and If-Range go to the origin: a 206 answering them is
+ * relayed as it came while it is stored as a part (RFC 9111 §3.3), which later Range requests
+ * inside it reuse and other parts complete (§3.4); any other answer is handled as usual (a 200
+ * from an origin that ignores Range is stored, and the client's ranges are cut from it).
  */
 export async function fetchRoute(ctx: RouteContext, exchange: Exchange, route: FetchRoute): Promise<RouteResult> {
   exchange.outcome.route = 'fetch';
@@ -44,8 +48,14 @@ async function fetchAndAnswer(ctx: RouteContext, exchange: Exchange, route: Fetc
   const { stale, fwd } = route;
   let shared;
   try {
-    shared = await ctx.fetches.share(exchange, { stale, rangeLimit: route.rangeLimit }, (status, headers) =>
-      sendInterim(exchange, deps, status, headers),
+    shared = await ctx.fetches.share(
+      exchange,
+      {
+        stale,
+        rangeLimit: route.rangeLimit,
+        range: route.forwardRange ? rangeFields(exchange.view.headers) : undefined,
+      },
+      (status, headers) => sendInterim(exchange, deps, status, headers),
     );
   } catch (error) {
     return staleOrError(ctx, exchange, stale, error, fwd);
@@ -53,7 +63,7 @@ async function fetchAndAnswer(ctx: RouteContext, exchange: Exchange, route: Fetc
   if (shared === 'look-again') return LOOK_AGAIN;
   const { result, collapsed } = shared;
   noteOrigin(exchange.outcome, result.response);
-  if (result.kind === 'too-large') return { retry: { kind: 'range-too-large' } };
+  if (result.kind === 'too-large') return { retry: { kind: 'range-too-large', fwd } };
   if (result.kind === 'revalidated') return answerRevalidated(ctx, exchange, result, fwd, collapsed);
   const { status } = result.response;
   if (
@@ -71,6 +81,13 @@ async function fetchAndAnswer(ctx: RouteContext, exchange: Exchange, route: Fetc
   const sent = await sendFetched(exchange, deps, result, { fwd, expired: stale !== undefined, collapsed });
   if (!sent) return answerAfterCommit(ctx, exchange, result, fwd, stale !== undefined);
   return exchange.outcome;
+}
+
+/** The client's Range and the If-Range qualifying it, as it sent them (RFC 9110 §13.1.5, §14.2). */
+function rangeFields(headers: HeaderMap): HeaderMap {
+  const fields: HeaderMap = { range: headers['range'] };
+  if (headers['if-range'] !== undefined) fields['if-range'] = headers['if-range'];
+  return fields;
 }
 
 async function staleOrError(
