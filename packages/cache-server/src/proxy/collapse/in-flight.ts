@@ -15,13 +15,19 @@ export type Shared = { result: FetchOutcome; collapsed: boolean } | 'look-again'
  */
 export class InFlightFetches {
   readonly byKey = new Map<string, OriginFetch>();
+  /**
+   * Fetches sending one client's Range on (RFC 9111 §3.3): their 206 answers that Range alone,
+   * so nobody joins them, and one holds its key's place in `byKey` only while no whole fetch
+   * wants it (a whole fetch others can join takes it). Kept here so purges abandon them too.
+   */
+  private readonly ranged = new Set<OriginFetch>();
 
   constructor(private readonly deps: ProxyDeps) {}
 
   /** Joins the fetch in flight for this key, or starts (and registers) one. */
   joinOrStart(exchange: Exchange, options: FetchOptions): { fetch: OriginFetch; collapsed: boolean } {
     const current = this.byKey.get(exchange.key);
-    if (current) return { fetch: current, collapsed: true };
+    if (current && !this.ranged.has(current)) return { fetch: current, collapsed: true };
     return { fetch: this.start(exchange, options), collapsed: false };
   }
 
@@ -59,14 +65,18 @@ export class InFlightFetches {
 
   /** Starts a fetch that others may join. */
   start(exchange: Exchange, options: FetchOptions): OriginFetch {
-    return this.adopt(exchange.key, this.startAlone(exchange, options));
+    const fetch = this.startAlone(exchange, options);
+    if (options.range !== undefined) this.ranged.add(fetch);
+    return this.adopt(exchange.key, fetch);
   }
 
   /** Lets this node's clients join `fetch` (one started here, or another node's write followed here). */
   adopt(key: string, fetch: OriginFetch): OriginFetch {
-    this.byKey.set(key, fetch);
+    // A fetch of one client's Range takes the key's place only while it is free (nobody joins it).
+    if (!this.ranged.has(fetch) || !this.byKey.has(key)) this.byKey.set(key, fetch);
     const release = () => {
       if (this.byKey.get(key) === fetch) this.byKey.delete(key);
+      this.ranged.delete(fetch);
     };
     fetch.outcome.then((outcome) => (outcome.kind === 'response' ? outcome.stored.then(release) : release()), release);
     return fetch;
@@ -85,9 +95,20 @@ export class InFlightFetches {
    * spares it).
    */
   forget(key: string, removes: (entry: Pick<EntryMeta, 'key' | 'headers'>) => boolean = () => true): void {
-    const fetch = this.byKey.get(key);
-    if (!fetch) return;
-    this.byKey.delete(key);
+    for (const fetch of this.fetchesOf(key)) this.forgetFetch(fetch, removes);
+  }
+
+  /** Every fetch in flight for `key`: the one others join, and those sending a client's Range. */
+  private fetchesOf(key: string): OriginFetch[] {
+    const fetches = [...this.ranged].filter((fetch) => fetch.key === key);
+    const joined = this.byKey.get(key);
+    return joined && !this.ranged.has(joined) ? [joined, ...fetches] : fetches;
+  }
+
+  private forgetFetch(fetch: OriginFetch, removes: (entry: Pick<EntryMeta, 'key' | 'headers'>) => boolean): void {
+    const { key } = fetch;
+    if (this.byKey.get(key) === fetch) this.byKey.delete(key);
+    this.ranged.delete(fetch);
     // Not committed yet: it never will be. Committed already: removed below.
     fetch.abandon(removes);
     const { store } = this.deps;
@@ -109,9 +130,9 @@ export class InFlightFetches {
    */
   abandon(selects: (key: string, headers: HeaderMap | undefined) => boolean): number {
     let abandoned = 0;
-    for (const [key, fetch] of [...this.byKey]) {
-      if (!selects(key, fetch.responseHeaders)) continue;
-      this.forget(key, (committed) => selects(committed.key, committed.headers));
+    for (const fetch of new Set([...this.byKey.values(), ...this.ranged])) {
+      if (!selects(fetch.key, fetch.responseHeaders)) continue;
+      this.forgetFetch(fetch, (committed) => selects(committed.key, committed.headers));
       abandoned += 1;
     }
     return abandoned;
