@@ -125,12 +125,13 @@ export async function settleParts(
   reqHeaders: HeaderMap,
   committed: EntryMeta,
 ): Promise<EntryMeta | undefined> {
-  // After a complete response, only when the key may have parts (a store that cannot tell without I/O is asked).
-  const known = hasSyncLookup(store) ? store.peekSync(key) : undefined;
-  if (committed.part === undefined && known !== undefined && !known.some((entry) => entry.part !== undefined)) {
-    return undefined;
-  }
   try {
+    // After a complete response, only when the key may have parts (a store that cannot tell without I/O is asked).
+    // Inside the try: the store may have closed since the commit (shutdown), and peekSync then throws.
+    const known = hasSyncLookup(store) ? store.peekSync(key) : undefined;
+    if (committed.part === undefined && known !== undefined && !known.some((entry) => entry.part !== undefined)) {
+      return undefined;
+    }
     const variants = await store.lookup(key);
     const { held, outdated } = selectParts(variants, reqHeaders);
     const newest = held[0];
