@@ -12,6 +12,11 @@ const missingPackageFiles = skippedTestFiles().map(({ file }) => `^${escape(file
 export default {
   // Global options such as testTimeout are ignored inside `projects`: they must be set here.
   testTimeout: preset.testTimeout,
+  // A test that fails half-way can leave a socket or a Redis client open, and jest then waits for
+  // it for ever ("Jest did not exit one second after the test run"): seen in the merge train on
+  // 2026-12-06, where it would have held CI until its 90-minute limit. The run must end with its
+  // verdict; jest still prints "Force exiting Jest" so such a leak stays visible.
+  forceExit: true,
   reporters: ['default', '<rootDir>/scripts/jest-system-packages-reporter.mjs'],
   projects: [
     ...['common', 'main-server', 'cache-server'].map((name) => ({
