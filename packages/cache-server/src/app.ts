@@ -66,7 +66,10 @@ export async function buildCacheServer(
   config: Readonly<CacheServerConfig>,
   options: BuildOptions = {},
 ): Promise<CacheServer> {
-  const logger = options.logger ?? createLogger(config.logLevel, 'stdout', { adminToken: config.adminToken });
+  // Every line says which node wrote it (several nodes behind one load balancer log to one place).
+  const logger = (options.logger ?? createLogger(config.logLevel, 'stdout', { adminToken: config.adminToken })).child({
+    node: config.nodeId,
+  });
   const policy = policyOptionsFrom(config);
   // Fastify's request handler, known once Fastify calls serverFactory below.
   let fastifyHandler: (req: IncomingMessage, res: ServerResponse) => void = () => {};
@@ -106,7 +109,7 @@ export async function buildCacheServer(
     );
   }
   // Metrics watch the proxy (observer) and the origin client (timed); the proxy knows neither.
-  const telemetry = createTelemetry({ store, inFlight: () => proxy.inFlight.size });
+  const telemetry = createTelemetry({ store, inFlight: () => proxy.inFlight.size, nodeId: config.nodeId });
   const live = createLiveConfig(
     config,
     options,

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import type { CacheServerConfig, EntryMeta } from '@simple-cache/common';
 import type { Logger } from 'pino';
 import { tagsOf } from './admin/tags.js';
@@ -5,6 +6,7 @@ import type { PolicyOptions } from './policy/index.js';
 import type { CrossNodeCollapse } from './proxy/context.js';
 import { DiskStore, type DiskStoreOptions } from './store/disk-store.js';
 import { MemoryTier, type InnerStore } from './store/memory-tier.js';
+import type { ConnectionOptions } from './store/redis/redis-connection.js';
 import { isRedisStore } from './store/redis/redis-url.js';
 import { createPurgeAnnouncer, dropPurgedCopies, syncTierWithBus, type PurgeNotice } from './store/redis/tier-sync.js';
 import type { RedisStore } from './store/redis/redis-store.js';
@@ -75,6 +77,9 @@ export async function openRedisStore(
     logger,
     gate: { timeoutMs: config.redisTimeout },
     metaTrustMs: config.redisMetaTrust,
+    prefix: `${config.redisPrefix}:v1:`,
+    nodeId: config.nodeId,
+    connection: redisTls(config),
   });
 }
 
@@ -96,6 +101,20 @@ async function openShared(
     collapse: redis.locks,
     announcePurge: createPurgeAnnouncer(tier, redis.bus, entryTags),
     dropLocalCopies: (notice) => (tier ? dropPurgedCopies(tier, notice, entryTags) : 0),
+  };
+}
+
+/** The --redis-tls-* files, read once at start-up (none given: nothing beyond rediss://'s defaults). */
+function redisTls(config: Readonly<CacheServerConfig>): ConnectionOptions {
+  const { redisTlsCa: ca, redisTlsCert: cert, redisTlsKey: key, redisTlsServername: servername } = config;
+  if (ca === '' && cert === '' && key === '' && servername === '') return {};
+  return {
+    tls: {
+      ...(ca !== '' ? { ca: readFileSync(ca) } : {}),
+      ...(cert !== '' ? { cert: readFileSync(cert) } : {}),
+      ...(key !== '' ? { key: readFileSync(key) } : {}),
+      ...(servername !== '' ? { servername } : {}),
+    },
   };
 }
 

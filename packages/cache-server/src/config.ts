@@ -1,3 +1,4 @@
+import { accessSync, constants } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { ActionSpec, CacheServerConfig, OptionSource, RuleConfig } from '@simple-cache/common';
@@ -26,6 +27,12 @@ export const DEFAULTS: Readonly<CacheServerConfig> = Object.freeze({
   redisTimeout: 1_000,
   redisMetaTrust: 1_000,
   readyNeedsStore: false,
+  redisPrefix: 'sc',
+  redisTlsCa: '',
+  redisTlsCert: '',
+  redisTlsKey: '',
+  redisTlsServername: '',
+  nodeId: os.hostname(),
   maxSize: 1024 ** 3,
   maxObjectSize: 256 * 1024 ** 2,
   // Why these two: store/disk-bounds.ts.
@@ -200,6 +207,28 @@ export const OPTIONS: readonly (OptionSpec & { field: keyof CacheServerConfig })
     parse: parseDuration,
   },
   {
+    flag: 'redis-prefix',
+    field: 'redisPrefix',
+    env: 'CACHE_REDIS_PREFIX',
+    description: 'with Redis: the namespace of every key (<prefix>:v1:…), so that several caches can share one Redis',
+    default: DEFAULTS.redisPrefix,
+    expected: 'letters, digits and : . _ - (starting with a letter or digit), such as shop or team-a:cache',
+    placeholder: 'name',
+    parse: parseRedisPrefix,
+  },
+  ...tlsFileOptions(),
+  {
+    flag: 'redis-tls-servername',
+    field: 'redisTlsServername',
+    env: 'CACHE_REDIS_TLS_SERVERNAME',
+    description: 'with rediss://: the name the server certificate must carry, when it is not the host connected to',
+    default: DEFAULTS.redisTlsServername,
+    expected: 'a host name such as redis.internal',
+    placeholder: 'name',
+    showDefault: () => '(the host)',
+    parse: parseHost,
+  },
+  {
     flag: 'ready-needs-store',
     field: 'readyNeedsStore',
     env: 'CACHE_READY_NEEDS_STORE',
@@ -372,6 +401,17 @@ export const OPTIONS: readonly (OptionSpec & { field: keyof CacheServerConfig })
     placeholder: 'duration',
     showDefault: (v) => showDuration(v as number),
     parse: parseDuration,
+  },
+  {
+    flag: 'node-id',
+    field: 'nodeId',
+    env: 'CACHE_NODE_ID',
+    description: 'this node’s name in logs (node) and metrics (simple_cache_node_info)',
+    default: DEFAULTS.nodeId,
+    expected: 'letters, digits and . _ : - (at most 64), such as cache-2',
+    placeholder: 'id',
+    showDefault: () => '(the host name)',
+    parse: parseNodeId,
   },
   {
     flag: 'name',
@@ -820,6 +860,44 @@ function parseServername(text: string): string {
   const name = text.trim().toLowerCase();
   if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/.test(name)) throw new Error('bad name');
   return name;
+}
+
+/** Kept to characters that are not glob syntax: a SCAN pattern is built from it (redis-keys.ts). */
+function parseRedisPrefix(text: string): string {
+  if (!/^[A-Za-z0-9][A-Za-z0-9:._-]{0,63}$/.test(text)) throw new Error('bad prefix');
+  return text;
+}
+
+function parseNodeId(text: string): string {
+  if (!/^[A-Za-z0-9][A-Za-z0-9:._-]{0,63}$/.test(text)) throw new Error('bad node id');
+  return text;
+}
+
+/** A file the process can read, as an absolute path ('' = none); read when the store opens. */
+function parseReadableFile(text: string): string {
+  if (text.trim() === '') return '';
+  const file = path.resolve(text);
+  accessSync(file, constants.R_OK);
+  return file;
+}
+
+function tlsFileOptions(): (OptionSpec & { field: keyof CacheServerConfig })[] {
+  const files = [
+    ['ca', 'redisTlsCa', 'CA certificates to trust (PEM), beside the system’s'],
+    ['cert', 'redisTlsCert', 'a client certificate (PEM), for servers that ask for one (tls-auth-clients)'],
+    ['key', 'redisTlsKey', 'the client certificate’s private key (PEM)'],
+  ] as const;
+  return files.map(([name, field, what]) => ({
+    flag: `redis-tls-${name}`,
+    field,
+    env: `CACHE_REDIS_TLS_${name.toUpperCase()}`,
+    description: `with rediss://: ${what}`,
+    default: DEFAULTS[field],
+    expected: 'a readable file',
+    placeholder: 'file',
+    showDefault: () => '(none)',
+    parse: parseReadableFile,
+  }));
 }
 
 function parseDir(text: string): string {

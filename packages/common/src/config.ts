@@ -29,6 +29,15 @@ export interface CacheServerConfig {
   redisMetaTrust: number;
   /** Whether a degraded store (Redis unavailable, disk refusing writes) makes `<prefix>/ready` answer 503. */
   readyNeedsStore: boolean;
+  /** With Redis: the namespace of every key (`<prefix>:v1:…`), so that several caches can share one Redis. */
+  redisPrefix: string;
+  /** With rediss://: PEM files of the CA to trust, the client certificate and its key ('' = none); the name the server certificate must carry ('' = the host). */
+  redisTlsCa: string;
+  redisTlsCert: string;
+  redisTlsKey: string;
+  redisTlsServername: string;
+  /** This node's name in logs and metrics (default: the host name). */
+  nodeId: string;
   /** Upper bound of what the stored entries take on disk (bodies and metadata, in file-system blocks). */
   maxSize: number;
   /** Upper bound of the number of stored entries (variants), which also bounds the disk store's index in memory. */

@@ -71,7 +71,7 @@ function processMetrics(): Registry {
  * Everything the admin endpoints count. Fed by the proxy's observer (one call per exchange)
  * and by the wrapped origin client; the store's figures are read at scrape time.
  */
-export function createTelemetry(options: { store: Store; inFlight?: () => number }): Telemetry {
+export function createTelemetry(options: { store: Store; inFlight?: () => number; nodeId?: string }): Telemetry {
   const registry = new Registry();
   const registers = [registry];
   const history = new TrafficHistory();
@@ -155,6 +155,15 @@ export function createTelemetry(options: { store: Store; inFlight?: () => number
     },
   });
   registerStoreMetrics(registry, options.store);
+  if (options.nodeId !== undefined) {
+    // Which node these figures are from (--node-id): join on it in queries rather than label every series.
+    new Gauge({
+      name: 'simple_cache_node_info',
+      help: 'Always 1; its node label is this node’s --node-id.',
+      labelNames: ['node'],
+      registers,
+    }).set({ node: options.nodeId }, 1);
+  }
 
   // Fast hits are counted here and handed to prom-client's counters at scrape time (collect):
   // its label hashing on every increment would cost more than the rest of such a hit.

@@ -1,4 +1,7 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import { waitFor } from './http.js';
@@ -70,4 +73,73 @@ async function waitForClusterOk(port: number): Promise<void> {
   } finally {
     client.disconnect();
   }
+}
+
+export interface RedisSentinelSetup {
+  master: RedisServer;
+  replica: RedisServer;
+  /** The sentinel's port. */
+  sentinelPort: number;
+  /** `redis-sentinel://127.0.0.1:<sentinel>/<name>`: the cache's --store. */
+  url: string;
+  /** The master's port, as the sentinel reports it now. */
+  masterPort(): Promise<number>;
+  cleanup(): Promise<void>;
+}
+
+/**
+ * A master, its replica and one sentinel (quorum 1) monitoring them as `name`, on free loopback
+ * ports: the single-master-with-failover set-up. The sentinel is `redis-server --sentinel` (the
+ * same binary; Debian's redis-sentinel package only adds a service for it).
+ */
+export async function startRedisSentinel(name = 'cache'): Promise<RedisSentinelSetup> {
+  const master = await startRedisServer();
+  const replica = await startRedisServer(['--replicaof', '127.0.0.1', String(master.port)]);
+  const sentinelPort = await findFreePort();
+  const dir = await mkdtemp(path.join(tmpdir(), 'simple-cache-sentinel-'));
+  const config = path.join(dir, 'sentinel.conf');
+  await writeFile(
+    config,
+    [
+      `port ${sentinelPort}`,
+      'bind 127.0.0.1',
+      `dir ${dir}`,
+      `sentinel monitor ${name} 127.0.0.1 ${master.port} 1`,
+      `sentinel down-after-milliseconds ${name} 1000`,
+      `sentinel failover-timeout ${name} 5000`,
+      '',
+    ].join('\n'),
+  );
+  const sentinel = spawn('redis-server', [config, '--sentinel'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  await new Promise<void>((resolve, reject) => {
+    let output = '';
+    sentinel.stdout?.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      if (output.includes('+monitor master')) resolve();
+    });
+    sentinel.once('exit', (code) => reject(new Error(`redis-server --sentinel exited with ${code}:\n${output}`)));
+  });
+  const ask = new Redis(sentinelPort, '127.0.0.1', { maxRetriesPerRequest: 1 });
+  const masterPort = async () => Number(((await ask.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', name)) as string[])[1]);
+  // A failover needs the sentinel to know the replica, and the replica to be in sync.
+  await waitFor(
+    async () => ((await ask.call('SENTINEL', 'REPLICAS', name)) as unknown[]).length > 0,
+    'the sentinel to discover the replica',
+    30_000,
+  );
+  return {
+    master,
+    replica,
+    sentinelPort,
+    url: `redis-sentinel://127.0.0.1:${sentinelPort}/${name}`,
+    masterPort,
+    cleanup: async () => {
+      ask.disconnect();
+      const exited = new Promise((resolve) => sentinel.once('exit', resolve));
+      sentinel.kill('SIGTERM');
+      await exited;
+      await Promise.all([master.cleanup(), replica.cleanup()]);
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
 }

@@ -44,6 +44,32 @@ describe('--store: where the Redis store connects', () => {
         tls: false,
       },
     ],
+    [
+      'redis-sentinel://s1:26379,s2,[::1]:26380/cache',
+      {
+        mode: 'sentinel',
+        nodes: [
+          { host: 's1', port: 26379 },
+          { host: 's2', port: 26379 },
+          { host: '::1', port: 26380 },
+        ],
+        masterName: 'cache',
+        db: 0,
+        tls: false,
+      },
+    ],
+    [
+      'rediss-sentinel://app:p%40ss@s1:5000/main-1/2',
+      {
+        mode: 'sentinel',
+        nodes: [{ host: 's1', port: 5000 }],
+        masterName: 'main-1',
+        db: 2,
+        tls: true,
+        username: 'app',
+        password: 'p@ss',
+      },
+    ],
   ])('%s', (text, expected) => {
     expect(parseRedisTarget(text)).toEqual(expected);
   });
@@ -55,6 +81,8 @@ describe('--store: where the Redis store connects', () => {
     ['a cluster mixing TLS and plain', 'redis://a:7000,rediss://b:7001'],
     ['a cluster with a database other than 0', 'redis://a:7000/1,redis://b:7001/1'],
     ['nothing', ' , '],
+    ['a sentinel URL without a master name', 'redis-sentinel://s1:26379'],
+    ['a sentinel master name with glob characters', 'redis-sentinel://s1:26379/ca*he'],
   ])('refused: %s', (_label, text) => {
     expect(() => parseRedisTarget(text)).toThrow();
   });
@@ -78,5 +106,32 @@ describe('--store: where the Redis store connects', () => {
 
   test('config: an invalid --store names the option', () => {
     expect(() => loadConfig(['--store', 'mysql://db'], {})).toThrow(/store/);
+  });
+
+  test('the description of a sentinel set-up names the sentinels and the master group, never the password', () => {
+    const description = describeRedisTarget(parseRedisTarget('redis-sentinel://:secret@s1,s2:5000/cache/1'));
+    expect(description).toBe('redis-sentinel://s1:26379,s2:5000/cache/1');
+  });
+
+  test.each<[string[], Record<string, string>, Record<string, unknown>]>([
+    [[], {}, { redisPrefix: 'sc', redisTlsCa: '', redisTlsServername: '' }],
+    [['--redis-prefix', 'team-a:cache'], {}, { redisPrefix: 'team-a:cache' }],
+    [[], { CACHE_REDIS_PREFIX: 'shop' }, { redisPrefix: 'shop' }],
+    [['--redis-tls-servername', 'redis.internal'], {}, { redisTlsServername: 'redis.internal' }],
+    [['--redis-tls-ca', 'package.json'], {}, { redisTlsCa: expect.stringMatching(/^\/.*package\.json$/) }],
+    [['--node-id', 'cache-2'], {}, { nodeId: 'cache-2' }],
+    [[], { CACHE_NODE_ID: 'edge.eu-1' }, { nodeId: 'edge.eu-1' }],
+  ])('config: %j with env %j', (argv, env, expected) => {
+    expect(loadConfig(argv, env).config).toMatchObject(expected);
+  });
+
+  test.each([
+    ['--redis-prefix', 'sc*'],
+    ['--redis-prefix', ':leading'],
+    ['--redis-tls-ca', '/no/such/file.pem'],
+    ['--redis-tls-key', '/no/such/key.pem'],
+    ['--node-id', 'has space'],
+  ])('config: %s %s is refused, naming the option', (flag, value) => {
+    expect(() => loadConfig([flag, value], {})).toThrow(new RegExp(flag.slice(2)));
   });
 });

@@ -49,7 +49,8 @@ interface Ping {
  * over all masters: everything changed before it is known to this node.
  */
 export class InvalidationBus {
-  readonly nodeId = randomBytes(8).toString('hex');
+  /** The `source` of this bus's messages: the node's name when it has one, and a random part (two processes may share a name). */
+  readonly nodeId: string;
   private readonly listeners = new Set<{ listener: InvalidationListener; includeOwn: boolean }>();
   private readonly pingChannel: string;
   /** Per master: when the last ping that came back was sent. */
@@ -65,7 +66,10 @@ export class InvalidationBus {
     private readonly subscriber: RedisClient,
     private readonly channel: string,
     private readonly logger: Logger,
+    name: string | undefined,
   ) {
+    const random = randomBytes(8).toString('hex');
+    this.nodeId = name === undefined ? random : `${name}.${random.slice(0, 8)}`;
     this.pingChannel = `${channel}:ping:${this.nodeId}`;
     subscriber.on('message', (from: string, text: string) => {
       if (from === channel) this.receive(text);
@@ -95,9 +99,18 @@ export class InvalidationBus {
     subscriber: RedisClient;
     channel: string;
     logger: Logger;
+    /** The node's name (--node-id), part of its messages' `source`. */
+    nodeId?: string;
   }): Promise<InvalidationBus> {
     const { subscriber } = options;
-    const bus = new InvalidationBus(options.publisher, options.gate, subscriber, options.channel, options.logger);
+    const bus = new InvalidationBus(
+      options.publisher,
+      options.gate,
+      subscriber,
+      options.channel,
+      options.logger,
+      options.nodeId,
+    );
     const subscribed = subscriber.subscribe(options.channel, bus.pingChannel).catch(() => undefined);
     // Its first attempt may have failed already (while the store waited for its own connection).
     if (subscriber.status === 'reconnecting') return bus;

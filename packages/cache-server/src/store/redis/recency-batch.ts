@@ -1,4 +1,7 @@
 import type { EntryMeta } from '@simple-cache/common';
+import type { RedisContext } from './redis-context.js';
+import { hashKey } from './redis-keys.js';
+import { MARK_USED } from './redis-scripts.js';
 
 /** One stored body's hits since the last flush. */
 export interface UsedBody {
@@ -50,4 +53,17 @@ export class RecencyBatch {
     this.pending = new Map();
     return taken;
   }
+}
+
+/** Writes a batch: one small script per body (redis-scripts.ts MARK_USED); failures only lose counts. */
+export async function writeRecency(ctx: RedisContext, batch: readonly UsedBody[]): Promise<void> {
+  await Promise.all(
+    batch.map((used) => {
+      const hash = hashKey(used.key);
+      const metaKey = ctx.keys.meta(hash);
+      if (!ctx.gate.isAvailable(metaKey)) return undefined;
+      const args = [used.variant, used.bodyId, used.hits, used.lastAccess, ctx.keys.bodyPrefix(hash)];
+      return ctx.script(metaKey, MARK_USED, [metaKey], args).catch(() => undefined);
+    }),
+  );
 }

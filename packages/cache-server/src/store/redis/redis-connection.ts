@@ -4,9 +4,22 @@ import type { RedisTarget } from './redis-url.js';
 /** A single server or a cluster: both speak every command the store uses. */
 export type RedisClient = Redis | Cluster;
 
+/** What `rediss://` connections present and check, beyond the system's CAs (PEM contents). */
+export interface TlsSettings {
+  /** CA certificates to trust (a private CA, a self-signed server). */
+  ca?: Buffer;
+  /** A client certificate and its key, for servers that ask for one (`tls-auth-clients yes`). */
+  cert?: Buffer;
+  key?: Buffer;
+  /** The name the server's certificate must carry, when it is not the host connected to. */
+  servername?: string;
+}
+
 export interface ConnectionOptions {
   /** How long a connection attempt may take before it counts as failed. */
   connectTimeoutMs?: number;
+  /** For rediss:// (and rediss-sentinel://); an error for a plain connection. */
+  tls?: TlsSettings;
   /**
    * ioredis's own reply timeout, a backstop behind the gate's (redis-gate.ts), which fails a
    * call sooner and counts it towards the circuit breaker.
@@ -14,7 +27,7 @@ export interface ConnectionOptions {
   commandTimeoutMs?: number;
 }
 
-export const DEFAULT_CONNECTION_OPTIONS: Required<ConnectionOptions> = {
+export const DEFAULT_CONNECTION_OPTIONS = {
   connectTimeoutMs: 1_000,
   commandTimeoutMs: 10_000,
 };
@@ -26,7 +39,7 @@ export const DEFAULT_CONNECTION_OPTIONS: Required<ConnectionOptions> = {
  * connecting and replies have short timeouts. ioredis keeps reconnecting in the background
  * (backing off up to 2 s), so the store works again as soon as Redis is back.
  */
-function failFastOptions(options: Required<ConnectionOptions>): RedisOptions {
+function failFastOptions(options: typeof DEFAULT_CONNECTION_OPTIONS): RedisOptions {
   return {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
@@ -37,9 +50,12 @@ function failFastOptions(options: Required<ConnectionOptions>): RedisOptions {
   };
 }
 
-function serverOptions(target: RedisTarget): RedisOptions {
+function serverOptions(target: RedisTarget, tls: TlsSettings | undefined): RedisOptions {
+  if (tls !== undefined && !target.tls) {
+    throw new Error('Redis TLS options (CA, client certificate, servername) need a rediss:// store URL');
+  }
   const options: RedisOptions = { db: target.db };
-  if (target.tls) options.tls = {};
+  if (target.tls) options.tls = { ...tls };
   if (target.username !== undefined) options.username = target.username;
   if (target.password !== undefined) options.password = target.password;
   return options;
@@ -54,15 +70,30 @@ export function createRedisClient(
   options: ConnectionOptions = {},
   role: 'commands' | 'subscriber' = 'commands',
 ): RedisClient {
-  const resolved = { ...DEFAULT_CONNECTION_OPTIONS, ...options };
+  const resolved = {
+    connectTimeoutMs: options.connectTimeoutMs ?? DEFAULT_CONNECTION_OPTIONS.connectTimeoutMs,
+    commandTimeoutMs: options.commandTimeoutMs ?? DEFAULT_CONNECTION_OPTIONS.commandTimeoutMs,
+  };
   const redisOptions: RedisOptions = {
     ...failFastOptions(resolved),
-    ...serverOptions(target),
+    ...serverOptions(target, options.tls),
     ...(role === 'subscriber' ? { enableOfflineQueue: true, maxRetriesPerRequest: null, autoResubscribe: true } : {}),
   };
   if (target.mode === 'single') {
     const [node] = target.nodes;
     return new Redis({ ...redisOptions, host: node!.host, port: node!.port });
+  }
+  if (target.mode === 'sentinel') {
+    // ioredis asks the sentinels for the master, follows a failover (+switch-master), and a
+    // READONLY reply (a demoted master) makes it reconnect and ask again.
+    return new Redis({
+      ...redisOptions,
+      sentinels: target.nodes,
+      name: target.masterName!,
+      failoverDetector: true,
+      reconnectOnError: (error) => error.message.startsWith('READONLY'),
+      ...(target.tls ? { enableTLSForSentinelMode: true, sentinelTLS: { ...options.tls } } : {}),
+    });
   }
   const clusterOptions: ClusterOptions = {
     redisOptions,

@@ -20,6 +20,25 @@ export interface RedisSettings {
   recencyIntervalMs: number;
 }
 
+const DEFAULTS: RedisSettings = {
+  readGraceMs: 60_000,
+  orphanTtlMs: 10 * 60_000,
+  statsIntervalMs: 5_000,
+  recountIntervalMs: 5 * 60_000,
+  metaTrustMs: 1_000,
+  recencyIntervalMs: 1_000,
+};
+
+/** The settings given, the defaults for the rest. */
+export function settingsFrom(options: Partial<RedisSettings>): RedisSettings {
+  const settings = { ...DEFAULTS };
+  for (const name of Object.keys(DEFAULTS) as (keyof RedisSettings)[]) {
+    const value = options[name];
+    if (value !== undefined) settings[name] = value;
+  }
+  return settings;
+}
+
 /**
  * What the parts of the Redis store share: the client, the gate every call goes through, the
  * key names, the settings, and the node's bus id that the scripts publish changes under.

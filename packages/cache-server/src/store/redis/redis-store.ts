@@ -21,14 +21,15 @@ import {
   waitUntilReady,
   type ConnectionOptions,
 } from './redis-connection.js';
-import { RedisContext, type RedisSettings } from './redis-context.js';
+import { RedisContext, settingsFrom, type RedisSettings } from './redis-context.js';
 import { RedisEntryWriter, type RedisWriterHost } from './redis-entry-writer.js';
 import { RedisGate, type GateOptions } from './redis-gate.js';
 import { createBodyId, createRedisKeys, hashKey } from './redis-keys.js';
 import { commitBody, discardBody, removeVariants, updateStoredMeta, writeChunk } from './redis-mutations.js';
-import { ALL_SCRIPTS, MARK_USED } from './redis-scripts.js';
+import { ALL_SCRIPTS } from './redis-scripts.js';
 import { RedisStats } from './redis-stats.js';
-import { RecencyBatch } from './recency-batch.js';
+import { checkServerSettings } from './server-check.js';
+import { RecencyBatch, writeRecency } from './recency-batch.js';
 import { describeRedisTarget, parseRedisTarget } from './redis-url.js';
 
 export interface RedisStoreOptions extends Partial<RedisSettings> {
@@ -43,21 +44,14 @@ export interface RedisStoreOptions extends Partial<RedisSettings> {
   logger?: Logger;
   /** Key prefix (default `sc:v1:`): several caches may share one Redis with different prefixes. */
   prefix?: string;
+  /** This node's name (--node-id): in the store's log lines and its invalidation messages' source. */
+  nodeId?: string;
   revalidationMarginMs?: number;
   staleMarginMs?: number;
   connection?: ConnectionOptions;
   /** Reply timeout and probing of the circuit breakers (redis-gate.ts). */
   gate?: Partial<GateOptions>;
 }
-
-const DEFAULTS: RedisSettings = {
-  readGraceMs: 60_000,
-  orphanTtlMs: 10 * 60_000,
-  statsIntervalMs: 5_000,
-  recountIntervalMs: 5 * 60_000,
-  metaTrustMs: 1_000,
-  recencyIntervalMs: 1_000,
-};
 
 /** Keys whose metadata a node keeps in memory (meta-cache.ts). */
 const META_CACHE_KEYS = 10_000;
@@ -144,7 +138,15 @@ export class RedisStore implements Store {
     const subscriber = createRedisClient(target, options.connection, 'subscriber');
     swallowErrors(subscriber);
     if (await waitUntilReady(client)) await loadScripts(client, ALL_SCRIPTS).catch(() => undefined);
-    const bus = await InvalidationBus.open({ publisher: client, gate, subscriber, channel: keys.channel, logger });
+    checkServerSettings(client, logger);
+    const bus = await InvalidationBus.open({
+      publisher: client,
+      gate,
+      subscriber,
+      channel: keys.channel,
+      logger,
+      ...(options.nodeId !== undefined ? { nodeId: options.nodeId } : {}),
+    });
     ctx.source = bus.nodeId;
     const counters = new RedisStats(client, gate, keys, logger);
     await counters.refresh();
@@ -261,17 +263,8 @@ export class RedisStore implements Store {
   }
 
   /** Writes the hits counted since the last batch (also done every recencyIntervalMs). */
-  async flushRecency(): Promise<void> {
-    const { ctx } = this;
-    await Promise.all(
-      this.recency.take().map((used) => {
-        const hash = hashKey(used.key);
-        const metaKey = ctx.keys.meta(hash);
-        if (!ctx.gate.isAvailable(metaKey)) return undefined;
-        const args = [used.variant, used.bodyId, used.hits, used.lastAccess, ctx.keys.bodyPrefix(hash)];
-        return ctx.script(metaKey, MARK_USED, [metaKey], args).catch(() => undefined);
-      }),
-    );
+  flushRecency(): Promise<void> {
+    return writeRecency(this.ctx, this.recency.take());
   }
 
   close(): Promise<void> {
@@ -381,13 +374,4 @@ export class RedisStore implements Store {
   private assertOpen(): void {
     if (this.closed) throw new StoreError('CACHE_ERR_STORE_CLOSED', 'the store is closed');
   }
-}
-
-function settingsFrom(options: Partial<RedisSettings>): RedisSettings {
-  const settings = { ...DEFAULTS };
-  for (const name of Object.keys(DEFAULTS) as (keyof RedisSettings)[]) {
-    const value = options[name];
-    if (value !== undefined) settings[name] = value;
-  }
-  return settings;
 }

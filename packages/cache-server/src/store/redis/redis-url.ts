@@ -5,6 +5,10 @@
  *   redis://[user:password@]host[:port][/db]     one server (db defaults to 0)
  *   rediss://…                                   the same over TLS
  *   redis://a:7000,redis://b:7001,…              Redis Cluster seed nodes (db 0 only)
+ *   redis-sentinel://[user:password@]s1:26379[,s2:26379…]/<master name>[/db]
+ *                                                a master found through Redis Sentinel (the
+ *                                                credentials are the master's); rediss-sentinel://
+ *                                                reaches the master (and the sentinels) over TLS
  */
 export const DISK_STORE = 'disk';
 
@@ -14,9 +18,11 @@ export interface RedisEndpoint {
 }
 
 export interface RedisTarget {
-  /** One server, or the seed nodes of a cluster (the client discovers the rest). */
-  mode: 'single' | 'cluster';
+  /** One server, the seed nodes of a cluster (the client discovers the rest), or the sentinels to ask. */
+  mode: 'single' | 'cluster' | 'sentinel';
   nodes: RedisEndpoint[];
+  /** Sentinel only: the name of the master group the sentinels monitor. */
+  masterName?: string;
   db: number;
   tls: boolean;
   username?: string;
@@ -24,6 +30,7 @@ export interface RedisTarget {
 }
 
 const DEFAULT_PORT = 6379;
+const DEFAULT_SENTINEL_PORT = 26379;
 
 export function isRedisStore(setting: string): boolean {
   return setting !== DISK_STORE;
@@ -31,6 +38,7 @@ export function isRedisStore(setting: string): boolean {
 
 /** Throws an Error saying what is wrong; the config layer turns it into an option error. */
 export function parseRedisTarget(text: string): RedisTarget {
+  if (/^rediss?-sentinel:\/\//.test(text.trim())) return parseSentinelUrl(text.trim());
   const parts = text
     .split(',')
     .map((part) => part.trim())
@@ -56,7 +64,37 @@ export function parseRedisTarget(text: string): RedisTarget {
 export function describeRedisTarget(target: RedisTarget): string {
   const scheme = target.tls ? 'rediss' : 'redis';
   const nodes = target.nodes.map((node) => `${node.host.includes(':') ? `[${node.host}]` : node.host}:${node.port}`);
+  if (target.mode === 'sentinel') return `${scheme}-sentinel://${nodes.join(',')}/${target.masterName}/${target.db}`;
   return `${scheme}://${nodes.join(',')}/${target.db}${target.mode === 'cluster' ? ' (cluster)' : ''}`;
+}
+
+/**
+ * `redis-sentinel://[user:password@]host:port[,host:port…]/<master name>[/db]`: the host list is
+ * not a URL host, so it is split off before the rest is read as one.
+ */
+function parseSentinelUrl(text: string): RedisTarget {
+  const match = /^(rediss?)-sentinel:\/\/(?:([^@/]*)@)?([^/]+)\/([^/]+)(?:\/(\d+))?\/?$/.exec(text);
+  if (!match) throw new Error('a sentinel URL is redis-sentinel://host:port[,host:port…]/<master name>[/db]');
+  const [, scheme, auth, hosts, masterName, db] = match;
+  const nodes = hosts!.split(',').map((host) => {
+    const { hostname, port } = new URL(`redis://${host.trim()}`);
+    if (hostname === '') throw new Error('a sentinel without a host');
+    return { host: hostname.replace(/^\[|\]$/g, ''), port: port === '' ? DEFAULT_SENTINEL_PORT : Number(port) };
+  });
+  if (!/^[A-Za-z0-9._-]+$/.test(masterName!)) throw new Error('the master name may only contain A-Z a-z 0-9 . _ -');
+  const target: RedisTarget = {
+    mode: 'sentinel',
+    nodes,
+    masterName: masterName!,
+    db: db === undefined ? 0 : Number(db),
+    tls: scheme === 'rediss',
+  };
+  if (auth !== undefined && auth !== '') {
+    const [user, password] = auth.split(':', 2);
+    if (user !== undefined && user !== '') target.username = decodeURIComponent(user);
+    if (password !== undefined) target.password = decodeURIComponent(password);
+  }
+  return target;
 }
 
 interface ParsedUrl extends RedisEndpoint {
