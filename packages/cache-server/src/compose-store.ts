@@ -108,11 +108,20 @@ async function openShared(
 function redisTls(config: Readonly<CacheServerConfig>): ConnectionOptions {
   const { redisTlsCa: ca, redisTlsCert: cert, redisTlsKey: key, redisTlsServername: servername } = config;
   if (ca === '' && cert === '' && key === '' && servername === '') return {};
+  const read = (flag: string, file: string) => {
+    try {
+      return readFileSync(file);
+    } catch (error) {
+      throw new Error(`--${flag}: cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? String(error)})`, {
+        cause: error,
+      });
+    }
+  };
   return {
     tls: {
-      ...(ca !== '' ? { ca: readFileSync(ca) } : {}),
-      ...(cert !== '' ? { cert: readFileSync(cert) } : {}),
-      ...(key !== '' ? { key: readFileSync(key) } : {}),
+      ...(ca !== '' ? { ca: read('redis-tls-ca', ca) } : {}),
+      ...(cert !== '' ? { cert: read('redis-tls-cert', cert) } : {}),
+      ...(key !== '' ? { key: read('redis-tls-key', key) } : {}),
       ...(servername !== '' ? { servername } : {}),
     },
   };

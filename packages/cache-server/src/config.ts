@@ -1,4 +1,3 @@
-import { accessSync, constants } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { ActionSpec, CacheServerConfig, OptionSource, RuleConfig } from '@simple-cache/common';
@@ -743,7 +742,17 @@ export const ACTIONS: readonly ActionSpec[] = [
 export const PRECEDENCE = 'flag > environment variable > config file (--config) > default';
 
 /** Options whose relative paths, written in the config file, are relative to that file. */
-const FILE_RELATIVE = new Set(['cache-dir', 'tls-cert', 'tls-key', 'origin-ca', 'origin-cert', 'origin-key']);
+const FILE_RELATIVE = new Set([
+  'cache-dir',
+  'tls-cert',
+  'tls-key',
+  'origin-ca',
+  'origin-cert',
+  'origin-key',
+  'redis-tls-ca',
+  'redis-tls-cert',
+  'redis-tls-key',
+]);
 
 /** A loaded config and where it came from. */
 export interface LoadedConfig {
@@ -873,12 +882,15 @@ function parseNodeId(text: string): string {
   return text;
 }
 
-/** A file the process can read, as an absolute path ('' = none); read when the store opens. */
-function parseReadableFile(text: string): string {
+/**
+ * A file, as an absolute path ('' = none). Read when the store opens (a file that cannot be read
+ * stops start-up then, naming the option): a path in a config file is relative to that file,
+ * which only the file layer knows when it resolves it after checking the value.
+ */
+function parseFile(text: string): string {
   if (text.trim() === '') return '';
-  const file = path.resolve(text);
-  accessSync(file, constants.R_OK);
-  return file;
+  if (text.includes('\0')) throw new Error('bad file name');
+  return path.resolve(text);
 }
 
 function tlsFileOptions(): (OptionSpec & { field: keyof CacheServerConfig })[] {
@@ -893,10 +905,10 @@ function tlsFileOptions(): (OptionSpec & { field: keyof CacheServerConfig })[] {
     env: `CACHE_REDIS_TLS_${name.toUpperCase()}`,
     description: `with rediss://: ${what}`,
     default: DEFAULTS[field],
-    expected: 'a readable file',
+    expected: 'a file name',
     placeholder: 'file',
     showDefault: () => '(none)',
-    parse: parseReadableFile,
+    parse: parseFile,
   }));
 }
 

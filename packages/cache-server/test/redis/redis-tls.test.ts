@@ -93,6 +93,19 @@ describe('rediss:// with a CA, a client certificate and a servername', () => {
     }
   });
 
+  test('a TLS file that cannot be read stops start-up, naming the option', async () => {
+    const origin = await startTestOrigin({});
+    const cacheDir = await tempDir();
+    try {
+      await expect(
+        startCache(origin.url, cacheDir.dir, { store: url, redisTlsCert: path.join(cacheDir.dir, 'missing.pem') }),
+      ).rejects.toThrow(/--redis-tls-cert: cannot read .*missing\.pem \(ENOENT\)/);
+    } finally {
+      await origin.close();
+      await cacheDir.cleanup();
+    }
+  });
+
   test('TLS options with a plain redis:// URL are refused at start-up', async () => {
     await expect(openRedisStore({ url: server.url }, { connection: { tls } })).rejects.toThrow(/need a rediss:\/\//);
   });

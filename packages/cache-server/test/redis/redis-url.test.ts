@@ -1,4 +1,6 @@
 import { describe, expect, test } from '@jest/globals';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { loadConfig } from '../../src/config.js';
 import {
   describeRedisTarget,
@@ -6,6 +8,7 @@ import {
   parseRedisTarget,
   type RedisTarget,
 } from '../../src/store/redis/redis-url.js';
+import { tempDir } from '../helpers/cache.js';
 
 describe('--store: where the Redis store connects', () => {
   test.each<[string, RedisTarget]>([
@@ -125,11 +128,21 @@ describe('--store: where the Redis store connects', () => {
     expect(loadConfig(argv, env).config).toMatchObject(expected);
   });
 
+  test('TLS files named in a config file are relative to that file', async () => {
+    const dir = await tempDir();
+    try {
+      await writeFile(path.join(dir.dir, 'ca.pem'), 'not checked until the store opens');
+      const file = path.join(dir.dir, 'cache.yml');
+      await writeFile(file, 'store: rediss://redis.internal:6380\nredis-tls-ca: ./ca.pem\n');
+      expect(loadConfig(['--config', file], {}).config.redisTlsCa).toBe(path.join(dir.dir, 'ca.pem'));
+    } finally {
+      await dir.cleanup();
+    }
+  });
+
   test.each([
     ['--redis-prefix', 'sc*'],
     ['--redis-prefix', ':leading'],
-    ['--redis-tls-ca', '/no/such/file.pem'],
-    ['--redis-tls-key', '/no/such/key.pem'],
     ['--node-id', 'has space'],
   ])('config: %s %s is refused, naming the option', (flag, value) => {
     expect(() => loadConfig([flag, value], {})).toThrow(new RegExp(flag.slice(2)));
