@@ -93,7 +93,7 @@ export async function buildCacheServer(
   // The origin's certificate files: read before the store opens, so a bad one fails start-up cleanly.
   const originTls = originTlsOptions(config);
   // A store shared by several nodes (Redis) also collapses misses and announces purges across them.
-  const { store, collapse, announcePurge, dropLocalCopies } =
+  const { store, collapse, announcePurge, dropLocalCopies, useEntryPolicy } =
     options.worker?.parts ?? (await composeStore(config, policy, logger.child({ component: 'store' }), options.store));
   const originLog = logger.child({ component: 'origin' });
   const untimedOrigin = createOriginClient({
@@ -117,6 +117,8 @@ export async function buildCacheServer(
     createReloadMetrics(telemetry.registry, () => live),
     listeners,
   );
+  // Redis expires an entry by the policy the proxy uses it under: the live rules for its key and status.
+  useEntryPolicy?.((entry) => live.current.rules.forRequest('GET', entry.key).policyFor(entry.status));
   const origin = telemetry.observeOrigin(untimedOrigin);
   const proxyDeps: ProxyDeps = {
     config,

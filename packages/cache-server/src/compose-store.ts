@@ -7,6 +7,7 @@ import type { CrossNodeCollapse } from './proxy/context.js';
 import { DiskStore, type DiskStoreOptions } from './store/disk-store.js';
 import { MemoryTier, type InnerStore } from './store/memory-tier.js';
 import type { ConnectionOptions } from './store/redis/redis-connection.js';
+import type { EntryPolicy } from './store/redis/entry-lifetime.js';
 import { isRedisStore } from './store/redis/redis-url.js';
 import { createPurgeAnnouncer, dropPurgedCopies, syncTierWithBus, type PurgeNotice } from './store/redis/tier-sync.js';
 import type { RedisStore } from './store/redis/redis-store.js';
@@ -24,7 +25,11 @@ export interface OpenedStore {
   announcePurge?: (notice: PurgeNotice) => Promise<void>;
   /** Drops this node's memory copies of what a purge selects, when the purge itself cannot be done (Redis only). */
   dropLocalCopies?: (notice: PurgeNotice) => number;
+  /** Hands the store the policy each entry is used under (the live rules), for stores that expire entries (Redis). */
+  useEntryPolicy?: (policy: EntryPolicy) => void;
 }
+
+export type { EntryPolicy };
 
 /**
  * The store the server runs on, from its config: the disk store, or Redis with `--store
@@ -101,6 +106,7 @@ async function openShared(
     collapse: redis.locks,
     announcePurge: createPurgeAnnouncer(tier, redis.bus, entryTags),
     dropLocalCopies: (notice) => (tier ? dropPurgedCopies(tier, notice, entryTags) : 0),
+    useEntryPolicy: (entryPolicy) => redis.useEntryPolicy(entryPolicy),
   };
 }
 

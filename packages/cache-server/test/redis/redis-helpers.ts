@@ -12,11 +12,17 @@ export function inspect(server: RedisServer): Redis {
   return new Redis(server.port, '127.0.0.1', { lazyConnect: false, maxRetriesPerRequest: 1 });
 }
 
+/**
+ * The default policy without the disconnected grace (a day), so that TTLs in these tests are the
+ * response's own windows; redis-store-lifetime.test.ts covers the grace.
+ */
+export const STORE_POLICY = { ...DEFAULT_POLICY_OPTIONS, disconnectedGrace: 0 };
+
 export async function openRedisStore(
   server: Pick<RedisServer, 'url'>,
   options: Partial<RedisStoreOptions> = {},
 ): Promise<RedisStore> {
-  return RedisStore.open({ url: server.url, maxSize: MAX_SIZE, policy: DEFAULT_POLICY_OPTIONS, ...options });
+  return RedisStore.open({ url: server.url, maxSize: MAX_SIZE, policy: STORE_POLICY, ...options });
 }
 
 /** Body keys that no variant points at: what a failed or aborted write must not leave. */

@@ -2,6 +2,7 @@
 import { describe, expect, test } from '@jest/globals';
 import type { HeaderMap } from '@simple-cache/common';
 import { DEFAULT_POLICY_OPTIONS } from '../../src/config.js';
+import type { PolicyOptions } from '../../src/policy/index.js';
 import { usefulUntil, type LifetimeOptions } from '../../src/store/redis/entry-lifetime.js';
 import { CHUNK_SIZE, createRedisKeys, hashKey } from '../../src/store/redis/redis-keys.js';
 import { useFakeClock } from '../helpers/clock.js';
@@ -11,14 +12,27 @@ import { useRedis } from './redis-helpers.js';
 const NOW = Date.UTC(2026, 0, 1, 12, 0, 0);
 const HOUR = 3_600_000;
 const MINUTE = 60_000;
+const DAY = 24 * HOUR;
+/** The windows one at a time: the disconnected grace (a day by default) has rows of its own. */
+const BASE: PolicyOptions = { ...DEFAULT_POLICY_OPTIONS, disconnectedGrace: 0 };
 const OPTIONS: LifetimeOptions = {
-  policy: DEFAULT_POLICY_OPTIONS,
+  policy: () => BASE,
   revalidationMarginMs: HOUR,
   staleMarginMs: MINUTE,
 };
 
-function entryWith(headers: HeaderMap, receivedAgo = 0) {
-  return { status: 200, headers, requestTime: NOW - receivedAgo, responseTime: NOW - receivedAgo };
+function entryWith(headers: HeaderMap, receivedAgo = 0, status = 200) {
+  return {
+    key: 'http://origin.test/x',
+    status,
+    headers,
+    requestTime: NOW - receivedAgo,
+    responseTime: NOW - receivedAgo,
+  };
+}
+
+function withPolicy(policy: Partial<PolicyOptions>): LifetimeOptions {
+  return { ...OPTIONS, policy: () => ({ ...BASE, ...policy }) };
 }
 
 describe('usefulUntil: fresh time left + stale windows + a margin for revalidation', () => {
@@ -73,9 +87,89 @@ describe('usefulUntil: fresh time left + stale windows + a margin for revalidati
   });
 
   test('the policy grace extends the stale-if-error window', () => {
-    const withGrace = { ...OPTIONS, policy: { ...DEFAULT_POLICY_OPTIONS, grace: 120 } };
     const entry = entryWith({ 'cache-control': 'max-age=10' });
-    expect(usefulUntil(entry, NOW, withGrace) - NOW).toBe(130_000 + MINUTE);
+    expect(usefulUntil(entry, NOW, withPolicy({ grace: 120 })) - NOW).toBe(130_000 + MINUTE);
+  });
+});
+
+// F-conf-2: RFC 9111 §4.2.4 lets a cache cut off from the origin serve a stale response for
+// --disconnected-grace (a day by default); the entry must still be in Redis by then.
+describe('usefulUntil: the disconnected grace', () => {
+  test.each<[string, HeaderMap, number]>([
+    ['plain max-age', { 'cache-control': 'max-age=100' }, 100_000 + DAY + MINUTE],
+    [
+      'a longer stale-if-error still wins',
+      { 'cache-control': 'max-age=100, stale-if-error=172800' },
+      100_000 + 2 * DAY + MINUTE,
+    ],
+    // policy/use.ts mayServeStaleOnError: never for these, so no window.
+    ['must-revalidate', { 'cache-control': 'max-age=100, must-revalidate' }, 100_000 + MINUTE],
+    ['no-cache', { 'cache-control': 'no-cache, max-age=100' }, 100_000 + MINUTE],
+  ])('%s', (_label, headers, expected) => {
+    const entry = entryWith(headers);
+    expect(usefulUntil(entry, NOW, { ...OPTIONS, policy: () => DEFAULT_POLICY_OPTIONS }) - NOW).toBe(expected);
+  });
+
+  test('--disconnected-grace 0 counts nothing', () => {
+    expect(
+      usefulUntil(entryWith({ 'cache-control': 'max-age=100' }), NOW, withPolicy({ disconnectedGrace: 0 })) - NOW,
+    ).toBe(100_000 + MINUTE);
+  });
+});
+
+// F10: the operator's rules (issue 14) decide how long an entry is used, so they decide how long
+// Redis keeps it; the store asks the policy of each entry's key and status.
+describe('usefulUntil: under the rules for the entry', () => {
+  test.each<[string, Partial<PolicyOptions>, HeaderMap, number, number]>([
+    ['a ttl replaces max-age', { ttl: 365 * 86_400 }, { 'cache-control': 'max-age=60' }, 200, 365 * DAY + MINUTE],
+    [
+      'a forced ttl ignores no-store',
+      { ttl: 600, force: true },
+      { 'cache-control': 'no-store' },
+      200,
+      600_000 + MINUTE,
+    ],
+    [
+      'a forced ttl ignores must-revalidate',
+      { ttl: 10, force: true, grace: 50 },
+      { 'cache-control': 'max-age=5, must-revalidate' },
+      200,
+      60_000 + MINUTE,
+    ],
+    ['a default-ttl where the response gives none', { defaultTtl: 300 }, {}, 200, 300_000 + MINUTE],
+    ['a 404 kept by a status rule', { ttl: 120 }, {}, 404, 120_000 + MINUTE],
+    [
+      'a rule stale-if-error replaces the directive',
+      { staleIfError: 1000 },
+      { 'cache-control': 'max-age=10, stale-if-error=5' },
+      200,
+      1_010_000 + MINUTE,
+    ],
+    [
+      'a rule stale-while-revalidate replaces the directive',
+      { staleWhileRevalidate: 900 },
+      { 'cache-control': 'max-age=10' },
+      200,
+      910_000 + MINUTE,
+    ],
+    [
+      'a rule grace adds to stale-if-error',
+      { grace: 60 },
+      { 'cache-control': 'max-age=10, stale-if-error=30' },
+      200,
+      100_000 + MINUTE,
+    ],
+  ])('%s', (_label, rule, headers, status, expected) => {
+    expect(usefulUntil(entryWith(headers, 0, status), NOW, withPolicy(rule)) - NOW).toBe(expected);
+  });
+
+  test("the policy is asked for with the entry's key and status", () => {
+    const asked: { key: string; status: number }[] = [];
+    usefulUntil(entryWith({}, 0, 410), NOW, {
+      ...OPTIONS,
+      policy: (entry) => (asked.push({ key: entry.key, status: entry.status }), BASE),
+    });
+    expect(asked).toEqual([{ key: 'http://origin.test/x', status: 410 }]);
   });
 });
 

@@ -5,7 +5,12 @@ import type { PolicyOptions } from '../../policy/index.js';
 import { createRejectedWriter } from '../rejected-writer.js';
 import type { ByteRange, EntryWriter, Store, StoreHealth, StoreStats } from '../store.js';
 import { StoreError, type StoreErrorCode } from '../store-errors.js';
-import { DEFAULT_REVALIDATION_MARGIN_MS, DEFAULT_STALE_MARGIN_MS } from './entry-lifetime.js';
+import {
+  DEFAULT_REVALIDATION_MARGIN_MS,
+  DEFAULT_STALE_MARGIN_MS,
+  entryPolicyOf,
+  type EntryPolicy,
+} from './entry-lifetime.js';
 import { InvalidationBus, type Invalidation } from './invalidation-bus.js';
 import { CollapseLocks } from './lock.js';
 import { loadScripts } from './lua-script.js';
@@ -39,8 +44,11 @@ export interface RedisStoreOptions extends Partial<RedisSettings> {
   maxSize: number;
   /** Largest body stored (CACHE_ERR_ENTRY_TOO_LARGE beyond); default and cap: `maxSize`. */
   maxObjectSize?: number;
-  /** The policy the proxy uses: entry lifetimes in Redis follow its freshness rules. */
-  policy: Readonly<PolicyOptions>;
+  /**
+   * The policy the proxy uses, or per entry the one it uses for that entry (with the operator's
+   * rules): entry lifetimes in Redis follow its freshness and stale windows (entry-lifetime.ts).
+   */
+  policy: Readonly<PolicyOptions> | EntryPolicy;
   logger?: Logger;
   /** Key prefix (default `sc:v1:`): several caches may share one Redis with different prefixes. */
   prefix?: string;
@@ -129,7 +137,7 @@ export class RedisStore implements Store {
     const gate = new RedisGate(client, describeRedisTarget(target), logger, options.gate);
     const settings = settingsFrom(options);
     const ctx = new RedisContext(client, gate, keys, logger, settings, {
-      policy: options.policy,
+      policy: entryPolicyOf(options.policy),
       revalidationMarginMs: options.revalidationMarginMs ?? DEFAULT_REVALIDATION_MARGIN_MS,
       staleMarginMs: options.staleMarginMs ?? DEFAULT_STALE_MARGIN_MS,
     });
@@ -255,6 +263,15 @@ export class RedisStore implements Store {
   onBodyRemoved(listener: (bodyId: string) => void): () => void {
     this.removalListeners.add(listener);
     return () => this.removalListeners.delete(listener);
+  }
+
+  /**
+   * Entry lifetimes from now on follow `policy` (entry-lifetime.ts): the app hands over the live
+   * rules once its config is loaded, so that a rule's ttl or stale window keeps the entry in Redis
+   * as long as the proxy may use it.
+   */
+  useEntryPolicy(policy: EntryPolicy): void {
+    this.ctx.lifetime.policy = policy;
   }
 
   /** Recounts the shared counters from what is stored (also done periodically); see RedisStats. */
