@@ -84,13 +84,14 @@ describe('ChunkReader', () => {
 
   test('a missing chunk ends the stream with an error and reports the loss', async () => {
     const body = chunkedBody(3 * CHUNK_SIZE);
-    const lost: string[] = [];
+    const lost: [string, number][] = [];
     const fetch = async (first: number, count: number) =>
       chunksOf(body, first, count).map((chunk, i) => (first + i === 1 ? null : chunk));
-    const reader = new ChunkReader(fetch, body.length, { start: 0, end: body.length - 1 }, (error) =>
-      lost.push(error.code),
+    const reader = new ChunkReader(fetch, body.length, { start: 0, end: body.length - 1 }, (error, offset) =>
+      lost.push([error.code, offset]),
     );
     await expect(readAll(reader)).rejects.toMatchObject({ code: 'CACHE_ERR_ENTRY_GONE' });
-    expect(lost).toEqual(['CACHE_ERR_ENTRY_GONE']);
+    // Told where the body broke off: the first byte of the missing chunk.
+    expect(lost).toEqual([['CACHE_ERR_ENTRY_GONE', CHUNK_SIZE]]);
   });
 });

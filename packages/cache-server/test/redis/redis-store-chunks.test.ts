@@ -5,6 +5,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { setFlagsFromString } from 'node:v8';
+import { pino } from 'pino';
 import { runInNewContext } from 'node:vm';
 import { CHUNKS_PER_FETCH, READ_AHEAD } from '../../src/store/redis/chunk-reader.js';
 import { CHUNK_SIZE, createRedisKeys, hashKey } from '../../src/store/redis/redis-keys.js';
@@ -103,6 +104,42 @@ describe('bodies are chunked', () => {
     const reading = await redis.store.openBody(entry);
     await expect(readAllOf(reading)).rejects.toMatchObject({ code: 'CACHE_ERR_ENTRY_GONE' });
     await waitUntil(async () => (await redis.store.lookup(KEY)).length === 0);
+  });
+
+  // F13: a body whose chunks vanish while a response streams it (evicted, flushed) fails that
+  // stream with an error, at the byte where it broke off, and says so in one log line.
+  test('a body deleted in Redis mid-stream fails the stream loudly: an error and a log line with the offset', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => lines.push(JSON.parse(line)) });
+    const store = await openRedisStore(redis.server, { logger });
+    try {
+      const size = 4 * CHUNKS_PER_FETCH * CHUNK_SIZE;
+      const entry = await writeEntry(store, makeMeta(KEY, { size }), randomBytes(size));
+      const reading = await store.openBody(entry);
+      let received = 0;
+      const failed = new Promise<Error>((resolve, reject) => {
+        reading.on('data', (chunk: Buffer) => {
+          received += chunk.length;
+          if (received === chunk.length) {
+            // The first answer is here: the rest of the body vanishes (as an eviction would).
+            reading.pause();
+            void redis.admin.del(keys.body(hashKey(KEY), entry.bodyId)).then(() => reading.resume());
+          }
+        });
+        reading.once('error', resolve);
+        reading.once('end', () => reject(new Error(`the stream ended after ${received} of ${size} bytes`)));
+      });
+      expect(await failed).toMatchObject({ code: 'CACHE_ERR_ENTRY_GONE' });
+      expect(received).toBeLessThan(size);
+      await waitUntil(async () => lines.some((line) => line['code'] === 'CACHE_ERR_ENTRY_GONE'));
+      const line = lines.find((candidate) => candidate['code'] === 'CACHE_ERR_ENTRY_GONE')!;
+      expect(line).toMatchObject({ level: 40, key: KEY, size });
+      expect(line['offset']).toBeGreaterThan(0);
+      expect(line['offset']).toBeLessThan(size);
+      await waitUntil(async () => (await store.lookup(KEY)).length === 0);
+    } finally {
+      await store.close();
+    }
   });
 
   test('a small body whose bytes changed in Redis is corrupt: rejected and dropped', async () => {

@@ -19,7 +19,8 @@ export const READ_AHEAD = 2;
  * more, so at most READ_AHEAD requests and one answer being consumed (3 MiB) are in memory
  * whatever the body's size. Each chunk is checked against the length the body's size implies;
  * a missing or wrong one ends the stream with CACHE_ERR_ENTRY_GONE / CACHE_ERR_CORRUPT_ENTRY (and
- * `onLost` is told, so the store can drop the entry), never with bytes that look complete.
+ * `onLost` is told with the body offset reached, so the store can log it and drop the entry),
+ * never with bytes that look complete (F13: a reader whose chunks vanish fails loudly).
  */
 export class ChunkReader extends Readable {
   private nextFetch: number;
@@ -32,7 +33,7 @@ export class ChunkReader extends Readable {
     private readonly fetch: FetchChunks,
     private readonly size: number,
     private readonly range: ByteRange,
-    private readonly onLost: (error: StoreError) => void,
+    private readonly onLost: (error: StoreError, offset: number) => void,
     private readonly options: { perFetch: number; readAhead: number } = {
       perFetch: CHUNKS_PER_FETCH,
       readAhead: READ_AHEAD,
@@ -89,7 +90,7 @@ export class ChunkReader extends Readable {
           const index = this.nextPush++;
           const error = this.checkChunk(index, chunk);
           if (error !== undefined) {
-            this.onLost(error);
+            this.onLost(error, Math.max(index * CHUNK_SIZE, this.range.start));
             this.destroy(error);
             return;
           }

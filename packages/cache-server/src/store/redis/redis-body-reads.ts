@@ -11,8 +11,11 @@ import { KEEP_READING, OPEN_BODY } from './redis-scripts.js';
 
 const BODY_ID = /^[0-9a-f]{32}$/;
 
-/** Told when a body proved missing or corrupt: the store drops its entry. */
-export type OnLost = (entry: EntryMeta, code: StoreErrorCode) => Promise<void>;
+/**
+ * Told when a body proved missing or corrupt (`offset`: where a stream that had started failed):
+ * the store logs it and drops the entry.
+ */
+export type OnLost = (entry: EntryMeta, code: StoreErrorCode, offset?: number) => Promise<void>;
 
 /**
  * Streams a stored body (or a range of it): one script checks the variant still holds it and
@@ -55,7 +58,7 @@ export async function openStoredBody(
     readChunks(ctx, ctx.keys.body(hash, entry.bodyId)),
     entry.size,
     wanted,
-    (error) => void onLost(entry, error.code),
+    (error, offset) => void onLost(entry, error.code, offset),
   );
 }
 

@@ -199,7 +199,7 @@ export class RedisStore implements Store {
 
   async openBody(entry: EntryMeta, range?: ByteRange): Promise<Readable> {
     this.assertOpen();
-    return openStoredBody(this.ctx, entry, range, (lost, code) => this.dropLost(lost, code));
+    return openStoredBody(this.ctx, entry, range, (lost, code, offset) => this.dropLost(lost, code, offset));
   }
 
   beginWrite(meta: Omit<EntryMeta, 'bodyId' | 'checksum'>): EntryWriter {
@@ -380,9 +380,21 @@ export class RedisStore implements Store {
     if (removed > 0) await this.counters.apply(-removed, -bytes);
   }
 
-  /** A body found missing or corrupt: its entry is dropped, unless the variant was replaced meanwhile. */
-  private async dropLost(entry: EntryMeta, code: StoreErrorCode): Promise<void> {
-    this.ctx.logger.warn({ key: entry.key, variant: entry.variant, code }, 'dropping an entry whose body is unusable');
+  /**
+   * A body found missing or corrupt: its entry is dropped, unless the variant was replaced
+   * meanwhile. When a stream had started (`offset`), the line says how far it got: its reader
+   * gets an error there, never a short body.
+   */
+  private async dropLost(entry: EntryMeta, code: StoreErrorCode, offset?: number): Promise<void> {
+    const { key, variant, size } = entry;
+    if (offset === undefined) {
+      this.ctx.logger.warn({ key, variant, code }, 'dropping an entry whose body is unusable');
+    } else {
+      this.ctx.logger.warn(
+        { key, variant, code, offset, size },
+        'a stored body ended in Redis before its end (chunks gone): the response stream fails; dropping the entry',
+      );
+    }
     await this.remove(entry.key, entry.variant, entry.bodyId).catch((err: unknown) =>
       this.ctx.logger.warn({ err }, 'delete failed'),
     );
