@@ -3,7 +3,7 @@ import { describe, expect, test } from '@jest/globals';
 import { createRedisKeys, hashKey } from '../../src/store/redis/redis-keys.js';
 import type { RedisStore } from '../../src/store/redis/redis-store.js';
 import { makeMeta, writeEntry } from '../store/store-helpers.js';
-import { useRedis } from './redis-helpers.js';
+import { openRedisStore, useRedis } from './redis-helpers.js';
 
 const KEY = 'http://origin.test/hot';
 
@@ -28,8 +28,12 @@ describe('the collapsing lock', () => {
   });
 
   test('a lock expires by itself (its holder died), and a stale holder cannot release the next one', async () => {
-    const first = await redis.nodeA.locks.acquire(KEY, 50);
+    // A node that dies (or hangs) stops renewing its locks: locks.close() does that here, with its
+    // connection left open so that it can try to release the next holder's lock afterwards.
+    const dying = await openRedisStore(redis.server);
+    const first = await dying.locks.acquire(KEY, 50);
     expect(first).toBeDefined();
+    dying.locks.close();
     let second = await redis.nodeB.locks.acquire(KEY, 10_000);
     const deadline = Date.now() + 5_000;
     while (second === undefined && Date.now() < deadline) {
@@ -37,11 +41,42 @@ describe('the collapsing lock', () => {
       second = await redis.nodeB.locks.acquire(KEY, 10_000);
     }
     expect(second).toBeDefined();
-    expect(await first!.release()).toBe(false);
-    expect(await first!.extend(10_000)).toBe(false);
-    expect(await redis.nodeA.locks.isLocked(KEY)).toBe(true);
-    expect(await second!.extend(20_000)).toBe(true);
-    expect(await redis.admin.pttl(createRedisKeys().lock(hashKey(KEY)))).toBeGreaterThan(10_000);
+    try {
+      expect(await first!.release()).toBe(false);
+      expect(await first!.extend(10_000)).toBe(false);
+      expect(await redis.nodeA.locks.isLocked(KEY)).toBe(true);
+      expect(await second!.extend(20_000)).toBe(true);
+      expect(await redis.admin.pttl(createRedisKeys().lock(hashKey(KEY)))).toBeGreaterThan(10_000);
+    } finally {
+      await dying.close();
+    }
+  });
+
+  // Issue 16.8: a fetch that takes longer than the lock's TTL (and than --collapse-wait) keeps
+  // the lock, and the waiters keep waiting for its entry rather than fetching too.
+  test('the holder renews its lock until it releases it; a waiter keeps waiting while it does', async () => {
+    const TTL = 1_000;
+    const lock = await redis.nodeA.locks.acquire(KEY, TTL);
+    const lockKey = createRedisKeys().lock(hashKey(KEY));
+    const started = Date.now();
+    const waiting = redis.nodeB.locks.waitForEntry(KEY, () => findEntry(redis.nodeB), { timeoutMs: TTL, pollMs: 50 });
+    // The holder's fetch takes three TTLs: its lock is renewed all along.
+    let renewed = 0;
+    let lastTtl = await redis.admin.pttl(lockKey);
+    while (Date.now() - started < 3 * TTL) {
+      const ttl = await redis.admin.pttl(lockKey);
+      expect(ttl).toBeGreaterThan(0);
+      if (ttl > lastTtl) renewed += 1;
+      lastTtl = ttl;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(renewed).toBeGreaterThanOrEqual(3);
+    const stored = await writeEntry(redis.nodeA, makeMeta(KEY), 'fetched once, slowly');
+    expect(await lock!.release()).toBe(true);
+    expect(await waiting).toEqual({ outcome: 'found', value: stored });
+    // Released: no renewal brings it back.
+    await new Promise((resolve) => setTimeout(resolve, TTL / 2));
+    expect(await redis.admin.exists(lockKey)).toBe(0);
   });
 
   test('waitForEntry: the waiter gets the entry the holder stores', async () => {

@@ -118,13 +118,13 @@ describe('two cache nodes on one Redis', () => {
     let answer!: () => void;
     const originAnswers = new Promise<void>((resolve) => (answer = resolve));
     origin.route('/together', (req, res, body) => void originAnswers.then(() => page('/together')(req, res, body)));
-    const waitsBefore = await commandCalls('exists');
+    const waitsBefore = await commandCalls('pttl');
 
     const replies = Promise.all([request(nodeA.url, '/together'), request(nodeB.url, '/together')]);
     // One node holds the lock and has asked the origin; the other is waiting for its entry (it
     // polls the lock). Without cross-node collapsing the origin would see the second request now.
     await waitFor(() => origin.count('/together') === 1, 'the lock holder to ask the origin');
-    await waitFor(async () => (await commandCalls('exists')) > waitsBefore, 'the other node to wait');
+    await waitFor(async () => (await commandCalls('pttl')) > waitsBefore, 'the other node to wait');
     answer();
 
     const [fromA, fromB] = await replies;
@@ -132,6 +132,38 @@ describe('two cache nodes on one Redis', () => {
     expect([fromA.body.toString(), fromB.body.toString()]).toEqual(['body of /together', 'body of /together']);
     expect([fromA.headers['x-cache'], fromB.headers['x-cache']].sort()).toEqual(['HIT', 'MISS']);
     expect(origin.count('/together')).toBe(1);
+  });
+
+  // Issue 16.8: a 6 s origin with the 5 s --collapse-wait made three origin requests (the waiter
+  // gave up, the lock expired and a third node took it). The holder now renews its lock while its
+  // fetch runs, and the waiters wait for it as long as it does.
+  test('an origin slower than --collapse-wait is still asked once: the lock is renewed while the fetch runs', async () => {
+    const WAIT = 300;
+    const slowDirs = await Promise.all([tempDir(), tempDir()]);
+    const slowNodes = await Promise.all(
+      slowDirs.map((dir) => startCache(origin.url, dir.dir, { store: `${redis.url}/0`, collapseWait: WAIT })),
+    );
+    try {
+      let answer!: () => void;
+      const originAnswers = new Promise<void>((resolve) => (answer = resolve));
+      origin.route(
+        '/slow-origin',
+        (req, res, body) => void originAnswers.then(() => page('/slow-origin')(req, res, body)),
+      );
+      const replies = Promise.all(slowNodes.map((node) => request(node.url, '/slow-origin')));
+      await waitFor(() => origin.count('/slow-origin') === 1, 'the lock holder to ask the origin');
+      // The origin takes four times --collapse-wait (and the lock's TTL) to answer.
+      const asked = Date.now();
+      await waitFor(() => Date.now() - asked > 4 * WAIT, 'the origin to be slow', 10_000);
+      answer();
+      const answered = await replies;
+      expect(answered.map((reply) => reply.status)).toEqual([200, 200]);
+      expect(answered.map((reply) => reply.headers['x-cache']).sort()).toEqual(['HIT', 'MISS']);
+      expect(origin.count('/slow-origin')).toBe(1);
+    } finally {
+      await Promise.all(slowNodes.map((node) => node.close()));
+      await Promise.all(slowDirs.map((dir) => dir.cleanup()));
+    }
   });
 
   test('with Redis stopped both nodes keep serving (memory tier, else the origin); restarted, they use it again', async () => {

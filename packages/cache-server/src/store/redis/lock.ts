@@ -8,9 +8,12 @@ import type { InvalidationBus } from './invalidation-bus.js';
 /**
  * Cross-node collapsing: when several nodes miss the same key at once, the one that gets the
  * lock fetches from the origin and the others wait for its entry to appear in Redis, falling
- * back to fetching themselves if it does not appear in time (the lock holder may be slow, or
- * its response not storable). The lock expires by itself, so a node that dies holding it
- * blocks the others for at most its TTL.
+ * back to fetching themselves if it does not appear in time (the lock holder may be dead, or
+ * its response not storable). The holder renews the lock every third of its TTL until it
+ * releases it, so a fetch that takes longer than the TTL (a slow origin, a large body) keeps it
+ * and the others keep waiting for its entry instead of fetching too (issue 16.8: a 6 s origin
+ * with a 5 s lock made three origin requests); a node that dies holding it stops renewing, and
+ * the lock expires by itself after at most its TTL.
  *
  * The classic single-instance Redis lock: `SET key token NX PX ttl`, released only by its
  * owner (compare-and-delete in Lua, so an expired lock re-taken by another node is not
@@ -34,7 +37,10 @@ export type WaitOutcome<T> =
   | { outcome: 'timeout' };
 
 export interface WaitOptions {
-  /** Give up after this long (then fetch yourself). */
+  /**
+   * Give up after this long without progress (then fetch yourself): the deadline moves on each
+   * time the holder is seen renewing the lock, i.e. while its fetch is still going.
+   */
   timeoutMs: number;
   /** Re-check at least this often; bus events for the key wake the wait earlier. */
   pollMs?: number;
@@ -53,8 +59,13 @@ return 0`,
 );
 
 const DEFAULT_POLL_MS = 100;
+/** A lock's expiry seen later than before by more than this was renewed (clock and reply jitter below it). */
+const RENEWAL_SEEN_MS = 5;
 
 export class CollapseLocks {
+  /** Renewal timers of the locks this node holds, stopped on release (or when the store closes). */
+  private readonly renewals = new Set<NodeJS.Timeout>();
+
   constructor(
     private readonly client: RedisClient,
     private readonly gate: RedisGate,
@@ -73,19 +84,38 @@ export class CollapseLocks {
     const { client, gate } = this;
     const reply = await gate.run(lockKey, () => client.set(lockKey, token, 'PX', ttlMs, 'NX'));
     if (reply !== 'OK') return undefined;
+    const extend = async (extendMs: number) =>
+      (await gate.run(lockKey, () => runScript(client, EXTEND, [lockKey], [token, extendMs]))) === 1;
+    // Renewed until released; a renewal that finds the lock gone or another's stops (a failed one
+    // is tried again: the lock survives a third of its TTL without one).
+    const renewal = setInterval(
+      () =>
+        void extend(ttlMs).then(
+          (held) => held || this.stopRenewing(renewal),
+          () => undefined,
+        ),
+      Math.max(1, Math.floor(ttlMs / 3)),
+    ).unref();
+    this.renewals.add(renewal);
     return {
       key,
       token,
       release: async () => {
+        this.stopRenewing(renewal);
         try {
           return (await gate.run(lockKey, () => runScript(client, RELEASE, [lockKey], [token]))) === 1;
         } catch {
           return false;
         }
       },
-      extend: async (extendMs: number) =>
-        (await gate.run(lockKey, () => runScript(client, EXTEND, [lockKey], [token, extendMs]))) === 1,
+      extend,
     };
+  }
+
+  /** Stops renewing every lock this node holds (the store closes): they expire by themselves. */
+  close(): void {
+    for (const renewal of this.renewals) clearInterval(renewal);
+    this.renewals.clear();
   }
 
   /** True while some node holds the lock for `key`. */
@@ -94,17 +124,32 @@ export class CollapseLocks {
     return (await this.gate.run(lockKey, () => this.client.exists(lockKey))) === 1;
   }
 
+  /** When the lock for `key` expires (local clock, ms), or undefined when nobody holds it. */
+  private async lockExpiry(key: string): Promise<number | undefined> {
+    const lockKey = this.keys.lock(hashKey(key));
+    const ttl = await this.gate.run(lockKey, () => this.client.pttl(lockKey));
+    // -2: no such key; -1 (no TTL) never happens to a lock, but would hold it for ever: treat as held now.
+    return ttl === -2 ? undefined : Date.now() + Math.max(ttl, 0);
+  }
+
+  private stopRenewing(renewal: NodeJS.Timeout): void {
+    clearInterval(renewal);
+    this.renewals.delete(renewal);
+  }
+
   /**
    * Waits until `check` finds what the lock holder is producing (typically: a lookup that finds
-   * a usable variant), the lock is gone without it, or `timeoutMs` passes. Rejects if Redis
-   * fails meanwhile (then the caller fetches by itself).
+   * a usable variant), the lock is gone without it, or `timeoutMs` passes without the holder
+   * renewing the lock (its fetch is still going while it does). Rejects if Redis fails meanwhile
+   * (then the caller fetches by itself).
    */
   async waitForEntry<T>(
     key: string,
     check: () => Promise<T | undefined>,
     options: WaitOptions,
   ): Promise<WaitOutcome<T>> {
-    const deadline = Date.now() + options.timeoutMs;
+    let deadline = Date.now() + options.timeoutMs;
+    let seenExpiry: number | undefined;
     const pollMs = options.pollMs ?? DEFAULT_POLL_MS;
     let wake: (() => void) | undefined;
     const unsubscribe = this.bus?.subscribe(
@@ -117,11 +162,17 @@ export class CollapseLocks {
       for (;;) {
         const value = await check();
         if (value !== undefined) return { outcome: 'found', value };
-        if (!(await this.isLocked(key))) {
+        const expiry = await this.lockExpiry(key);
+        if (expiry === undefined) {
           // The holder may have committed and unlocked between the two reads.
           const late = await check();
           return late !== undefined ? { outcome: 'found', value: late } : { outcome: 'released' };
         }
+        // Renewed since the last look: the holder's fetch makes progress, so it is worth waiting for.
+        if (seenExpiry !== undefined && expiry > seenExpiry + RENEWAL_SEEN_MS) {
+          deadline = Math.max(deadline, Date.now() + options.timeoutMs);
+        }
+        seenExpiry = expiry;
         const left = deadline - Date.now();
         if (left <= 0) return { outcome: 'timeout' };
         await new Promise<void>((resolve) => {

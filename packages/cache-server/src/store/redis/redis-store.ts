@@ -337,6 +337,7 @@ export class RedisStore implements Store {
   private async shutDown(): Promise<void> {
     this.closed = true;
     this.removalListeners.clear();
+    this.locks.close();
     for (const timer of this.timers) clearInterval(timer);
     const closedError = new StoreError('CACHE_ERR_STORE_CLOSED', 'the store was closed');
     for (const writer of this.writers) if (!writer.isCommitting) writer.abort(closedError);
