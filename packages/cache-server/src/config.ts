@@ -224,8 +224,8 @@ export const OPTIONS: readonly (OptionSpec & { field: keyof CacheServerConfig })
     default: DEFAULTS.redisTlsServername,
     expected: 'a host name such as redis.internal',
     placeholder: 'name',
-    showDefault: () => '(the host)',
-    parse: parseHost,
+    showDefault: (value) => ((value as string) === '' ? '(the host)' : (value as string)),
+    parse: parseServername,
   },
   {
     flag: 'ready-needs-store',
@@ -887,11 +887,6 @@ function parseNodeId(text: string): string {
  * stops start-up then, naming the option): a path in a config file is relative to that file,
  * which only the file layer knows when it resolves it after checking the value.
  */
-function parseFile(text: string): string {
-  if (text.trim() === '') return '';
-  if (text.includes('\0')) throw new Error('bad file name');
-  return path.resolve(text);
-}
 
 function tlsFileOptions(): (OptionSpec & { field: keyof CacheServerConfig })[] {
   const files = [
@@ -907,8 +902,8 @@ function tlsFileOptions(): (OptionSpec & { field: keyof CacheServerConfig })[] {
     default: DEFAULTS[field],
     expected: 'a file name',
     placeholder: 'file',
-    showDefault: () => '(none)',
-    parse: parseFile,
+    showDefault: showFile,
+    parse: parseFilePath,
   }));
 }
 

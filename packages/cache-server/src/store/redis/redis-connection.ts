@@ -143,11 +143,10 @@ export function waitUntilReady(client: RedisClient): Promise<boolean> {
 /** Closes politely when connected, at once otherwise (QUIT would wait for a reconnect). */
 export async function closeClient(client: RedisClient): Promise<void> {
   closing.add(client);
-  if (client.status === 'ready') {
-    await client.quit().catch(() => client.disconnect());
-  } else {
-    client.disconnect();
-  }
+  if (client.status === 'ready') await client.quit().catch(() => undefined);
+  // Also after QUIT: with Sentinel, ioredis's failover detector keeps connections to every
+  // sentinel, which only disconnect() closes (they would keep the process alive).
+  client.disconnect();
 }
 
 /** Every master a SCAN must visit: the server itself, or each master of a cluster. */
