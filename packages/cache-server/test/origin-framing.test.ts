@@ -370,3 +370,48 @@ describe('a body cut short, to a client whose response ends with the connection 
 function rawWhole(socket: net.Socket): void {
   socket.end(`HTTP/1.1 200 OK\r\n${STALE}Connection: close\r\n\r\nhello`);
 }
+
+describe('a client that stops reading a body nothing stores (FINDINGS F16)', () => {
+  const SIZE = 4 * 1024 * 1024;
+  let origin: RawOrigin;
+  let cache: StartedCache;
+  let dir: Awaited<ReturnType<typeof tempDir>>;
+
+  beforeAll(async () => {
+    dir = await tempDir();
+    origin = await startRawOrigin({
+      // Sent at once and whole: the origin is never silent while the cache reads.
+      '/no-store': (socket) =>
+        socket.write(
+          Buffer.concat([
+            Buffer.from(`HTTP/1.1 200 OK\r\nCache-Control: no-store\r\nContent-Length: ${SIZE}\r\n\r\n`),
+            Buffer.alloc(SIZE, 'n'),
+          ]),
+        ),
+    });
+    cache = await startCache(origin.url, dir.dir, { originTimeout: ORIGIN_TIMEOUT });
+  });
+  afterAll(async () => {
+    await cache?.close();
+    await origin?.close();
+    await dir?.cleanup();
+  });
+
+  test('pausing for three origin timeouts is not the origin falling silent: the whole body arrives', async () => {
+    const url = new URL(cache.url);
+    const socket = net.connect(Number(url.port), url.hostname, () =>
+      socket.write('GET /no-store HTTP/1.1\r\nHost: cache.test\r\nConnection: close\r\n\r\n'),
+    );
+    socket.on('error', () => {});
+    let received = 0;
+    socket.on('data', (chunk: Buffer) => (received += chunk.length));
+    // The client reads the first bytes, then nothing for three origin timeouts (a paused download).
+    await new Promise((resolve) => socket.once('data', resolve));
+    socket.pause();
+    await new Promise((resolve) => setTimeout(resolve, 3 * ORIGIN_TIMEOUT));
+    socket.resume();
+    await new Promise((resolve) => socket.once('close', resolve));
+    // The head and the whole body (the connection closes after it: Connection: close).
+    expect(received).toBeGreaterThan(SIZE);
+  });
+});

@@ -174,14 +174,18 @@ export function createOriginClient(options: OriginClientOptions): OriginClient {
           body.end();
           onFault(`the origin sent bytes after the end of the response (${error.message}); connection closed`, req.url);
         });
-        stream.once('response', () => {
-          // Idle time between body bytes bounds an origin that stalls mid-body.
-          outgoing.setTimeout(options.timeout, () => {
-            const cause = fault('ETIMEDOUT', `no byte from the origin for ${options.timeout} ms`);
-            failBody(new CacheError(ERRORS.originTimeout, { cause }));
-            if (!response?.complete) stream.destroy();
-          });
-        });
+        // Idle time between body bytes bounds an origin that stalls mid-body. Only while the
+        // cache is reading: a body the client paces (nothing stores it) is paused while that
+        // client does not read, and that silence is the client's (--idle-timeout), not the
+        // origin's (FINDINGS F16). A complete response has nothing left to wait for (F15).
+        const onIdle = () => {
+          if (!response || response.complete) return;
+          if (response.isPaused()) return void outgoing.setTimeout(options.timeout, onIdle);
+          const cause = fault('ETIMEDOUT', `no byte from the origin for ${options.timeout} ms`);
+          failBody(new CacheError(ERRORS.originTimeout, { cause }));
+          stream.destroy();
+        };
+        stream.once('response', () => outgoing.setTimeout(options.timeout, onIdle));
       });
       stream.on('information', (interim: http.InformationEvent) =>
         req.onInterim?.(interim.statusCode, interim.headers),
