@@ -8,6 +8,13 @@ import { skippedTestFiles } from './scripts/system-packages.mjs';
 const escape = (text) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 const missingPackageFiles = skippedTestFiles().map(({ file }) => `^${escape(file)}$`);
 
+/**
+ * `pnpm test` runs the policy/ and store/ unit tests once, under coverage with thresholds
+ * (jest.coverage.config.js), and sets SC_JEST_WITHOUT_UNITS=1 so that they are not run here too.
+ * Run alone (`pnpm jest …`), every test is here as usual.
+ */
+const withoutUnits = process.env.SC_JEST_WITHOUT_UNITS === '1' ? ['/test/policy/', '/test/store/'] : [];
+
 /** @type {import('jest').Config} */
 export default {
   // Global options such as testTimeout are ignored inside `projects`: they must be set here.
@@ -23,7 +30,11 @@ export default {
       ...preset,
       displayName: name,
       rootDir: new URL(`./packages/${name}`, import.meta.url).pathname,
-      testPathIgnorePatterns: ['/node_modules/', ...missingPackageFiles],
+      testPathIgnorePatterns: [
+        '/node_modules/',
+        ...missingPackageFiles,
+        ...(name === 'cache-server' ? withoutUnits : []),
+      ],
     })),
     // The repository's own scripts (plain ESM JavaScript, nothing to transform).
     {

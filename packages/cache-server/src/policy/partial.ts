@@ -1,5 +1,5 @@
 import type { EntryPart } from '@simple-cache/common';
-import type { ByteRange } from '../store/store.js';
+import type { ByteRange } from './range.js';
 import { readField } from './cache-control.js';
 import { parseHttpDate } from './http-date.js';
 import { matchesVariant } from './keys.js';

@@ -1,8 +1,17 @@
-import type { ByteRange } from '../store/store.js';
 import type { EntryMeta, RequestView } from './types.js';
 import { readField } from './cache-control.js';
 import { parseHttpDate } from './http-date.js';
 import { strongMatch } from './validation.js';
+
+/**
+ * An inclusive byte range of a body, as in `Content-Range` (RFC 9110 §14.4). Declared here, in
+ * the pure core, and used by the store's openBody (store/store.ts re-exports it): policy/ never
+ * imports from store/.
+ */
+export interface ByteRange {
+  start: number;
+  end: number;
+}
 
 /** More range-specs than this and the Range field is ignored (RFC 9110 §14.2 allows it, against abuse). */
 export const MAX_RANGES = 16;

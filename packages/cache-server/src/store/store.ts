@@ -1,11 +1,9 @@
 import type { Readable, Writable } from 'node:stream';
 import type { EntryMeta } from '@simple-cache/common';
+import type { ByteRange } from '../policy/range.js';
 
-/** An inclusive byte range of a body, as in `Content-Range`. */
-export interface ByteRange {
-  start: number;
-  end: number;
-}
+/** An inclusive byte range of a body, as in `Content-Range` (declared in policy/range.ts). */
+export type { ByteRange };
 
 /**
  * A write in progress. The entry becomes visible to `lookup` only after `commit()` resolves,
