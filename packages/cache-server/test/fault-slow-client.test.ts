@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import net from 'node:net';
+import { Writable } from 'node:stream';
+import pino from 'pino';
 import { request, waitFor } from './helpers/http.js';
 import {
   connectionCount,
@@ -12,7 +14,7 @@ import {
 } from './helpers/raw.js';
 import { startTestOrigin, fixed, type TestOrigin } from './helpers/test-origin.js';
 import { chunkAt } from './helpers/raw.js';
-import { startCache, tempDir, type StartedCache } from './helpers/cache.js';
+import { startCache, startTestCache, tempDir, type StartedCache } from './helpers/cache.js';
 
 const MiB = 1024 * 1024;
 const CHUNK = 256 * 1024;
@@ -38,6 +40,8 @@ describe('one slow client never holds up the origin fetch, the store or other cl
   const bigSha1 = sha1OfChunks(BIG / CHUNK, CHUNK);
   let release: () => void = () => {};
   let finishPaused: () => void = () => {};
+  let finishDeleted: () => void = () => {};
+  const logged: string[] = [];
   const stalled: net.Socket[] = [];
 
   beforeAll(async () => {
@@ -63,9 +67,27 @@ describe('one slow client never holds up the origin fetch, the store or other cl
           res.end();
         };
       },
+      // As /big-paused; a DELETE of it succeeds (and so invalidates what the cache holds for it).
+      '/big-deleted': (req, res) => {
+        if (req.method === 'DELETE') return void res.writeHead(204).end();
+        res.writeHead(200, { 'cache-control': 'max-age=60', 'content-length': BIG });
+        for (let i = 0; i < BIG / CHUNK / 2; i++) res.write(chunkAt(i, CHUNK));
+        finishDeleted = () => {
+          for (let i = BIG / CHUNK / 2; i < BIG / CHUNK; i++) res.write(chunkAt(i, CHUNK));
+          res.end();
+        };
+      },
       '/small': fixed('small', { 'cache-control': 'max-age=60' }),
     });
-    cache = await startCache(origin.url, dir.dir, { maxSize: 4 * BIG });
+    cache = await startTestCache(
+      { origin: origin.url, cacheDir: dir.dir, maxSize: 4 * BIG },
+      {
+        logger: pino(
+          { level: 'warn' },
+          new Writable({ write: (chunk, _encoding, done) => done(void logged.push(String(chunk))) }),
+        ),
+      },
+    );
     impatientDir = await tempDir();
     impatient = await startCache(origin.url, impatientDir.dir, { maxSize: 4 * BIG, idleTimeout: 1_000 });
   });
@@ -123,6 +145,31 @@ describe('one slow client never holds up the origin fetch, the store or other cl
     finishPaused();
     expect(await body).toEqual({ sha1: bigSha1, bytes: BIG, complete: true });
   }, 20_000);
+
+  test('a detached client whose entry is never committed (a DELETE invalidated the fetch) is cut short loudly (FINDINGS F13)', async () => {
+    const path = '/big-deleted';
+    const slow = await stalledReader(cache.url, path);
+    stalled.push(slow);
+    await waitFor(() => cache.proxy.inFlight.has(`${origin.url}${path}`), 'the fetch');
+    const outcome = await cache.proxy.inFlight.get(`${origin.url}${path}`)?.outcome;
+    const fanOut = outcome?.kind === 'response' ? outcome.fanOut : undefined;
+    await waitFor(() => (fanOut?.detached ?? 0) === 1, 'the stalled reader to be detached');
+    // RFC 9111 §4.4: the DELETE's success invalidates the URL, and with it what this fetch stores.
+    expect((await request(cache.url, path, { method: 'DELETE' })).status).toBe(204);
+    const body = readRawBody(slow);
+    finishDeleted();
+    const got = await within(body, 10_000, 'the detached client to be closed');
+    expect(got.complete).toBe(false);
+    expect(got.bytes).toBeLessThan(BIG);
+    await waitFor(() => logged.some((line) => line.includes('could not continue from the store')), 'the error line');
+    const line = JSON.parse(logged.find((text) => text.includes('could not continue from the store'))!) as Record<
+      string,
+      unknown
+    >;
+    expect(line).toMatchObject({ level: 50, key: `${origin.url}${path}`, code: 'CACHE_ERR_ENTRY_GONE' });
+    expect(line.offset).toEqual(expect.any(Number));
+    expect(await cache.store.lookup(`${origin.url}${path}`)).toEqual([]);
+  }, 30_000);
 
   test('a reader that never reads is disconnected after --idle-timeout, and the entry is stored anyway', async () => {
     const slow = await stalledReader(impatient.url, '/big-idle');

@@ -23,7 +23,16 @@ interface Target {
   kind: 'store' | 'client';
   /** Told when a detached client starts (true) and stops (false) waiting for the stored entry. */
   onWait?: (waiting: boolean) => void;
+  /** Told when a detached client cannot continue from the store (FINDINGS F13); its stream is destroyed. */
+  onLost?: LostHandler;
 }
+
+/**
+ * A detached client lost its way on: the entry was never committed (abandoned by a purge or an
+ * unsafe request, refused, failed), or its body could not be opened or vanished mid-read (a
+ * Redis body evicted or deleted). `offset` is where the client was in the body.
+ */
+export type LostHandler = (error: Error, offset: number) => void;
 
 interface StoreTarget {
   target: Target;
@@ -122,9 +131,9 @@ export class FanOut {
    * (bytes past the replay limit have flowed). When the source has failed, the client's stream
    * is destroyed with that error: a truncated body must never look complete.
    */
-  add(stream: Writable, options: { end: boolean; onWait?: (waiting: boolean) => void }): boolean {
+  add(stream: Writable, options: { end: boolean; onWait?: (waiting: boolean) => void; onLost?: LostHandler }): boolean {
     if (!this.canJoin()) return false;
-    const target: Target = { stream, end: options.end, kind: 'client', onWait: options.onWait };
+    const target: Target = { stream, end: options.end, kind: 'client', onWait: options.onWait, onLost: options.onLost };
     if (this.state !== 'failed' && this.replay !== undefined) {
       for (const chunk of this.replay) stream.write(chunk);
       if (this.state === 'ended') {
@@ -213,22 +222,29 @@ export class FanOut {
   private detach(target: Target, offset: number): void {
     this.remove(target);
     this.detachedCount++;
-    const { stream, end, onWait } = target;
+    const { stream, end, onWait, onLost } = target;
     const continueFrom = (this.store as StoreTarget).continueFrom;
+    // Never silently: a response cut short must be logged by whoever owns the client (onLost).
+    const lost = (error: Error) => {
+      if (stream.destroyed) return;
+      onLost?.(error, offset);
+      stream.destroy(error);
+    };
     // Until the entry is committed nothing flows to this client, through no fault of its own.
     onWait?.(true);
     continueFrom(offset)
       .then((body) => {
         onWait?.(false);
-        if (!body) throw new Error('the body was not stored; the client cannot continue');
+        if (!body)
+          throw new Error('the body was not stored (abandoned, refused or failed); the client cannot continue');
         if (stream.destroyed) return void body.destroy();
-        body.once('error', (error) => stream.destroy(error));
+        body.once('error', lost);
         stream.once('close', () => body.destroy());
         body.pipe(stream, { end });
       })
       .catch((error: unknown) => {
         onWait?.(false);
-        stream.destroy(error as Error);
+        lost(error instanceof Error ? error : new Error(String(error)));
       });
   }
 

@@ -3,6 +3,7 @@ import type { CacheStatusForward, EntryMeta } from '@simple-cache/common';
 import { X_CACHE } from '@simple-cache/common';
 import { pauseIdleTimeout } from '../../limits/idle-timeout.js';
 import { evaluateClientConditional, isCompressedCopy } from '../../policy/index.js';
+import { STORE_ERROR_CODES } from '../../store/store-errors.js';
 import type { Exchange, ProxyDeps } from '../context.js';
 import type { FetchedResponse } from '../collapse/origin-fetch.js';
 import { contentLengthOf, decodedHead, fetchedHead, type FetchedAs } from './heads.js';
@@ -73,6 +74,16 @@ export async function sendFetched(
   if (!fetched.fanOut.canJoin()) return false;
   // Detached from the live fetch (too slow), it waits for the stored entry: not idle by its own doing.
   const onWait = pauseIdleTimeout(res);
+  // …and when that entry is not there to continue from, the cut is logged and the Outcome says it.
+  const onLost = (error: Error, offset: number) => {
+    const code = (error as { code?: unknown }).code;
+    exchange.outcome.errorCode =
+      typeof code === 'string' && code.startsWith('CACHE_ERR_') ? code : STORE_ERROR_CODES.entryGone;
+    exchange.log.error(
+      { err: error, key: exchange.key, offset, code: exchange.outcome.errorCode },
+      'a client detached from a fetch could not continue from the store: its response is cut short',
+    );
+  };
   writeHead(exchange, head);
   // The head goes out now, not with the first body chunk: the client's first byte does not wait
   // for the fan-out to start (next turn of the loop) and the chunk to pass the store writer.
@@ -80,14 +91,14 @@ export async function sendFetched(
   try {
     if (decoding) {
       const body = decoderFor(String(response.headers['content-encoding']));
-      fetched.fanOut.add(body, { end: true, onWait });
+      fetched.fanOut.add(body, { end: true, onWait, onLost });
       res.once('close', () => {
         if (!res.writableFinished) body.destroy();
       });
       await pipeline(body, res);
     } else if (isPartial(plan)) {
       const body = sliceRanges(plan);
-      fetched.fanOut.add(body, { end: true, onWait });
+      fetched.fanOut.add(body, { end: true, onWait, onLost });
       res.once('close', () => {
         // The client left: stop feeding it, the fetch itself goes on for the store and the others.
         if (!res.writableFinished) body.destroy();
@@ -97,7 +108,7 @@ export async function sendFetched(
       // The whole body: the fan-out writes into the response itself, with no stream in between
       // (each one costs a copy of the stream machinery per chunk). A client that leaves closes
       // the response, which takes it off the fan-out.
-      fetched.fanOut.add(res, { end: true, onWait });
+      fetched.fanOut.add(res, { end: true, onWait, onLost });
       await finished(res);
     }
   } catch {
