@@ -1,3 +1,4 @@
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import { ESLint } from 'eslint';
@@ -49,5 +50,19 @@ describe('layer guards in eslint.config.js', () => {
     [PROXY, "import type { Store } from '../store/store.js';"],
   ])('%s: `%s` is allowed', async (file, code) => {
     expect(await rulesFired(file, code)).toEqual([]);
+  });
+});
+
+describe('the size of proxy/ files (issue 17: split a proxy/ file before 300 lines)', () => {
+  const proxyDir = path.join(repoRoot, 'packages/cache-server/src/proxy');
+  const files = readdirSync(proxyDir, { recursive: true, encoding: 'utf8' }).filter((name) => name.endsWith('.ts'));
+
+  it('finds the proxy/ files', () => {
+    expect(files.length).toBeGreaterThan(10);
+  });
+
+  it.each(files)('proxy/%s is under 300 lines', (name) => {
+    const lines = readFileSync(path.join(proxyDir, name), 'utf8').split('\n').length - 1;
+    expect(lines).toBeLessThan(300);
   });
 });

@@ -15,7 +15,8 @@ import type { HotReads, Store } from '../store/store.js';
 import type { ProxyDeps } from './context.js';
 import type { Outcome } from './outcome.js';
 import { needsDecoding } from './respond/decode.js';
-import { flatHeaders, storedHead, type Head } from './respond/heads.js';
+import { storedHead, type Head } from './respond/heads.js';
+import { flatHeaders } from './respond/write-head.js';
 import { WHOLE } from './respond/range-serving.js';
 
 /** A store with hot reads (the memory tier): a fast hit is synchronous, no I/O. */

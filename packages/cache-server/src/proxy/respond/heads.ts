@@ -202,17 +202,6 @@ export function contentLengthOf(headers: HeaderMap): number | undefined {
   return Number.isSafeInteger(length) ? length : undefined;
 }
 
-/** A head as writeHead's flat [name, value, …] list, which Node need not walk as an object. */
-export function flatHeaders(headers: HeaderMap): string[] {
-  const flat: string[] = [];
-  for (const [name, value] of Object.entries(headers)) {
-    if (value === undefined) continue;
-    if (Array.isArray(value)) for (const item of value) flat.push(name, item);
-    else flat.push(name, value);
-  }
-  return flat;
-}
-
 /** Response fields passed on from the origin: hop-by-hop and the dropped targeted field removed, ours added. */
 function forwardedFields(headers: HeaderMap, rules: HeadRules, xCache: XCache, status: CacheStatusInfo): HeaderMap {
   return withCacheFields(forwardResponseHeaders(headers, rules.droppedField), rules, xCache, status);

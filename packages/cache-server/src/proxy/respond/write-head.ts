@@ -1,3 +1,4 @@
+import type { HeaderMap } from '@simple-cache/common';
 import type { Exchange } from '../context.js';
 import { noteHead } from '../outcome.js';
 import type { Head } from './heads.js';
@@ -9,4 +10,15 @@ export function writeHead(exchange: Exchange, head: Head): void {
   res.writeHead(head.status, headersForClient(res, head.headers) as Record<string, string>);
   resetWhenCutShort(res);
   noteHead(exchange.outcome, head);
+}
+
+/** A head as writeHead's flat [name, value, …] list, which Node need not walk as an object. */
+export function flatHeaders(headers: HeaderMap): string[] {
+  const flat: string[] = [];
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined) continue;
+    if (Array.isArray(value)) for (const item of value) flat.push(name, item);
+    else flat.push(name, value);
+  }
+  return flat;
 }
