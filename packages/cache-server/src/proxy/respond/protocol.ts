@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Socket } from 'node:net';
-import type { Http2Stream } from 'node:http2';
+import { constants, type Http2Stream } from 'node:http2';
+import type { Readable } from 'node:stream';
 import type { HeaderMap } from '@simple-cache/common';
 
 /**
@@ -52,6 +53,27 @@ export function hasRequestBody(req: IncomingMessage): boolean {
   const stream = (req as { stream?: Http2Stream }).stream;
   if (stream !== undefined) return !stream.endAfterHeaders;
   return req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
+}
+
+/**
+ * The request body to forward, failing when the client abandons it (FINDINGS F19). Over HTTP/1.1
+ * Node's request errs (`aborted`, ECONNRESET) when the connection goes before the body's end, so
+ * the origin request is destroyed, never ended. Over HTTP/2 the compatibility request emits
+ * `'aborted'` (RST_STREAM from the client, or its session gone) and then ends its readable side
+ * as if the body were complete, which would send the origin a terminating chunk: a truncated
+ * upload taken for a whole one. So there an abandoned stream destroys the request with the same
+ * error, before that end.
+ */
+export function requestBodyOf(req: IncomingMessage): Readable {
+  const stream = (req as { stream?: Http2Stream }).stream;
+  if (stream === undefined) return req;
+  const abandon = () => {
+    if (req.readableEnded) return;
+    req.destroy(Object.assign(new Error('aborted'), { code: 'ECONNRESET' }));
+  };
+  if (req.readableAborted || (stream.closed && stream.rstCode !== constants.NGHTTP2_NO_ERROR)) abandon();
+  else req.once('aborted', abandon);
+  return req;
 }
 
 /**

@@ -8,7 +8,7 @@ import { forwardHeadersFor } from '../forward-headers.js';
 import { noteOrigin, type Outcome } from '../outcome.js';
 import type { Route } from '../route.js';
 import { relayedHead } from '../respond/heads.js';
-import { hasRequestBody } from '../respond/protocol.js';
+import { hasRequestBody, requestBodyOf } from '../respond/protocol.js';
 import { sendError } from '../respond/send-error.js';
 import { sendInterim } from '../respond/send-interim.js';
 import { writeHead } from '../respond/write-head.js';
@@ -44,7 +44,7 @@ export async function passRoute(
       method: view.method,
       url: exchange.url,
       headers: forwardHeadersFor(exchange, deps, { keepConditionals: true }),
-      ...(hasBody ? { body: req } : {}),
+      ...(hasBody ? { body: requestBodyOf(req) } : {}),
       onInterim: (status, headers) => sendInterim(exchange, deps, status, headers),
     });
   } catch (error) {
