@@ -55,7 +55,13 @@ export function createProxy(deps: ProxyDeps): Proxy {
       await answer(exchange, key);
     } catch (error) {
       log.error({ err: error }, 'unexpected error in the proxy');
-      sendError(exchange, deps, error instanceof CacheError ? error : ERRORS.originBadResponse, error);
+      try {
+        sendError(exchange, deps, error instanceof CacheError ? error : ERRORS.originBadResponse, error);
+      } catch {
+        // Not even an error answer can be written: the client learns it at once (an HTTP/2 stream
+        // reset, a closed connection), not from its idle timeout (FINDINGS F18).
+        exchange.res.destroy();
+      }
     }
   }
 

@@ -14,8 +14,18 @@ import type { HeaderMap } from '@simple-cache/common';
 /**
  * RFC 9113 §8.2.2: an HTTP/2 message carrying connection-specific fields is malformed. Node drops
  * `connection` with a process warning and refuses the others outright, so they never reach it.
+ * `http2-settings` (RFC 7540 §3.2.1, an h2c upgrade's) is one too, and `te` (a request field,
+ * allowed over HTTP/2 only as `trailers`) means nothing on a response: FINDINGS F18.
  */
-const CONNECTION_SPECIFIC_FIELDS = ['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade'];
+const CONNECTION_SPECIFIC_FIELDS = [
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'upgrade',
+  'http2-settings',
+  'te',
+];
 
 /** The HTTP/2 stream under a response, or undefined for HTTP/1.x. */
 export function http2StreamOf(res: ServerResponse): Http2Stream | undefined {

@@ -7,7 +7,14 @@ import { headersForClient, resetWhenCutShort } from './protocol.js';
 /** Sends `head` and notes on the exchange's Outcome what it says: nobody reads headers back. */
 export function writeHead(exchange: Exchange, head: Head): void {
   const { res } = exchange;
-  res.writeHead(head.status, headersForClient(res, head.headers) as Record<string, string>);
+  try {
+    res.writeHead(head.status, headersForClient(res, head.headers) as Record<string, string>);
+  } catch (error) {
+    // A head the client's protocol refuses (FINDINGS F18): Node keeps the fields it was given, so
+    // they go, or the error answer the caller sends next would carry them and fail the same way.
+    for (const name of res.getHeaderNames()) res.removeHeader(name);
+    throw error;
+  }
   resetWhenCutShort(res);
   noteHead(exchange.outcome, head);
 }
