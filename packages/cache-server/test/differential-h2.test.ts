@@ -13,8 +13,9 @@ import { field } from './helpers/wire.js';
  * another set of rules (RFC 9113 §8.3.1). `:authority` is what `Host` is in HTTP/1.1 (or the
  * authority of an absolute-form target, which wins over `Host`, RFC 9112 §3.2.2). Compared:
  * the status, the cache's error code, and what reached the origin (method, path, body,
- * `X-Forwarded-Host`). A difference must be a row of OPEN (a finding not fixed yet, named) and
- * an OPEN row that no longer happens fails too, so it is deleted with the fix.
+ * `X-Forwarded-Host`). A difference must be a row of OPEN (a finding not fixed yet, named) or of
+ * BY_DESIGN (a rule that asks for it), and a row that no longer happens fails too, so it is
+ * deleted with the fix.
  */
 interface Shape {
   id: string;
@@ -40,24 +41,25 @@ const SHAPES: Shape[] = (['GET', 'POST'] as const).flatMap((method) =>
 
 type Open = Record<string, { http1: string; http2: string; finding: string }>;
 
-/** A request HTTP/1.1 refuses (`400 CACHE_ERR_BAD_HOST`) and HTTP/2 forwards, as the origin saw it. */
-const refusedOnlyOverHttp1 = (id: string, seenOverHttp2: string, finding: string): Open => ({
-  [`${id} status`]: { http1: '400', http2: '200', finding },
-  [`${id} error`]: { http1: 'CACHE_ERR_BAD_HOST', http2: '', finding },
-  [`${id} origin`]: { http1: '', http2: seenOverHttp2, finding },
+/** Differences not fixed yet: `case field` → the HTTP/1.1 and HTTP/2 values, each naming its finding (none open). */
+const OPEN: Open = {};
+
+/** A request HTTP/2 refuses (`400 CACHE_ERR_BAD_HOST`) and HTTP/1.1 forwards, as the origin saw it. */
+const refusedOnlyOverHttp2 = (id: string, seenOverHttp1: string, reason: string): Open => ({
+  [`${id} status`]: { http1: '200', http2: '400', finding: reason },
+  [`${id} error`]: { http1: '', http2: 'CACHE_ERR_BAD_HOST', finding: reason },
+  [`${id} origin`]: { http1: seenOverHttp1, http2: '', finding: reason },
 });
 
-/** Differences not fixed yet: `case field` → the HTTP/1.1 and HTTP/2 values, each naming its finding. */
-const OPEN: Open = {
-  ...refusedOnlyOverHttp1('get-empty-host-with-port', 'GET body=0 xfh=', 'F17'),
-  ...refusedOnlyOverHttp1('post-empty-host-with-port', 'POST body=5 xfh=:8080', 'F17'),
-  ...refusedOnlyOverHttp1('get-userinfo', 'GET body=0 xfh=', 'F17'),
-  ...refusedOnlyOverHttp1('post-userinfo', 'POST body=5 xfh=user@good.example', 'F17'),
-  'post-host-differs origin': {
-    http1: 'POST body=5 xfh=good.example',
-    http2: 'POST body=5 xfh=evil.example',
-    finding: 'F17',
-  },
+/**
+ * Differences the RFCs ask for, each naming its rule. A `host` beside a different `:authority`
+ * makes an HTTP/2 request malformed (RFC 9113 §8.3.1, FINDINGS F17); over HTTP/1.1 the nearest
+ * request, an absolute-form target with another Host, is accepted, its authority winning (RFC
+ * 9112 §3.2.2).
+ */
+const BY_DESIGN: Open = {
+  ...refusedOnlyOverHttp2('get-host-differs', 'GET body=0 xfh=', 'RFC 9113 §8.3.1'),
+  ...refusedOnlyOverHttp2('post-host-differs', 'POST body=5 xfh=good.example', 'RFC 9113 §8.3.1'),
 };
 
 /**
@@ -109,7 +111,7 @@ describe('HTTP/1.1 and HTTP/2: the same request, the same answer', () => {
   });
   afterAll(() => {
     client.close();
-    const open = { ...OPEN, ...OPEN_RESPONSES, ...OPEN_ABORTED };
+    const open = { ...OPEN, ...BY_DESIGN, ...OPEN_RESPONSES, ...OPEN_ABORTED };
     expect(Object.keys(open).filter((key) => !used.has(key))).toEqual([]);
   });
 
@@ -174,7 +176,7 @@ describe('HTTP/1.1 and HTTP/2: the same request, the same answer', () => {
     for (const name of ['status', 'error', 'origin'] as const) {
       if (http1[name] === http2[name]) continue;
       const key = `${shape.id} ${name}`;
-      const open = OPEN[key];
+      const open = OPEN[key] ?? BY_DESIGN[key];
       if (open && open.http1 === http1[name] && open.http2 === http2[name]) {
         used.add(key);
         continue;

@@ -13,7 +13,7 @@ import { isValidHost, readRequestTarget } from '../policy/index.js';
  *   rewritten in place to origin-form and that Host, so the router, the admin prefix, the fast
  *   path, the key and X-Forwarded-Host all see one form. One that is not http(s), or has
  *   userinfo or no host, is CACHE_ERR_BAD_REQUEST_TARGET.
- * Returns the refusal, if any.
+ * Over HTTP/2 `:authority` takes Host's place. Returns the refusal, if any.
  */
 export function checkRequestTarget(req: IncomingMessage): ErrorSpec | undefined {
   let hosts = 0;
@@ -27,6 +27,14 @@ export function checkRequestTarget(req: IncomingMessage): ErrorSpec | undefined 
     }
   }
   if (hosts > 1) return ERRORS.badHost;
+  // HTTP/2 (RFC 9113 §8.3.1): `:authority` is what Host is in HTTP/1.1 and is checked as one,
+  // and a Host field naming another authority makes the request malformed (the SHOULD, taken:
+  // otherwise the two disagree about X-Forwarded-Host). FINDINGS F17.
+  const authority = req.httpVersionMajor === 2 ? req.headers[':authority'] : undefined;
+  if (typeof authority === 'string') {
+    if (host !== undefined && host.toLowerCase() !== authority.toLowerCase()) return ERRORS.badHost;
+    host = authority;
+  }
   if (host === undefined ? req.httpVersionMajor === 1 && req.httpVersionMinor >= 1 : !isValidHost(host)) {
     return ERRORS.badHost;
   }
