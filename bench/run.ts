@@ -17,6 +17,7 @@ import { renderReport, type ScenarioReport, type ScenarioTable } from './lib/rep
 import { REPO_ROOT } from './lib/servers.js';
 import { ensureCommand, readVersion } from './lib/tools.js';
 import { ensureNginx } from './peers/nginx.js';
+import { runAccessLog } from './scenarios/access-log.js';
 import { runCollapsed } from './scenarios/collapsed.js';
 import { runCompression } from './scenarios/compression.js';
 import { runHits } from './scenarios/hits.js';
@@ -36,6 +37,7 @@ const RUNNERS: ScenarioTable = {
   rules: runRules,
   workers: runWorkers,
   misses: runMisses,
+  'access-log': runAccessLog,
   collapsed: runCollapsed,
   large: runLarge,
   startup: runStartup,
@@ -54,6 +56,7 @@ const NEEDS: Partial<Record<ScenarioName, [string, string][]>> = {
   rules: [['wrk', 'wrk']],
   workers: [['wrk', 'wrk']],
   misses: [['wrk', 'wrk']],
+  'access-log': [['wrk', 'wrk']],
   large: [['curl', 'curl']],
   redis: [['wrk', 'wrk']],
 };

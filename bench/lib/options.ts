@@ -8,6 +8,7 @@ export const SCENARIOS = [
   'rules',
   'workers',
   'misses',
+  'access-log',
   'collapsed',
   'large',
   'startup',
@@ -50,7 +51,7 @@ export const USAGE = `pnpm bench [options]
 
   --duration <d>        length of each measured wrk run (default 2s; e.g. 10s, 1m)
   --warmup <d>          wrk warm-up before a target's first measured run (default 1s)
-  --rounds <n>          hits, workers: measured runs per test and target, in turns; median reported (default 3)
+  --rounds <n>          hits, http2, compression, rules, workers, access-log: measured runs per target, in turns; median (default 3)
   --scenarios <a,b>     which to run: ${SCENARIOS.join(', ')}
                         (default: all but store, which takes minutes)
   --peers               also start nginx proxy_cache (installed with apt-get when missing and root)

@@ -99,8 +99,14 @@ export async function spawnCache(opts: CacheOptions): Promise<{ server: Server; 
   const port = await findFreePort();
   const args = ['--port', String(port), '--host', '127.0.0.1', '--origin', opts.origin, '--cache-dir', opts.cacheDir];
   args.push('--max-size', String(opts.maxSize), '--log-level', opts.logLevel);
-  // Through the environment: a cache that does not have this option ignores the variable.
-  const env = { ...process.env, CACHE_MAX_OBJECT_SIZE: String(opts.maxObjectSize), ...opts.env };
+  // Through the environment: a cache that does not have this option ignores the variable. No
+  // access log unless the scenario asks (nginx's peer runs with `access_log off`).
+  const env = {
+    ...process.env,
+    CACHE_MAX_OBJECT_SIZE: String(opts.maxObjectSize),
+    CACHE_ACCESS_LOG: 'off',
+    ...opts.env,
+  };
   const server = spawnCompiled('cache', 'cache-server', args, opts.logPath, env, opts.core);
   return { server, url: `http://127.0.0.1:${port}` };
 }

@@ -5,12 +5,13 @@ import type { CacheServerConfig } from '@simple-cache/common';
 import { ADMIN_HOST, buildAdminServer } from './admin/admin-server.js';
 import { adminPlugin, createTelemetry, type AdminDeps, type Telemetry } from './admin/index.js';
 import { createReloadMetrics } from './admin/config-endpoints.js';
+import { accessLogController, createAccessLog, withAccessLog, type AccessLog } from './access-log.js';
 import { composeStore, type OpenedStore, type StoreOverrides } from './compose-store.js';
 import { loadConfig, OPTIONS, policyOptionsFrom, resolveConfig, type LoadedConfig } from './config.js';
 import { LiveConfig, type ReloadResult } from './live-config.js';
 import { installLimits, serverOptions } from './limits/limits.js';
 import { createListeners, type Listeners } from './listen/listeners.js';
-import { createLogger } from './logger.js';
+import { assignRequestId, createLogger } from './logger.js';
 import { createOriginClient } from './origin/origin-client.js';
 import { originTlsOptions } from './origin/origin-tls.js';
 import type { ProxyDeps } from './proxy/context.js';
@@ -33,6 +34,8 @@ export interface CacheServer {
   /** The servers accepting clients: the plain port (`app.server`) and, with `--tls-cert`, the TLS port. */
   listeners: Listeners;
   telemetry: Telemetry;
+  /** One line per request (`--access-log`); undefined when off. SIGHUP reopens its file. */
+  accessLog?: AccessLog;
 }
 
 /**
@@ -71,6 +74,17 @@ export async function buildCacheServer(
     node: config.nodeId,
   });
   const policy = policyOptionsFrom(config);
+  // First: a file it cannot write fails start-up before anything else is opened.
+  const accessLog =
+    config.accessLog === 'off'
+      ? undefined
+      : createAccessLog({
+          format: config.accessLog,
+          file: config.accessLogFile,
+          query: config.accessLogQuery,
+          logger,
+          adminToken: config.adminToken,
+        });
   // Fastify's request handler, known once Fastify calls serverFactory below.
   let fastifyHandler: (req: IncomingMessage, res: ServerResponse) => void = () => {};
   let admits: (raw: IncomingMessage) => boolean = () => false;
@@ -128,7 +142,8 @@ export async function buildCacheServer(
     store,
     origin,
     logger,
-    observer: telemetry.observer,
+    // Every exchange's Outcome, fast hits included, goes to the metrics and the access log.
+    observer: withAccessLog(telemetry.observer, accessLog),
     ...(collapse ? { collapse } : {}),
   };
   const proxy = createProxy(proxyDeps);
@@ -146,12 +161,17 @@ export async function buildCacheServer(
   };
 
   const fastHit = hasHotReads(store) ? createFastHit(proxyDeps, store) : undefined;
+  /** Requests the proxy answers: their access line comes from their Outcome, not from Fastify. */
+  const proxied = new WeakSet<IncomingMessage>();
   const app = Fastify({
     serverFactory: (fastify) => {
       fastifyHandler = fastify;
       return listeners.http;
     },
     loggerInstance: logger as FastifyBaseLogger,
+    // One access line per request instead of Fastify's two; the fast path's hits share the ids.
+    genReqId: assignRequestId,
+    logController: accessLogController(accessLog, (raw) => proxied.has(raw)),
     // The proxy answers every path itself; the router must not reject or rewrite any of them.
     routerOptions: { maxParamLength: 8192 },
     return503OnClosing: true,
@@ -171,7 +191,11 @@ export async function buildCacheServer(
   const admin =
     config.adminPort === null || options.worker
       ? undefined
-      : await buildAdminServer(adminDeps, logger.child({ component: 'admin' }));
+      : await buildAdminServer(
+          adminDeps,
+          logger.child({ component: 'admin' }),
+          accessLogController(accessLog, () => false),
+        );
   if (admin) {
     // onReady, not onListen: a taken admin port must fail start-up, not be logged and ignored.
     app.addHook('onReady', async () => {
@@ -182,6 +206,7 @@ export async function buildCacheServer(
 
   const handler = (request: FastifyRequest, reply: FastifyReply) => {
     reply.hijack();
+    proxied.add(request.raw);
     return proxy.handle(request.raw, reply.raw, request.log);
   };
   app.route({ method: [...ALL_METHODS], url: '/*', handler });
@@ -199,6 +224,7 @@ export async function buildCacheServer(
     await (tlsClosed ?? listeners.closeTls());
     await store.close();
     origin.close();
+    accessLog?.close();
   });
   return {
     app,
@@ -210,6 +236,7 @@ export async function buildCacheServer(
     listeners,
     ...(fastHit ? { fastHit } : {}),
     ...(admin ? { admin } : {}),
+    ...(accessLog ? { accessLog } : {}),
   };
 }
 

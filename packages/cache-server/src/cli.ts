@@ -5,9 +5,10 @@ import { ACTIONS, loadConfig, OPTIONS, PRECEDENCE, USAGE, type LoadedConfig } fr
 
 /**
  * argv + env + config file → config (validated once, frozen) → server, or the primary of
- * `--workers N` and its workers (cluster/). SIGINT/SIGTERM close it gracefully; SIGHUP reloads the
- * config file (live-config.ts). `--check-config` validates and prints the resolved config, then
- * exits 0 (valid) or 2 (not), as `nginx -t` does.
+ * `--workers N` and its workers (cluster/). SIGINT/SIGTERM close it gracefully (the access log
+ * flushed); SIGHUP reopens the access log file and reloads the config file (live-config.ts).
+ * `--check-config` validates and prints the resolved config, then exits 0 (valid) or 2 (not), as
+ * `nginx -t` does.
  */
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
@@ -70,9 +71,12 @@ async function main(): Promise<void> {
   };
   process.once('SIGINT', () => shutdown('SIGINT'));
   process.once('SIGTERM', () => shutdown('SIGTERM'));
-  // Re-read the config file; the reload logs its own one line, whatever the result.
+  // Reopen the access log's file (logrotate has moved it: its habit is SIGHUP), then re-read the
+  // config file; the reload logs its own one line, whatever the result.
   process.on('SIGHUP', () => {
-    if (!closing) server.live.reload();
+    if (closing) return;
+    server.accessLog?.reopen();
+    server.live.reload();
   });
   await app.listen({ port: config.port, host: config.host });
   const dashboard = dashboardUrl(server);

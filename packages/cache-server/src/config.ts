@@ -1,6 +1,6 @@
 import os from 'node:os';
 import path from 'node:path';
-import type { ActionSpec, CacheServerConfig, OptionSource, RuleConfig } from '@simple-cache/common';
+import type { AccessLogFormat, ActionSpec, CacheServerConfig, OptionSource, RuleConfig } from '@simple-cache/common';
 import {
   OptionError,
   parseDuration,
@@ -52,6 +52,10 @@ export const DEFAULTS: Readonly<CacheServerConfig> = Object.freeze({
   maxEventLoopDelay: 1_000,
   name: DEFAULT_CACHE_NAME,
   logLevel: 'info',
+  // One line per request, as the two lines Fastify wrote before did, to stdout beside the rest.
+  accessLog: 'json',
+  accessLogFile: '',
+  accessLogQuery: false,
   adminPrefix: '/_cache',
   adminPort: null,
   adminToken: '',
@@ -431,6 +435,38 @@ export const OPTIONS: readonly (OptionSpec & { field: keyof CacheServerConfig })
     expected: 'one of fatal, error, warn, info, debug, trace, silent',
     placeholder: 'level',
     parse: parseLogLevel,
+  },
+  {
+    flag: 'access-log',
+    field: 'accessLog',
+    env: 'CACHE_ACCESS_LOG',
+    description: 'one line per request: json, combined (nginx’s format plus the cache status), or off',
+    default: DEFAULTS.accessLog,
+    expected: 'json, combined or off',
+    placeholder: 'json|combined|off',
+    parse: parseAccessLogFormat,
+  },
+  {
+    flag: 'access-log-file',
+    field: 'accessLogFile',
+    env: 'CACHE_ACCESS_LOG_FILE',
+    description: 'file the access log is appended to, reopened on SIGHUP (log rotation)',
+    default: DEFAULTS.accessLogFile,
+    expected: 'a file path, or stdout',
+    placeholder: 'path',
+    showDefault: (v) => ((v as string) === '' ? 'stdout' : (v as string)),
+    parse: parseLogDestination,
+  },
+  {
+    flag: 'access-log-query',
+    field: 'accessLogQuery',
+    env: 'CACHE_ACCESS_LOG_QUERY',
+    description: 'write query strings in the access log (off: `?[Redacted]`, as they may carry tokens)',
+    default: DEFAULTS.accessLogQuery,
+    expected: 'on or off',
+    placeholder: 'on|off',
+    showDefault: (v) => (v ? 'on' : 'off'),
+    parse: parseSwitch,
   },
   {
     flag: 'admin-prefix',
@@ -965,6 +1001,23 @@ function parseMediaTypes(text: string): readonly string[] {
   const types = text.split(',').map((type) => type.trim().toLowerCase());
   if (types.length === 0 || types.some((type) => !pattern.test(type))) throw new Error('bad media types');
   return Object.freeze([...new Set(types)]);
+}
+
+function parseAccessLogFormat(text: string): AccessLogFormat {
+  const format = text.trim().toLowerCase();
+  if (format !== 'json' && format !== 'combined' && format !== 'off') throw new Error('bad access log format');
+  return format;
+}
+
+/**
+ * `stdout` (the default: '') or a file path, made absolute (SIGHUP reopens the same file whatever
+ * the working directory); `./stdout` is a file of that name.
+ */
+function parseLogDestination(text: string): string {
+  const value = text.trim();
+  if (value === 'stdout') return '';
+  if (value === '' || value.includes('\0')) throw new Error('bad path');
+  return path.resolve(value);
 }
 
 /** `on` / `off` (also true/false, yes/no, 1/0), any case. */

@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import pino, { type DestinationStream, type Logger, type LoggerOptions } from 'pino';
 
 /** What replaces a secret in a log line. */
@@ -105,4 +106,28 @@ export function createLogger(
     });
   }
   return pino(base);
+}
+
+const REQUEST_ID = Symbol('requestId');
+let lastRequestId = 0;
+
+/** Fastify's request id format: `req-` and a base-36 counter. */
+function nextRequestId(): string {
+  return `req-${(++lastRequestId).toString(36)}`;
+}
+
+/**
+ * Fastify's `genReqId`: a new id, kept on the request so that its access line carries the id its
+ * error lines (`reqId`) do.
+ */
+export function assignRequestId(req: IncomingMessage): string {
+  return ((req as IncomingMessage & { [REQUEST_ID]?: string })[REQUEST_ID] = nextRequestId());
+}
+
+/**
+ * The request's id for its access line: the one Fastify was given, or, for a request the fast
+ * path answered before Fastify saw it, the next one of the same counter (it has no other line).
+ */
+export function requestIdOf(req: IncomingMessage): string {
+  return (req as IncomingMessage & { [REQUEST_ID]?: string })[REQUEST_ID] ?? nextRequestId();
 }

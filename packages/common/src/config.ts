@@ -71,6 +71,12 @@ export interface CacheServerConfig {
   /** Name this cache uses in `Cache-Status` and `Via`. */
   name: string;
   logLevel: string;
+  /** One line per request: `json` (pino-shaped), `combined` (nginx's format plus the cache's fields), or `off`. */
+  accessLog: AccessLogFormat;
+  /** File the access log is appended to (reopened on SIGHUP); '' = stdout. */
+  accessLogFile: string;
+  /** Write query strings in the access log; off, a query is logged as `?[Redacted]` (it may carry tokens). */
+  accessLogQuery: boolean;
   /** Path prefix reserved for the admin endpoints on the cache port, e.g. `/_cache` (never forwarded); '' = none there. */
   adminPrefix: string;
   /** Separate admin port on 127.0.0.1 (0 = any free port); null = off. */
@@ -129,6 +135,9 @@ export interface CacheServerConfig {
   /** Worker processes serving on the port, sharing one cache (`--workers`); 1 = a single process, no primary. */
   workers: number;
 }
+
+/** The access log's formats (`--access-log`). */
+export type AccessLogFormat = 'json' | 'combined' | 'off';
 
 /** A duration as written: `5m`, `500ms`, `1d`, or a number of seconds. */
 export type DurationText = string | number;

@@ -1,4 +1,4 @@
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type LogController } from 'fastify';
 import type { Logger } from 'pino';
 import type { AdminDeps } from './admin-deps.js';
 import { ADMIN_ERRORS, sendAdminError } from './admin-errors.js';
@@ -14,8 +14,12 @@ export const ADMIN_PORT_PREFIX = '/_cache';
  * The optional admin port (`--admin-port`): the same admin endpoints under the same prefix, and
  * nothing else — no proxy behind it. `/` leads to the dashboard.
  */
-export async function buildAdminServer(deps: AdminDeps, logger: Logger): Promise<FastifyInstance> {
-  const app = Fastify({ loggerInstance: logger as FastifyBaseLogger });
+export async function buildAdminServer(
+  deps: AdminDeps,
+  logger: Logger,
+  logController?: LogController,
+): Promise<FastifyInstance> {
+  const app = Fastify({ loggerInstance: logger as FastifyBaseLogger, ...(logController ? { logController } : {}) });
   const adminPrefix = deps.config.adminPrefix || ADMIN_PORT_PREFIX;
   await app.register(adminPlugin, { ...deps, config: { ...deps.config, adminPrefix } });
   app.get('/', (_request, reply) => reply.redirect(`${adminPrefix}/`));

@@ -101,7 +101,10 @@ export async function runPrimary(loaded: LoadedConfig, reload: () => LoadedConfi
   process.once('SIGINT', () => shutdown('SIGINT'));
   process.once('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGHUP', () => {
-    if (!closing) live.reload();
+    if (closing) return;
+    // logrotate signals the primary only: every worker reopens its access log file.
+    void supervisor.ask(OP.reopenLogs);
+    live.reload();
   });
 
   try {

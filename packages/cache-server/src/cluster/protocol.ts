@@ -36,6 +36,8 @@ export const OP = {
   drain: 'worker.drain',
   reload: 'worker.reload',
   // primary → worker, requests
+  /** SIGHUP: reopen the access log file (log rotation), whatever the config reload's result. */
+  reopenLogs: 'worker.reopen-logs',
   report: 'worker.report',
   barrier: 'worker.barrier',
   purge: 'worker.purge',

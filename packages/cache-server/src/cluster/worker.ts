@@ -105,6 +105,10 @@ export async function runWorker(loaded: LoadedConfig, reload: () => LoadedConfig
   process.on('SIGINT', () => undefined);
   process.on('SIGHUP', () => undefined);
   bus.handle(OP.reload, () => server.live.reload());
+  bus.handle(OP.reopenLogs, () => {
+    server.accessLog?.reopen();
+    return null;
+  });
 
   await app.listen({ port: config.port, host: config.host });
   bus.notify(OP.listening, { slot, pid: process.pid });

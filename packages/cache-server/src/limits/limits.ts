@@ -58,6 +58,14 @@ export function serverOptions(config: Limits): Pick<
   };
 }
 
+/** The targets of refused requests, whose `url` was replaced so that the router takes them. */
+const refusedTargets = new WeakMap<IncomingMessage, string>();
+
+/** The request target as the client sent it, also when the request was refused (for the access log). */
+export function targetAsSent(raw: IncomingMessage): string {
+  return refusedTargets.get(raw) ?? raw.url ?? '';
+}
+
 /**
  * Refuses, before the proxy sees them, requests the cache will not take: over the connection
  * limit or while the event loop is overloaded (503 + Retry-After), framing that cannot be read
@@ -109,6 +117,7 @@ export function installLimits(
       if (spec === undefined) return;
       refused.set(raw, { spec, target });
       // A target the router cannot parse (`http:///p`) would get its JSON 400 before our hook.
+      refusedTargets.set(raw, target);
       raw.url = '/';
     },
     admits: (raw) =>

@@ -187,7 +187,7 @@ export function createFastHit(deps: ProxyDeps, hot: HotStore): FastHit {
         originMs: undefined,
         aborted: false,
       };
-      observer.onOutcome(outcome);
+      observer.onOutcome(outcome, req);
     }
     return true;
   }

@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import type { CacheStatusInfo, XCache } from '@simple-cache/common';
 import { contentLengthOf, type Head } from './respond/heads.js';
 
@@ -40,8 +41,8 @@ export interface Outcome {
 
 /** Hooks for whoever watches the proxy (metrics, dashboard, access log); the proxy never depends on them. */
 export interface OutcomeObserver {
-  /** Called once per finished exchange, fast hits included. */
-  onOutcome(outcome: Outcome): void;
+  /** Called once per finished exchange, fast hits included, with the request it answered (the access log's client fields). */
+  onOutcome(outcome: Outcome, req: IncomingMessage): void;
 }
 
 /** A new exchange's Outcome, before any route has answered. */

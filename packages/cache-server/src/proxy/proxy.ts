@@ -123,10 +123,10 @@ export function createProxy(deps: ProxyDeps): Proxy {
 
 /** Once the response is done (or the client gone), its Outcome goes to the observer. */
 function reportWhenDone(exchange: Exchange, started: number, observer: OutcomeObserver): void {
-  const { res, outcome } = exchange;
+  const { req, res, outcome } = exchange;
   res.once('close', () => {
     outcome.durationMs = performance.now() - started;
     outcome.aborted = !res.writableFinished;
-    observer.onOutcome(outcome);
+    observer.onOutcome(outcome, req);
   });
 }

@@ -20,13 +20,14 @@ export async function tempDir(prefix = 'simple-cache-test-'): Promise<{ dir: str
  * origin, its clients and jest, so the event-loop delay it would measure is theirs too. On a
  * loaded machine that delay passes `--max-event-loop-delay` and the cache answers `503
  * CACHE_ERR_OVERLOADED` to a test that has nothing to do with overload; so it is off here unless
- * the test sets it (limits.test.ts does).
+ * the test sets it (limits.test.ts does). The access log (one line per request on stdout) is
+ * off too unless the test sets it (access-log.test.ts does).
  */
 export function startTestCache(
   config: Partial<CacheServerConfig>,
   options: Parameters<typeof startCacheServer>[1] = {},
 ): Promise<StartedCache> {
-  return startCacheServer({ maxEventLoopDelay: 0, ...config }, options);
+  return startCacheServer({ maxEventLoopDelay: 0, accessLog: 'off', ...config }, options);
 }
 
 /** Starts a cache in front of `origin` on port 0 with a quiet logger (set LOG=debug to see it). */

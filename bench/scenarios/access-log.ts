@@ -1,0 +1,48 @@
+import path from 'node:path';
+import { HIT_BODIES } from '../lib/fixtures.js';
+import { measureHitVariants, renderHitVariants, type Variant } from '../lib/hit-variants.js';
+import type { Lab } from '../lib/lab.js';
+import type { Progress, ScenarioReport } from '../lib/report.js';
+
+/** Issue 17's budget: logging every hit costs at most 5 % of 1 KiB hit throughput. */
+const BODIES = HIT_BODIES.filter((body) => body.label === '1 KiB');
+
+/**
+ * The access log's cost: 1 KiB hits (the fast path, where a line is the largest share of the
+ * work) through caches that differ only in `--access-log`: off, JSON lines and nginx's combined
+ * format, both to a file (buffered, written in batches), measured in turns (lib/hit-variants.ts).
+ * The other scenarios run with the access log off, as nginx runs with `access_log off`.
+ */
+export async function runAccessLog(lab: Lab, progress: Progress): Promise<ScenarioReport> {
+  const dir = await lab.dir('access-log');
+  const variants: Variant<'off' | 'json' | 'combined'>[] = [
+    { id: 'off', label: 'access log off', env: { CACHE_ACCESS_LOG: 'off' } },
+    {
+      id: 'json',
+      label: 'access log json',
+      env: { CACHE_ACCESS_LOG: 'json', CACHE_ACCESS_LOG_FILE: path.join(dir, 'json.log') },
+    },
+    {
+      id: 'combined',
+      label: 'access log combined',
+      env: { CACHE_ACCESS_LOG: 'combined', CACHE_ACCESS_LOG_FILE: path.join(dir, 'combined.log') },
+    },
+  ];
+  const cells = await measureHitVariants(lab, progress, 'access-log', variants, BODIES);
+  const ratios: ['json' | 'combined', 'off'][] = [
+    ['json', 'off'],
+    ['combined', 'off'],
+  ];
+  const { table, notes } = renderHitVariants(lab, variants, cells, ratios, BODIES);
+  const { connections, durationSec, warmupSec, rounds } = lab.options;
+  return {
+    title: `Hits with the access log on against off (${connections} connections)`,
+    table,
+    notes: [
+      'Every hit writes one line to a file. The budget (issue 17): logging every hit costs at most 5 % of 1 KiB hit ' +
+        'throughput, i.e. at most 1.05× the CPU per request of the cache without it.',
+      ...notes,
+    ],
+    data: { connections, durationSec, warmupSec, rounds, cells },
+  };
+}
