@@ -82,6 +82,7 @@ export async function openRedisStore(
     logger,
     gate: { timeoutMs: config.redisTimeout },
     metaTrustMs: config.redisMetaTrust,
+    entryTags: (entry) => tagsOf(entry.headers, config.tagHeaders),
     prefix: `${config.redisPrefix}:v1:`,
     nodeId: config.nodeId,
     connection: redisTls(config),

@@ -47,8 +47,16 @@ describe('the invalidation bus: every change of a key reaches the other nodes', 
     ],
   ])('%s on node A is announced to node B', async (_label, act, expected) => {
     const onB = listen(redis.nodeB);
+    const before = Date.now();
     await act(redis.nodeA);
-    expect(await onB.next()).toEqual({ ...expected, bodyIds: [] });
+    const received = await onB.next();
+    // A deletion says when it happened (every node's purge record keeps that time).
+    const at = expected.kind === 'key' && expected.reason === 'delete' ? { at: expect.any(Number) } : {};
+    expect(received).toEqual({ ...expected, bodyIds: [], ...at });
+    if ('at' in received) {
+      expect(received.at).toBeGreaterThanOrEqual(before);
+      expect(received.at).toBeLessThanOrEqual(Date.now());
+    }
   });
 
   test('updateMeta (a 304 freshening) is announced', async () => {

@@ -10,8 +10,11 @@ import type { RedisGate } from './redis-gate.js';
  * purges (URL prefix, tag, everything).
  */
 export type Invalidation =
-  /** `bodyIds`: the bodies that stopped being current (a memory tier holds copies by body id). */
-  | { kind: 'key'; key: string; variant?: string; reason: 'update' | 'delete'; bodyIds?: string[] }
+  /**
+   * `bodyIds`: the bodies that stopped being current (a memory tier holds copies by body id);
+   * `at`: when a deletion happened (ms epoch, the deleting node's clock; purge-record.ts).
+   */
+  | { kind: 'key'; key: string; variant?: string; reason: 'update' | 'delete'; bodyIds?: string[]; at?: number }
   | { kind: 'prefix'; prefix: string }
   | { kind: 'tag'; tag: string }
   | { kind: 'all'; reason: 'purge' | 'resync' };

@@ -48,11 +48,13 @@ local function dropVariant(meta, bodyPrefix, v, grace)
   return size, id
 end
 -- {kind='key'}: this key changed ('update') or lost variants ('delete'); one: the variant is named,
--- ids: the bodies that stopped being current (cjson sends an empty list as {}: the bus reads it).
-local function announce(channel, source, key, v, one, reason, ids)
+-- ids: the bodies that stopped being current (cjson sends an empty list as {}: the bus reads it);
+-- at: when a deletion happened (ms, the deleting node's clock), which every node's purge record keeps.
+local function announce(channel, source, key, v, one, reason, ids, at)
   local event = {kind = 'key', key = key, reason = reason}
   if one then event.variant = v end
   if ids then event.bodyIds = ids end
+  if at then event.at = at end
   redis.call('PUBLISH', channel, cjson.encode({source = source, event = event}))
 end
 local function variantsOf(meta, tag)
@@ -183,7 +185,7 @@ end
 if result[1] > 0 then expireMeta(meta, now) end
 local ids = {}
 for i = 3, #result do ids[#ids + 1] = result[i] end
-announce(ARGV[7], ARGV[8], ARGV[9], ARGV[5], ARGV[4] ~= 'all', 'delete', ids)
+announce(ARGV[7], ARGV[8], ARGV[9], ARGV[5], ARGV[4] ~= 'all', 'delete', ids, now)
 return result
 `,
 );

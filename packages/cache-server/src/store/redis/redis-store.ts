@@ -1,7 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { EntryMeta } from '@simple-cache/common';
-import { pino, type Logger } from 'pino';
-import type { PolicyOptions } from '../../policy/index.js';
+import { pino } from 'pino';
 import { createRejectedWriter } from '../rejected-writer.js';
 import type { ByteRange, EntryWriter, Store, StoreHealth, StoreStats } from '../store.js';
 import { StoreError, type StoreErrorCode } from '../store-errors.js';
@@ -17,18 +16,13 @@ import { loadScripts } from './lua-script.js';
 import { MetaCache, type LiveVariant } from './meta-cache.js';
 import { parseLiveVariants } from './meta-fields.js';
 import { scanEntries } from './meta-scan.js';
+import { PurgeRecord } from './purge-record.js';
 import { openStoredBody } from './redis-body-reads.js';
-import {
-  closeClient,
-  createRedisClient,
-  dataMasters,
-  swallowErrors,
-  waitUntilReady,
-  type ConnectionOptions,
-} from './redis-connection.js';
-import { RedisContext, settingsFrom, type RedisSettings } from './redis-context.js';
+import { closeClient, createRedisClient, dataMasters, swallowErrors, waitUntilReady } from './redis-connection.js';
+import { RedisContext, settingsFrom } from './redis-context.js';
 import { RedisEntryWriter, type RedisWriterHost } from './redis-entry-writer.js';
-import { RedisGate, type GateOptions } from './redis-gate.js';
+import { RedisGate } from './redis-gate.js';
+import type { RedisStoreOptions } from './redis-options.js';
 import { createBodyId, createRedisKeys, hashKey } from './redis-keys.js';
 import { commitBody, discardBody, removeVariants, updateStoredMeta, writeChunk } from './redis-mutations.js';
 import { ALL_SCRIPTS } from './redis-scripts.js';
@@ -37,29 +31,7 @@ import { checkServerSettings } from './server-check.js';
 import { RecencyBatch, writeRecency } from './recency-batch.js';
 import { describeRedisTarget, parseRedisTarget } from './redis-url.js';
 
-export interface RedisStoreOptions extends Partial<RedisSettings> {
-  /** `redis://host:port/db`, `rediss://…`, or a comma list of cluster seed nodes (see redis-url.ts). */
-  url: string;
-  /** Reported as `stats().maxSize`; Redis `maxmemory` is what really bounds the total. */
-  maxSize: number;
-  /** Largest body stored (CACHE_ERR_ENTRY_TOO_LARGE beyond); default and cap: `maxSize`. */
-  maxObjectSize?: number;
-  /**
-   * The policy the proxy uses, or per entry the one it uses for that entry (with the operator's
-   * rules): entry lifetimes in Redis follow its freshness and stale windows (entry-lifetime.ts).
-   */
-  policy: Readonly<PolicyOptions> | EntryPolicy;
-  logger?: Logger;
-  /** Key prefix (default `sc:v1:`): several caches may share one Redis with different prefixes. */
-  prefix?: string;
-  /** This node's name (--node-id): in the store's log lines and its invalidation messages' source. */
-  nodeId?: string;
-  revalidationMarginMs?: number;
-  staleMarginMs?: number;
-  connection?: ConnectionOptions;
-  /** Reply timeout and probing of the circuit breakers (redis-gate.ts). */
-  gate?: Partial<GateOptions>;
-}
+export type { RedisStoreOptions };
 
 /** Keys whose metadata a node keeps in memory (meta-cache.ts). */
 const META_CACHE_KEYS = 10_000;
@@ -107,6 +79,7 @@ export class RedisStore implements Store {
     private readonly counters: RedisStats,
     private readonly maxSize: number,
     maxObjectSize: number | undefined,
+    private readonly purges: PurgeRecord,
   ) {
     this.maxObjectSize = Math.min(maxSize, maxObjectSize ?? maxSize);
     this.meta = new MetaCache(META_CACHE_KEYS, META_MAX_AGE_FACTOR * ctx.settings.metaTrustMs);
@@ -159,7 +132,8 @@ export class RedisStore implements Store {
     const counters = new RedisStats(client, gate, keys, logger);
     await counters.refresh();
     const locks = new CollapseLocks(client, gate, keys, bus);
-    const store = new RedisStore(ctx, bus, locks, counters, maxSize, options.maxObjectSize);
+    const purges = new PurgeRecord(options.entryTags);
+    const store = new RedisStore(ctx, bus, locks, counters, maxSize, options.maxObjectSize, purges);
     bus.subscribe((event, { own }) => store.apply(event, own), { includeOwn: true });
     if (settings.metaTrustMs > 0) {
       bus.startHeartbeat(() => dataMasters(client), Math.max(20, Math.floor(settings.metaTrustMs / 4)));
@@ -180,7 +154,7 @@ export class RedisStore implements Store {
     let live: LiveVariant[] | undefined;
     try {
       const hash = await this.ctx.gate.run(metaKey, () => this.ctx.client.hgetall(metaKey));
-      live = parseLiveVariants(hash, Date.now(), key);
+      live = this.withoutPurged(parseLiveVariants(hash, Date.now(), key));
     } finally {
       if (fill) this.meta.end(fill, live);
     }
@@ -289,8 +263,12 @@ export class RedisStore implements Store {
     return this.closing;
   }
 
-  /** An announced change: the node's own metadata forgets it; another node's retired bodies are dropped. */
+  /**
+   * An announced change: a purge is remembered, the node's own metadata forgets the change, and
+   * another node's retired bodies are dropped.
+   */
   private apply(event: Invalidation, own: boolean): void {
+    this.purges.record(event, Date.now());
     switch (event.kind) {
       case 'key':
         this.meta.invalidate(event.key);
@@ -303,6 +281,17 @@ export class RedisStore implements Store {
       case 'all':
         this.meta.clear();
     }
+  }
+
+  /** Not the variants a purge selected: Redis brought them back (purge-record.ts); they are deleted again. */
+  private withoutPurged(live: LiveVariant[]): LiveVariant[] {
+    return this.purges.withoutPurged(live, ({ key, variant, bodyId }) => {
+      this.ctx.logger.warn(
+        { key, variant },
+        'an entry purged earlier is back in Redis (an older snapshot?): deleting it',
+      );
+      void this.remove(key, variant, bodyId).catch((err: unknown) => this.ctx.logger.warn({ err }, 'delete failed'));
+    });
   }
 
   /** A copy looked up, with the hits this node counted but has not written yet. */
