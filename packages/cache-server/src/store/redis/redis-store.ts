@@ -2,7 +2,17 @@ import type { Readable } from 'node:stream';
 import type { EntryMeta } from '@simple-cache/common';
 import { pino } from 'pino';
 import { createRejectedWriter } from '../rejected-writer.js';
-import type { ByteRange, EntryWriter, Store, StoreHealth, StoreStats } from '../store.js';
+import type {
+  BodyEvents,
+  ByteRange,
+  CountsErrors,
+  EntryWriter,
+  ReportsHealth,
+  Store,
+  StoreHealth,
+  StoreStats,
+  SyncLookup,
+} from '../store.js';
 import { StoreError, type StoreErrorCode } from '../store-errors.js';
 import {
   DEFAULT_REVALIDATION_MARGIN_MS,
@@ -61,7 +71,9 @@ const META_MAX_AGE_FACTOR = 10;
  *   and a circuit breaker per server (per cluster master): while one is open, calls for it
  *   reject at once and writes are refused up front; it closes when its server answers a probe.
  */
-export class RedisStore implements Store {
+// The capabilities are declared so the compiler holds the methods to them (store/store.ts); the
+// type guards still decide at run time, as for every store.
+export class RedisStore implements Store, SyncLookup, BodyEvents, ReportsHealth, CountsErrors {
   readonly maxObjectSize: number;
   private readonly writers = new Set<RedisEntryWriter>();
   private readonly removalListeners = new Set<(bodyId: string) => void>();
