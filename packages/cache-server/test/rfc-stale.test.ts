@@ -91,6 +91,7 @@ describe('stale-if-error (RFC 5861 §4) and --grace', () => {
     const sie = { 'cache-control': 'max-age=10, stale-if-error=60' };
     const routes = () => ({
       '/sie-503': sequence(respond(sie, 'good'), failing(503)),
+      '/sie-503-head': sequence(respond(sie, 'good'), failing(503)),
       '/sie-down': sequence(respond(sie, 'good'), down),
       '/sie-expired': sequence(respond(sie, 'good'), failing(500)),
       '/sie-request': sequence(respond({ 'cache-control': 'max-age=10' }, 'good'), failing(502)),
@@ -115,6 +116,13 @@ describe('stale-if-error (RFC 5861 §4) and --grace', () => {
     const reply = await h.get('/sie-503');
     expect([reply.status, reply.body.toString(), reply.headers['x-cache']]).toEqual([200, 'good', 'STALE']);
     expect(reply.headers.age).toBe('30');
+    expect(cacheStatusOf(reply)).toBe('fwd=stale; fwd-status=503; ttl=-20; detail=origin-status-503');
+  });
+
+  test('a HEAD revalidating the stale entry gets a 5xx: the stored head is served instead', async () => {
+    await primeAndWait(clock, h, '/sie-503-head', 30);
+    const reply = await h.get('/sie-503-head', {}, 'HEAD');
+    expect([reply.status, reply.body.length, reply.headers['x-cache']]).toEqual([200, 0, 'STALE']);
     expect(cacheStatusOf(reply)).toBe('fwd=stale; fwd-status=503; ttl=-20; detail=origin-status-503');
   });
 
