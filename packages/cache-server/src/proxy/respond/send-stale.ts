@@ -30,6 +30,28 @@ export async function sendStaleOrError(
   return 'served';
 }
 
+/**
+ * The origin answered with a 5xx: the stale entry answers instead when stale-if-error (or a
+ * rule's window) allows it (RFC 5861 §4), with the origin's status in Cache-Status. undefined
+ * when it may not (nothing sent: the origin's answer is relayed).
+ */
+export async function sendStaleOnErrorStatus(
+  exchange: Exchange,
+  deps: ProxyDeps,
+  stale: EntryMeta | undefined,
+  status: number,
+  fwd: CacheStatusForward,
+): Promise<'served' | 'forward' | undefined> {
+  if (
+    !stale ||
+    status < 500 ||
+    !mayServeStaleOnError(exchange.view, stale, Date.now(), policyFor(exchange, stale.status), 'error-status')
+  ) {
+    return undefined;
+  }
+  return sendStale(exchange, deps, stale, { fwd, fwdStatus: status, detail: `origin-status-${status}` });
+}
+
 /** Refused, reset, unresolvable or silent: the cache is disconnected. A response it could not read is not. */
 function failureKind(failure: CacheError): OriginFailure {
   const disconnected = failure.code === ERRORS.originUnreachable.code || failure.code === ERRORS.originTimeout.code;

@@ -2,16 +2,16 @@ import type { CacheStatusForward, EntryMeta, HeaderMap } from '@simple-cache/com
 import { X_CACHE } from '@simple-cache/common';
 import { ERRORS } from '../../errors.js';
 import { toCacheError } from '../../origin/origin-client.js';
-import { currentAge, mayServeStaleOnError } from '../../policy/index.js';
+import { currentAge } from '../../policy/index.js';
 import { holdLockUntilFetched, joinFollowedWrite, takeTurn } from '../collapse/cross-node.js';
 import type { FetchedResponse, Revalidated } from '../collapse/origin-fetch.js';
-import { policyFor, type Exchange, type RouteContext } from '../context.js';
+import type { Exchange, RouteContext } from '../context.js';
 import { noteOrigin } from '../outcome.js';
 import type { Route, RouteResult } from '../route.js';
 import { sendError } from '../respond/send-error.js';
 import { sendFetched } from '../respond/send-fetched.js';
 import { sendInterim } from '../respond/send-interim.js';
-import { sendStale, sendStaleOrError } from '../respond/send-stale.js';
+import { sendStaleOnErrorStatus, sendStaleOrError } from '../respond/send-stale.js';
 import { sendStored, storedTtl } from '../respond/send-stored.js';
 
 type FetchRoute = Extract<Route, { route: 'fetch' }>;
@@ -66,18 +66,8 @@ async function fetchAndAnswer(ctx: RouteContext, exchange: Exchange, route: Fetc
   if (result.kind === 'too-large') return { retry: { kind: 'range-too-large', fwd } };
   if (result.kind === 'revalidated') return answerRevalidated(ctx, exchange, result, fwd, collapsed);
   const { status } = result.response;
-  if (
-    stale &&
-    status >= 500 &&
-    mayServeStaleOnError(exchange.view, stale, Date.now(), policyFor(exchange, stale.status), 'error-status')
-  ) {
-    const served = await sendStale(exchange, deps, stale, {
-      fwd,
-      fwdStatus: status,
-      detail: `origin-status-${status}`,
-    });
-    return served === 'forward' ? ORIGIN_DECIDES : exchange.outcome;
-  }
+  const servedStale = await sendStaleOnErrorStatus(exchange, deps, stale, status, fwd);
+  if (servedStale !== undefined) return servedStale === 'forward' ? ORIGIN_DECIDES : exchange.outcome;
   const sent = await sendFetched(exchange, deps, result, { fwd, expired: stale !== undefined, collapsed });
   if (!sent) return answerAfterCommit(ctx, exchange, result, fwd, stale !== undefined);
   return exchange.outcome;

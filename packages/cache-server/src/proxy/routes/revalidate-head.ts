@@ -7,17 +7,16 @@ import {
   currentAge,
   freshenWithHead,
   freshenWithNotModified,
-  mayServeStaleOnError,
   notModifiedMatches,
   requestDirectives,
 } from '../../policy/index.js';
-import { policyFor, type Exchange, type ProxyDeps, type RouteContext } from '../context.js';
+import type { Exchange, ProxyDeps, RouteContext } from '../context.js';
 import { forwardHeadersFor } from '../forward-headers.js';
 import { noteOrigin } from '../outcome.js';
 import type { Route, RouteResult } from '../route.js';
 import { relayedHead } from '../respond/heads.js';
 import { sendInterim } from '../respond/send-interim.js';
-import { sendStale, sendStaleOrError } from '../respond/send-stale.js';
+import { sendStaleOnErrorStatus, sendStaleOrError } from '../respond/send-stale.js';
 import { sendStored, storedTtl } from '../respond/send-stored.js';
 import { writeHead } from '../respond/write-head.js';
 
@@ -56,17 +55,8 @@ export async function revalidateHeadRoute(
   const { status } = response;
   // RFC 9111 §4.3.4: a 304 that selects no stored response cannot be used: fetch the whole response.
   if (status === 304 && !notModifiedMatches(stale, response)) return { retry: { kind: 'refetch', fwd } };
-  if (
-    status >= 500 &&
-    mayServeStaleOnError(exchange.view, stale, Date.now(), policyFor(exchange, stale.status), 'error-status')
-  ) {
-    const served = await sendStale(exchange, deps, stale, {
-      fwd,
-      fwdStatus: status,
-      detail: `origin-status-${status}`,
-    });
-    return served === 'forward' ? ORIGIN_DECIDES : exchange.outcome;
-  }
+  const servedStale = await sendStaleOnErrorStatus(exchange, deps, stale, status, fwd);
+  if (servedStale !== undefined) return servedStale === 'forward' ? ORIGIN_DECIDES : exchange.outcome;
   const freshened = freshenedBy(deps, stale, response);
   if (freshened) return answerFreshened(deps, exchange, freshened, fwd, status);
   if (status === 200) await deps.store.delete(exchange.key, stale.variant).catch(() => {});
