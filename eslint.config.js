@@ -51,7 +51,8 @@ export default tseslint.config(
               message: 'policy/ is pure: no server, client, store or logger libraries.',
             },
             {
-              regex: '(^|/)(store|proxy|origin|admin|limits|cluster)(/|$)|(^|/)(app|cli|logger|compose-store)\\.js$',
+              regex:
+                '(^|/)(store|proxy|origin|admin|limits|cluster|config)(/|$)|(^|/)(app|cli|logger|compose-store)\\.js$',
               message: 'policy/ imports nothing above it (the proxy asks policy; never the reverse).',
             },
           ],

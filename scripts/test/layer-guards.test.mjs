@@ -32,6 +32,7 @@ describe('layer guards in eslint.config.js', () => {
     [POLICY, "import type { Logger } from 'pino';", 'no-restricted-imports'],
     [POLICY, "import type { Store } from '../store/store.js';", 'no-restricted-imports'],
     [POLICY, "import { createProxy } from '../proxy/proxy.js';", 'no-restricted-imports'],
+    [POLICY, "import { DEFAULTS } from '../config/defaults.js';", 'no-restricted-imports'],
     [POLICY, 'export const t = Date.now();', 'no-restricted-properties'],
     [POLICY, 'export const t = new Date();', 'no-restricted-syntax'],
     [STORE, "import type { ProxyDeps } from '../proxy/context.js';", 'no-restricted-imports'],
@@ -64,5 +65,27 @@ describe('the size of proxy/ files (issue 17: split a proxy/ file before 300 lin
   it.each(files)('proxy/%s is under 300 lines', (name) => {
     const lines = readFileSync(path.join(proxyDir, name), 'utf8').split('\n').length - 1;
     expect(lines).toBeLessThan(300);
+  });
+});
+
+describe('the size of the other src/ files (STYLE.md: split a file before ~400 lines)', () => {
+  const srcDir = path.join(repoRoot, 'packages/cache-server/src');
+  /**
+   * Over 400 lines today, each in another engineer's hands this session (store/ on-disk format and
+   * hot reads; the Redis index and purge, issue 16.7): split when their work has landed rather than
+   * under it. Listed so that no other file joins them unnoticed.
+   */
+  const EXCEPTIONS = new Set(['store/disk-store.ts', 'store/redis/redis-store.ts']);
+  const files = readdirSync(srcDir, { recursive: true, encoding: 'utf8' }).filter(
+    (name) => name.endsWith('.ts') && !name.startsWith('proxy/') && !EXCEPTIONS.has(name),
+  );
+
+  it('finds the files', () => {
+    expect(files.length).toBeGreaterThan(100);
+  });
+
+  it.each(files)('%s is under 400 lines', (name) => {
+    const lines = readFileSync(path.join(srcDir, name), 'utf8').split('\n').length - 1;
+    expect(lines).toBeLessThan(400);
   });
 });

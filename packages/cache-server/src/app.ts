@@ -7,7 +7,9 @@ import { adminPlugin, createTelemetry, type AdminDeps, type Telemetry } from './
 import { createReloadMetrics } from './admin/config-endpoints.js';
 import { accessLogController, createAccessLog, withAccessLog, type AccessLog } from './access-log.js';
 import { composeStore, type OpenedStore, type StoreOverrides } from './compose-store.js';
-import { loadConfig, OPTIONS, policyOptionsFrom, resolveConfig, type LoadedConfig } from './config.js';
+import { loadConfig, resolveConfig, type LoadedConfig } from './config/load-config.js';
+import { OPTIONS } from './config/option-table.js';
+import { policyOptionsFrom } from './config/policy-options.js';
 import { LiveConfig, type ReloadResult } from './live-config.js';
 import { installLimits, serverOptions } from './limits/limits.js';
 import { createListeners, type Listeners } from './listen/listeners.js';

@@ -1,7 +1,8 @@
 import cluster from 'node:cluster';
 import { formatHelp, OptionError } from '@simple-cache/common';
-import { ConfigFileError, formatResolvedConfig } from './config-file/index.js';
-import { ACTIONS, loadConfig, OPTIONS, PRECEDENCE, USAGE, type LoadedConfig } from './config.js';
+import { ConfigFileError, formatResolvedConfig } from './config/file/index.js';
+import { loadConfig, type LoadedConfig } from './config/load-config.js';
+import { ACTIONS, OPTIONS, PRECEDENCE, USAGE } from './config/option-table.js';
 
 /**
  * argv + env + config file → config (validated once, frozen) → server, or the primary of

@@ -1,7 +1,8 @@
 import type { CacheServerConfig } from '@simple-cache/common';
-import { ConfigFileError } from './config-file/index.js';
+import { ConfigFileError } from './config/file/index.js';
 import type { PolicyOptions } from './policy/index.js';
-import { policyOptionsFrom, type LoadedConfig } from './config.js';
+import type { LoadedConfig } from './config/load-config.js';
+import { policyOptionsFrom } from './config/policy-options.js';
 import { compileRules, type CompiledRules } from './rules/index.js';
 
 /**

@@ -10,7 +10,7 @@ import { readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import type { CacheServerConfig } from '@simple-cache/common';
-import { loadConfig } from '../src/config.js';
+import { loadConfig } from '../src/config/load-config.js';
 import { createLogger } from '../src/logger.js';
 import { startTestCache, tempDir, type StartedCache } from './helpers/cache.js';
 import { request, waitFor } from './helpers/http.js';

@@ -1,7 +1,8 @@
 import { describe, expect, test } from '@jest/globals';
 import type { CacheServerConfig } from '@simple-cache/common';
 import { formatHelp, OptionError } from '@simple-cache/common';
-import { loadConfig, OPTIONS, USAGE } from '../src/config.js';
+import { loadConfig } from '../src/config/load-config.js';
+import { OPTIONS, USAGE } from '../src/config/option-table.js';
 
 type Admin = Pick<CacheServerConfig, 'adminPrefix' | 'adminPort' | 'adminToken' | 'tagHeaders'>;
 const pick = ({ adminPrefix, adminPort, adminToken, tagHeaders }: CacheServerConfig): Admin => ({

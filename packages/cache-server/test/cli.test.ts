@@ -4,7 +4,7 @@ import { listFiles, tempDir } from './helpers/cache.js';
 import { waitFor } from './helpers/http.js';
 import { spawnCli } from './helpers/spawn.js';
 import { startTestOrigin, type TestOrigin } from './helpers/test-origin.js';
-import { OPTIONS } from '../src/config.js';
+import { OPTIONS } from '../src/config/option-table.js';
 
 describe('cache-server command line', () => {
   test('--help lists every option with its default and environment variable', async () => {

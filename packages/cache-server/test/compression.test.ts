@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { brotliDecompressSync, gunzipSync, gzipSync } from 'node:zlib';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { loadConfig } from '../src/config.js';
+import { loadConfig } from '../src/config/load-config.js';
 import { admin } from './helpers/admin.js';
 import { startCache, tempDir, useOriginAndCache } from './helpers/cache.js';
 import { closeH2, connectH2, h2Request } from './helpers/h2.js';

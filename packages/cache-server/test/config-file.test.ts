@@ -2,8 +2,8 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { createHash } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { ConfigFileError } from '../src/config-file/index.js';
-import { loadConfig, resolveConfig } from '../src/config.js';
+import { ConfigFileError } from '../src/config/file/index.js';
+import { loadConfig, resolveConfig } from '../src/config/load-config.js';
 import { tempDir } from './helpers/cache.js';
 import { spawnCli } from './helpers/spawn.js';
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import net from 'node:net';
 import { OptionError } from '@simple-cache/common';
-import { loadConfig } from '../src/config.js';
+import { loadConfig } from '../src/config/load-config.js';
 import { RETRY_AFTER_SECONDS } from '../src/limits/limits.js';
 import { request, waitFor } from './helpers/http.js';
 import { connectionCount, rawExchange } from './helpers/raw.js';

@@ -1,5 +1,6 @@
 import { describe, expect, test } from '@jest/globals';
-import { loadConfig, policyOptionsFrom } from '../src/config.js';
+import { loadConfig } from '../src/config/load-config.js';
+import { policyOptionsFrom } from '../src/config/policy-options.js';
 
 /** The options of the caching rulebook: flag > environment variable > default, validated once. */
 describe('caching options (--heuristics, --heuristic-max-age, --grace, --targeted-field, …)', () => {

@@ -7,7 +7,7 @@ import { describe, expect, test } from '@jest/globals';
 import { readdir, stat } from 'node:fs/promises';
 import http from 'node:http';
 import path from 'node:path';
-import { loadConfig } from '../src/config.js';
+import { loadConfig } from '../src/config/load-config.js';
 import { useOriginAndCaches } from './helpers/cache.js';
 import { waitFor } from './helpers/http.js';
 

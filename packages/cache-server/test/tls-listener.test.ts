@@ -9,7 +9,7 @@ import { closeH2, connectH2, h2Request } from './helpers/h2.js';
 import { request, waitFor } from './helpers/http.js';
 import { startTestOrigin, fixed } from './helpers/test-origin.js';
 import { useTlsOriginAndCache } from './helpers/tls.js';
-import { loadConfig } from '../src/config.js';
+import { loadConfig } from '../src/config/load-config.js';
 import { selfSignedPaths } from '../src/listen/certificates.js';
 
 /** An HTTPS/1.1 request over a fresh connection, trusting `ca`. */

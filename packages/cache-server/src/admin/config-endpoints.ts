@@ -1,7 +1,7 @@
 import fp from 'fastify-plugin';
 import { Counter, Gauge, type Registry } from 'prom-client';
-import { configView } from '../config-file/index.js';
-import { OPTIONS } from '../config.js';
+import { configView } from '../config/file/index.js';
+import { OPTIONS } from '../config/option-table.js';
 import type { LiveConfig, ReloadResult } from '../live-config.js';
 import type { AdminDeps } from './admin-deps.js';
 import { ADMIN_ERRORS, sendAdminError } from './admin-errors.js';

@@ -8,7 +8,7 @@ import { ADMIN_HOST, ADMIN_PORT_PREFIX, buildAdminServer } from '../admin/admin-
 import { accessLogController } from '../access-log.js';
 import type { PurgeSelection } from '../admin/purge-entries.js';
 import { createOriginClient } from '../origin/origin-client.js';
-import { policyOptionsFrom } from '../config.js';
+import { policyOptionsFrom } from '../config/policy-options.js';
 import {
   errorCountsOf,
   hasStartupWork,

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { createSecureContext, type SecureContextOptions } from 'node:tls';
 import { X509Certificate } from 'node:crypto';
 import type { CacheServerConfig } from '@simple-cache/common';
-import { SELF_SIGNED } from '../config.js';
+import { SELF_SIGNED } from '../config/values.js';
 
 /**
  * The TLS listener's certificate and key: read from the operator's PEM files, or, with

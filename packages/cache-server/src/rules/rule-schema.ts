@@ -3,7 +3,7 @@ import { isPathGlob } from './glob.js';
 
 /**
  * The JSON Schema of one rule (`rules:` items), part of the config file's one schema
- * (config-file/file-schema.ts). Values a schema type cannot express (durations, globs, statuses)
+ * (config/file/file-schema.ts). Values a schema type cannot express (durations, globs, statuses)
  * use the `expect` keyword, whose checks and messages are in EXPECTATIONS; rule-level
  * constraints (what may go with match.status, force without ttl) use `ruleShape`.
  */

@@ -1,7 +1,7 @@
 import { describe, expect, test } from '@jest/globals';
 import net from 'node:net';
 import os from 'node:os';
-import { loadConfig } from '../../src/config.js';
+import { loadConfig } from '../../src/config/load-config.js';
 import { tempDir } from '../helpers/cache.js';
 import { spawnCli } from '../helpers/spawn.js';
 

@@ -1,4 +1,4 @@
-import { DEFAULT_POLICY_OPTIONS } from '../../src/config.js';
+import { DEFAULT_POLICY_OPTIONS } from '../../src/config/policy-options.js';
 import type { PolicyOptions, RequestView } from '../../src/policy/types.js';
 import type { EntryMeta, HeaderMap } from '@simple-cache/common';
 

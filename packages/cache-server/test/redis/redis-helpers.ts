@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, beforeEach } from '@jest/globals';
 import { Redis } from 'ioredis';
-import { DEFAULT_POLICY_OPTIONS } from '../../src/config.js';
+import { DEFAULT_POLICY_OPTIONS } from '../../src/config/policy-options.js';
 import { RedisStore, type RedisStoreOptions } from '../../src/store/redis/redis-store.js';
 import type { StoreUnderTest } from '../store/store-suite.js';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';

@@ -1,7 +1,7 @@
 // @system-packages redis-server
 import { describe, expect, test } from '@jest/globals';
 import type { HeaderMap } from '@simple-cache/common';
-import { DEFAULT_POLICY_OPTIONS } from '../../src/config.js';
+import { DEFAULT_POLICY_OPTIONS } from '../../src/config/policy-options.js';
 import type { PolicyOptions } from '../../src/policy/index.js';
 import { usefulUntil, type LifetimeOptions } from '../../src/store/redis/entry-lifetime.js';
 import { CHUNK_SIZE, createRedisKeys, hashKey } from '../../src/store/redis/redis-keys.js';

@@ -1,7 +1,7 @@
 import { describe, expect, test } from '@jest/globals';
 import fc from 'fast-check';
 import type { RuleConfig } from '@simple-cache/common';
-import { DEFAULT_POLICY_OPTIONS } from '../../src/config.js';
+import { DEFAULT_POLICY_OPTIONS } from '../../src/config/policy-options.js';
 import { compileGlobs, compileRules, DEFAULT_TTL_STATUSES, keyWithQuery } from '../../src/rules/index.js';
 
 const ORIGIN = 'http://origin.test:8000';

@@ -7,7 +7,7 @@ import {
   RESPONSE_SETTINGS,
   RULE_SCHEMA,
   ruleProblems,
-} from '../rules/index.js';
+} from '../../rules/index.js';
 
 /**
  * The config file's one schema: every option under its flag name (checked by the option's own

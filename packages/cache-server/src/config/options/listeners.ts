@@ -1,0 +1,80 @@
+import { parsePort } from '@simple-cache/common';
+import { DEFAULTS } from '../defaults.js';
+import {
+  MAX_WORKERS,
+  SELF_SIGNED,
+  parseFilePath,
+  parsePositiveInteger,
+  parseSwitch,
+  parseWorkers,
+  showFile,
+  type ConfigOption,
+} from '../values.js';
+
+/** Worker processes, and the TLS listener (HTTP/2 and HTTP/1.1) beside the plain port. */
+export const LISTENER_OPTIONS: readonly ConfigOption[] = [
+  {
+    flag: 'workers',
+    field: 'workers',
+    env: 'CACHE_WORKERS',
+    description: 'worker processes serving on the port and sharing one cache (auto = one per core; 1 = one process)',
+    default: DEFAULTS.workers,
+    expected: `a number of workers 1-${MAX_WORKERS}, or auto`,
+    placeholder: 'n|auto',
+    parse: parseWorkers,
+  },
+  {
+    flag: 'tls-cert',
+    field: 'tlsCert',
+    env: 'CACHE_TLS_CERT',
+    description:
+      'certificate chain (PEM) of a TLS listener speaking HTTP/2 and HTTP/1.1, or self-signed for one made for localhost; re-read on SIGHUP',
+    default: DEFAULTS.tlsCert,
+    expected: 'a PEM file, or self-signed',
+    placeholder: 'file',
+    showDefault: (v) => ((v as string) === '' ? '(no TLS)' : (v as string)),
+    parse: (text) => (text.trim() === SELF_SIGNED ? SELF_SIGNED : parseFilePath(text)),
+  },
+  {
+    flag: 'tls-key',
+    field: 'tlsKey',
+    env: 'CACHE_TLS_KEY',
+    description: "the certificate's private key (PEM); re-read on SIGHUP",
+    default: DEFAULTS.tlsKey,
+    expected: 'a PEM file',
+    placeholder: 'file',
+    showDefault: showFile,
+    parse: parseFilePath,
+  },
+  {
+    flag: 'tls-port',
+    field: 'tlsPort',
+    env: 'CACHE_TLS_PORT',
+    description: 'port of the TLS listener, beside the plain --port',
+    default: DEFAULTS.tlsPort,
+    expected: 'a port number 0-65535',
+    placeholder: 'port',
+    parse: parsePort,
+  },
+  {
+    flag: 'redirect-http',
+    field: 'redirectHttp',
+    env: 'CACHE_REDIRECT_HTTP',
+    description: 'answer every request on the plain port with 308 to the same URL over HTTPS',
+    default: DEFAULTS.redirectHttp,
+    expected: 'on or off',
+    placeholder: 'on|off',
+    showDefault: (v) => (v ? 'on' : 'off'),
+    parse: parseSwitch,
+  },
+  {
+    flag: 'max-streams',
+    field: 'maxStreams',
+    env: 'CACHE_MAX_STREAMS',
+    description: 'most concurrent HTTP/2 streams (requests) per client connection',
+    default: DEFAULTS.maxStreams,
+    expected: 'a positive whole number',
+    placeholder: 'n',
+    parse: parsePositiveInteger,
+  },
+];
