@@ -6,6 +6,7 @@
 // shown separately. Reads the files with a regex over import/export-from lines: no build needed.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const SRC = path.resolve(process.argv[2] ?? path.join(ROOT, 'packages/cache-server/src'));
@@ -16,7 +17,7 @@ const OLD_ROUTE_FILES = new Set(
     (name) => `proxy/${name}.ts`,
   ),
 );
-const isRoute = (file) => file.startsWith('proxy/routes/') || OLD_ROUTE_FILES.has(file);
+export const isRoute = (file) => file.startsWith('proxy/routes/') || OLD_ROUTE_FILES.has(file);
 
 function walk(dir) {
   return readdirSync(dir).flatMap((name) => {
@@ -29,30 +30,37 @@ function walk(dir) {
 const IMPORT =
   /^\s*(import|export)\s+(type\s+)?[^'";]*?from\s+'(\.[^']+)'|^\s*import\s+'(\.[^']+)'|import\('(\.[^']+)'\)/gm;
 
-const files = walk(SRC).map((full) => path.relative(SRC, full));
-/** file → [{ to, typeOnly }] */
-const edges = new Map();
-for (const file of files) {
-  const text = readFileSync(path.join(SRC, file), 'utf8');
-  const list = [];
-  for (const match of text.matchAll(IMPORT)) {
-    const spec = match[3] ?? match[4] ?? match[5];
-    const to = path.normalize(path.join(path.dirname(file), spec)).replace(/\.js$/, '.ts');
-    if (!files.includes(to)) continue;
-    const typeOnly = match[2] !== undefined;
-    const known = list.find((edge) => edge.to === to);
-    if (known) known.typeOnly &&= typeOnly;
-    else list.push({ to, typeOnly });
+/**
+ * The import graph of the sources under `src`: its files (relative paths) and its edges
+ * ({ from, to, typeOnly }), all of them and the runtime ones (not type-only). Also used by
+ * scripts/test/import-graph.test.mjs, which holds the graph to the shape's rules.
+ */
+export function readImportGraph(src) {
+  const files = walk(src).map((full) => path.relative(src, full));
+  /** file → [{ to, typeOnly }] */
+  const edges = new Map();
+  for (const file of files) {
+    const text = readFileSync(path.join(src, file), 'utf8');
+    const list = [];
+    for (const match of text.matchAll(IMPORT)) {
+      const spec = match[3] ?? match[4] ?? match[5];
+      const to = path.normalize(path.join(path.dirname(file), spec)).replace(/\.js$/, '.ts');
+      if (!files.includes(to)) continue;
+      const typeOnly = match[2] !== undefined;
+      const known = list.find((edge) => edge.to === to);
+      if (known) known.typeOnly &&= typeOnly;
+      else list.push({ to, typeOnly });
+    }
+    edges.set(file, list);
   }
-  edges.set(file, list);
+  const all = [...edges].flatMap(([from, list]) => list.map((edge) => ({ from, ...edge })));
+  return { files, all, runtime: all.filter((edge) => !edge.typeOnly) };
 }
 
 const folderOf = (file) => (file.includes('/') ? file.split('/')[0] : '.');
-const all = [...edges].flatMap(([from, list]) => list.map((edge) => ({ from, ...edge })));
-const runtime = all.filter((edge) => !edge.typeOnly);
 
-/** Strongly connected components (Tarjan) of the runtime graph with more than one file. */
-function cycles(list) {
+/** Strongly connected components (Tarjan) of the graph `list` spans with more than one file: its import cycles. */
+export function findCycles(files, list) {
   const next = new Map(files.map((file) => [file, []]));
   for (const edge of list) next.get(edge.from).push(edge.to);
   let index = 0;
@@ -100,57 +108,61 @@ function reachable(from, list) {
   return seen;
 }
 
-const out = [];
-out.push(
-  `import graph of ${path.relative(ROOT, SRC) || SRC}: ${files.length} files, ${all.length} imports (${runtime.length} not type-only)`,
-);
+// Run as a command (not imported by the test): print the facts.
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  const { files, all, runtime } = readImportGraph(SRC);
+  const out = [];
+  out.push(
+    `import graph of ${path.relative(ROOT, SRC) || SRC}: ${files.length} files, ${all.length} imports (${runtime.length} not type-only)`,
+  );
 
-const byFolder = new Map();
-for (const edge of all) {
-  const from = folderOf(edge.from);
-  const to = folderOf(edge.to);
-  if (from === to) continue;
-  const key = `${from} → ${to}`;
-  byFolder.set(key, (byFolder.get(key) ?? 0) + 1);
-}
-out.push('', 'imports between top-level folders (all kinds):');
-for (const [key, count] of [...byFolder].sort()) out.push(`  ${key}: ${count}`);
+  const byFolder = new Map();
+  for (const edge of all) {
+    const from = folderOf(edge.from);
+    const to = folderOf(edge.to);
+    if (from === to) continue;
+    const key = `${from} → ${to}`;
+    byFolder.set(key, (byFolder.get(key) ?? 0) + 1);
+  }
+  out.push('', 'imports between top-level folders (all kinds):');
+  for (const [key, count] of [...byFolder].sort()) out.push(`  ${key}: ${count}`);
 
-const cyc = cycles(runtime);
-out.push('', `import cycles (runtime imports): ${cyc.length}`);
-for (const component of cyc) out.push(`  ${component.join(' ⇄ ')}`);
+  const cyc = findCycles(files, runtime);
+  out.push('', `import cycles (runtime imports): ${cyc.length}`);
+  for (const component of cyc) out.push(`  ${component.join(' ⇄ ')}`);
 
-const entry = 'proxy/proxy.ts';
-if (files.includes(entry)) {
-  const reach = [...reachable(entry, runtime)];
-  const proxyFiles = reach.filter((file) => file.startsWith('proxy/'));
+  const entry = 'proxy/proxy.ts';
+  if (files.includes(entry)) {
+    const reach = [...reachable(entry, runtime)];
+    const proxyFiles = reach.filter((file) => file.startsWith('proxy/'));
+    out.push(
+      '',
+      `files reachable from ${entry} (runtime imports): ${reach.length}, of which in proxy/: ${proxyFiles.length}`,
+    );
+  }
+
+  const routeEdges = all.filter((edge) => isRoute(edge.from) && isRoute(edge.to));
+  out.push('', `imports from one route module to another: ${routeEdges.length}`);
+  for (const edge of routeEdges) out.push(`  ${edge.from} → ${edge.to}${edge.typeOnly ? ' (type)' : ''}`);
+
+  const forbidden = all.filter(
+    (edge) =>
+      (edge.from.startsWith('policy/') && !edge.to.startsWith('policy/')) ||
+      (edge.from.startsWith('store/') && (edge.to.startsWith('proxy/') || edge.to.startsWith('admin/'))),
+  );
+  out.push('', `imports out of policy/, and from store/ into proxy/ or admin/: ${forbidden.length}`);
+  for (const edge of forbidden) out.push(`  ${edge.from} → ${edge.to}`);
+
+  const proxySizes = files
+    .filter((file) => file.startsWith('proxy/'))
+    .map((file) => [file, readFileSync(path.join(SRC, file), 'utf8').split('\n').length - 1])
+    .sort((a, b) => b[1] - a[1]);
   out.push(
     '',
-    `files reachable from ${entry} (runtime imports): ${reach.length}, of which in proxy/: ${proxyFiles.length}`,
+    `proxy/ files: ${proxySizes.length}; largest: ${proxySizes
+      .slice(0, 5)
+      .map(([f, n]) => `${f} ${n}`)
+      .join(', ')}`,
   );
+  process.stdout.write(`${out.join('\n')}\n`);
 }
-
-const routeEdges = all.filter((edge) => isRoute(edge.from) && isRoute(edge.to));
-out.push('', `imports from one route module to another: ${routeEdges.length}`);
-for (const edge of routeEdges) out.push(`  ${edge.from} → ${edge.to}${edge.typeOnly ? ' (type)' : ''}`);
-
-const forbidden = all.filter(
-  (edge) =>
-    (edge.from.startsWith('policy/') && !edge.to.startsWith('policy/')) ||
-    (edge.from.startsWith('store/') && (edge.to.startsWith('proxy/') || edge.to.startsWith('admin/'))),
-);
-out.push('', `imports out of policy/, and from store/ into proxy/ or admin/: ${forbidden.length}`);
-for (const edge of forbidden) out.push(`  ${edge.from} → ${edge.to}`);
-
-const proxySizes = files
-  .filter((file) => file.startsWith('proxy/'))
-  .map((file) => [file, readFileSync(path.join(SRC, file), 'utf8').split('\n').length - 1])
-  .sort((a, b) => b[1] - a[1]);
-out.push(
-  '',
-  `proxy/ files: ${proxySizes.length}; largest: ${proxySizes
-    .slice(0, 5)
-    .map(([f, n]) => `${f} ${n}`)
-    .join(', ')}`,
-);
-process.stdout.write(`${out.join('\n')}\n`);

@@ -6,6 +6,7 @@
 export * from './types.js';
 export * from './cache-control.js';
 export * from './response-control.js';
+export * from './response-demands.js';
 export * from './surrogate-control.js';
 export * from './storable.js';
 export * from './freshness.js';

@@ -2,18 +2,8 @@ import { fieldNamesOf, readField, requestDirectives, type Directives } from './c
 import { governingDirectives, ignoresExpires } from './response-control.js';
 import { allowsHeuristicFreshness, freshnessLifetime } from './freshness.js';
 import { varyNames } from './keys.js';
-import { forbidsStale, requiresValidation } from './use.js';
+import { forbidsStale, requiresValidation, UNDERSTOOD_STATUSES } from './response-demands.js';
 import type { HeaderMap, PolicyOptions, RequestView, ResponseView, StorabilityDecision } from './types.js';
-
-/**
- * Final status codes whose semantics this cache implements (RFC 9110 §15), i.e. "understood" for
- * must-understand (RFC 9111 §5.2.2.3). A cache that does nothing status-specific still has to
- * pick a list; extension codes (e.g. WebDAV's 207) are not on it.
- */
-const UNDERSTOOD_STATUSES: ReadonlySet<number> = new Set([
-  200, 201, 202, 203, 204, 205, 206, 300, 301, 302, 303, 304, 305, 307, 308, 400, 401, 402, 403, 404, 405, 406, 407,
-  408, 409, 410, 411, 412, 413, 414, 415, 416, 417, 421, 422, 426, 500, 501, 502, 503, 504, 505,
-]);
 
 type Refusal = string | undefined;
 
@@ -86,17 +76,6 @@ function refuseNoStore(req: RequestView, status: number, directives: Directives)
   if (requestDirectives(req.headers).has('no-store')) return 'request-no-store';
   if (directives.has('must-understand')) return UNDERSTOOD_STATUSES.has(status) ? undefined : 'must-understand';
   return directives.has('no-store') ? 'no-store' : undefined;
-}
-
-/**
- * Does a stored response say a shared cache must not keep it (no-store, unless must-understand
- * with a status we understand; bare private)? Such an entry exists only because a rule forced it
- * (or a 304 brought the directive): it is not used once nothing forces it (use.ts).
- */
-export function forbidsSharedStorage(status: number, directives: Directives): boolean {
-  if (directives.get('private') === true) return true;
-  if (!directives.has('no-store')) return false;
-  return !(directives.has('must-understand') && UNDERSTOOD_STATUSES.has(status));
 }
 
 /** RFC 9111 §5.2.2.7: bare private forbids shared caches; private="fields" only forbids those fields. */

@@ -1,7 +1,7 @@
 import { deltaSeconds, requestDirectives, type Directives } from './cache-control.js';
 import { governingDirectives } from './response-control.js';
 import { ageAt, currentAge, freshnessLifetime, initialAge, isFresh } from './freshness.js';
-import { forbidsSharedStorage } from './storable.js';
+import { forbidsSharedStorage, forbidsStale, requiresValidation } from './response-demands.js';
 import type { EntryMeta, FreshnessSource, PolicyOptions, RequestView, UseDecision } from './types.js';
 
 type Action = UseDecision['action'];
@@ -132,20 +132,6 @@ export function mayServeStaleOnError(
   }
   const ttl = freshnessLifetime(entry, opts).lifetime - currentAge(entry, now);
   return ttl > 0 || isStaleWithin(ttl, staleOnFailureWindow(response, requestDirectives(req.headers), opts, failure));
-}
-
-/** RFC 9111 §5.2.2.4: bare no-cache demands validation on every use; no-cache="fields" does not. */
-export function requiresValidation(response: Directives): boolean {
-  return response.get('no-cache') === true;
-}
-
-/**
- * RFC 9111 §5.2.2.2 must-revalidate, §5.2.2.8 proxy-revalidate, §5.2.2.10 s-maxage (which
- * implies proxy-revalidate for shared caches): a stale entry must be validated first, whatever
- * the client accepts.
- */
-export function forbidsStale(response: Directives): boolean {
-  return response.has('must-revalidate') || response.has('proxy-revalidate') || response.has('s-maxage');
 }
 
 /** RFC 9111 §5.2.1.2: bare max-stale accepts any staleness; with a value, up to that many seconds. */
