@@ -3,6 +3,7 @@ import type { EventEmitter } from 'node:events';
 import type { AddressInfo, Server } from 'node:net';
 import type { CacheServerConfig } from '@simple-cache/common';
 import type { Logger } from 'pino';
+import { applyIdleTimeout } from '../limits/idle-timeout.js';
 import { contextOptions, loadCertificates, reloadCertificates, type Certificates } from './certificates.js';
 import { createHttp2Listener, type Http2Listener } from './http2-server.js';
 import { redirectToHttps } from './redirect.js';
@@ -72,11 +73,12 @@ export async function createListeners(
     config.redirectHttp && config.tlsCert !== ''
       ? (req, res) => (isEncrypted(req) ? handle(req, res) : redirectToHttps(req, res, tlsPort()))
       : handle;
-  const server = http.createServer(limits.http, plain);
-  // What Fastify does to the servers it creates itself (lib/server.js).
+  const server = http.createServer(limits.http);
+  // What Fastify does to the servers it creates itself (lib/server.js), but for the idle timeout,
+  // armed per connection only where needed (limits/idle-timeout.ts).
   server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
   server.requestTimeout = limits.requestTimeout ?? 0;
-  server.setTimeout(limits.connectionTimeout ?? 0);
+  server.on('request', applyIdleTimeout(server, limits.connectionTimeout ?? 0, server.headersTimeout, plain));
   const none: Listeners = {
     http: server,
     servers: { counted: [server], listening: [server] },
