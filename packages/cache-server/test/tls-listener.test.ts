@@ -3,6 +3,7 @@ import { X509Certificate } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import https from 'node:https';
+import net from 'node:net';
 import tls from 'node:tls';
 import { startCache, tempDir } from './helpers/cache.js';
 import { closeH2, connectH2, h2Request } from './helpers/h2.js';
@@ -111,6 +112,58 @@ describe('the TLS listener: HTTP/2 and HTTP/1.1 by ALPN, beside the plain port',
       'https 1.1 simple-cache undefined',
     );
     expect((await request(env.cache.url, '/echo-proto')).body.toString()).toMatch(/^http 1\.1 simple-cache /);
+  });
+});
+
+describe('--max-connections counts the connections of both ports', () => {
+  const env = useTlsOriginAndCache(
+    { '/page': fixed('counted', { 'cache-control': 'max-age=600' }) },
+    { maxConnections: 1 },
+  );
+
+  /** A TCP connection that sends nothing: over TLS, a handshake that has not started yet. */
+  function holdConnection(url: string): Promise<net.Socket> {
+    const { hostname, port } = new URL(url);
+    return new Promise((resolve, reject) => {
+      const socket = net.connect(Number(port), hostname, () => resolve(socket));
+      socket.once('error', reject);
+    });
+  }
+  const open = async () => {
+    const counts = await Promise.all(
+      [env.cache.app.server, env.cache.listeners.tls?.listener.server].map(
+        (server) => new Promise<number>((resolve) => server?.getConnections((_error, count) => resolve(count))),
+      ),
+    );
+    return counts.reduce((a, b) => a + b, 0);
+  };
+
+  test('a TLS connection still in its handshake holds a place: a plain request beyond it gets 503', async () => {
+    const held = await holdConnection(env.cache.tlsUrl as string);
+    try {
+      await waitFor(async () => (await open()) === 1, 'the TLS connection to be accepted');
+      const refused = await request(env.cache.url, '/page');
+      expect(refused.status).toBe(503);
+      expect(refused.headers['x-cache-error']).toBe('CACHE_ERR_TOO_MANY_CONNECTIONS');
+    } finally {
+      held.destroy();
+    }
+    await waitFor(async () => (await open()) === 0, 'the TLS connection to leave');
+    expect((await request(env.cache.url, '/page')).status).toBe(200);
+  });
+
+  test('an HTTPS/1.1 request beyond a held plain connection gets 503', async () => {
+    const held = await holdConnection(env.cache.url);
+    try {
+      await waitFor(async () => (await open()) === 1, 'the plain connection to be accepted');
+      const refused = await httpsRequest(env.cache.tlsUrl as string, '/page', env.certs.ca);
+      expect(refused.status).toBe(503);
+      expect(refused.headers['x-cache-error']).toBe('CACHE_ERR_TOO_MANY_CONNECTIONS');
+    } finally {
+      held.destroy();
+    }
+    await waitFor(async () => (await open()) === 0, 'the plain connection to leave');
+    expect((await httpsRequest(env.cache.tlsUrl as string, '/page', env.certs.ca)).status).toBe(200);
   });
 });
 

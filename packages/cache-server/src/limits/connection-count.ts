@@ -18,31 +18,39 @@ export interface ConnectionCount {
 const OVER_LIMIT = Symbol('simple-cache.overLimit');
 
 /**
- * Counts open client connections on every server given (the plain HTTP/1.1 server and the
- * HTTP/2 one the TLS listener hands its `h2` connections to: each sees its 'connection'). One
- * that arrives while `max` are open is still accepted, so that it can be told why (503 with
- * Retry-After, then closed), rather than reset without a word; past twice `max` the
- * kernel-level accept of each `listening` server is refused outright (Node's maxConnections),
- * so a flood cannot exhaust file descriptors.
+ * Counts open client connections on every listening server (the plain port, and the TLS port
+ * whose connections, HTTP/1.1 and HTTP/2 alike, are handed on to the `counted` servers: each
+ * of those sees its 'connection'). One that arrives while `max` are open is still accepted, so
+ * that it can be told why (503 with Retry-After, then closed), rather than reset without a
+ * word; past twice `max` the kernel-level accept of each `listening` server is refused outright
+ * (Node's maxConnections), so a flood cannot exhaust file descriptors.
+ *
+ * The count is Node's own: each net.Server keeps `_connections` (what `getConnections()` and
+ * `maxConnections` use), raised before 'connection' is emitted and lowered as the socket is
+ * destroyed. A 'close' listener of ours on every socket cost a new connection about 1 µs of the
+ * ~80 µs a bare node:http server spends on it (docs/benchmarks.md). A TLS connection counts
+ * from its accept, so handshakes in progress hold a place too, as they hold a descriptor.
  */
 export function countConnections(
   servers: { counted: readonly EventEmitter[]; listening: readonly Server[] },
   max: number,
 ): ConnectionCount {
-  let open = 0;
-  for (const server of servers.listening) server.maxConnections = max * 2;
-  for (const server of servers.counted) {
-    server.on('connection', (socket: Socket) => {
-      open++;
-      socket.once('close', () => open--);
-      if (open > max) (socket as Socket & { [OVER_LIMIT]?: boolean })[OVER_LIMIT] = true;
-    });
-  }
+  const listening = servers.listening as readonly (Server & { _connections: number })[];
+  for (const server of listening) server.maxConnections = max * 2;
+  const open = (): number => {
+    let count = 0;
+    for (const server of listening) count += server._connections;
+    return count;
+  };
+  const mark = (socket: Socket) => {
+    if (open() > max) (socket as Socket & { [OVER_LIMIT]?: boolean })[OVER_LIMIT] = true;
+  };
+  for (const server of servers.counted) server.on('connection', mark);
   return {
     isOverLimit: (socket) =>
       (socket as (Socket & { [OVER_LIMIT]?: boolean }) | null | undefined)?.[OVER_LIMIT] === true,
     get open() {
-      return open;
+      return open();
     },
   };
 }
