@@ -2,6 +2,9 @@ import type { IncomingMessage } from 'node:http';
 import { ERRORS, type ErrorSpec } from '../errors.js';
 import { isValidHost, readRequestTarget } from '../policy/index.js';
 
+/** The last Host found valid: clients send a few names, over and over (the check is pure). */
+let lastValidHost: string | undefined;
+
 /**
  * RFC 9112 §3.2, for every request before anything else reads it (the fast path included):
  * - a server MUST answer 400 to an HTTP/1.1 request without Host, with more than one Host line,
@@ -35,8 +38,11 @@ export function checkRequestTarget(req: IncomingMessage): ErrorSpec | undefined 
     if (host !== undefined && host.toLowerCase() !== authority.toLowerCase()) return ERRORS.badHost;
     host = authority;
   }
-  if (host === undefined ? req.httpVersionMajor === 1 && req.httpVersionMinor >= 1 : !isValidHost(host)) {
-    return ERRORS.badHost;
+  if (host === undefined) {
+    if (req.httpVersionMajor === 1 && req.httpVersionMinor >= 1) return ERRORS.badHost;
+  } else if (host !== lastValidHost) {
+    if (!isValidHost(host)) return ERRORS.badHost;
+    lastValidHost = host;
   }
   const url = req.url ?? '';
   // An origin-form target's URI is rebuilt from Host (RFC 9112 §3.3): an empty host would make
