@@ -10,8 +10,9 @@ import { composeStore, type OpenedStore, type StoreOverrides } from './compose-s
 import { loadConfig, resolveConfig, type LoadedConfig } from './config/load-config.js';
 import { OPTIONS } from './config/option-table.js';
 import { policyOptionsFrom } from './config/policy-options.js';
+import { ERRORS } from './errors.js';
 import { LiveConfig, type ReloadResult } from './live-config.js';
-import { installLimits, serverOptions } from './limits/limits.js';
+import { installLimits, refuse, serverOptions } from './limits/limits.js';
 import { createListeners, type Listeners } from './listen/listeners.js';
 import { assignRequestId, createLogger } from './logger.js';
 import { createOriginClient } from './origin/origin-client.js';
@@ -61,6 +62,8 @@ export interface BuildOptions {
 }
 
 const ALL_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'] as const;
+/** The methods Fastify would read a body of (its `bodywith` set), with QUERY (RFC 10008). */
+const BODY_METHODS = ['POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'QUERY'] as const;
 
 /**
  * Builds the Fastify instance and wires the parts together. No caching logic lives here: every
@@ -91,6 +94,8 @@ export async function buildCacheServer(
   let fastifyHandler: (req: IncomingMessage, res: ServerResponse) => void = () => {};
   let admits: (raw: IncomingMessage) => boolean = () => false;
   let accept: (raw: IncomingMessage) => void = () => undefined;
+  /** Set once close() starts: requests still arriving on open connections get CACHE_ERR_SHUTTING_DOWN. */
+  let closing = false;
   const clientLimits = serverOptions(config);
   // Every request, on every port and protocol: fresh hits on small objects held in memory are
   // answered before Fastify's router and hooks (proxy/fast-hit.ts); everything else, and anything
@@ -102,7 +107,7 @@ export async function buildCacheServer(
     (req, res) => {
       // Host and the request target first (absolute-form is rewritten): limits/request-target.ts.
       accept(req);
-      if (fastHit === undefined || !admits(req) || !fastHit.tryServe(req, res)) fastifyHandler(req, res);
+      if (fastHit === undefined || closing || !admits(req) || !fastHit.tryServe(req, res)) fastifyHandler(req, res);
     },
     logger,
   );
@@ -165,6 +170,7 @@ export async function buildCacheServer(
   const fastHit = hasHotReads(store) ? createFastHit(proxyDeps, store) : undefined;
   /** Requests the proxy answers: their access line comes from their Outcome, not from Fastify. */
   const proxied = new WeakSet<IncomingMessage>();
+  const logController = accessLogController(accessLog, (raw) => proxied.has(raw));
   const app = Fastify({
     serverFactory: (fastify) => {
       fastifyHandler = fastify;
@@ -173,17 +179,32 @@ export async function buildCacheServer(
     loggerInstance: logger as FastifyBaseLogger,
     // One access line per request instead of Fastify's two; the fast path's hits share the ids.
     genReqId: assignRequestId,
-    logController: accessLogController(accessLog, (raw) => proxied.has(raw)),
+    logController,
     // The proxy answers every path itself; the router must not reject or rewrite any of them.
     routerOptions: { maxParamLength: 8192 },
-    return503OnClosing: true,
+    // A target the router cannot decode (`/%zz`: RFC 3986 §2.1 pct-encoding) gets the catalogue's
+    // 400, as nginx answers it, never Fastify's own JSON (nor the proxy: the admin prefix guard and
+    // the limits are hooks, which do not run for it).
+    frameworkErrors: (_error, request, reply) => {
+      // Fastify logs no completion for these: the access line is ours to write.
+      reply.raw.once('finish', () => logController.requestCompleted(null, request, reply));
+      refuse(reply, config, ERRORS.badRequestTarget, false);
+    },
+    // While closing, requests on connections still open get the catalogue's 503 (hook below), not
+    // Fastify's JSON one.
+    return503OnClosing: false,
     // Timeouts, header size: the client side's limits (limits/limits.ts).
     ...clientLimits,
   });
   ({ admits, accept } = installLimits(app, config, listeners.servers));
-  // Request bodies are streamed to the origin untouched, never parsed.
-  app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', (_request, _payload, done) => done(null));
+  app.addHook('onRequest', (request, reply, done) => {
+    if (closing) return refuse(reply, config, ERRORS.shuttingDown, false);
+    done();
+  });
+  // Request bodies are streamed to the origin untouched, never parsed: to Fastify every method is
+  // bodiless, so it never looks at Content-Type (it would answer QUERY without one, or `text`, with
+  // its own 400/415) and leaves the body on the socket for the proxy.
+  for (const method of BODY_METHODS) app.addHttpMethod(method, { hasBody: false, overrideExisting: true });
 
   // Admin endpoints under --admin-prefix, and PURGE; before the catch-all so its guard sees every request.
   if (config.adminPrefix !== '') {
@@ -220,6 +241,7 @@ export async function buildCacheServer(
   app.addHook('onReady', () => listeners.listenTls());
   let tlsClosed: Promise<void> | undefined;
   app.addHook('preClose', async () => {
+    closing = true;
     tlsClosed = listeners.closeTls();
   });
   app.addHook('onClose', async () => {

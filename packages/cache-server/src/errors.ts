@@ -59,6 +59,11 @@ export const ERRORS = {
     status: 503,
     message: 'The cache is overloaded; retry later.',
   },
+  shuttingDown: {
+    code: 'CACHE_ERR_SHUTTING_DOWN',
+    status: 503,
+    message: 'The cache is shutting down; retry on a new connection.',
+  },
   originUnreachable: {
     code: 'CACHE_ERR_ORIGIN_UNREACHABLE',
     status: 502,

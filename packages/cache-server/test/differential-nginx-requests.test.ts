@@ -14,7 +14,16 @@ const FRAMINGS: Record<string, { fields: string[]; body?: string }> = {
   'a body': { fields: ['Content-Length: 5'], body: 'hello' },
   chunked: { fields: ['Transfer-Encoding: chunked'], body: '5\r\nhello\r\n0\r\n\r\n' },
 };
-const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'];
+const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'QUERY'];
+/** Content-Types no proxy should judge: the body goes to the origin as it came. */
+const CONTENT_TYPES: Record<string, string> = {
+  'json-invalid': 'application/json',
+  'multipart-without-boundary': 'multipart/form-data',
+  'bogus-charset': 'text/plain; charset=bogus',
+  'not-a-media-type': 'text',
+  empty: '',
+  huge: `application/octet-stream; x=${'a'.repeat(6_000)}`,
+};
 
 function framed(method: string, target: string, framing: string, fields: string[] = [H]): WireRequest {
   const f = FRAMINGS[framing] as { fields: string[]; body?: string };
@@ -68,6 +77,16 @@ const CASES: Case[] = [
       steps: (b) => [one(framed(method, `${b}/echo`, framing))],
     })),
   ),
+  // Bodies with a Content-Type a parser would refuse, and QUERY without one (RFC 10008 asks the
+  // origin, not a proxy, to refuse that).
+  ...['POST', 'QUERY'].flatMap((method) =>
+    Object.entries(CONTENT_TYPES).map(([name, type]): Case => ({
+      id: `${method.toLowerCase()}-content-type-${name}`,
+      steps: (b) => [one(framed(method, `${b}/echo`, 'a body', [H, `Content-Type: ${type}`]))],
+    })),
+  ),
+  { id: 'percent-not-an-escape', steps: (b) => [one(get(`${b}/%zz`))] },
+  { id: 'percent-not-an-escape-in-query', steps: (b) => [one(get(`${b}/echo?x=%zz`))] },
   // An unsafe method between two GETs of a stored URL (RFC 9111 §4.4).
   ...['POST', 'PUT', 'DELETE'].map((method): Case => ({
     id: `${method.toLowerCase()}-invalidates`,

@@ -133,7 +133,7 @@ export function installLimits(
  * The cache's error answer (respond/heads.ts), with Retry-After for load and a closed connection,
  * and one compact log line (the path without its query, which may carry secrets).
  */
-function refuse(
+export function refuse(
   reply: FastifyReply,
   config: Limits,
   spec: ErrorSpec,

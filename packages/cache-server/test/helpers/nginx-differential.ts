@@ -97,7 +97,15 @@ export function formatRow(d: Difference): string {
 
 function describeSeen(request: SeenByOrigin, base: string): string {
   const target = request.url.startsWith(base) ? request.url.slice(base.length) : request.url;
-  const extra = ['if-none-match', 'if-modified-since', 'if-match', 'if-unmodified-since', 'range', 'authorization']
+  const extra = [
+    'if-none-match',
+    'if-modified-since',
+    'if-match',
+    'if-unmodified-since',
+    'range',
+    'authorization',
+    'content-type',
+  ]
     .filter((name) => request.headers[name] !== undefined)
     .map((name) => ` ${name}=${String(request.headers[name])}`)
     .join('');
