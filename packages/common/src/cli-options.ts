@@ -99,7 +99,8 @@ export function parseOptions(
       const eq = arg.indexOf('=');
       const name = arg.slice(2, eq === -1 ? undefined : eq);
       const spec = arg.startsWith('--') ? byFlag.get(name) : undefined;
-      if (!spec) throw new OptionError(`unknown option ${arg} (see --help)`);
+      // The name only: a mistyped `--admin-tokn=<secret>` must not print the secret.
+      if (!spec) throw new OptionError(`unknown option ${arg.slice(0, eq === -1 ? undefined : eq)} (see --help)`);
       if (spec.boolean) {
         raw.set(spec.flag, eq === -1 ? 'true' : arg.slice(eq + 1));
         continue;
@@ -113,7 +114,7 @@ export function parseOptions(
       raw.set(positional, arg);
       continue;
     }
-    throw new OptionError(`unexpected argument "${arg}" (see --help)`);
+    throw new OptionError(`unexpected argument "${withoutSecrets(arg)}" (see --help)`);
   }
   const values: Record<string, unknown> = {};
   const sources: Record<string, OptionSource> = {};
@@ -132,12 +133,35 @@ export function parseOptions(
     }
     try {
       values[spec.flag] = spec.parse(text);
-    } catch {
+    } catch (error) {
       const where = { flag: `--${spec.flag}`, env: spec.env, file: extras.file?.where(spec.flag), default: '' }[source];
-      throw new OptionError(`invalid ${where} "${text}": expected ${spec.expected}`);
+      // A parser says why with an OptionError (`its port is empty`); any other error is its own business.
+      const why = error instanceof OptionError ? ` (${error.message})` : '';
+      throw new OptionError(`invalid ${where} "${shownValue(spec, text)}": expected ${spec.expected}${why}`);
     }
   }
   return { values, sources, help, actions };
+}
+
+/**
+ * The value as an error message may show it: a secret option's through its `redact`, any other
+ * with the password of every `scheme://user:password@` in it replaced (a Redis or origin URL).
+ * One line, at most 200 characters: an error names the value, it does not reproduce a file.
+ */
+function shownValue(spec: OptionSpec, text: string): string {
+  let shown: string;
+  try {
+    shown = spec.redact ? spec.redact(text as never) : withoutSecrets(text);
+  } catch {
+    shown = '(redacted)';
+  }
+  const line = JSON.stringify(shown).slice(1, -1);
+  return line.length > 200 ? `${line.slice(0, 200)}…` : line;
+}
+
+/** `scheme://user:password@host` → `scheme://user:(redacted)@host`, wherever it occurs. */
+export function withoutSecrets(text: string): string {
+  return text.replace(/(\/\/[^:/@\s]*:)[^@/\s]*@/g, '$1(redacted)@');
 }
 
 export interface HelpExtras {
@@ -226,13 +250,46 @@ export function parseDuration(text: string): number {
   return Math.round(Number(match[1]) * (DURATION_UNITS[(match[2] ?? 's').toLowerCase()] as number));
 }
 
-/** An http(s) URL with a scheme and host; returned without a trailing slash. */
+/** `http(s)://` authority (host, optional `:port`) and path, as RFC 3986 §3 splits them. */
+const ORIGIN_URL = /^https?:\/\/([^/?#]*)([^?#]*)$/i;
+/** `host[:port]`: a bracketed IPv6 literal or a name/IPv4 without `:`, `@`, brackets. */
+const AUTHORITY = /^(\[[^\]]*\]|[^:@[\]]+)(?::(.*))?$/;
+
+/**
+ * An http(s) URL with a scheme and host, and optionally a port and a base path; returned without
+ * a trailing slash. Stricter than the WHATWG parser, which silently repairs what was most likely
+ * mistyped: an empty port (`http://h:` would be port 80), tabs and newlines inside (removed), a
+ * backslash (read as `/`), an empty query or fragment. User information (`user:pass@`) is refused:
+ * RFC 9110 §4.2.4 deprecates it, and the origin URL is shown in /stats and logs. Throws an
+ * OptionError saying what is wrong.
+ */
 export function parseOriginUrl(text: string): string {
-  const url = new URL(text);
-  if ((url.protocol !== 'http:' && url.protocol !== 'https:') || !url.hostname || !/^https?:\/\//i.test(text)) {
-    throw new Error('not an origin URL');
+  // Control characters are exactly what this refuses (the WHATWG parser drops tabs and newlines).
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u0020\u007f-\u009f\\]/.test(text)) {
+    throw new OptionError('it has a space, a control character or a backslash');
   }
-  if (url.search || url.hash) throw new Error('origin URL has a query or fragment');
+  const parts = ORIGIN_URL.exec(text);
+  if (!parts) {
+    throw new OptionError(/^https?:\/\//i.test(text) ? 'it has a query or a fragment' : 'it needs http:// or https://');
+  }
+  if ((parts[1] as string).includes('@')) throw new OptionError('user:password@ is not allowed in it');
+  const authority = AUTHORITY.exec(parts[1] as string);
+  if (!authority) throw new OptionError('its host is missing or invalid');
+  const port = authority[2];
+  if (port !== undefined && !/^\d{1,5}$/.test(port)) {
+    throw new OptionError(port === '' ? 'its port is empty' : 'its port is not a number');
+  }
+  if (port !== undefined && (Number(port) === 0 || Number(port) > 65535)) {
+    throw new OptionError('its port is not between 1 and 65535');
+  }
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new OptionError('its host is missing or invalid');
+  }
+  if (!url.hostname) throw new OptionError('its host is missing or invalid');
   return url.href.replace(/\/+$/, '');
 }
 
