@@ -18,6 +18,7 @@ import { needsDecoding } from './respond/decode.js';
 import { storedHead, type Head } from './respond/heads.js';
 import { flatHeaders } from './respond/write-head.js';
 import { WHOLE } from './respond/range-serving.js';
+import { WireHead } from './respond/wire-head.js';
 
 /** A store with hot reads (the memory tier): a fast hit is synchronous, no I/O. */
 export type HotStore = Pick<Store, 'markUsed'> & Pick<HotReads, 'peekSync' | 'getBody'>;
@@ -49,10 +50,11 @@ interface Prepared {
   /** Cache-Status detail: the rule whose ttl made it fresh, if one did. */
   detail: string | undefined;
   /**
-   * storedHead()'s answer for the last age and ttl, as writeHead's flat [name, value, …] list:
-   * both change once a second, so a hot entry's head is built about once a second.
+   * storedHead()'s answer for the last age and ttl, as writeHead's flat [name, value, …] list,
+   * with its serialisations (respond/wire-head.ts): both change once a second, so a hot entry's
+   * head is built and serialised about once a second.
    */
-  head: string[];
+  head: WireHead | undefined;
   age: number;
   ttl: number;
   /** What that head says, for the Outcome. */
@@ -112,7 +114,7 @@ export function createFastHit(deps: ProxyDeps, hot: HotStore): FastHit {
       facts,
       // A rule that gave the lifetime is named in Cache-Status detail, as on the full path.
       detail: lifetimeRule(rules, entry.status, facts.source),
-      head: [],
+      head: undefined,
       age: NaN,
       ttl: NaN,
       says: undefined as unknown as Head,
@@ -121,12 +123,12 @@ export function createFastHit(deps: ProxyDeps, hot: HotStore): FastHit {
     return made;
   }
 
-  function headFor(entry: EntryMeta, made: Prepared, age: number, ttl: number): string[] {
-    if (made.age !== age || made.ttl !== ttl) {
+  function headFor(entry: EntryMeta, made: Prepared, age: number, ttl: number): WireHead {
+    if (made.head === undefined || made.age !== age || made.ttl !== ttl) {
       const status = made.detail === undefined ? { hit: true, ttl } : { hit: true, ttl, detail: made.detail };
       const as = { xCache: X_CACHE.hit, status, age, withoutValidation: true };
       made.says = storedHead(entry, as, WHOLE, heads);
-      made.head = flatHeaders(made.says.headers);
+      made.head = new WireHead(made.says.status, flatHeaders(made.says.headers));
       made.age = age;
       made.ttl = ttl;
     }
@@ -165,8 +167,10 @@ export function createFastHit(deps: ProxyDeps, hot: HotStore): FastHit {
     const decision = decideUseFrom(NO_REQUEST_DIRECTIVES, made.facts, now);
     if (decision.action !== 'fresh' || decision.reason !== 'fresh') return false;
 
-    res.writeHead(entry.status, headFor(entry, made, decision.age, decision.ttl));
-    res.end(method === 'HEAD' ? undefined : body);
+    const head = headFor(entry, made, decision.age, decision.ttl);
+    const sent = method === 'HEAD' ? undefined : body;
+    // Node's own serialisation of this head, made once a second; writeHead where it cannot be used.
+    if (!head.send(res, sent, now)) res.writeHead(head.status, head.fields as string[]).end(sent);
     hot.markUsed(entry);
     served++;
     if (observer) {

@@ -134,3 +134,78 @@ export function connectionCount(server: net.Server): Promise<number> {
     server.getConnections((error, count) => (error ? reject(error) : resolve(count))),
   );
 }
+
+/** One response read off a raw connection: its head as latin1 text (with the blank line) and its body. */
+export interface RawResponse {
+  head: string;
+  body: Buffer;
+}
+
+/**
+ * A client connection that sends bytes exactly as given and reads responses one at a time,
+ * framed by their Content-Length (a HEAD's by none): pipelining, keep-alive and who closes the
+ * connection can be asserted from the outside.
+ */
+export class RawConnection {
+  private buffered: Buffer = Buffer.alloc(0);
+  private waiting: (() => void) | undefined;
+  private ended = false;
+  /** Settles when the server closes the connection (or it breaks). */
+  readonly closed: Promise<void>;
+
+  private constructor(readonly socket: net.Socket) {
+    socket.on('data', (chunk: Buffer) => {
+      this.buffered = this.buffered.length === 0 ? chunk : Buffer.concat([this.buffered, chunk]);
+      this.waiting?.();
+    });
+    socket.on('error', () => {});
+    this.closed = new Promise((resolve) =>
+      socket.once('close', () => {
+        this.ended = true;
+        this.waiting?.();
+        resolve();
+      }),
+    );
+  }
+
+  static open(base: string): Promise<RawConnection> {
+    const url = new URL(base);
+    return new Promise((resolve, reject) => {
+      const socket = net.connect(Number(url.port), url.hostname, () => resolve(new RawConnection(socket)));
+      socket.once('error', reject);
+    });
+  }
+
+  send(data: string | Buffer): void {
+    this.socket.write(data);
+  }
+
+  /** The next whole response; `bodiless` for the answer to a HEAD. Rejects if the connection ends first. */
+  async next(bodiless = false): Promise<RawResponse> {
+    for (;;) {
+      const end = this.buffered.indexOf('\r\n\r\n');
+      if (end >= 0) {
+        const head = this.buffered.subarray(0, end + 4).toString('latin1');
+        const length = bodiless ? 0 : Number(/\r\ncontent-length: *(\d+)/i.exec(head)?.[1] ?? NaN);
+        if (Number.isNaN(length)) throw new Error(`a response without Content-Length: ${head}`);
+        if (this.buffered.length >= end + 4 + length) {
+          const body = Buffer.from(this.buffered.subarray(end + 4, end + 4 + length));
+          this.buffered = this.buffered.subarray(end + 4 + length);
+          return { head, body };
+        }
+      }
+      if (this.ended) throw new Error(`the connection closed with ${this.buffered.length} bytes of a response`);
+      await new Promise<void>((resolve) => (this.waiting = resolve));
+      this.waiting = undefined;
+    }
+  }
+
+  /** Bytes received and not yet read as a response (after the last one: should be none). */
+  get unread(): number {
+    return this.buffered.length;
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+}
