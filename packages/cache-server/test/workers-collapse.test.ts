@@ -1,36 +1,14 @@
 import { beforeAll, describe, expect, test } from '@jest/globals';
 import http from 'node:http';
 import { randomBytes } from 'node:crypto';
-import { waitFor } from './helpers/http.js';
+import { streamGet, waitFor, type Streaming } from './helpers/http.js';
 import { untilStored, useTwoWorkers, type WorkerConnection } from './helpers/workers.js';
 
 const HALF = 256 * 1024;
 
-/** A response being received: its head, the bytes so far, and how it ended. */
-interface Streaming {
-  headers: http.IncomingHttpHeaders;
-  bytes(): Buffer;
-  done: Promise<'complete' | 'broken'>;
-}
-
 function stream(connection: WorkerConnection, path: string): Promise<Streaming> {
   const url = new URL(`http://x${path}`);
-  return new Promise((resolve, reject) => {
-    const req = http.get(
-      { host: '127.0.0.1', port: connection.port, path: url.pathname, agent: connection.agent },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        const done = new Promise<'complete' | 'broken'>((settle) => {
-          res.on('end', () => settle(res.complete ? 'complete' : 'broken'));
-          res.on('aborted', () => settle('broken'));
-          res.on('error', () => settle('broken'));
-        });
-        resolve({ headers: res.headers, bytes: () => Buffer.concat(chunks), done });
-      },
-    );
-    req.on('error', reject);
-  });
+  return streamGet({ host: '127.0.0.1', port: connection.port, path: url.pathname, agent: connection.agent });
 }
 
 /**

@@ -52,9 +52,10 @@ export interface CrossNodeCollapse {
     options: { timeoutMs: number },
   ): Promise<{ outcome: 'found'; value: T } | { outcome: 'released' } | { outcome: 'timeout' }>;
   /**
-   * Optional (the workers of one machine have it, cluster/collapse-client.ts; Redis nodes do not):
-   * until the lock holder is writing the key's body, which the caller then streams as it is
-   * written instead of waiting for the commit; or the lock is gone, or `timeoutMs` passes.
+   * Optional (the workers of one machine have it, cluster/collapse-client.ts, and so do the nodes
+   * sharing Redis, store/redis/lock.ts): until the lock holder is writing the key's body, which
+   * the caller then streams as it is written instead of waiting for the commit; or the lock is
+   * gone, or `timeoutMs` passes.
    * Rejects when unavailable.
    */
   follow?(

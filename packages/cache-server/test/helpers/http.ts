@@ -53,3 +53,37 @@ export async function waitFor(
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }
+
+/** A response being received: its head, the bytes so far, and how it ended. */
+export interface Streaming {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  response: http.IncomingMessage;
+  bytes(): Buffer;
+  /** 'broken': reset, aborted, or ended short of its framing (Content-Length, last chunk). */
+  done: Promise<'complete' | 'broken'>;
+}
+
+/** A GET whose body the test watches as it arrives (resolves with the head). */
+export function streamGet(options: http.RequestOptions): Promise<Streaming> {
+  return new Promise((resolve, reject) => {
+    const req = http.get(options, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      const done = new Promise<'complete' | 'broken'>((settle) => {
+        res.on('end', () => settle(res.complete ? 'complete' : 'broken'));
+        res.on('aborted', () => settle('broken'));
+        res.on('error', () => settle('broken'));
+        res.on('close', () => settle(res.complete ? 'complete' : 'broken'));
+      });
+      resolve({
+        status: res.statusCode ?? 0,
+        headers: res.headers,
+        response: res,
+        bytes: () => Buffer.concat(chunks),
+        done,
+      });
+    });
+    req.on('error', reject);
+  });
+}

@@ -2,14 +2,14 @@
 // or not for these request headers) takes the key's turn before asking the origin
 // (routes/fetch.ts): the node takes the key's lock. With it, it fetches (this node's other
 // clients join that fetch as usual) and releases the lock once the entry is committed or known
-// not to be stored. Without it (another node is fetching), it waits for that node's entry and
-// serves it from the store; when the lock goes away without an entry (not storable),
-// `--collapse-wait` passes, or the store fails, it fetches by itself. So at most one origin
-// fetch per key within the lock window, whatever the number of nodes.
-//
-// Workers of one machine (cluster/collapse-client.ts) can do better than wait: they *follow* the
-// lock holder's write as it lands (CrossNodeCollapse.follow), and this node's clients join that
-// followed write as they would join a fetch of their own (collapse/followed-fetch.ts).
+// not to be stored. Without it (another node is fetching), it waits for that node's write to
+// begin and *follows* it as it lands (CrossNodeCollapse.follow: workers of one machine through
+// cluster/collapse-client.ts, nodes sharing Redis through store/redis/lock.ts): this node's
+// clients join that followed write as they would join a fetch of their own
+// (collapse/followed-fetch.ts). A collapse without `follow` waits for the entry and serves it
+// from the store. When the lock goes away without an entry (not storable), `--collapse-wait`
+// passes, or the store fails, it fetches by itself. So at most one origin fetch per key within
+// the lock window, whatever the number of nodes.
 //
 // Revalidations and pass-through never come here: only a miss has no stored response to serve
 // meanwhile, and only its response is shared through the store.
@@ -21,7 +21,7 @@ import type { FetchOutcome, OriginFetch } from './origin-fetch.js';
 
 /**
  * Fetch from the origin (holding the key's lock, or not), look up again (a peer stored it), or
- * follow the peer's write as it lands (a worker of the same machine).
+ * follow the peer's write as it lands.
  */
 export type Turn =
   | { kind: 'fetch'; lock?: CrossNodeLock; claimed?: boolean }
@@ -99,7 +99,7 @@ async function decideTurn(
       const followed = await collapse.follow(key, { timeoutMs: waitMs });
       if (followed.outcome === 'write') return { kind: 'follow', write: followed.write };
       if (selectVariant(await deps.store.lookup(key), view.headers)) return { kind: 'found' };
-      log.debug({ key, outcome: followed.outcome }, 'another worker fetched without storing in time; fetching');
+      log.debug({ key, outcome: followed.outcome }, 'the lock holder fetched without storing in time; fetching');
       return { kind: 'fetch' };
     }
     const waited = await collapse.waitForEntry(

@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { defineScript, runScript } from './lua-script.js';
-import type { RedisClient } from './redis-connection.js';
-import type { RedisGate } from './redis-gate.js';
-import { hashKey, type RedisKeys } from './redis-keys.js';
+import type { EntryMeta } from '@simple-cache/common';
+import { defineScript } from './lua-script.js';
+import type { RedisContext } from './redis-context.js';
+import { hashKey } from './redis-keys.js';
 import type { InvalidationBus } from './invalidation-bus.js';
+import { announceWrite, followWrite, lookAtLock, writeRecordKey, type FollowedRedisWrite } from './staged-write.js';
 
 /**
  * Cross-node collapsing: when several nodes miss the same key at once, the one that gets the
@@ -14,6 +15,12 @@ import type { InvalidationBus } from './invalidation-bus.js';
  * and the others keep waiting for its entry instead of fetching too (issue 16.8: a 6 s origin
  * with a 5 s lock made three origin requests); a node that dies holding it stops renewing, and
  * the lock expires by itself after at most its TTL.
+ *
+ * A node that cannot take the lock does better than wait for the commit: it *follows* the
+ * holder's write (follow): the holder records the write it makes beside its lock
+ * (staged-write.ts), and the follower streams that body's chunks as they land in Redis
+ * (chunk-follower.ts), the way the workers of one machine follow each other's writes
+ * (cluster/collapse-client.ts) through the same CrossNodeCollapse.follow.
  *
  * The classic single-instance Redis lock: `SET key token NX PX ttl`, released only by its
  * owner (compare-and-delete in Lua, so an expired lock re-taken by another node is not
@@ -46,30 +53,52 @@ export interface WaitOptions {
   pollMs?: number;
 }
 
+/** KEYS: lock, its write record. The record goes with the lock. */
 const RELEASE = defineScript(
   'lock-release',
-  `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+  `if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('DEL', KEYS[2])
+  return redis.call('DEL', KEYS[1])
+end
 return 0`,
 );
 
+/** KEYS: lock, its write record. The record lives as long as the lock. */
 const EXTEND = defineScript(
   'lock-extend',
-  `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+  `if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[2], ARGV[2])
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
 return 0`,
 );
 
 const DEFAULT_POLL_MS = 100;
+/** The first re-check comes this soon; the pause doubles up to pollMs. */
+const FIRST_POLL_MS = 5;
+
+/** A lock this node holds: its token, and whether the write it makes was announced yet. */
+interface Held {
+  token: string;
+  announced: boolean;
+}
+
+export type FollowOutcome =
+  { outcome: 'write'; write: FollowedRedisWrite } | { outcome: 'released' } | { outcome: 'timeout' };
+
+/** What one look at the lock found: the end of the wait, or the lock's expiry (local ms) to keep waiting. */
+type Look<T> = { done: T } | { expiry: number };
 /** A lock's expiry seen later than before by more than this was renewed (clock and reply jitter below it). */
 const RENEWAL_SEEN_MS = 5;
 
 export class CollapseLocks {
   /** Renewal timers of the locks this node holds, stopped on release (or when the store closes). */
   private readonly renewals = new Set<NodeJS.Timeout>();
+  /** The locks this node holds, by cache key. */
+  private readonly held = new Map<string, Held>();
 
   constructor(
-    private readonly client: RedisClient,
-    private readonly gate: RedisGate,
-    private readonly keys: RedisKeys,
+    private readonly ctx: RedisContext,
     /** When given, commits announced on the bus wake waiters at once instead of at the next poll. */
     private readonly bus?: InvalidationBus,
   ) {}
@@ -79,19 +108,25 @@ export class CollapseLocks {
    * Rejects when Redis is unreachable: the caller should then fetch by itself.
    */
   async acquire(key: string, ttlMs: number): Promise<Lock | undefined> {
-    const lockKey = this.keys.lock(hashKey(key));
+    const { ctx } = this;
+    const lockKey = ctx.keys.lock(hashKey(key));
+    const lockKeys = [lockKey, writeRecordKey(lockKey)];
     const token = randomBytes(16).toString('hex');
-    const { client, gate } = this;
-    const reply = await gate.run(lockKey, () => client.set(lockKey, token, 'PX', ttlMs, 'NX'));
+    const reply = await ctx.gate.run(lockKey, () => ctx.client.set(lockKey, token, 'PX', ttlMs, 'NX'));
     if (reply !== 'OK') return undefined;
-    const extend = async (extendMs: number) =>
-      (await gate.run(lockKey, () => runScript(client, EXTEND, [lockKey], [token, extendMs]))) === 1;
+    const held: Held = { token, announced: false };
+    this.held.set(key, held);
+    const letGo = () => {
+      this.stopRenewing(renewal);
+      if (this.held.get(key) === held) this.held.delete(key);
+    };
+    const extend = async (extendMs: number) => (await ctx.script(lockKey, EXTEND, lockKeys, [token, extendMs])) === 1;
     // Renewed until released; a renewal that finds the lock gone or another's stops (a failed one
     // is tried again: the lock survives a third of its TTL without one).
     const renewal = setInterval(
       () =>
         void extend(ttlMs).then(
-          (held) => held || this.stopRenewing(renewal),
+          (stillHeld) => stillHeld || letGo(),
           () => undefined,
         ),
       Math.max(1, Math.floor(ttlMs / 3)),
@@ -101,15 +136,43 @@ export class CollapseLocks {
       key,
       token,
       release: async () => {
-        this.stopRenewing(renewal);
+        letGo();
         try {
-          return (await gate.run(lockKey, () => runScript(client, RELEASE, [lockKey], [token]))) === 1;
+          return (await ctx.script(lockKey, RELEASE, lockKeys, [token])) === 1;
         } catch {
           return false;
         }
       },
       extend,
     };
+  }
+
+  /**
+   * A write of `entry` begins on this node (RedisStore.beginWrite): when this node holds the
+   * key's lock, the first such write is its fetch's, and is recorded beside the lock for other
+   * nodes to follow. Never rejects: unrecorded, the others wait for the commit as before.
+   */
+  announceWrite(entry: Omit<EntryMeta, 'checksum'>): void {
+    const held = this.held.get(entry.key);
+    if (held === undefined || held.announced) return;
+    held.announced = true;
+    const lockKey = this.ctx.keys.lock(hashKey(entry.key));
+    announceWrite(this.ctx, lockKey, { token: held.token, entry }).catch(() => undefined);
+  }
+
+  /**
+   * Until the key's lock holder is writing the key's body — then the caller streams it as it
+   * lands — or the lock is gone, or `timeoutMs` passes without the holder renewing the lock.
+   * Rejects if Redis fails meanwhile (then the caller fetches by itself).
+   */
+  follow(key: string, options: WaitOptions): Promise<FollowOutcome> {
+    const lockKey = this.ctx.keys.lock(hashKey(key));
+    return this.watchLock<FollowOutcome>(key, options, async () => {
+      const lock = await lookAtLock(this.ctx, lockKey);
+      if (lock === undefined) return { done: { outcome: 'released' } };
+      if (lock.staged === undefined) return { expiry: lock.expiry };
+      return { done: { outcome: 'write', write: followWrite(this.ctx, lockKey, lock.staged, this.bus) } };
+    });
   }
 
   /** Stops renewing every lock this node holds (the store closes): they expire by themselves. */
@@ -120,16 +183,8 @@ export class CollapseLocks {
 
   /** True while some node holds the lock for `key`. */
   async isLocked(key: string): Promise<boolean> {
-    const lockKey = this.keys.lock(hashKey(key));
-    return (await this.gate.run(lockKey, () => this.client.exists(lockKey))) === 1;
-  }
-
-  /** When the lock for `key` expires (local clock, ms), or undefined when nobody holds it. */
-  private async lockExpiry(key: string): Promise<number | undefined> {
-    const lockKey = this.keys.lock(hashKey(key));
-    const ttl = await this.gate.run(lockKey, () => this.client.pttl(lockKey));
-    // -2: no such key; -1 (no TTL) never happens to a lock, but would hold it for ever: treat as held now.
-    return ttl === -2 ? undefined : Date.now() + Math.max(ttl, 0);
+    const lockKey = this.ctx.keys.lock(hashKey(key));
+    return (await this.ctx.gate.run(lockKey, () => this.ctx.client.exists(lockKey))) === 1;
   }
 
   private stopRenewing(renewal: NodeJS.Timeout): void {
@@ -143,14 +198,33 @@ export class CollapseLocks {
    * renewing the lock (its fetch is still going while it does). Rejects if Redis fails meanwhile
    * (then the caller fetches by itself).
    */
-  async waitForEntry<T>(
+  waitForEntry<T>(key: string, check: () => Promise<T | undefined>, options: WaitOptions): Promise<WaitOutcome<T>> {
+    const lockKey = this.ctx.keys.lock(hashKey(key));
+    return this.watchLock<WaitOutcome<T>>(key, options, async () => {
+      const value = await check();
+      if (value !== undefined) return { done: { outcome: 'found', value } };
+      const lock = await lookAtLock(this.ctx, lockKey);
+      if (lock !== undefined) return { expiry: lock.expiry };
+      // The holder may have committed and unlocked between the two reads.
+      const late = await check();
+      return { done: late !== undefined ? { outcome: 'found', value: late } : { outcome: 'released' } };
+    });
+  }
+
+  /**
+   * Looks (`look`) until it says the wait is over, or `timeoutMs` passes without the holder
+   * renewing the lock (its fetch is still going while it does): then 'timeout'. Between looks it
+   * pauses FIRST_POLL_MS, doubling up to pollMs; bus events for the key wake it earlier.
+   */
+  private async watchLock<T>(
     key: string,
-    check: () => Promise<T | undefined>,
     options: WaitOptions,
-  ): Promise<WaitOutcome<T>> {
+    look: () => Promise<Look<T>>,
+  ): Promise<T | { outcome: 'timeout' }> {
     let deadline = Date.now() + options.timeoutMs;
     let seenExpiry: number | undefined;
     const pollMs = options.pollMs ?? DEFAULT_POLL_MS;
+    let pause = Math.min(FIRST_POLL_MS, pollMs);
     let wake: (() => void) | undefined;
     const unsubscribe = this.bus?.subscribe(
       (event) => {
@@ -160,14 +234,9 @@ export class CollapseLocks {
     );
     try {
       for (;;) {
-        const value = await check();
-        if (value !== undefined) return { outcome: 'found', value };
-        const expiry = await this.lockExpiry(key);
-        if (expiry === undefined) {
-          // The holder may have committed and unlocked between the two reads.
-          const late = await check();
-          return late !== undefined ? { outcome: 'found', value: late } : { outcome: 'released' };
-        }
+        const seen = await look();
+        if ('done' in seen) return seen.done;
+        const { expiry } = seen;
         // Renewed since the last look: the holder's fetch makes progress, so it is worth waiting for.
         if (seenExpiry !== undefined && expiry > seenExpiry + RENEWAL_SEEN_MS) {
           deadline = Math.max(deadline, Date.now() + options.timeoutMs);
@@ -176,13 +245,14 @@ export class CollapseLocks {
         const left = deadline - Date.now();
         if (left <= 0) return { outcome: 'timeout' };
         await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, Math.min(pollMs, left));
+          const timer = setTimeout(resolve, Math.min(pause, left));
           wake = () => {
             clearTimeout(timer);
             resolve();
           };
         });
         wake = undefined;
+        pause = Math.min(pause * 2, pollMs);
       }
     } finally {
       unsubscribe?.();

@@ -67,7 +67,7 @@ export async function openStoredBody(
  * reader's lease renewed alongside every quarter of the read grace, so a body retired meanwhile
  * stays for as long as it is being read.
  */
-function readChunks(ctx: RedisContext, bodyKey: string): FetchChunks {
+export function readChunks(ctx: RedisContext, bodyKey: string): FetchChunks {
   const { readGraceMs } = ctx.settings;
   let renewedAt = performance.now();
   return (first, count) => {

@@ -143,7 +143,7 @@ export class RedisStore implements Store, SyncLookup, BodyEvents, ReportsHealth,
     ctx.source = bus.nodeId;
     const counters = new RedisStats(client, gate, keys, logger);
     await counters.refresh();
-    const locks = new CollapseLocks(client, gate, keys, bus);
+    const locks = new CollapseLocks(ctx, bus);
     const purges = new PurgeRecord(options.entryTags);
     const store = new RedisStore(ctx, bus, locks, counters, maxSize, options.maxObjectSize, purges);
     bus.subscribe((event, { own }) => store.apply(event, own), { includeOwn: true });
@@ -200,7 +200,10 @@ export class RedisStore implements Store, SyncLookup, BodyEvents, ReportsHealth,
       return createRejectedWriter(new StoreError('CACHE_ERR_STORE_DEGRADED', 'Redis is unavailable'));
     }
     const { bodyId: _bodyId, checksum: _checksum, ...rest } = structuredClone(meta) as EntryMeta;
-    const writer = new RedisEntryWriter(this.writerHost, { ...rest, bodyId: createBodyId() });
+    const staged = { ...rest, bodyId: createBodyId() };
+    // Before its first chunk: a node waiting on this node's lock can follow the write (lock.ts).
+    this.locks.announceWrite(staged);
+    const writer = new RedisEntryWriter(this.writerHost, staged);
     this.writers.add(writer);
     return writer;
   }
