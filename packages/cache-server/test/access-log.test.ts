@@ -15,7 +15,8 @@ import { createLogger } from '../src/logger.js';
 import { startTestCache, tempDir, type StartedCache } from './helpers/cache.js';
 import { request, waitFor } from './helpers/http.js';
 import { rawExchange } from './helpers/raw.js';
-import { spawnCli } from './helpers/spawn.js';
+import { spawn } from 'node:child_process';
+import { PACKAGE_DIR, spawnCli } from './helpers/spawn.js';
 import { fixed, startTestOrigin, type TestOrigin } from './helpers/test-origin.js';
 import { useTwoWorkers } from './helpers/workers.js';
 
@@ -290,6 +291,55 @@ describe('SIGHUP reopens the file (logrotate moves it, then signals)', () => {
       run.child.kill('SIGTERM');
       await run.exited;
     }
+  });
+});
+
+describe('nothing batched is lost when the process ends', () => {
+  test('SIGTERM: every request answered before the signal has its line in the file', async () => {
+    const file = path.join(dir.dir, 'terminated.log');
+    const run = spawnCli(['0', '--host', '127.0.0.1', '--origin', origin.url, '--access-log-file', file], {
+      CACHE_DIR: path.join(dir.dir, 'terminated-cache'),
+    });
+    let exited = false;
+    try {
+      const url = await run.listening();
+      for (let i = 0; i < 20; i++) expect((await request(url, `/form?n=${i}`)).status).toBe(200);
+      run.child.kill('SIGTERM');
+      expect(await run.exited).toBe(0);
+      exited = true;
+    } finally {
+      if (!exited) run.child.kill('SIGKILL');
+    }
+    const lines = (await readFile(file, 'utf8')).split('\n').filter(Boolean);
+    expect(lines.map((line) => (JSON.parse(line) as JsonLine).path)).toEqual(Array(20).fill('/form?[Redacted]'));
+  });
+
+  test('process.exit() without a shutdown: the exit writes the batch (many batches, in order, none split)', async () => {
+    const file = path.join(dir.dir, 'exited.log');
+    // Lines longer than a character per byte (é: 2 bytes, 😀: 4) cross the 32 KiB batches at odd offsets.
+    const script = `
+      import pino from 'pino';
+      import { createAccessLog } from './src/access-log.ts';
+      const log = createAccessLog({ format: 'json', file: ${JSON.stringify(file)}, query: true, logger: pino({ level: 'silent' }) });
+      const req = { socket: { remoteAddress: '127.0.0.1' }, headers: {}, httpVersion: '1.1' };
+      for (let i = 0; i < 3000; i++) {
+        log.onOutcome({ method: 'GET', target: '/é😀/' + i, status: 200, bytes: i, xCache: 'HIT', cacheStatus: {},
+          rule: '', errorCode: '', startedAt: Date.now(), durationMs: 0.5, originMs: undefined, aborted: false }, req);
+      }
+      process.exit(0);`;
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      cwd: PACKAGE_DIR,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const code = await new Promise((resolve) => child.once('exit', resolve));
+    expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
+    const lines = (await readFile(file, 'utf8')).split('\n').filter(Boolean);
+    expect(lines.map((line) => (JSON.parse(line) as JsonLine).bytes)).toEqual(
+      Array.from({ length: 3000 }, (_, i) => i),
+    );
+    expect((JSON.parse(lines[2999] as string) as JsonLine).path).toBe('/é😀/2999');
   });
 });
 
