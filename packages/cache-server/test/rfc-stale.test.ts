@@ -7,6 +7,8 @@ import { cacheStatusOf, respond, sequence, startHarness, type Harness } from './
 
 const down: Route = (req) => req.socket.destroy();
 const failing = (status: number): Route => respond({}, 'origin error', status);
+/** An error page larger than a socket's buffers: it streams while the route asks chooseRoute(). */
+const LARGE_ERROR = 'origin error page '.repeat(20_000);
 
 /** Stores `path`'s first response, then moves the clock `secondsLater`. */
 async function primeAndWait(
@@ -94,6 +96,7 @@ describe('stale-if-error (RFC 5861 §4) and --grace', () => {
       '/sie-503-head': sequence(respond(sie, 'good'), failing(503)),
       '/sie-down': sequence(respond(sie, 'good'), down),
       '/sie-expired': sequence(respond(sie, 'good'), failing(500)),
+      '/sie-expired-large': sequence(respond(sie, 'good'), respond({}, LARGE_ERROR, 500)),
       '/sie-request': sequence(respond({ 'cache-control': 'max-age=10' }, 'good'), failing(502)),
       '/sie-kept': sequence(
         respond(sie, 'good'),
@@ -136,7 +139,14 @@ describe('stale-if-error (RFC 5861 §4) and --grace', () => {
   test('past the stale-if-error window the error goes to the client', async () => {
     await primeAndWait(clock, h, '/sie-expired', 71);
     const reply = await h.get('/sie-expired');
+    expect([reply.status, reply.headers['x-cache'], reply.body.toString()]).toEqual([500, 'EXPIRED', 'origin error']);
+  });
+
+  test('past the window, a 5xx whose body streams is relayed whole (held while the route is chosen again)', async () => {
+    await primeAndWait(clock, h, '/sie-expired-large', 71);
+    const reply = await h.get('/sie-expired-large');
     expect([reply.status, reply.headers['x-cache']]).toEqual([500, 'EXPIRED']);
+    expect(reply.body.toString() === LARGE_ERROR).toBe(true);
   });
 
   test('stale-if-error in the request works as well', async () => {

@@ -7,12 +7,14 @@ import type { OriginFetch } from './collapse/origin-fetch.js';
 import type { Exchange, Log, ProxyDeps, RouteContext } from './context.js';
 import { startOutcome, type OutcomeObserver } from './outcome.js';
 import { sendError } from './respond/send-error.js';
-import { chooseRoute, isRetry, type Route, type RouteInput, type RouteResult } from './route.js';
+import { isRetry, type RouteResult } from './retry.js';
+import { chooseRoute, type Route, type RouteInput } from './route.js';
 import { fetchRoute } from './routes/fetch.js';
 import { passRoute } from './routes/pass.js';
 import { refuseRoute } from './routes/refuse.js';
 import { revalidateHeadRoute } from './routes/revalidate-head.js';
 import { serveRoute } from './routes/serve.js';
+import { serveStaleRoute } from './routes/serve-stale.js';
 import { servePartsRoute } from './routes/serve-parts.js';
 import { healthOf } from '../store/store.js';
 
@@ -104,6 +106,11 @@ export function createProxy(deps: ProxyDeps): Proxy {
         return passRoute(ctx, exchange, route);
       case 'refuse':
         return refuseRoute(ctx, exchange, route);
+      case 'serve-stale':
+        return serveStaleRoute(ctx, exchange, route);
+      case 'relay-failure':
+        // The answer the route held back while chooseRoute() decided: it finishes that route.
+        return route.held.send();
     }
   }
 

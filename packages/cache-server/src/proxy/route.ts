@@ -7,15 +7,17 @@ import {
   hasOriginOnlyPrecondition,
   isOnlyIfCached,
   isPart,
+  mayServeStaleOnError,
   planFromParts,
   readField,
   selectParts,
   selectVariantOrIdentity,
+  type OriginFailure,
   type PartEntry,
   type UseDecision,
 } from '../policy/index.js';
 import { lifetimeRule, type RequestRules } from '../rules/index.js';
-import type { Outcome } from './outcome.js';
+import type { HeldAnswer, Learnt } from './retry.js';
 
 /**
  * One way of answering a request; proxy.ts runs the one chooseRoute() picks.
@@ -26,7 +28,11 @@ import type { Outcome } from './outcome.js';
  *   the client's Range when `forwardRange` is set (its 206 is stored as a part);
  * - revalidate-head: a HEAD's revalidation, by a HEAD to the origin (RFC 9111 §4.3.5);
  * - pass: the request goes to the origin as it is and its answer comes back untouched;
- * - refuse: one of the catalogue's errors, the origin not contacted.
+ * - refuse: one of the catalogue's errors, the origin not contacted;
+ * - serve-stale: the origin failed a revalidation and the stale entry may answer instead
+ *   (RFC 5861 §4 stale-if-error, RFC 9111 §4.2.4), `status` saying how it failed (Cache-Status);
+ * - relay-failure: it may not: the client gets what the route held back (an origin failure's
+ *   502/504, or the origin's own 5xx).
  */
 export type Route =
   | { route: 'lookup' }
@@ -67,35 +73,9 @@ export type Route =
       /** The operator's rule that sent the request through (a bypass rule, issue 14). */
       rule?: string;
     }
-  | { route: 'refuse'; error: ErrorSpec; status: CacheStatusInfo };
-
-/**
- * What a route that could not finish found out (it answered nothing); chooseRoute() then
- * decides again with it:
- * - look-again: the store may hold an answer now (a response another client or node fetched);
- * - origin-decides: the request carries preconditions only the origin may evaluate;
- * - range-too-large: the object is larger than --range-fetch-max: the Range goes to the origin
- *   (`fwd` saying why the request went forward in the first place);
- * - refetch: the stored response proved unusable (body gone, a 304 that selects nothing): ask
- *   the origin for the whole response, `fwd` saying why the request went forward.
- */
-export type Learnt =
-  | { kind: 'look-again' }
-  | { kind: 'origin-decides' }
-  | { kind: 'range-too-large'; fwd: CacheStatusForward }
-  | { kind: 'refetch'; fwd: CacheStatusForward };
-
-/** A route's answer when it could not finish: nothing was sent, choose again with what it learnt. */
-export interface Retry {
-  retry: Learnt;
-}
-
-/** What running a route gives: the exchange's Outcome, or a Retry. */
-export type RouteResult = Outcome | Retry;
-
-export function isRetry(result: RouteResult): result is Retry {
-  return 'retry' in result;
-}
+  | { route: 'refuse'; error: ErrorSpec; status: CacheStatusInfo }
+  | { route: 'serve-stale'; entry: EntryMeta; status: CacheStatusInfo }
+  | { route: 'relay-failure'; held: HeldAnswer };
 
 /** What chooseRoute() reads of the request's rules (rules/compile.ts RequestRules). */
 export type RouteRules = Pick<RequestRules, 'bypass' | 'policyFor' | 'decidedBy'>;
@@ -231,8 +211,35 @@ function afterRetry(learnt: Exclude<Learnt, { kind: 'look-again' }>, input: Rout
         rangeLimit: rangeLimitFor(input),
         forwardRange: false,
       };
+    case 'origin-failed':
+      return afterOriginFailed(learnt, input);
   }
 }
+
+/**
+ * The origin failed a revalidation: the stale entry answers when the policy allows it for this
+ * failure (RFC 5861 §4 stale-if-error, the response's or the request's, a rule's, `--grace`; RFC
+ * 9111 §4.2.4 `--disconnected-grace` when the origin could not be reached or did not answer in
+ * time; never under no-cache, must-revalidate, proxy-revalidate or s-maxage), else the failure
+ * goes to the client. Cache-Status says why (RFC 9211 §2.4 fwd-status when the origin answered).
+ */
+function afterOriginFailed(learnt: Extract<Learnt, { kind: 'origin-failed' }>, input: RouteInput): Route {
+  const { stale, fwd, failed } = learnt;
+  const failure: OriginFailure =
+    'status' in failed || !DISCONNECTED.has(failed.error.code) ? 'error-status' : 'disconnected';
+  const view = { method: input.method, headers: input.headers };
+  if (!mayServeStaleOnError(view, stale, input.now, input.rules.policyFor(stale.status), failure)) {
+    return { route: 'relay-failure', held: learnt.held };
+  }
+  const status: CacheStatusInfo =
+    'status' in failed
+      ? { fwd, fwdStatus: failed.status, detail: `origin-status-${failed.status}` }
+      : { fwd, detail: failed.error.code };
+  return { route: 'serve-stale', entry: stale, status };
+}
+
+/** Refused, reset, unresolvable or silent: the cache is disconnected. A response it could not read is not. */
+const DISCONNECTED: ReadonlySet<string> = new Set([ERRORS.originUnreachable.code, ERRORS.originTimeout.code]);
 
 /** A Range miss fetches the whole body (to store it and cut the range) only up to --range-fetch-max. */
 function rangeLimitFor(input: RouteInput): number | undefined {

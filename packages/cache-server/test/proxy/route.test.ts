@@ -1,7 +1,8 @@
 import { describe, expect, test } from '@jest/globals';
 import type { EntryMeta, HeaderMap, RuleConfig } from '@simple-cache/common';
 import { ERRORS } from '../../src/errors.js';
-import { chooseRoute, type Learnt, type Route, type RouteInput } from '../../src/proxy/route.js';
+import type { Learnt } from '../../src/proxy/retry.js';
+import { chooseRoute, type Route, type RouteInput } from '../../src/proxy/route.js';
 import { toPartEntry } from '../../src/policy/partial.js';
 import { contentRange } from '../../src/policy/range.js';
 import { compileRules } from '../../src/rules/index.js';

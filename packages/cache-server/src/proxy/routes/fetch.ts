@@ -1,4 +1,4 @@
-import type { CacheStatusForward, EntryMeta, HeaderMap } from '@simple-cache/common';
+import type { CacheStatusForward, HeaderMap } from '@simple-cache/common';
 import { X_CACHE } from '@simple-cache/common';
 import { ERRORS } from '../../errors.js';
 import { toCacheError } from '../../origin/origin-client.js';
@@ -7,11 +7,11 @@ import { holdLockUntilFetched, joinFollowedWrite, takeTurn } from '../collapse/c
 import type { FetchedResponse, Revalidated } from '../collapse/origin-fetch.js';
 import type { Exchange, RouteContext } from '../context.js';
 import { noteOrigin } from '../outcome.js';
-import type { Route, RouteResult } from '../route.js';
+import { originFailed, type RouteResult } from '../retry.js';
+import type { Route } from '../route.js';
 import { sendError } from '../respond/send-error.js';
 import { sendFetched } from '../respond/send-fetched.js';
 import { sendInterim } from '../respond/send-interim.js';
-import { sendStaleOnErrorStatus, sendStaleOrError } from '../respond/send-stale.js';
 import { sendStored, storedTtl } from '../respond/send-stored.js';
 
 type FetchRoute = Extract<Route, { route: 'fetch' }>;
@@ -22,8 +22,9 @@ const ORIGIN_DECIDES: RouteResult = { retry: { kind: 'origin-decides' } };
 /**
  * Asks the origin (joining a fetch in flight for the key when its answer can be shared) and
  * answers the client: a 304 freshens `stale` and the stored body is served (RFC 9111 §4.3.4); a
- * full response streams to the client while it is stored; an origin failure serves `stale` when
- * the policy allows (RFC 5861 §4, RFC 9111 §4.2.4). `fwd` is why the request went forward
+ * full response streams to the client while it is stored. When the origin fails a revalidation
+ * (no response, or a 5xx) nothing is sent: a Retry reports it, and chooseRoute() decides whether
+ * `stale` answers instead (RFC 5861 §4, RFC 9111 §4.2.4). `fwd` is why the request went forward
  * (RFC 9211). A full miss on a node sharing its store first takes the key's turn across the
  * nodes (collapse/cross-node.ts): when another node stored the response meanwhile, it looks again.
  * With `forwardRange` the client's Range and If-Range go to the origin: a 206 answering them is
@@ -58,19 +59,30 @@ async function fetchAndAnswer(ctx: RouteContext, exchange: Exchange, route: Fetc
       (status, headers) => sendInterim(exchange, deps, status, headers),
     );
   } catch (error) {
-    return staleOrError(ctx, exchange, stale, error, fwd);
+    const failure = toCacheError(error);
+    const send = () => {
+      sendError(exchange, deps, failure, failure.cause, { fwd });
+      return exchange.outcome;
+    };
+    return stale ? originFailed(stale, fwd, { error: failure }, send) : send();
   }
   if (shared === 'look-again') return LOOK_AGAIN;
   const { result, collapsed } = shared;
   noteOrigin(exchange.outcome, result.response);
   if (result.kind === 'too-large') return { retry: { kind: 'range-too-large', fwd } };
   if (result.kind === 'revalidated') return answerRevalidated(ctx, exchange, result, fwd, collapsed);
+  const relay = async (): Promise<RouteResult> => {
+    const sent = await sendFetched(exchange, deps, result, { fwd, expired: stale !== undefined, collapsed });
+    if (!sent) return answerAfterCommit(ctx, exchange, result, fwd, stale !== undefined);
+    return exchange.outcome;
+  };
+  // The point of no return is this client's first byte, which relay() writes: until then the
+  // 5xx's body waits in the fan-out for its consumers (collapse/start-storing.ts starts it on the
+  // next turn of the event loop, after the pass through chooseRoute(), which does no I/O). Served
+  // stale instead, this client never joins the fan-out: the body goes to the others, or is dropped.
   const { status } = result.response;
-  const servedStale = await sendStaleOnErrorStatus(exchange, deps, stale, status, fwd);
-  if (servedStale !== undefined) return servedStale === 'forward' ? ORIGIN_DECIDES : exchange.outcome;
-  const sent = await sendFetched(exchange, deps, result, { fwd, expired: stale !== undefined, collapsed });
-  if (!sent) return answerAfterCommit(ctx, exchange, result, fwd, stale !== undefined);
-  return exchange.outcome;
+  if (stale && status >= 500) return originFailed(stale, fwd, { status }, relay);
+  return relay();
 }
 
 /** The client's Range and the If-Range qualifying it, as it sent them (RFC 9110 §13.1.5, §14.2). */
@@ -78,17 +90,6 @@ function rangeFields(headers: HeaderMap): HeaderMap {
   const fields: HeaderMap = { range: headers['range'] };
   if (headers['if-range'] !== undefined) fields['if-range'] = headers['if-range'];
   return fields;
-}
-
-async function staleOrError(
-  ctx: RouteContext,
-  exchange: Exchange,
-  stale: EntryMeta | undefined,
-  error: unknown,
-  fwd: CacheStatusForward,
-): Promise<RouteResult> {
-  const served = await sendStaleOrError(exchange, ctx.deps, stale, toCacheError(error), fwd);
-  return served === 'forward' ? ORIGIN_DECIDES : exchange.outcome;
 }
 
 /**

@@ -13,10 +13,11 @@ import {
 import type { Exchange, ProxyDeps, RouteContext } from '../context.js';
 import { forwardHeadersFor } from '../forward-headers.js';
 import { noteOrigin } from '../outcome.js';
-import type { Route, RouteResult } from '../route.js';
+import { originFailed, type RouteResult } from '../retry.js';
+import type { Route } from '../route.js';
 import { relayedHead } from '../respond/heads.js';
 import { sendInterim } from '../respond/send-interim.js';
-import { sendStaleOnErrorStatus, sendStaleOrError } from '../respond/send-stale.js';
+import { sendError } from '../respond/send-error.js';
 import { sendStored, storedTtl } from '../respond/send-stored.js';
 import { writeHead } from '../respond/write-head.js';
 
@@ -28,7 +29,9 @@ const ORIGIN_DECIDES: RouteResult = { retry: { kind: 'origin-decides' } };
  * wants no body, and RFC 9111 §4.3.5 lets a 200 to a HEAD freshen the stored GET response as a
  * 304 does (§4.3.4) when its validators and length agree. When they do not, the stored response
  * is outdated and removed, and the client gets the origin's answer; other statuses are relayed
- * and leave the entry alone (only 200 says anything about the GET response).
+ * and leave the entry alone (only 200 says anything about the GET response). When the origin
+ * fails (no response, or a 5xx), a Retry says so and chooseRoute() decides whether the stale
+ * entry answers instead.
  */
 export async function revalidateHeadRoute(
   ctx: RouteContext,
@@ -47,16 +50,28 @@ export async function revalidateHeadRoute(
       onInterim: (status, fields) => sendInterim(exchange, deps, status, fields),
     });
   } catch (error) {
-    const served = await sendStaleOrError(exchange, deps, stale, toCacheError(error), fwd);
-    return served === 'forward' ? ORIGIN_DECIDES : exchange.outcome;
+    // No response: chooseRoute() decides whether the stale entry answers instead (RFC 9111 §4.2.4).
+    const failure = toCacheError(error);
+    const send = () => {
+      sendError(exchange, deps, failure, failure.cause, { fwd });
+      return exchange.outcome;
+    };
+    return originFailed(stale, fwd, { error: failure }, send);
   }
   response.body.resume();
   noteOrigin(exchange.outcome, response);
   const { status } = response;
   // RFC 9111 §4.3.4: a 304 that selects no stored response cannot be used: fetch the whole response.
   if (status === 304 && !notModifiedMatches(stale, response)) return { retry: { kind: 'refetch', fwd } };
-  const servedStale = await sendStaleOnErrorStatus(exchange, deps, stale, status, fwd);
-  if (servedStale !== undefined) return servedStale === 'forward' ? ORIGIN_DECIDES : exchange.outcome;
+  // A 5xx (its empty body already drained): chooseRoute() decides whether the stale entry answers
+  // instead (RFC 5861 §4); if not, the origin's head is relayed.
+  if (status >= 500) {
+    const send = () => {
+      relayHead(deps, exchange, response, fwd);
+      return exchange.outcome;
+    };
+    return originFailed(stale, fwd, { status }, send);
+  }
   const freshened = freshenedBy(deps, stale, response);
   if (freshened) return answerFreshened(deps, exchange, freshened, fwd, status);
   if (status === 200) await deps.store.delete(exchange.key, stale.variant).catch(() => {});

@@ -1,6 +1,7 @@
 import { X_CACHE } from '@simple-cache/common';
 import type { Exchange, RouteContext } from '../context.js';
-import type { Route, RouteResult } from '../route.js';
+import type { RouteResult } from '../retry.js';
+import type { Route } from '../route.js';
 import { sendParts } from '../respond/send-parts.js';
 
 /**

@@ -1,6 +1,7 @@
 import { X_CACHE } from '@simple-cache/common';
 import type { Exchange, RouteContext } from '../context.js';
-import type { Route, RouteResult } from '../route.js';
+import type { RouteResult } from '../retry.js';
+import type { Route } from '../route.js';
 import { sendStored } from '../respond/send-stored.js';
 
 /** Cache-Status `detail` for hits that are not plain fresh ones (RFC 9211 §2.9). */
