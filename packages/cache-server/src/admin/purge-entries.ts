@@ -1,6 +1,6 @@
 import type { EntryMeta, HeaderMap } from '@simple-cache/common';
 import type { PolicyOptions } from '../policy/types.js';
-import type { Store } from '../store/store.js';
+import { selectsEntries, type Store } from '../store/store.js';
 import { markStale } from './soft-purge.js';
 import { tagsOf } from './tags.js';
 
@@ -57,8 +57,13 @@ export function selectsFetch(
 
 async function collect(store: Store, selection: PurgeSelection, options: PurgeOptions): Promise<EntryMeta[]> {
   const matches = matcherFor(selection, options.tagHeaders);
+  // An index (the Redis store's) finds what a purge by prefix or tag selects without reading every entry.
+  const candidates =
+    (selection.kind === 'prefix' || selection.kind === 'tag') && selectsEntries(store)
+      ? store.select(selection)
+      : store.entries();
   const found: EntryMeta[] = [];
-  for await (const entry of store.entries()) if (matches(entry)) found.push(entry);
+  for await (const entry of candidates) if (matches(entry)) found.push(entry);
   return found;
 }
 

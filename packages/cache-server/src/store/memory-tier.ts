@@ -9,13 +9,16 @@ import {
   hasStartupWork,
   hasSyncLookup,
   healthOf,
+  selectsEntries,
   type BodyEvents,
   type CountsErrors,
   type ByteRange,
+  type EntrySelection,
   type EntryWriter,
   type HotReads,
   type MemoryTierStats,
   type ReportsHealth,
+  type SelectsEntries,
   type StartupWork,
   type Store,
   type StoreHealth,
@@ -48,7 +51,9 @@ export type InnerStore = Store & BodyEvents;
  * body gets here when it is committed (copied while it is written, if small enough) or on its
  * first read.
  */
-export class MemoryTier implements Store, HotReads, BodyEvents, TierStats, ReportsHealth, CountsErrors, StartupWork {
+export class MemoryTier
+  implements Store, HotReads, BodyEvents, TierStats, ReportsHealth, CountsErrors, StartupWork, SelectsEntries
+{
   private readonly bodies: LRUCache<string, Buffer>;
   private readonly loading = new Map<string, Promise<Buffer>>();
   /** The metadata of what `bodies` holds: lookups while the inner store is away, purges by key. */
@@ -161,6 +166,11 @@ export class MemoryTier implements Store, HotReads, BodyEvents, TierStats, Repor
 
   entries(): AsyncIterable<EntryMeta> {
     return this.inner.entries();
+  }
+
+  /** The inner store's index, or all its entries (a superset, which the caller matches). */
+  select(selection: EntrySelection): AsyncIterable<EntryMeta> {
+    return selectsEntries(this.inner) ? this.inner.select(selection) : this.inner.entries();
   }
 
   stats(): StoreStats {

@@ -221,6 +221,22 @@ export function errorCountsOf(store: Store): Readonly<Record<string, number>> {
   return countsErrors(store) ? store.errorCounts() : NO_ERRORS;
 }
 
+/** What a purge by prefix or by tag selects (admin/purge-entries.ts). */
+export type EntrySelection = { kind: 'prefix'; prefix: string } | { kind: 'tag'; tags: readonly string[] };
+
+/** Indexed selection: entries found through an index rather than by reading every entry (Redis). */
+export interface SelectsEntries {
+  /**
+   * Every stored entry `selection` selects, at a cost that grows with what it selects, not with
+   * the store. May yield more (the caller matches each entry again), never less.
+   */
+  select(selection: EntrySelection): AsyncIterable<EntryMeta>;
+}
+
+export function selectsEntries<S extends Store>(store: S): store is S & SelectsEntries {
+  return typeof (store as Partial<SelectsEntries>).select === 'function';
+}
+
 /** Start-up work: the disk store scans its directory before stats() and entries() cover it all. */
 export interface StartupWork {
   /** Resolves when the start-up work is done. */

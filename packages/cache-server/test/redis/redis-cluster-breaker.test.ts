@@ -22,16 +22,25 @@ let cluster: RedisCluster;
 let store: RedisStore;
 /** The port of the master owning each key's slot. */
 const ownerOf = new Map<string, number>();
+let slotTable: [number, number, [string, number]][] = [];
+
+/** The port of the master owning a Redis key's slot. */
+function masterOf(redisKey: string): number {
+  const slot = calculateSlot(redisKey);
+  return slotTable.find(([from, to]) => slot >= from && slot <= to)![2][1];
+}
+
+/** The master holding the key's prefix-index shard (entry-index.ts), which its writes need too. */
+function shardMasterOf(key: string): number {
+  return masterOf(keys.prefixShard(hashKey(key).charAt(0)).lex);
+}
 
 beforeAll(async () => {
   cluster = await startRedisCluster();
   const admin = new Redis(cluster.masters[0]!.port, '127.0.0.1');
-  const table = (await admin.cluster('SLOTS')) as unknown as [number, number, [string, number]][];
+  slotTable = (await admin.cluster('SLOTS')) as unknown as [number, number, [string, number]][];
   admin.disconnect();
-  for (const key of KEYS) {
-    const slot = calculateSlot(keys.meta(hashKey(key)));
-    ownerOf.set(key, table.find(([from, to]) => slot >= from && slot <= to)![2][1]);
-  }
+  for (const key of KEYS) ownerOf.set(key, masterOf(keys.meta(hashKey(key))));
   store = await openRedisStore(cluster, { gate: { timeoutMs: TIMEOUT_MS, probeMs: 50 } });
   for (const key of KEYS) await writeEntry(store, makeMeta(key), `body of ${key}`);
 }, 60_000);
@@ -70,11 +79,17 @@ describe('a cluster with one master down', () => {
       await expect(store.lookup(on[0]!)).rejects.toMatchObject({ code: 'CACHE_ERR_STORE_UNAVAILABLE' });
       expect(store.beginWrite(makeMeta(on[0]!)).refused).toBe('CACHE_ERR_STORE_DEGRADED');
       expect(store.errorCounts().timeout).toBe(timeouts);
-      // Every other key is read and written as before.
+      // Every other key is read as before, and written when its purge index is elsewhere too.
       for (const key of off) await expectServed(key);
-      const rewritten = await writeEntry(store, makeMeta(off[0]!), 'rewritten');
+      const writable = off.find((key) => shardMasterOf(key) !== hung.port)!;
+      const rewritten = await writeEntry(store, makeMeta(writable), 'rewritten');
       expect((await readBody(store, rewritten)).toString()).toBe('rewritten');
-      await writeEntry(store, makeMeta(off[0]!), `body of ${off[0]!}`);
+      await writeEntry(store, makeMeta(writable), `body of ${writable}`);
+      // A key stored elsewhere whose prefix shard is on the hung master cannot be indexed: refused up front.
+      const unindexable = Array.from({ length: 200 }, (_, i) => `http://origin.test/elsewhere${i}`).find(
+        (key) => masterOf(keys.meta(hashKey(key))) !== hung.port && shardMasterOf(key) === hung.port,
+      )!;
+      expect(store.beginWrite(makeMeta(unindexable)).refused).toBe('CACHE_ERR_STORE_DEGRADED');
     } finally {
       hung.resume();
     }

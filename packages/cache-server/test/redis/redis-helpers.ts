@@ -4,6 +4,9 @@ import { DEFAULT_POLICY_OPTIONS } from '../../src/config/policy-options.js';
 import { RedisStore, type RedisStoreOptions } from '../../src/store/redis/redis-store.js';
 import type { StoreUnderTest } from '../store/store-suite.js';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
+import type { CacheServerConfig } from '@simple-cache/common';
+import { startCache, tempDir, type StartedCache } from '../helpers/cache.js';
+import { startTestOrigin, type Route, type TestOrigin } from '../helpers/test-origin.js';
 
 export const MAX_SIZE = 64 * 1024 * 1024;
 
@@ -115,4 +118,61 @@ export function useRedis({ nodes = 1, options = {} }: { nodes?: 1 | 2; options?:
     },
   };
   return fixture;
+}
+
+export interface RedisNodes {
+  readonly redis: RedisServer;
+  /** A plain client on the server (see inspect()). */
+  readonly admin: Redis;
+  readonly origin: TestOrigin;
+  /** Starts one more cache node on the server, closed after the file (by default with `--store` only). */
+  start(extra?: Partial<CacheServerConfig>): Promise<StartedCache>;
+}
+
+/**
+ * Cache nodes sharing one redis-server in front of one origin, as behind a load balancer: the
+ * server and the origin start before the file's tests; nodes start when asked (several, and
+ * more in a test: a node started after something happened) and everything stops after the file,
+ * nodes first.
+ */
+export function useRedisNodes(routes: Record<string, Route>): RedisNodes {
+  let redis: RedisServer | undefined;
+  let admin: Redis | undefined;
+  let origin: TestOrigin | undefined;
+  let dir: Awaited<ReturnType<typeof tempDir>> | undefined;
+  const nodes: StartedCache[] = [];
+  beforeAll(async () => {
+    [redis, origin, dir] = await Promise.all([startRedisServer(), startTestOrigin(routes), tempDir()]);
+    admin = inspect(redis);
+  });
+  afterAll(async () => {
+    await Promise.all(nodes.map((node) => node.close()));
+    await origin?.close();
+    admin?.disconnect();
+    await redis?.cleanup();
+    await dir?.cleanup();
+  });
+  const started = <T>(value: T | undefined): T => {
+    if (value === undefined) throw new Error('useRedisNodes: Redis and the origin start in beforeAll');
+    return value;
+  };
+  return {
+    get redis() {
+      return started(redis);
+    },
+    get admin() {
+      return started(admin);
+    },
+    get origin() {
+      return started(origin);
+    },
+    async start(extra = {}) {
+      const node = await startCache(started(origin).url, `${started(dir).dir}/${nodes.length}`, {
+        store: `${started(redis).url}/0`,
+        ...extra,
+      });
+      nodes.push(node);
+      return node;
+    },
+  };
 }

@@ -5,6 +5,8 @@ import { LRUCache } from 'lru-cache';
 export interface LiveVariant {
   meta: EntryMeta;
   usefulUntil: number;
+  /** The incarnations of the purge indexes it was written into (`x:<variant>`, entry-index.ts). */
+  indexedAs?: string;
 }
 
 interface Held {

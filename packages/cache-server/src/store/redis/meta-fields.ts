@@ -43,7 +43,8 @@ export function parseLiveVariants(hash: Record<string, string>, now: number, key
     const lastAccess = hash[`a:${variant}`];
     if (hits !== undefined) meta.hits = Number(hits);
     if (lastAccess !== undefined) meta.lastAccess = Number(lastAccess);
-    variants.push({ meta, usefulUntil });
+    const indexedAs = hash[`x:${variant}`];
+    variants.push(indexedAs === undefined ? { meta, usefulUntil } : { meta, usefulUntil, indexedAs });
   }
   return variants;
 }

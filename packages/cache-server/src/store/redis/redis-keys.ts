@@ -9,6 +9,8 @@ import { createHash, randomBytes } from 'node:crypto';
  *   <prefix>{<sha256(key)>}:body:<bodyId>:reading   a reader's lease on that body (redis-scripts.ts)
  *   <prefix>lock:{<sha256(key)>}             collapsing lock of one key (lock.ts)
  *   <prefix>stats                            hash: entries, size (approximate, see redis-stats.ts)
+ *   <prefix>{keys-<h>}:lex / :until          the prefix index, shard h (entry-index.ts): keys by name / by useful-until
+ *   <prefix>tag:{<sha256(tag)>}              the tag index of one tag (entry-index.ts): key hashes by useful-until
  *   <prefix>invalidate                       pub/sub channel (invalidation-bus.ts)
  *
  * The `{…}` hash tag puts a key's meta and bodies in one cluster slot, so one Lua script can
@@ -31,6 +33,10 @@ export interface RedisKeys {
   /** The lease readers of a body hold while they stream it (the scripts derive it from body()). */
   reading(hash: string, bodyId: string): string;
   lock(hash: string): string;
+  /** The prefix index's shard `shard` (one hex digit): its two sorted sets share one slot. */
+  prefixShard(shard: string): { lex: string; until: string };
+  /** The tag index of one purge tag. */
+  tagIndex(tag: string): string;
   readonly stats: string;
   readonly recountLock: string;
   readonly channel: string;
@@ -48,6 +54,8 @@ export function createRedisKeys(prefix = DEFAULT_PREFIX): RedisKeys {
     body: (hash, bodyId) => `${prefix}{${hash}}:body:${bodyId}`,
     reading: (hash, bodyId) => `${prefix}{${hash}}:body:${bodyId}:reading`,
     lock: (hash) => `${prefix}lock:{${hash}}`,
+    prefixShard: (shard) => ({ lex: `${prefix}{keys-${shard}}:lex`, until: `${prefix}{keys-${shard}}:until` }),
+    tagIndex: (tag) => `${prefix}tag:{${hashKey(tag)}}`,
     stats: `${prefix}stats`,
     recountLock: `${prefix}lock:recount`,
     channel: `${prefix}invalidate`,

@@ -10,6 +10,9 @@ import { COMMIT, DELETE, UPDATE_META, WRITE_CHUNK } from './redis-scripts.js';
  * on the invalidation bus, atomically. The callers keep their node's own state in step.
  */
 
+/** Adds an entry to the purge indexes until `usefulUntil`; resolves to the record its variant keeps. */
+export type Indexer = (meta: EntryMeta, usefulUntil: number, now: number) => Promise<string>;
+
 export interface Committed {
   /** False when Redis lost part of the body before the commit (expired, evicted). */
   committed: boolean;
@@ -30,10 +33,15 @@ export async function discardBody(ctx: RedisContext, meta: EntryMeta): Promise<v
   await ctx.gate.run(bodyKey, () => ctx.client.unlink(bodyKey)).catch(() => undefined);
 }
 
-/** Points the variant at a completely written body, if every chunk is there. */
-export async function commitBody(ctx: RedisContext, meta: EntryMeta): Promise<Committed> {
+/**
+ * Points the variant at a completely written body, if every chunk is there. `index` adds the
+ * entry to the purge indexes first (entry-index.ts) and gives the record the variant keeps.
+ */
+export async function commitBody(ctx: RedisContext, meta: EntryMeta, index: Indexer): Promise<Committed> {
   const hash = hashKey(meta.key);
   const now = Date.now();
+  const until = usefulUntil(meta, now, ctx.lifetime);
+  const record = await index(meta, until, now);
   const metaKey = ctx.keys.meta(hash);
   const [committed, entries, bytes, ...retired] = (await ctx.script(
     metaKey,
@@ -41,8 +49,8 @@ export async function commitBody(ctx: RedisContext, meta: EntryMeta): Promise<Co
     [metaKey, ctx.keys.body(hash, meta.bodyId)],
     [
       ...[meta.variant, meta.bodyId, serializeMeta(meta), meta.size, CHUNK_SIZE],
-      ...[usefulUntil(meta, now, ctx.lifetime), now, ctx.settings.readGraceMs, ctx.keys.bodyPrefix(hash)],
-      ...[meta.hits ?? '', meta.lastAccess ?? '', ...ctx.announcing(meta.key)],
+      ...[until, now, ctx.settings.readGraceMs, ctx.keys.bodyPrefix(hash)],
+      ...[meta.hits ?? '', meta.lastAccess ?? '', record, ...ctx.announcing(meta.key)],
     ],
   )) as [number, number, number, ...string[]];
   return { committed: committed === 1, entries, bytes, retired };
@@ -50,9 +58,10 @@ export async function commitBody(ctx: RedisContext, meta: EntryMeta): Promise<Co
 
 /**
  * Replaces the metadata of the variant holding `meta.bodyId` (a 304's freshening), keeping the
- * body's size and checksum; false when that body is no longer current.
+ * body's size and checksum; false when that body is no longer current. The purge indexes keep the
+ * entry at least as long as its new useful life (`index`, first).
  */
-export async function updateStoredMeta(ctx: RedisContext, meta: EntryMeta): Promise<boolean> {
+export async function updateStoredMeta(ctx: RedisContext, meta: EntryMeta, index: Indexer): Promise<boolean> {
   const hash = hashKey(meta.key);
   const metaKey = ctx.keys.meta(hash);
   const [json, bodyId] = await ctx.gate.run(metaKey, () =>
@@ -65,13 +74,15 @@ export async function updateStoredMeta(ctx: RedisContext, meta: EntryMeta): Prom
   delete next.checksum;
   if (stored.checksum !== undefined) next.checksum = stored.checksum;
   const now = Date.now();
+  const until = usefulUntil(next, now, ctx.lifetime);
+  const record = await index(next, until, now);
   const updated = await ctx.script(
     metaKey,
     UPDATE_META,
     [metaKey],
     [
-      ...[meta.variant, meta.bodyId, serializeMeta(next), usefulUntil(next, now, ctx.lifetime), now],
-      ...[ctx.settings.readGraceMs, ctx.keys.bodyPrefix(hash), meta.hits ?? '', meta.lastAccess ?? ''],
+      ...[meta.variant, meta.bodyId, serializeMeta(next), until, now],
+      ...[ctx.settings.readGraceMs, ctx.keys.bodyPrefix(hash), meta.hits ?? '', meta.lastAccess ?? '', record],
       ...ctx.announcing(meta.key),
     ],
   );

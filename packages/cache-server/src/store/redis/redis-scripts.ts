@@ -7,6 +7,7 @@ import { defineScript } from './lua-script.js';
  *   m:v  the EntryMeta as JSON (without hits and lastAccess)   b:v  its body id
  *   s:v  body size in bytes                                     t:v  useful until (ms epoch)
  *   h:v  hits                                                   a:v  last access (ms epoch)
+ *   x:v  the incarnations of the purge indexes it was added to (entry-index.ts)
  * Lua compares and counts on the small fields and never rewrites the JSON (cjson would turn an
  * empty array into an object).
  *
@@ -44,7 +45,7 @@ local function dropVariant(meta, bodyPrefix, v, grace)
   local id = redis.call('HGET', meta, 'b:' .. v)
   local size = tonumber(redis.call('HGET', meta, 's:' .. v)) or 0
   if id and size > 0 then retire(bodyPrefix .. id, grace) end
-  redis.call('HDEL', meta, 'm:' .. v, 'b:' .. v, 's:' .. v, 't:' .. v, 'h:' .. v, 'a:' .. v)
+  redis.call('HDEL', meta, 'm:' .. v, 'b:' .. v, 's:' .. v, 't:' .. v, 'h:' .. v, 'a:' .. v, 'x:' .. v)
   return size, id
 end
 -- {kind='key'}: this key changed ('update') or lost variants ('delete'); one: the variant is named,
@@ -84,7 +85,7 @@ end
  * bytes, then points the variant at it in the same atomic step (replacing and retiring the
  * previous body), prunes variants past their useful life, and sets the TTLs.
  * KEYS: meta, body. ARGV: variant, bodyId, json, size, chunkSize, usefulUntil, now, grace,
- * bodyPrefix, hits|'', lastAccess|'', channel, source, key. Returns {1, Δentries, Δbytes, ...ids
+ * bodyPrefix, hits|'', lastAccess|'', index record, channel, source, key. Returns {1, Δentries, Δbytes, ...ids
  * of the bodies it retired}, or {0, 0, 0} when the body is incomplete (it is then deleted).
  */
 export const COMMIT = defineScript(
@@ -121,7 +122,7 @@ for _, other in ipairs(variantsOf(meta, 't:')) do
     result[#result + 1] = oldId
   end
 end
-redis.call('HSET', meta, 'm:' .. v, ARGV[3], 'b:' .. v, id, 's:' .. v, ARGV[4], 't:' .. v, ARGV[6])
+redis.call('HSET', meta, 'm:' .. v, ARGV[3], 'b:' .. v, id, 's:' .. v, ARGV[4], 't:' .. v, ARGV[6], 'x:' .. v, ARGV[12])
 if ARGV[10] ~= '' then redis.call('HSET', meta, 'h:' .. v, ARGV[10]) end
 if ARGV[11] ~= '' then redis.call('HSET', meta, 'a:' .. v, ARGV[11]) end
 if chunks > 0 then redis.call('PEXPIRE', body, math.max(usefulUntil - now, 1) + grace) end
@@ -129,7 +130,7 @@ expireMeta(meta, now)
 result[2], result[3] = entries, bytes
 local retired = {}
 for i = 4, #result do retired[#retired + 1] = result[i] end
-announce(ARGV[12], ARGV[13], ARGV[14], v, true, 'update', retired)
+announce(ARGV[13], ARGV[14], ARGV[15], v, true, 'update', retired)
 return result
 `,
 );
@@ -138,7 +139,7 @@ return result
  * Replaces a variant's metadata if it still holds `bodyId` (304 freshening), keeping the larger
  * hit count and last access, and moves its TTLs to the new useful life.
  * KEYS: meta. ARGV: variant, bodyId, json, usefulUntil, now, grace, bodyPrefix, hits|'',
- * lastAccess|'', channel, source, key. Returns 1 when updated, 0 when the variant is gone or
+ * lastAccess|'', index record, channel, source, key. Returns 1 when updated, 0 when the variant is gone or
  * holds another body.
  */
 export const UPDATE_META = defineScript(
@@ -148,14 +149,14 @@ local meta = KEYS[1]
 local v, id = ARGV[1], ARGV[2]
 local usefulUntil, now, grace = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 if redis.call('HGET', meta, 'b:' .. v) ~= id then return 0 end
-redis.call('HSET', meta, 'm:' .. v, ARGV[3], 't:' .. v, ARGV[4])
+redis.call('HSET', meta, 'm:' .. v, ARGV[3], 't:' .. v, ARGV[4], 'x:' .. v, ARGV[10])
 setMax(meta, 'h:' .. v, ARGV[8])
 setMax(meta, 'a:' .. v, ARGV[9])
 if (tonumber(redis.call('HGET', meta, 's:' .. v)) or 0) > 0 then
   redis.call('PEXPIRE', ARGV[7] .. id, math.max(usefulUntil - now, 1) + grace)
 end
 expireMeta(meta, now)
-announce(ARGV[10], ARGV[11], ARGV[12], v, true, 'update', nil)
+announce(ARGV[11], ARGV[12], ARGV[13], v, true, 'update', nil)
 return 1
 `,
 );

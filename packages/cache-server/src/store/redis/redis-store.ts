@@ -6,8 +6,10 @@ import type {
   BodyEvents,
   ByteRange,
   CountsErrors,
+  EntrySelection,
   EntryWriter,
   ReportsHealth,
+  SelectsEntries,
   Store,
   StoreHealth,
   StoreStats,
@@ -20,6 +22,8 @@ import {
   entryPolicyOf,
   type EntryPolicy,
 } from './entry-lifetime.js';
+import { EntryIndex } from './entry-index.js';
+import { INDEX_SCRIPTS } from './entry-index-scripts.js';
 import { InvalidationBus, type Invalidation } from './invalidation-bus.js';
 import { CollapseLocks } from './lock.js';
 import { loadScripts } from './lua-script.js';
@@ -73,7 +77,7 @@ const META_MAX_AGE_FACTOR = 10;
  */
 // The capabilities are declared so the compiler holds the methods to them (store/store.ts); the
 // type guards still decide at run time, as for every store.
-export class RedisStore implements Store, SyncLookup, BodyEvents, ReportsHealth, CountsErrors {
+export class RedisStore implements Store, SyncLookup, BodyEvents, ReportsHealth, CountsErrors, SelectsEntries {
   readonly maxObjectSize: number;
   private readonly writers = new Set<RedisEntryWriter>();
   private readonly removalListeners = new Set<(bodyId: string) => void>();
@@ -81,6 +85,8 @@ export class RedisStore implements Store, SyncLookup, BodyEvents, ReportsHealth,
   private readonly meta: MetaCache;
   private readonly recency = new RecencyBatch();
   private readonly timers: NodeJS.Timeout[] = [];
+  /** Adds an entry to the purge indexes before its commit or 304 (redis-mutations.ts). */
+  private readonly indexer = (meta: EntryMeta, until: number, now: number) => this.index.add(meta, until, now);
   private closed = false;
   private closing: Promise<void> | undefined;
 
@@ -92,6 +98,7 @@ export class RedisStore implements Store, SyncLookup, BodyEvents, ReportsHealth,
     private readonly maxSize: number,
     maxObjectSize: number | undefined,
     private readonly purges: PurgeRecord,
+    private readonly index: EntryIndex,
   ) {
     this.maxObjectSize = Math.min(maxSize, maxObjectSize ?? maxSize);
     this.meta = new MetaCache(META_CACHE_KEYS, META_MAX_AGE_FACTOR * ctx.settings.metaTrustMs);
@@ -127,10 +134,11 @@ export class RedisStore implements Store, SyncLookup, BodyEvents, ReportsHealth,
       staleMarginMs: options.staleMarginMs ?? DEFAULT_STALE_MARGIN_MS,
     });
     // A restarted Redis has forgotten the scripts; loading them first keeps EVALSHA ordered.
-    client.on('ready', () => void loadScripts(client, ALL_SCRIPTS).catch(() => undefined));
+    const scripts = [...ALL_SCRIPTS, ...INDEX_SCRIPTS];
+    client.on('ready', () => void loadScripts(client, scripts).catch(() => undefined));
     const subscriber = createRedisClient(target, options.connection, 'subscriber');
     swallowErrors(subscriber);
-    if (await waitUntilReady(client)) await loadScripts(client, ALL_SCRIPTS).catch(() => undefined);
+    if (await waitUntilReady(client)) await loadScripts(client, scripts).catch(() => undefined);
     checkServerSettings(client, logger);
     const bus = await InvalidationBus.open({
       publisher: client,
@@ -145,7 +153,8 @@ export class RedisStore implements Store, SyncLookup, BodyEvents, ReportsHealth,
     await counters.refresh();
     const locks = new CollapseLocks(ctx, bus);
     const purges = new PurgeRecord(options.entryTags);
-    const store = new RedisStore(ctx, bus, locks, counters, maxSize, options.maxObjectSize, purges);
+    const index = new EntryIndex(ctx, options.entryTags ?? (() => []));
+    const store = new RedisStore(ctx, bus, locks, counters, maxSize, options.maxObjectSize, purges, index);
     bus.subscribe((event, { own }) => store.apply(event, own), { includeOwn: true });
     if (settings.metaTrustMs > 0) {
       bus.startHeartbeat(() => dataMasters(client), Math.max(20, Math.floor(settings.metaTrustMs / 4)));
@@ -166,7 +175,7 @@ export class RedisStore implements Store, SyncLookup, BodyEvents, ReportsHealth,
     let live: LiveVariant[] | undefined;
     try {
       const hash = await this.ctx.gate.run(metaKey, () => this.ctx.client.hgetall(metaKey));
-      live = this.withoutPurged(parseLiveVariants(hash, Date.now(), key));
+      live = await this.withoutUnindexed(this.withoutPurged(parseLiveVariants(hash, Date.now(), key)));
     } finally {
       if (fill) this.meta.end(fill, live);
     }
@@ -195,8 +204,9 @@ export class RedisStore implements Store, SyncLookup, BodyEvents, ReportsHealth,
         new StoreError('CACHE_ERR_ENTRY_TOO_LARGE', `${meta.size} bytes exceed the largest object stored`),
       );
     }
-    // Redis is away: not a byte is buffered for a write that cannot land.
-    if (!this.ctx.gate.isAvailable(this.ctx.keys.meta(hashKey(meta.key)))) {
+    // Redis is away (or the master of one of its purge indexes): not a byte is buffered for a
+    // write that cannot land.
+    if (!this.ctx.gate.isAvailable(this.ctx.keys.meta(hashKey(meta.key))) || !this.index.isAvailable(meta)) {
       return createRejectedWriter(new StoreError('CACHE_ERR_STORE_DEGRADED', 'Redis is unavailable'));
     }
     const { bodyId: _bodyId, checksum: _checksum, ...rest } = structuredClone(meta) as EntryMeta;
@@ -215,7 +225,7 @@ export class RedisStore implements Store, SyncLookup, BodyEvents, ReportsHealth,
 
   async updateMeta(meta: EntryMeta): Promise<void> {
     this.assertOpen();
-    const updated = await updateStoredMeta(this.ctx, meta);
+    const updated = await updateStoredMeta(this.ctx, meta, this.indexer);
     if (updated) this.meta.invalidate(meta.key);
   }
 
@@ -228,6 +238,15 @@ export class RedisStore implements Store, SyncLookup, BodyEvents, ReportsHealth,
     this.assertOpen();
     const { client, gate, keys } = this.ctx;
     for await (const variants of scanEntries(client, gate, keys, Date.now)) yield* variants;
+  }
+
+  /**
+   * The entries a purge by prefix or tag may select, through the purge indexes (entry-index.ts):
+   * O(matches), where entries() scans every key.
+   */
+  async *select(selection: EntrySelection): AsyncIterable<EntryMeta> {
+    this.assertOpen();
+    for await (const batch of this.index.select(selection)) yield* batch;
   }
 
   stats(): StoreStats {
@@ -284,6 +303,7 @@ export class RedisStore implements Store, SyncLookup, BodyEvents, ReportsHealth,
    */
   private apply(event: Invalidation, own: boolean): void {
     this.purges.record(event, Date.now());
+    this.index.forget(event);
     switch (event.kind) {
       case 'key':
         this.meta.invalidate(event.key);
@@ -307,6 +327,20 @@ export class RedisStore implements Store, SyncLookup, BodyEvents, ReportsHealth,
       );
       void this.remove(key, variant, bodyId).catch((err: unknown) => this.ctx.logger.warn({ err }, 'delete failed'));
     });
+  }
+
+  /**
+   * Not the variants missing from a purge index they were written into (Redis evicted it, or it
+   * was deleted by hand): a purge could not find them, so they are deleted rather than served.
+   */
+  private async withoutUnindexed(live: LiveVariant[]): Promise<LiveVariant[]> {
+    const { indexed, lost } = await this.index.check(live);
+    for (const { meta } of lost) {
+      const { key, variant, bodyId } = meta;
+      this.ctx.logger.debug({ key, variant }, 'an entry is missing from a purge index (evicted?): deleting it');
+      void this.remove(key, variant, bodyId).catch((err: unknown) => this.ctx.logger.warn({ err }, 'delete failed'));
+    }
+    return indexed;
   }
 
   /** A copy looked up, with the hits this node counted but has not written yet. */
@@ -364,7 +398,7 @@ export class RedisStore implements Store, SyncLookup, BodyEvents, ReportsHealth,
   /** RedisWriterHost.publish: the commit script makes a complete body visible, atomically. */
   private async publish(meta: EntryMeta, isAborted: () => boolean): Promise<EntryMeta> {
     if (isAborted()) throw new StoreError('CACHE_ERR_WRITE_ABORTED', 'the write was aborted');
-    const result = await commitBody(this.ctx, meta);
+    const result = await commitBody(this.ctx, meta, this.indexer);
     if (!result.committed) {
       throw new StoreError(
         'CACHE_ERR_WRITE_ABORTED',
