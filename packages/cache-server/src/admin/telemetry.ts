@@ -107,7 +107,7 @@ export function createTelemetry(options: { store: Store; inFlight?: () => number
   });
   const bytes = new Counter({
     name: 'simple_cache_response_bytes_total',
-    help: 'Response body bytes sent to clients (Content-Length), by where the body came from: cache or origin.',
+    help: 'Response body bytes sent to clients (as written, whatever the framing), by where the body came from: cache or origin.',
     labelNames: ['source'],
     registers,
     collect: () => flushHits(),

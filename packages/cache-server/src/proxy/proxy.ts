@@ -5,7 +5,7 @@ import { cacheKey, type RequestView } from '../policy/index.js';
 import { InFlightFetches } from './collapse/in-flight.js';
 import type { OriginFetch } from './collapse/origin-fetch.js';
 import type { Exchange, Log, ProxyDeps, RouteContext } from './context.js';
-import { startOutcome, type OutcomeObserver } from './outcome.js';
+import { countBodyBytes, settleBytes, startOutcome, type OutcomeObserver } from './outcome.js';
 import { sendError } from './respond/send-error.js';
 import { isRetry, type RouteResult } from './retry.js';
 import { chooseRoute, type Route, type RouteInput } from './route.js';
@@ -128,12 +128,14 @@ export function createProxy(deps: ProxyDeps): Proxy {
   return { handle, inFlight: ctx.fetches.byKey, abandon: (selects) => ctx.fetches.abandon(selects) };
 }
 
-/** Once the response is done (or the client gone), its Outcome goes to the observer. */
+/** Once the response is done (or the client gone), its Outcome goes to the observer, with the body bytes sent. */
 function reportWhenDone(exchange: Exchange, started: number, observer: OutcomeObserver): void {
   const { req, res, outcome } = exchange;
+  countBodyBytes(res, outcome);
   res.once('close', () => {
     outcome.durationMs = performance.now() - started;
     outcome.aborted = !res.writableFinished;
+    settleBytes(res, outcome);
     observer.onOutcome(outcome, req);
   });
 }
