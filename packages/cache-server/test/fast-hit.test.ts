@@ -1,5 +1,10 @@
 import { beforeAll, describe, expect, test } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import type { EntryMeta } from '@simple-cache/common';
+import { cacheKey } from '../src/policy/index.js';
+import { hasHotReads } from '../src/store/store.js';
 import { useOriginAndCache } from './helpers/cache.js';
 import { request, waitFor } from './helpers/http.js';
 
@@ -91,4 +96,45 @@ describe('fast hits answer exactly as the full path does', () => {
     const line = text.split('\n').find((l) => l.startsWith('simple_cache_requests_total{cache_status="hit"}'));
     return Number(line?.split(' ').at(-1) ?? 0);
   }
+});
+
+// Forced collections: whether a Buffer is still referenced, not whether V8 got round to it.
+setFlagsFromString('--expose-gc');
+const collectGarbage = runInNewContext('gc') as () => void;
+
+describe('the fast path holds no body the memory tier has dropped', () => {
+  const BIG = 100 * 1024;
+  const env = useOriginAndCache(
+    {
+      '*': (req, res) => {
+        res.writeHead(200, { 'cache-control': 'max-age=600', 'content-length': BIG });
+        res.end(Buffer.alloc(BIG, req.url ?? ''));
+      },
+    },
+    // Room for one of the two bodies: storing the second drops the first from memory.
+    { memorySize: 150 * 1024 },
+  );
+
+  test('a body evicted from memory after fast hits is collected while its entry stays stored', async () => {
+    const { store, fastHit } = env.cache;
+    if (!hasHotReads(store) || !fastHit) throw new Error('the default options include a memory tier');
+    const key = cacheKey(env.origin.url, '/first') ?? '';
+    await request(env.cache.url, '/first');
+    await waitFor(() => env.cache.proxy.inFlight.size === 0, 'the entry to be stored');
+    const before = fastHit.served;
+    expect((await request(env.cache.url, '/first')).body.length).toBe(BIG);
+    expect(fastHit.served).toBe(before + 1);
+    const held = new WeakRef(store.getBody(store.peekSync(key)?.[0] as EntryMeta) as Buffer);
+    expect(held.deref()?.length).toBe(BIG);
+
+    await request(env.cache.url, '/second');
+    await waitFor(() => env.cache.proxy.inFlight.size === 0, 'the entry to be stored');
+    expect(store.getBody(store.peekSync(key)?.[0] as EntryMeta)).toBeUndefined();
+    // A WeakRef keeps its target alive until the current job ends.
+    await new Promise((resolve) => setImmediate(resolve));
+    collectGarbage();
+    expect(held.deref()).toBeUndefined();
+    // Still stored: the next hit reads it again (and the fast path serves it once it is back in memory).
+    expect((await request(env.cache.url, '/first')).headers['x-cache']).toBe('HIT');
+  });
 });

@@ -40,9 +40,11 @@ const NEEDS_FULL_PATH = [
 
 /** What a hit on one stored response needs that does not change between hits. */
 interface Prepared {
-  /** What it was built from: a 304 refresh or a new body replaces the stored objects. */
+  /**
+   * What it was built from: a 304 refresh replaces the stored objects. Not the body: the memory
+   * tier may drop it while the entry stays stored, and this must not keep it alive.
+   */
   headers: EntryMeta['headers'];
-  body: Buffer;
   /** The policy options (the rules' answer for this path and status) `facts` were computed with. */
   policy: Readonly<PolicyOptions>;
   /** What decideUse reads from the stored response, parsed once. */
@@ -102,14 +104,13 @@ export function createFastHit(deps: ProxyDeps, hot: HotStore): FastHit {
    * The rules' policy objects are memoised per path and status and replaced whole by a reload, so
    * "same object" means "same rules": a reload (or a rule for this path) prepares it again.
    */
-  function prepare(entry: EntryMeta, body: Buffer, rules: RequestRules): Prepared {
+  function prepare(entry: EntryMeta, rules: RequestRules): Prepared {
     const policy = rules.policyFor(entry.status);
     const cached = prepared.get(entry);
-    if (cached?.body === body && cached.headers === entry.headers && cached.policy === policy) return cached;
+    if (cached?.headers === entry.headers && cached.policy === policy) return cached;
     const facts = useFacts(entry, policy);
     const made: Prepared = {
       headers: entry.headers,
-      body,
       policy,
       facts,
       // A rule that gave the lifetime is named in Cache-Status detail, as on the full path.
@@ -163,7 +164,7 @@ export function createFastHit(deps: ProxyDeps, hot: HotStore): FastHit {
     if (body === undefined) return false;
     const started = observer ? performance.now() : 0;
     const now = Date.now();
-    const made = prepare(entry, body, rules);
+    const made = prepare(entry, rules);
     const decision = decideUseFrom(NO_REQUEST_DIRECTIVES, made.facts, now);
     if (decision.action !== 'fresh' || decision.reason !== 'fresh') return false;
 
