@@ -18,7 +18,7 @@ import { needsDecoding } from './respond/decode.js';
 import { storedHead, type Head } from './respond/heads.js';
 import { flatHeaders } from './respond/write-head.js';
 import { WHOLE } from './respond/range-serving.js';
-import { WireHead } from './respond/wire-head.js';
+import { AssembledResponses, WireHead } from './respond/wire-head.js';
 
 /** A store with hot reads (the memory tier): a fast hit is synchronous, no I/O. */
 export type HotStore = Pick<Store, 'markUsed'> & Pick<HotReads, 'peekSync' | 'getBody'>;
@@ -64,6 +64,8 @@ interface Prepared {
 }
 
 const MAX_REMEMBERED_TARGETS = 10_000;
+/** Bytes of small hits kept with their head in one Buffer (respond/wire-head.ts). */
+const ASSEMBLED_BUDGET = 16 * 1024 ** 2;
 
 /**
  * Answers a fresh hit on a small object held in memory before Fastify's router runs (issue 6:
@@ -87,6 +89,7 @@ export function createFastHit(deps: ProxyDeps, hot: HotStore): FastHit {
   // gets a new Prepared, and a dropped one takes its Prepared with it.
   const prepared = new WeakMap<EntryMeta, Prepared>();
   const observer = deps.observer;
+  const assembled = new AssembledResponses(ASSEMBLED_BUDGET);
   let served = 0;
 
   /** The URL at the origin for a request target (policy/keys.ts), remembered: targets repeat. */
@@ -171,7 +174,7 @@ export function createFastHit(deps: ProxyDeps, hot: HotStore): FastHit {
     const head = headFor(entry, made, decision.age, decision.ttl);
     const sent = method === 'HEAD' ? undefined : body;
     // Node's own serialisation of this head, made once a second; writeHead where it cannot be used.
-    if (!head.send(res, sent, now)) res.writeHead(head.status, head.fields as string[]).end(sent);
+    if (!head.send(res, sent, now, assembled)) res.writeHead(head.status, head.fields as string[]).end(sent);
     hot.markUsed(entry);
     served++;
     if (observer) {
