@@ -160,11 +160,11 @@ export function renderHitVariants<Id extends string>(
   return { table: renderTable(headers, rows), notes };
 }
 
-function formatMicros(us: number | undefined): string {
+export function formatMicros(us: number | undefined): string {
   return us === undefined ? '—' : us.toFixed(1);
 }
 
-function medianOf(values: readonly (number | undefined)[]): number | undefined {
+export function medianOf(values: readonly (number | undefined)[]): number | undefined {
   const known = values.filter((value): value is number => value !== undefined).sort((a, b) => a - b);
   return known.length === 0 ? undefined : known[Math.floor(known.length / 2)];
 }

@@ -16,6 +16,10 @@ export const SCENARIOS = [
   'redis',
 ] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
+
+/** The hits scenario's tests: keep-alive at each body size, and 1 KiB with a new connection per request. */
+export const HIT_TESTS = ['1k', '16k', '256k', 'close'] as const;
+export type HitTestId = (typeof HIT_TESTS)[number];
 /**
  * `store` (the store's micro-benchmarks) takes minutes: only when asked for by name. `redis`
  * (hits through the Redis store) needs redis-server: with --redis or by name.
@@ -30,6 +34,8 @@ export interface BenchOptions {
   /** Measured runs per hit test and target, taken in turns; the median is reported. */
   rounds: number;
   scenarios: ScenarioName[];
+  /** Which tests the hits scenario runs (all by default). */
+  hitTests: HitTestId[];
   /** Also measure nginx proxy_cache in front of the same origin. */
   peers: boolean;
   /** Also run the Redis scenario (hit throughput through the Redis store against the disk store). */
@@ -54,6 +60,8 @@ export const USAGE = `pnpm bench [options]
   --rounds <n>          hits, http2, compression, rules, workers, access-log: measured runs per target, in turns; median (default 3)
   --scenarios <a,b>     which to run: ${SCENARIOS.join(', ')}
                         (default: all but store, which takes minutes)
+  --hit-tests <a,b>     which tests the hits scenario runs: ${HIT_TESTS.join(', ')} (default: all;
+                        close = 1 KiB with a new connection per request)
   --peers               also start nginx proxy_cache (installed with apt-get when missing and root)
   --redis               also run the redis scenario: hits through the Redis store against the disk
                         store (redis-server installed with apt-get when missing and root)
@@ -73,6 +81,7 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
       rounds: { type: 'string', default: '3' },
       warmup: { type: 'string', default: '1s' },
       scenarios: { type: 'string' },
+      'hit-tests': { type: 'string' },
       peers: { type: 'boolean', default: false },
       redis: { type: 'boolean', default: false },
       'large-size': { type: 'string', default: '256MiB' },
@@ -89,7 +98,11 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
     durationSec: parseFlag('--duration', values.duration, (t) => parseDuration(t) / 1000, 1),
     warmupSec: parseFlag('--warmup', values.warmup, (t) => parseDuration(t) / 1000, 0),
     rounds: parseFlag('--rounds', values.rounds, parseInteger, 1),
-    scenarios: withRedis(parseScenarios(values.scenarios), values.redis),
+    scenarios: withRedis(
+      parseNames('--scenarios', 'scenario', values.scenarios, SCENARIOS, DEFAULT_SCENARIOS),
+      values.redis,
+    ),
+    hitTests: parseNames('--hit-tests', 'test', values['hit-tests'], HIT_TESTS, HIT_TESTS),
     peers: values.peers,
     redis: values.redis,
     largeSize: parseFlag('--large-size', values['large-size'], parseSize, 1),
@@ -121,16 +134,26 @@ function withRedis(scenarios: ScenarioName[], redis: boolean): ScenarioName[] {
   return redis && !scenarios.includes('redis') ? [...scenarios, 'redis'] : scenarios;
 }
 
-function parseScenarios(text: string | undefined): ScenarioName[] {
-  if (text === undefined) return [...DEFAULT_SCENARIOS];
+/**
+ * A comma-separated list of names out of `known`, in `known`'s order; `fallback` when the flag is
+ * absent; an unknown name fails naming the flag (`what`: what a name is, for the message).
+ */
+function parseNames<Name extends string>(
+  flag: string,
+  what: string,
+  text: string | undefined,
+  known: readonly Name[],
+  fallback: readonly Name[],
+): Name[] {
+  if (text === undefined) return [...fallback];
   const names = text
     .split(',')
     .map((name) => name.trim())
     .filter(Boolean);
   for (const name of names) {
-    if (!(SCENARIOS as readonly string[]).includes(name)) {
-      throw new Error(`--scenarios: unknown scenario "${name}" (known: ${SCENARIOS.join(', ')})`);
+    if (!(known as readonly string[]).includes(name)) {
+      throw new Error(`${flag}: unknown ${what} "${name}" (known: ${known.join(', ')})`);
     }
   }
-  return SCENARIOS.filter((name) => names.includes(name));
+  return known.filter((name) => names.includes(name));
 }
