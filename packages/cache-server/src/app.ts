@@ -80,16 +80,7 @@ export async function buildCacheServer(
   });
   const policy = policyOptionsFrom(config);
   // First: a file it cannot write fails start-up before anything else is opened.
-  const accessLog =
-    config.accessLog === 'off'
-      ? undefined
-      : createAccessLog({
-          format: config.accessLog,
-          file: config.accessLogFile,
-          query: config.accessLogQuery,
-          logger,
-          adminToken: config.adminToken,
-        });
+  const accessLog = openAccessLog(config, logger);
   // Fastify's request handler, known once Fastify calls serverFactory below.
   let fastifyHandler: (req: IncomingMessage, res: ServerResponse) => void = () => {};
   let admits: (raw: IncomingMessage) => boolean = () => false;
@@ -262,6 +253,18 @@ export async function buildCacheServer(
     ...(admin ? { admin } : {}),
     ...(accessLog ? { accessLog } : {}),
   };
+}
+
+/** The access log `--access-log` asks for, or undefined when off; a file it cannot write throws. */
+export function openAccessLog(config: Readonly<CacheServerConfig>, logger: Logger): AccessLog | undefined {
+  if (config.accessLog === 'off') return undefined;
+  return createAccessLog({
+    format: config.accessLog,
+    file: config.accessLogFile,
+    query: config.accessLogQuery,
+    logger,
+    adminToken: config.adminToken,
+  });
 }
 
 /** The reloadable config: one log line per reload, whatever its result, and the reload metric. */

@@ -80,46 +80,15 @@ async function main(): Promise<void> {
     server.live.reload();
   });
   await app.listen({ port: config.port, host: config.host });
-  const dashboard = dashboardUrl(server);
-  const https = httpsUrl(server);
-  app.log.info(
-    {
-      origin: config.origin,
-      cacheDir: config.cacheDir,
-      maxSize: config.maxSize,
-      ...(https ? { https } : {}),
-      ...(dashboard ? { dashboard } : {}),
-    },
-    `cache-server ready${https ? `; HTTPS (HTTP/2) at ${https}` : ''}${dashboard ? `; dashboard at ${dashboard}` : ''}`,
+  const { addressOf, readyLine } = await import('./listen/addresses.js');
+  const ready = readyLine(
+    { http: addressOf(app.server), https: server.listeners.tlsAddress(), admin: addressOf(server.admin?.server) },
+    config.adminPrefix,
   );
-}
-
-type Built = Awaited<ReturnType<typeof import('./app.js').buildCacheServer>>;
-
-/** The TLS listener's URL, as a browser opens it (a wildcard address shown as localhost). */
-function httpsUrl(server: Built): string | undefined {
-  const address = server.listeners.tlsAddress();
-  return address ? `https://${browsable(address)}:${address.port}/` : undefined;
-}
-
-function browsable(address: { address: string; family: string }): string {
-  const wildcard = ['0.0.0.0', '::', '::0', ''].includes(address.address);
-  return wildcard ? 'localhost' : address.family === 'IPv6' ? `[${address.address}]` : address.address;
-}
-
-/**
- * Where a person finds the dashboard: on the cache port under --admin-prefix, else on
- * --admin-port. A wildcard listen address is shown as localhost, which a browser can open.
- */
-function dashboardUrl(server: Built): string | undefined {
-  const { config } = server;
-  // Over HTTPS when there is a TLS port: with --redirect-http the plain one only redirects.
-  const https = httpsUrl(server);
-  if (https && config.adminPrefix !== '') return `${https}${config.adminPrefix.slice(1)}/`;
-  const listener = config.adminPrefix !== '' ? server.app.server : server.admin?.server;
-  const address = listener?.address();
-  if (!address || typeof address !== 'object') return undefined;
-  return `http://${browsable(address)}:${address.port}${config.adminPrefix !== '' ? config.adminPrefix : ''}/`;
+  app.log.info(
+    { origin: config.origin, cacheDir: config.cacheDir, maxSize: config.maxSize, ...ready.fields },
+    ready.message,
+  );
 }
 
 main().catch((error: unknown) => {

@@ -110,10 +110,22 @@ export function createLogger(
 
 const REQUEST_ID = Symbol('requestId');
 let lastRequestId = 0;
+/** Between `req-` and the counter: the process's place in its cluster (useClusterRequestIds). */
+let requestIdPrefix = '';
 
 /** Fastify's request id format: `req-` and a base-36 counter. */
 function nextRequestId(): string {
-  return `req-${(++lastRequestId).toString(36)}`;
+  return `req-${requestIdPrefix}${(++lastRequestId).toString(36)}`;
+}
+
+/**
+ * In a process of `--workers N`: its ids become `req-<slot>-<n>` (`req-<slot>.<restarts>-<n>` once
+ * the slot's worker has been replaced; the primary, which answers --admin-port, is slot 0), so
+ * that no two lines of one cluster's log share an id, whichever process wrote them and however
+ * often a worker was replaced. A single process keeps Fastify's `req-<n>`.
+ */
+export function useClusterRequestIds(slot: number, restarts: number): void {
+  requestIdPrefix = restarts === 0 ? `${slot}-` : `${slot}.${restarts}-`;
 }
 
 /**

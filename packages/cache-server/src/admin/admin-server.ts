@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { AdminDeps } from './admin-deps.js';
 import { ADMIN_ERRORS, sendAdminError } from './admin-errors.js';
 import { adminPlugin } from './index.js';
+import { assignRequestId } from '../logger.js';
 
 /** Only ever bound here: the admin port is for the machine itself (and an SSH tunnel). */
 export const ADMIN_HOST = '127.0.0.1';
@@ -19,7 +20,12 @@ export async function buildAdminServer(
   logger: Logger,
   logController?: LogController,
 ): Promise<FastifyInstance> {
-  const app = Fastify({ loggerInstance: logger as FastifyBaseLogger, ...(logController ? { logController } : {}) });
+  const app = Fastify({
+    loggerInstance: logger as FastifyBaseLogger,
+    // The ids of the access log (logger.ts), so that a request's error lines and its access line agree.
+    genReqId: assignRequestId,
+    ...(logController ? { logController } : {}),
+  });
   const adminPrefix = deps.config.adminPrefix || ADMIN_PORT_PREFIX;
   await app.register(adminPlugin, { ...deps, config: { ...deps.config, adminPrefix } });
   app.get('/', (_request, reply) => reply.redirect(`${adminPrefix}/`));

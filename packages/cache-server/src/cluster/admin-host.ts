@@ -5,7 +5,8 @@ import type { Logger } from 'pino';
 import type { AdminDeps } from '../admin/admin-deps.js';
 import type { LiveConfig } from '../live-config.js';
 import { ADMIN_HOST, ADMIN_PORT_PREFIX, buildAdminServer } from '../admin/admin-server.js';
-import { accessLogController } from '../access-log.js';
+import { Socket, type AddressInfo } from 'node:net';
+import { accessLogController, type AccessLog } from '../access-log.js';
 import type { PurgeSelection } from '../admin/purge-entries.js';
 import { createOriginClient } from '../origin/origin-client.js';
 import { policyOptionsFrom } from '../config/policy-options.js';
@@ -45,13 +46,15 @@ export interface AdminHostOptions {
   /** Keys being fetched by a worker and workers waiting on one (collapse-host.ts), for `<prefix>/workers`. */
   collapse(): { locks: number; waiting: number };
   logger: Logger;
+  /** Where requests on --admin-port are logged (`--access-log`), as a single process logs its own. */
+  accessLog?: AccessLog | undefined;
 }
 
 export interface AdminHost {
   /** Answers an admin request a worker handed over. */
   handle(request: AdminRequest): Promise<AdminAnswer>;
-  /** Starts the --admin-port listener, if configured; returns its port. */
-  listen(): Promise<number | undefined>;
+  /** Starts the --admin-port listener, if configured; returns its address. */
+  listen(): Promise<AddressInfo | undefined>;
   close(): Promise<void>;
 }
 
@@ -79,12 +82,13 @@ export async function createAdminHost(options: AdminHostOptions): Promise<AdminH
     announcePurge: options.announcePurge,
     dropLocalCopies: options.dropLocalCopies,
   };
-  // Fastify's two lines per request are gone here too: a call forwarded from a worker's port has
-  // its access line there.
+  // Fastify's two lines per request give way to one access line, as in a single process, for a
+  // request on --admin-port (a real connection); a call a worker handed over (`inject`: no socket)
+  // has its line in that worker's log already.
   const app: FastifyInstance = await buildAdminServer(
     deps,
     options.logger.child({ component: 'admin' }),
-    accessLogController(undefined, () => true),
+    accessLogController(options.accessLog, (raw) => !(raw.socket instanceof Socket)),
   );
   app.addHook('onRequest', async (request) => {
     if (READS.has(request.raw.method ?? 'GET')) await telemetry.refresh();
@@ -125,7 +129,7 @@ export async function createAdminHost(options: AdminHostOptions): Promise<AdminH
       if (config.adminPort === null) return undefined;
       await app.listen({ port: config.adminPort, host: ADMIN_HOST });
       const address = app.server.address();
-      return typeof address === 'object' && address ? address.port : undefined;
+      return typeof address === 'object' && address ? address : undefined;
     },
     close: () => app.close(),
   };

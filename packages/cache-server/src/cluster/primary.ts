@@ -7,7 +7,9 @@ import type { LoadedConfig } from '../config/load-config.js';
 import { policyOptionsFrom } from '../config/policy-options.js';
 import { SELF_SIGNED } from '../config/values.js';
 import { loadCertificates } from '../listen/certificates.js';
-import { createLiveConfig } from '../app.js';
+import { createLiveConfig, openAccessLog } from '../app.js';
+import { readyLine } from '../listen/addresses.js';
+import { useClusterRequestIds } from '../logger.js';
 import { createReloadMetrics } from '../admin/config-endpoints.js';
 import { isRedisStore } from '../store/redis/redis-url.js';
 import { createPurgeAnnouncer } from '../store/redis/tier-sync.js';
@@ -68,7 +70,12 @@ export async function runPrimary(loaded: LoadedConfig, reload: () => LoadedConfi
     countReload(result);
     if (result.ok) void supervisor.ask(OP.reload);
   });
+  // Requests on --admin-port get their access lines here (the workers log their own), with ids
+  // of slot 0: the workers are 1…N.
+  useClusterRequestIds(0, 0);
+  const accessLog = openAccessLog(config, logger);
   const admin = await createAdminHost({
+    accessLog,
     config,
     live,
     store: opened.store,
@@ -92,6 +99,7 @@ export async function runPrimary(loaded: LoadedConfig, reload: () => LoadedConfi
       try {
         await supervisor.drain();
         await admin.close();
+        accessLog?.close();
         await opened.store.close();
         process.exit(0);
       } catch (error) {
@@ -104,7 +112,8 @@ export async function runPrimary(loaded: LoadedConfig, reload: () => LoadedConfi
   process.once('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGHUP', () => {
     if (closing) return;
-    // logrotate signals the primary only: every worker reopens its access log file.
+    // logrotate signals the primary only: every worker reopens its access log file, and so does it.
+    accessLog?.reopen();
     void supervisor.ask(OP.reopenLogs);
     live.reload();
   });
@@ -118,10 +127,19 @@ export async function runPrimary(loaded: LoadedConfig, reload: () => LoadedConfi
     await opened.store.close();
     process.exit(1);
   }
-  const adminPort = await admin.listen();
+  const adminAddress = await admin.listen();
+  // Every listener, as a single process names them: the workers share the ports (any one tells).
+  const ready = readyLine({ ...supervisor.list()[0]?.addresses, admin: adminAddress }, config.adminPrefix);
   logger.info(
-    { origin: config.origin, cacheDir: config.cacheDir, maxSize: config.maxSize, workers: config.workers, adminPort },
-    'cache-server ready',
+    {
+      origin: config.origin,
+      cacheDir: config.cacheDir,
+      maxSize: config.maxSize,
+      workers: config.workers,
+      adminPort: adminAddress?.port,
+      ...ready.fields,
+    },
+    ready.message,
   );
 }
 

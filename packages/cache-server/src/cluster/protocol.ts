@@ -6,6 +6,7 @@ import type { TrafficTotals } from '../admin/telemetry.js';
 import type { TrafficSeries } from '../admin/traffic-history.js';
 import type { Use } from '../store/disk-replica.js';
 import type { PurgeSelection } from '../admin/purge-entries.js';
+import type { ListenAddresses } from '../listen/addresses.js';
 
 /**
  * The messages between the primary and its workers (bus.ts carries them): one place that says
@@ -42,6 +43,13 @@ export const OP = {
   barrier: 'worker.barrier',
   purge: 'worker.purge',
 } as const;
+
+/** A worker listens: on which ports (the primary's ready line names them). */
+export interface ListeningEvent {
+  slot: number;
+  pid: number;
+  addresses: ListenAddresses;
+}
 
 export interface PublishArgs {
   meta: EntryMeta;

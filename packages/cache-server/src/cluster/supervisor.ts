@@ -1,7 +1,8 @@
 import cluster, { type Worker } from 'node:cluster';
 import type { Logger } from 'pino';
 import { Bus } from './bus.js';
-import { OP } from './protocol.js';
+import type { ListenAddresses } from '../listen/addresses.js';
+import { OP, type ListeningEvent } from './protocol.js';
 
 /** One place of the pool: the worker holding it changes when one dies and is replaced. */
 export interface Member {
@@ -14,6 +15,8 @@ export interface Member {
   listening: boolean;
   /** Replacements of this slot so far. */
   restarts: number;
+  /** Where it accepts requests, once it listens (the same ports for every worker). */
+  addresses?: ListenAddresses;
 }
 
 export interface SupervisorOptions {
@@ -90,13 +93,15 @@ export class Supervisor {
   }
 
   private fork(slot: number, restarts: number, onListening?: () => void): void {
-    const worker = cluster.fork({ SC_WORKER_SLOT: String(slot) });
+    // The slot and how often it was refilled: a worker's request ids carry both (logger.ts).
+    const worker = cluster.fork({ SC_WORKER_SLOT: String(slot), SC_WORKER_RESTARTS: String(restarts) });
     const bus = new Bus(worker);
     const member: Member = { slot, worker, bus, pid: worker.process.pid ?? 0, listening: false, restarts };
     this.members.set(slot, member);
     const detach = this.options.attach(member);
-    bus.on(OP.listening, () => {
+    bus.on<ListeningEvent>(OP.listening, ({ addresses }) => {
       member.listening = true;
+      member.addresses = addresses;
       this.everListened = true;
       onListening?.();
     });

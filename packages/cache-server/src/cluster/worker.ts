@@ -13,7 +13,9 @@ import type { DiskReplica } from '../store/disk-replica.js';
 import { forwardAdminRequests } from './admin-forward.js';
 import { Bus, primaryEndpoint } from './bus.js';
 import { createCollapseClient } from './collapse-client.js';
-import { OP, type PurgeArgs, type WorkerReport } from './protocol.js';
+import { addressOf } from '../listen/addresses.js';
+import { useClusterRequestIds } from '../logger.js';
+import { OP, type ListeningEvent, type PurgeArgs, type WorkerReport } from './protocol.js';
 import { openReplica } from './store-client.js';
 
 /** Seconds of per-second history a worker reports (the most the stats endpoint shows). */
@@ -30,6 +32,7 @@ const HISTORY_SECONDS = 600;
 export async function runWorker(loaded: LoadedConfig, reload: () => LoadedConfig, logger: Logger): Promise<void> {
   const { config } = loaded;
   const slot = Number(process.env.SC_WORKER_SLOT ?? 0);
+  useClusterRequestIds(slot, Number(process.env.SC_WORKER_RESTARTS ?? 0));
   const bus = new Bus(primaryEndpoint());
   process.once('disconnect', () => bus.close());
   const storeLogger = logger.child({ component: 'store' });
@@ -112,5 +115,10 @@ export async function runWorker(loaded: LoadedConfig, reload: () => LoadedConfig
   });
 
   await app.listen({ port: config.port, host: config.host });
-  bus.notify(OP.listening, { slot, pid: process.pid });
+  const listening: ListeningEvent = {
+    slot,
+    pid: process.pid,
+    addresses: { http: addressOf(app.server), https: server.listeners.tlsAddress() },
+  };
+  bus.notify(OP.listening, listening);
 }

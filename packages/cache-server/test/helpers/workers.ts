@@ -36,7 +36,8 @@ export async function startWorkersCli(
     env,
   );
   const url = await spawned.listening();
-  await waitFor(() => spawned.stdout().includes('"msg":"cache-server ready"'), 'the primary to be ready', 30_000);
+  // `cache-server ready`, then with TLS `; HTTPS (HTTP/2) at …`.
+  await waitFor(() => spawned.stdout().includes('"msg":"cache-server ready'), 'the primary to be ready', 30_000);
   return {
     spawned,
     url,
