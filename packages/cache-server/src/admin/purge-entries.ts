@@ -1,7 +1,7 @@
 import type { EntryMeta, HeaderMap } from '@simple-cache/common';
 import type { PolicyOptions } from '../policy/types.js';
+import { markStale } from '../policy/soft-purge.js';
 import { selectsEntries, type Store } from '../store/store.js';
-import { markStale } from './soft-purge.js';
 import { tagsOf } from './tags.js';
 
 /** What to purge: one key (every variant), every key starting with a prefix, a tag, or all. */
@@ -9,7 +9,7 @@ export type PurgeSelection =
   { kind: 'url'; key: string } | { kind: 'prefix'; prefix: string } | { kind: 'tag'; tags: string[] } | { kind: 'all' };
 
 export interface PurgeOptions {
-  /** Mark stale instead of deleting (see soft-purge.ts). */
+  /** Mark stale instead of deleting (see policy/soft-purge.ts). */
   soft: boolean;
   now: number;
   policy: Readonly<PolicyOptions>;

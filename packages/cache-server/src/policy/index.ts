@@ -16,6 +16,7 @@ export * from './accept-language.js';
 export * from './content-coding.js';
 export * from './validation.js';
 export * from './invalidation.js';
+export * from './soft-purge.js';
 export * from './headers.js';
 export * from './cache-status.js';
 export * from './range.js';

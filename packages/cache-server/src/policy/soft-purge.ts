@@ -1,6 +1,6 @@
 import type { EntryMeta } from '@simple-cache/common';
-import { exactAge, freshnessLifetime } from '../policy/freshness.js';
-import type { PolicyOptions } from '../policy/types.js';
+import { exactAge, freshnessLifetime } from './freshness.js';
+import type { PolicyOptions } from './types.js';
 
 /**
  * A soft purge (Fastly's name): the entry becomes stale now but stays stored, so the next
