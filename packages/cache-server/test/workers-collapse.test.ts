@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, test } from '@jest/globals';
 import http from 'node:http';
-import { randomBytes } from 'node:crypto';
+import { gatedOrigin } from './helpers/gated-origin.js';
 import { streamGet, waitFor, type Streaming } from './helpers/http.js';
 import { untilStored, useTwoWorkers, type WorkerConnection } from './helpers/workers.js';
 
@@ -11,33 +11,8 @@ function stream(connection: WorkerConnection, path: string): Promise<Streaming> 
   return streamGet({ host: '127.0.0.1', port: connection.port, path: url.pathname, agent: connection.agent });
 }
 
-/**
- * An origin whose body for each path comes in two halves; the second only when the test opens
- * that path's gate, so a test can hold a response mid-body for as long as it likes.
- */
-function gatedOrigin() {
-  const bodies = new Map<string, Buffer>();
-  const gates = new Map<string, () => void>();
-  const bodyOf = (path: string) => {
-    let body = bodies.get(path);
-    if (!body) bodies.set(path, (body = randomBytes(2 * HALF)));
-    return body;
-  };
-  return {
-    bodyOf,
-    open: (path: string) => gates.get(path)?.(),
-    route: (req: http.IncomingMessage, res: http.ServerResponse) => {
-      const path = req.url ?? '/';
-      const body = bodyOf(path);
-      res.writeHead(200, { 'content-length': body.length, 'cache-control': 'public, max-age=600' });
-      res.write(body.subarray(0, HALF));
-      gates.set(path, () => res.end(body.subarray(HALF)));
-    },
-  };
-}
-
 describe('--workers 2: concurrent misses for one key make one origin request', () => {
-  const gated = gatedOrigin();
+  const gated = gatedOrigin({ first: HALF, sizeOf: () => 2 * HALF });
   const workers = useTwoWorkers({ '*': gated.route });
   let one: WorkerConnection;
   let two: WorkerConnection;

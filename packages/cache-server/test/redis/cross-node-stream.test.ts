@@ -1,9 +1,8 @@
 // @system-packages redis-server
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { randomBytes } from 'node:crypto';
-import http from 'node:http';
 import type { Redis } from 'ioredis';
 import { startCache, tempDir, type StartedCache } from '../helpers/cache.js';
+import { gatedOrigin } from '../helpers/gated-origin.js';
 import { request, streamGet, waitFor, type Streaming } from '../helpers/http.js';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
 import { spawnCli } from '../helpers/spawn.js';
@@ -28,43 +27,10 @@ function stream(base: string, path: string): Promise<Streaming> {
   return streamGet({ host: url.hostname, port: url.port, path, agent: false });
 }
 
-/**
- * Each path's body is FIRST bytes at once, the rest when the test opens the path's gate.
- * The query says how: `chunked` (no Content-Length), `cut` (the origin drops the connection at
- * the gate instead), `nostore` (Cache-Control: no-store), `big` (6 MiB in all).
- */
-function gatedOrigin() {
-  const bodies = new Map<string, Buffer>();
-  const gates = new Map<string, (() => void)[]>();
-  const bodyOf = (path: string) => {
-    let body = bodies.get(path);
-    const size = path.includes('big') ? 6 * 1024 * 1024 : FIRST + 2 * CHUNK + 1000;
-    if (!body) bodies.set(path, (body = randomBytes(size)));
-    return body;
-  };
-  return {
-    bodyOf,
-    open: (path: string) => {
-      for (const open of gates.get(path) ?? []) open();
-      gates.delete(path);
-    },
-    route: (req: http.IncomingMessage, res: http.ServerResponse) => {
-      const path = req.url ?? '/';
-      const body = bodyOf(path);
-      const cacheControl = path.includes('nostore') ? 'no-store' : 'public, max-age=600';
-      res.writeHead(200, {
-        'cache-control': cacheControl,
-        'content-type': 'application/octet-stream',
-        ...(path.includes('chunked') ? {} : { 'content-length': body.length }),
-      });
-      res.write(body.subarray(0, FIRST));
-      const open = () => (path.includes('cut') ? res.destroy() : res.end(body.subarray(FIRST)));
-      gates.set(path, [...(gates.get(path) ?? []), open]);
-    },
-  };
-}
-
-const gated = gatedOrigin();
+const gated = gatedOrigin({
+  first: FIRST,
+  sizeOf: (path) => (path.includes('big') ? 6 * 1024 * 1024 : FIRST + 2 * CHUNK + 1000),
+});
 const keys = createRedisKeys();
 let redis: RedisServer;
 let inspector: Redis;
