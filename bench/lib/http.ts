@@ -1,5 +1,6 @@
 import http from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { onCleanup } from './cleanup.js';
 import type { Server } from './processes.js';
 
 export interface Answer {
@@ -61,4 +62,27 @@ export async function waitForAnswer(url: string, server: Server, timeoutMs = 60_
       await sleep(intervalMs);
     }
   }
+}
+
+/**
+ * Listens with `server` (an origin the scenario runs in its own process) on a free loopback
+ * port; `close` stops it, and it is stopped at cleanup if the scenario does not get that far.
+ */
+export async function listenInProcess(server: http.Server): Promise<{ url: string; close(): Promise<void> }> {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  const stop = () =>
+    new Promise<void>((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    });
+  const unregister = onCleanup(stop);
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: () => {
+      unregister();
+      return stop();
+    },
+  };
 }

@@ -1,9 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import { formatInt, formatMs, renderTable } from '../lib/format.js';
-import { get, headerValue } from '../lib/http.js';
+import { get, headerValue, listenInProcess } from '../lib/http.js';
 import type { Lab } from '../lib/lab.js';
-import { onCleanup } from '../lib/cleanup.js';
 import type { Progress, ScenarioReport } from '../lib/report.js';
 import { LABELS, startCache } from '../lib/servers.js';
 import { startNginx } from '../peers/nginx.js';
@@ -34,22 +33,11 @@ async function startSlowOrigin(): Promise<SlowOrigin> {
     }, ORIGIN_DELAY_MS);
   });
   server.keepAliveTimeout = 60_000;
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
-  const close = () =>
-    new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    });
-  const unregister = onCleanup(close);
+  const listening = await listenInProcess(server);
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: listening.url,
     count: (path) => counts.get(path) ?? 0,
-    close: () => {
-      unregister();
-      return close();
-    },
+    close: () => listening.close(),
   };
 }
 

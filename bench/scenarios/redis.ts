@@ -2,13 +2,14 @@ import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { download } from '../lib/download.js';
 import { HIT_BODIES, REDIS_LARGE } from '../lib/fixtures.js';
-import { formatInt, formatMs, formatRate, formatRatio, renderTable } from '../lib/format.js';
+import { formatInt, formatMs, formatRate, formatRatio, formatSize, renderTable } from '../lib/format.js';
 import type { Lab } from '../lib/lab.js';
 import { findFreePort, spawnServer, type Server } from '../lib/processes.js';
 import type { Progress, ScenarioReport } from '../lib/report.js';
 import { countOriginRequests, primeCache, startCache, type Target } from '../lib/servers.js';
 import { ensureCommand, readVersion } from '../lib/tools.js';
 import { runWrk, type WrkResult } from '../lib/wrk.js';
+import { FOLLOW_ROUNDS, measureFollow, type FollowResult } from './redis-follow.js';
 
 /** The caches compared: the disk store (the default) and the Redis store, with and without the memory tier. */
 interface Variant {
@@ -98,6 +99,16 @@ export async function runRedis(lab: Lab, progress: Progress): Promise<ScenarioRe
     ]);
   }
   const outage = await measureOutage(targets.get('redis')!, redis.server, connections, progress);
+  const follow = await measureFollow(
+    async (slowOrigin) =>
+      Promise.all(
+        ['a', 'b'].map(
+          async (node) =>
+            (await startRedisCache(lab, `cache-follow-${node}`, slowOrigin, { CACHE_STORE: redis.url })).url,
+        ),
+      ) as Promise<[string, string]>,
+    progress,
+  );
 
   const version = readVersion('redis-server', ['--version'], /v=\S+/) ?? 'redis-server';
   const notes = [
@@ -110,6 +121,7 @@ export async function runRedis(lab: Lab, progress: Progress): Promise<ScenarioRe
       `${formatInt(outage.during.errors)} errors) against ${formatInt(outage.before.requestsPerSec)} req/s ` +
       `(p99 ${formatMs(outage.before.p99Ms)}) just before; ${formatInt(outage.after.requestsPerSec)} req/s in the ` +
       `${OUTAGE_SEC} s after SIGCONT.`,
+    describeFollow(follow),
   ];
   for (const cell of cells) {
     const label = VARIANTS.find((v) => v.id === cell.variant)?.label ?? cell.variant;
@@ -121,7 +133,7 @@ export async function runRedis(lab: Lab, progress: Progress): Promise<ScenarioRe
     title: `Hits through the Redis store against the disk store (${connections} connections)`,
     table: renderTable(headers, rows),
     notes,
-    data: { connections, durationSec, warmupSec, redis: version, cells, large, outage },
+    data: { connections, durationSec, warmupSec, redis: version, cells, large, outage, follow },
   };
 }
 
@@ -226,6 +238,18 @@ async function measureOutage(target: Target, redis: Server, connections: number,
     `redis SIGSTOP: ${formatInt(before.requestsPerSec)} → ${formatInt(during.requestsPerSec)} → ${formatInt(after.requestsPerSec)} req/s`,
   );
   return { before, during, after };
+}
+
+/** The note on issue 16.8: a second node asking for a body the first is still downloading. */
+function describeFollow(follow: FollowResult): string {
+  const { median } = follow;
+  return (
+    `Second node mid-download: node A misses a ${formatSize(follow.sizeBytes)} body that the origin sends at ` +
+    `${formatRate(follow.rateBytesPerSec)}; once it has sent ${formatSize(follow.askedAfterBytes)}, node B (same ` +
+    `Redis) asks for it: B's first byte after ${formatMs(median.ttfbMs)}, its last after ${formatMs(median.totalMs)}, ` +
+    `A's client's last byte ${formatMs(median.holderDoneMs)} after B asked (X-Cache ${median.xCache ?? '?'}; ` +
+    `median of ${FOLLOW_ROUNDS}, one origin request each).`
+  );
 }
 
 function median(values: readonly number[]): number {
