@@ -32,6 +32,16 @@ export const ADMIN_ERRORS = {
     status: 503,
     message: 'The shared store (Redis) is unavailable: nothing was purged there. Retry when it is back.',
   },
+  bodyTooLarge: {
+    code: 'CACHE_ERR_ADMIN_BODY_TOO_LARGE',
+    status: 413,
+    message: 'An admin request body may not exceed 1 MiB.',
+  },
+  unavailable: {
+    code: 'CACHE_ERR_ADMIN_UNAVAILABLE',
+    status: 502,
+    message: 'The admin endpoints are not available right now (the primary did not answer); retry.',
+  },
   badConfig: {
     code: 'CACHE_ERR_BAD_CONFIG',
     status: 400,
@@ -49,9 +59,23 @@ export function sendAdminError(
   message = spec.message,
   extra: Record<string, unknown> = {},
 ): FastifyReply {
-  return reply
-    .code(spec.status)
-    .header('cache-control', 'no-store')
-    .header('x-cache-error', spec.code)
-    .send({ error: spec.code, message, ...extra });
+  const { headers, body } = adminErrorResponse(spec, message, extra);
+  return reply.code(spec.status).headers(headers).send(body);
+}
+
+/** One of ADMIN_ERRORS as a head and a JSON body, for a response Fastify does not send (hijacked). */
+export function adminErrorResponse(
+  spec: ErrorSpec,
+  message = spec.message,
+  extra: Record<string, unknown> = {},
+): { status: number; headers: Record<string, string>; body: string } {
+  return {
+    status: spec.status,
+    headers: {
+      'content-type': 'application/json; charset=utf-8',
+      'cache-control': 'no-store',
+      'x-cache-error': spec.code,
+    },
+    body: JSON.stringify({ error: spec.code, message, ...extra }),
+  };
 }

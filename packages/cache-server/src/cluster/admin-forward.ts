@@ -1,12 +1,15 @@
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { FastifyInstance } from 'fastify';
+import { ADMIN_ERRORS, adminErrorResponse } from '../admin/admin-errors.js';
 import { isUnderPrefix } from '../admin/prefix.js';
+import { contentLengthOf } from '../proxy/respond/heads.js';
+import type { ErrorSpec } from '../errors.js';
 import type { Bus } from './bus.js';
 import { OP, type AdminAnswer, type AdminRequest } from './protocol.js';
 
 /** Most request-body bytes an admin call may carry (none of today's endpoints reads one). */
 const MAX_ADMIN_BODY = 1024 * 1024;
-/** An admin answer the primary owes for this long is given up on (502). */
+/** An admin answer the primary owes for this long is given up on (502 CACHE_ERR_ADMIN_UNAVAILABLE). */
 const ADMIN_TIMEOUT_MS = 60_000;
 /** Request header naming the worker that handed an admin request over (set here, never the client's). */
 export const WORKER_HEADER = 'x-simple-cache-worker';
@@ -25,8 +28,15 @@ export function forwardAdminRequests(app: FastifyInstance, bus: Bus, prefix: str
     if (raw.method !== 'PURGE' && !isUnderPrefix(prefix, raw.url ?? '')) return;
     reply.hijack();
     const res = reply.raw;
+    let body: Buffer | undefined;
     try {
-      const body = await readBody(raw);
+      body = await readBody(raw);
+    } catch (error) {
+      request.log.info({ err: error }, 'an admin request body was refused');
+      // The unread rest of the body must not be read as a request.
+      return void sendAdminAnswer(res, ADMIN_ERRORS.bodyTooLarge, true);
+    }
+    try {
       const forwarded: AdminRequest = {
         method: raw.method ?? 'GET',
         url: raw.url ?? '/',
@@ -44,16 +54,28 @@ export function forwardAdminRequests(app: FastifyInstance, bus: Bus, prefix: str
     } catch (error) {
       request.log.warn({ err: error }, 'the primary did not answer an admin request');
       if (res.headersSent) return void res.destroy();
-      const text = '502 the admin endpoints are not available right now\n';
-      res.writeHead(502, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' });
-      res.end(text);
+      sendAdminAnswer(res, ADMIN_ERRORS.unavailable, false);
     }
   });
+}
+
+/** One of the admin catalogue's errors, as the primary's admin endpoints would answer it. */
+function sendAdminAnswer(res: ServerResponse, spec: ErrorSpec, close: boolean): void {
+  const error = adminErrorResponse(spec);
+  const length = String(Buffer.byteLength(error.body));
+  res.writeHead(error.status, {
+    ...error.headers,
+    'content-length': length,
+    ...(close ? { connection: 'close' } : {}),
+  });
+  res.end(error.body);
 }
 
 /** The request body, if it has one (at most MAX_ADMIN_BODY bytes; more fails the request). */
 async function readBody(raw: IncomingMessage): Promise<Buffer | undefined> {
   if (raw.headers['content-length'] === undefined && raw.headers['transfer-encoding'] === undefined) return undefined;
+  // Announced too large: refused before a byte of it is read.
+  if ((contentLengthOf(raw.headers) ?? 0) > MAX_ADMIN_BODY) throw new Error('admin request body too large');
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of raw) {
