@@ -15,6 +15,8 @@ const { NGHTTP2_CANCEL, NGHTTP2_ENHANCE_YOUR_CALM } = http2.constants;
  * A browser cancels streams when a page is left, a few dozen at a time at most.
  */
 const CANCELS_PER_WINDOW = 2;
+/** nghttp2's session memory bound, in MB: out of reach of its accounting leak (see below). */
+const SESSION_MEMORY_MB = 1_000_000;
 const CANCEL_WINDOW_MS = 10_000;
 
 export interface Http2Listener {
@@ -50,6 +52,11 @@ export function createHttp2Listener(
     },
     // Streams opened beyond max-streams are refused; a client that keeps doing it is cut off.
     maxSessionRejectedStreams: 100,
+    // Node counts the bytes queued for a stream the client resets against this bound and never
+    // gives them back: at its default (10 MB) a few cancelled downloads made the session refuse
+    // every new stream with ENHANCE_YOUR_CALM, for good (FINDINGS F21). What a session really
+    // holds is bounded by each stream's back-pressure and --max-streams.
+    maxSessionMemory: SESSION_MEMORY_MB,
   });
   // Node's compatibility API types its objects as Http2ServerRequest/Response; the handler only
   // uses what both protocols' objects have (proxy/respond/protocol.ts covers the differences).

@@ -3,6 +3,7 @@ import { Socket } from 'node:net';
 import { constants, type Http2Stream } from 'node:http2';
 import type { Readable } from 'node:stream';
 import type { HeaderMap } from '@simple-cache/common';
+import { ERRORS } from '../../errors.js';
 
 /**
  * Where HTTP/1.1 and HTTP/2 responses differ for the cache, in one place. The proxy writes to
@@ -27,6 +28,18 @@ const CONNECTION_SPECIFIC_FIELDS = [
   'te',
 ];
 
+/**
+ * The refusals that are about the connection, not the request: over HTTP/2 they end the session
+ * (GOAWAY). Any other `Connection: close` (a bad target, an unread body: HTTP/1.1 cannot tell
+ * the next request from the rest of this one) concerns one stream only, which its response ends;
+ * the session's other streams and later ones go on, as nginx does.
+ */
+const SESSION_REFUSALS: ReadonlySet<string> = new Set([
+  ERRORS.tooManyConnections.code,
+  ERRORS.overloaded.code,
+  ERRORS.shuttingDown.code,
+]);
+
 /** The HTTP/2 stream under a response, or undefined for HTTP/1.x. */
 export function http2StreamOf(res: ServerResponse): Http2Stream | undefined {
   return (res as { stream?: Http2Stream }).stream;
@@ -34,9 +47,9 @@ export function http2StreamOf(res: ServerResponse): Http2Stream | undefined {
 
 /**
  * `headers` as the client's protocol takes them. Over HTTP/2 the connection-specific fields are
- * left out, and a `Connection: close` (a refusal for load, an unread request body) becomes a
- * graceful GOAWAY once this response is done: the client opens no new stream on the connection,
- * the ones in progress finish.
+ * left out, and a refusal for load or shutdown (SESSION_REFUSALS) becomes a graceful GOAWAY once
+ * this response is done: the client opens no new stream on the connection, the ones in progress
+ * finish.
  */
 export function headersForClient(res: ServerResponse, headers: HeaderMap): HeaderMap {
   const stream = http2StreamOf(res);
@@ -46,7 +59,7 @@ export function headersForClient(res: ServerResponse, headers: HeaderMap): Heade
   for (const name of CONNECTION_SPECIFIC_FIELDS) delete out[name];
   // The stream leaves its session once closed: hold on to the session now.
   const session = stream.session;
-  if (session !== undefined && /\bclose\b/i.test(String(headers.connection ?? ''))) {
+  if (session !== undefined && SESSION_REFUSALS.has(String(headers['x-cache-error']))) {
     res.once('close', () => {
       if (!session.closed && !session.destroyed) session.close();
     });
