@@ -11,6 +11,9 @@ import { loadConfig, resolveConfig, type LoadedConfig } from './config/load-conf
 import { OPTIONS } from './config/option-table.js';
 import { policyOptionsFrom } from './config/policy-options.js';
 import { ERRORS } from './errors.js';
+import { checkAtFrontDoor } from './front-door.js';
+import { followsClosingResponse } from './closing-connections.js';
+import { leaveBodiesUnparsed } from './unparsed-bodies.js';
 import { LiveConfig, type ReloadResult } from './live-config.js';
 import { installLimits, refuse, serverOptions } from './limits/limits.js';
 import { createListeners, type Listeners } from './listen/listeners.js';
@@ -62,8 +65,6 @@ export interface BuildOptions {
 }
 
 const ALL_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'] as const;
-/** The methods Fastify would read a body of (its `bodywith` set), with QUERY (RFC 10008). */
-const BODY_METHODS = ['POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'QUERY'] as const;
 
 /**
  * Builds the Fastify instance and wires the parts together. No caching logic lives here: every
@@ -96,6 +97,8 @@ export async function buildCacheServer(
     config,
     clientLimits,
     (req, res) => {
+      // Nothing after a response that closes the connection (front-door.ts).
+      if (followsClosingResponse(req)) return;
       // Host and the request target first (absolute-form is rewritten): limits/request-target.ts.
       accept(req);
       if (fastHit === undefined || closing || !admits(req) || !fastHit.tryServe(req, res)) fastifyHandler(req, res);
@@ -188,14 +191,12 @@ export async function buildCacheServer(
     ...clientLimits,
   });
   ({ admits, accept } = installLimits(app, config, listeners.servers));
-  app.addHook('onRequest', (request, reply, done) => {
-    if (closing) return refuse(reply, config, ERRORS.shuttingDown, false);
-    done();
-  });
-  // Request bodies are streamed to the origin untouched, never parsed: to Fastify every method is
-  // bodiless, so it never looks at Content-Type (it would answer QUERY without one, or `text`, with
-  // its own 400/415) and leaves the body on the socket for the proxy.
-  for (const method of BODY_METHODS) app.addHttpMethod(method, { hasBody: false, overrideExisting: true });
+  app.addHook(
+    'onRequest',
+    checkAtFrontDoor(config, () => closing),
+  );
+  // Request bodies are streamed to the origin untouched, never parsed (unparsed-bodies.ts).
+  leaveBodiesUnparsed(app);
 
   // Admin endpoints under --admin-prefix, and PURGE; before the catch-all so its guard sees every request.
   if (config.adminPrefix !== '') {

@@ -49,6 +49,11 @@ export const ERRORS = {
     status: 413,
     message: 'The request body is larger than this cache forwards.',
   },
+  unsupportedTransferCoding: {
+    code: 'CACHE_ERR_UNSUPPORTED_TRANSFER_CODING',
+    status: 501,
+    message: 'The request body has a transfer coding this cache does not decode (only chunked).',
+  },
   tooManyConnections: {
     code: 'CACHE_ERR_TOO_MANY_CONNECTIONS',
     status: 503,

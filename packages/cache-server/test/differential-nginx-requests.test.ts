@@ -45,6 +45,8 @@ const AMBIGUOUS: Record<string, (p: string) => string> = {
   'signed-length': (p) => `POST ${p}/echo HTTP/1.1\r\n${H}\r\nContent-Length: +4\r\n\r\nabcd`,
   'unknown-coding': (p) => `POST ${p}/echo HTTP/1.1\r\n${H}\r\nTransfer-Encoding: xchunked\r\n\r\n0\r\n\r\n`,
   'chunked-not-last': (p) => `POST ${p}/echo HTTP/1.1\r\n${H}\r\nTransfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n`,
+  'gzip-then-chunked': (p) =>
+    `POST ${p}/echo HTTP/1.1\r\n${H}\r\nTransfer-Encoding: gzip, chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n`,
   'coding-twice': (p) =>
     `POST ${p}/echo HTTP/1.1\r\n${H}\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n`,
   'space-before-colon': (p) => `POST ${p}/echo HTTP/1.1\r\n${H}\r\nTransfer-Encoding : chunked\r\n\r\n0\r\n\r\n`,
@@ -122,6 +124,10 @@ const CASES: Case[] = [
   { id: 'authority-form-connect', steps: () => [one(wireRequest('CONNECT', 'x:443', [H]))] },
   { id: 'ban', steps: (b) => [one(wireRequest('BAN', `${b}/echo`, [H]))] },
   { id: 'trace', steps: (b) => [one(wireRequest('TRACE', `${b}/echo`, [H]))] },
+  { id: 'trace-with-cookie', steps: (b) => [one(wireRequest('TRACE', `${b}/echo`, [H, 'Cookie: session=s3cret']))] },
+  // RFC 9110 §7.6.2: Max-Forwards on OPTIONS (0: the intermediary answers itself).
+  { id: 'options-max-forwards-0', steps: (b) => [one(wireRequest('OPTIONS', `${b}/echo`, [H, 'Max-Forwards: 0']))] },
+  { id: 'options-max-forwards-1', steps: (b) => [one(wireRequest('OPTIONS', `${b}/echo`, [H, 'Max-Forwards: 1']))] },
   { id: 'unknown-method', steps: (b) => [one(wireRequest('FROB', `${b}/echo`, [H]))] },
   { id: 'dot-segments', steps: (b) => [one(get(`${b}/x/../echo`))] },
   { id: 'encoded-dot-segments', steps: (b) => [one(get(`${b}/x/%2e%2e/echo`))] },
@@ -154,6 +160,16 @@ const CASES: Case[] = [
       { pipeline: true, requests: [wireRequest('GET', `${b}/echo`, [], undefined, 'HTTP/1.0'), get(`${b}/echo`)] },
     ],
   },
+  // The same after a response the proxy refused and closed with (RFC 9112 §9.6: no further request
+  // on that connection is processed; Node hands the pipelined one over all the same).
+  ...Object.entries({
+    'bad-target': get(`/%zz`),
+    'no-host': wireRequest('GET', '/echo', []),
+    trace: wireRequest('TRACE', '/echo', [H]),
+  }).map(([name, refused]): Case => ({
+    id: `pipelined-after-${name}`,
+    steps: (b) => [{ pipeline: true, requests: [refused, get(`${b}/echo`)] }],
+  })),
   {
     id: 'pipelined-head-then-get',
     steps: (b) => [{ pipeline: true, requests: [wireRequest('HEAD', `${b}/cacheable`, [H]), get(`${b}/cacheable`)] }],

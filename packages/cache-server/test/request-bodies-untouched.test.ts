@@ -199,3 +199,54 @@ describe('during a graceful shutdown', () => {
     expect(origin.count('/next')).toBe(0);
   });
 });
+
+describe('admin endpoints take what curl sends, on the cache port and on --admin-port', () => {
+  let dir: Awaited<ReturnType<typeof tempDir>>;
+  let cache: StartedCache;
+  beforeAll(async () => {
+    dir = await tempDir();
+    cache = await startTestCache(
+      { origin: 'http://127.0.0.1:9', cacheDir: dir.dir, adminPort: 0 },
+      { logger: pino({ level: 'silent' }) },
+    );
+  });
+  afterAll(async () => {
+    await cache?.close();
+    await dir?.cleanup();
+  });
+
+  // `curl -X DELETE -d 'a=b' …` sends a form; scripts send JSON, sometimes broken; `-H 'Content-Type: text'`.
+  const BODIES: [string, string][] = [
+    ['application/x-www-form-urlencoded', 'a=b'],
+    ['application/json', '{"a":'],
+    ['text', 'abc'],
+    ['multipart/form-data', '--x--'],
+  ];
+  test.each(BODIES)('a purge with a %s body is a purge (200), on both ports', async (type, body) => {
+    for (const base of [cache.url, cache.adminUrl as string]) {
+      for (const head of ['DELETE /_cache/entries?url=/x', 'PURGE /x']) {
+        const exchange = await rawExchange(
+          base,
+          `${head} HTTP/1.1\r\nHost: cache.test\r\nContent-Type: ${type}\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`,
+        );
+        const [reply] = parseResponses(exchange.text);
+        expect([base === cache.url ? 'cache port' : 'admin port', head, reply?.status, reply?.body]).toEqual([
+          base === cache.url ? 'cache port' : 'admin port',
+          head,
+          200,
+          '{"purged":0,"soft":false}',
+        ]);
+      }
+    }
+  });
+
+  test('a target that is no path on the admin port: the admin 400, not the framework JSON', async () => {
+    const exchange = await rawExchange(
+      cache.adminUrl as string,
+      'GET /_cache/%zz HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n',
+    );
+    const [reply] = parseResponses(exchange.text);
+    expect(reply?.status).toBe(400);
+    expect(reply?.headers['x-cache-error']).toBe('CACHE_ERR_ADMIN_BAD_REQUEST');
+  });
+});

@@ -3,6 +3,7 @@ import type { EventEmitter } from 'node:events';
 import type { IncomingMessage, ServerOptions } from 'node:http';
 import type { Server } from 'node:net';
 import type { CacheServerConfig } from '@simple-cache/common';
+import { closeAfterResponse } from '../closing-connections.js';
 import { ERRORS, type ErrorSpec } from '../errors.js';
 import { contentLengthOf, errorResponse } from '../proxy/respond/heads.js';
 import { headersForClient } from '../proxy/respond/protocol.js';
@@ -141,6 +142,7 @@ export function refuse(
   detail: Record<string, unknown> = {},
 ): void {
   const { method, url = '' } = reply.request.raw;
+  closeAfterResponse(reply.request.raw);
   const fields = { code: spec.code, status: spec.status, method, path: url.split('?')[0], ...detail };
   reply.log[spec.status >= 500 ? 'warn' : 'info'](fields, spec.message);
   const error = errorResponse(

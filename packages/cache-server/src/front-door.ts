@@ -1,0 +1,50 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { ERRORS } from './errors.js';
+import { ALLOWED_METHODS } from './limits/client-errors.js';
+import { refuse } from './limits/limits.js';
+
+/**
+ * What every request meets after the limits and before the proxy or the admin endpoints, where
+ * the cache answers for itself rather than for the origin (RFC 9110 and 9112 rules about the
+ * message, not the resource). `closing()` says whether shutdown has begun.
+ */
+export function checkAtFrontDoor(
+  config: Parameters<typeof refuse>[1],
+  closing: () => boolean,
+): (request: FastifyRequest, reply: FastifyReply, done: () => void) => void {
+  return (request, reply, done) => {
+    // Connections still open during shutdown: the catalogue's 503, not Fastify's JSON one.
+    if (closing()) return refuse(reply, config, ERRORS.shuttingDown, false);
+    const raw = request.raw;
+    // RFC 9110 §9.3.8 lets a proxy forward TRACE, but the echo shows the request as the origin got
+    // it: the client's Cookie and Authorization (cross-site tracing) and the fields the cache adds.
+    // Refused, as nginx does.
+    if (raw.method === 'TRACE') {
+      reply.header('allow', ALLOWED_METHODS);
+      return refuse(reply, config, ERRORS.methodNotAllowed, false);
+    }
+    // RFC 9112 §6.1: a transfer coding the cache does not decode (only chunked is) would reach the
+    // origin as content once the cache re-frames the body: 501, as nginx answers. (Codings that do
+    // not end with chunked leave no framing at all: Node's parser refuses those itself, 400.)
+    const codings = raw.headers['transfer-encoding']?.split(',').map((coding) => coding.trim().toLowerCase());
+    if (codings !== undefined && codings.length > 1 && codings.at(-1) === 'chunked') {
+      return refuse(reply, config, ERRORS.unsupportedTransferCoding, false);
+    }
+    // RFC 9110 §7.6.2: an intermediary MUST answer an OPTIONS with Max-Forwards: 0 itself, and
+    // decrement the field otherwise (TRACE, the other method it applies to, is refused above).
+    const maxForwards = raw.method === 'OPTIONS' ? raw.headers['max-forwards'] : undefined;
+    if (typeof maxForwards === 'string' && /^\d+$/.test(maxForwards)) {
+      if (Number(maxForwards) === 0) return answerOptions(reply, config.name);
+      raw.headers['max-forwards'] = String(Number(maxForwards) - 1);
+    }
+    done();
+  };
+}
+
+/** The cache's own answer to OPTIONS as its final recipient (RFC 9110 §9.3.7): what it takes. */
+function answerOptions(reply: FastifyReply, name: string): void {
+  reply
+    .code(200)
+    .headers({ allow: ALLOWED_METHODS, 'content-length': '0', 'cache-control': 'no-store', via: `1.1 ${name}` });
+  reply.send();
+}
