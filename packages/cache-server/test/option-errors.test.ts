@@ -49,7 +49,11 @@ const NEAR_MISSES = [
   'self-signed',
 ];
 const value = fc.oneof(fc.constantFrom(...NEAR_MISSES), fc.string({ maxLength: 12 }));
-const spec = fc.constantFrom(...OPTIONS.filter((o) => o.flag !== 'config'));
+const spec = fc.constantFrom(...OPTIONS.filter((o) => o.flag !== 'config' && o.flag !== 'admin-token'));
+/** The admin token: a value no other option is given, so that seeing it in a message is a leak. */
+const token = fc.string({ maxLength: 8 }).map((s) => `${SECRET}${s}`);
+/** A fixed seed (FC_SEED to try others): the test command runs once, and a random seed would make it flaky. */
+const SEED = Number(process.env.FC_SEED ?? 20261206);
 
 /** One command-line argument group: `--flag value`, `--flag=value`, a mistyped flag, a stray word. */
 const argGroup = fc.oneof(
@@ -57,8 +61,13 @@ const argGroup = fc.oneof(
   fc.tuple(spec, value).map(([s, v]) => [`--${s.flag}=${v}`]),
   fc.tuple(spec, fc.constantFrom('-', 's', 'x')).map(([s, typo]) => [`--${s.flag}${typo}=${SECRET}`]),
   fc.constantFrom(['--help'], ['--check-config'], ['--'], ['-x'], ['8001']),
+  token.map((t) => ['--admin-token', t]),
+  token.map((t) => [`--admin-token=${t}`]),
 );
-const envEntry = fc.tuple(spec, value).map(([s, v]) => [s.env, v] as const);
+const envEntry = fc.oneof(
+  fc.tuple(spec, value).map(([s, v]) => [s.env, v] as const),
+  token.map((t) => ['CACHE_ADMIN_TOKEN', t] as const),
+);
 
 /**
  * The --admin-token values of `argv` that an error message must never repeat. A value the same
@@ -102,7 +111,7 @@ describe('option parsing never shows a stack trace or a secret (fast-check over 
         const argv = groups.flat();
         expectCleanOutcome(() => loadConfig(argv, Object.fromEntries(env)), [SECRET, ...tokensIn(argv, env)]);
       }),
-      { numRuns: 400 },
+      { numRuns: 400, seed: SEED },
     );
   });
 
@@ -115,7 +124,7 @@ describe('option parsing never shows a stack trace or a secret (fast-check over 
         await writeFile(file, `${lines.join('\n')}\nadmin-token: "${SECRET}x"\n`);
         expectCleanOutcome(() => loadConfig(['--config', file], {}), [`${SECRET}x`]);
       }),
-      { numRuns: 150 },
+      { numRuns: 150, seed: SEED },
     );
   });
 
