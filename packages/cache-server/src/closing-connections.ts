@@ -23,3 +23,8 @@ export function closeAfterResponse(req: IncomingMessage): void {
 export function followsClosingResponse(req: IncomingMessage): boolean {
   return req.httpVersionMajor === 1 && closing.has(req.socket);
 }
+
+/** Whether the response to `req` (or one before it on its connection) closes the connection. */
+export function closesAfterResponse(req: IncomingMessage): boolean {
+  return followsClosingResponse(req);
+}

@@ -157,6 +157,34 @@ describe('request bodies and their Content-Type reach the origin untouched; ever
   });
 });
 
+describe('Expect: 100-continue on a request the cache refuses', () => {
+  let dir: Awaited<ReturnType<typeof tempDir>>;
+  let cache: StartedCache;
+  beforeAll(async () => {
+    dir = await tempDir();
+    cache = await startTestCache(
+      { origin: 'http://127.0.0.1:9', cacheDir: dir.dir, maxBodySize: 1_000 },
+      { logger: pino({ level: 'silent' }) },
+    );
+  });
+  afterAll(async () => {
+    await cache?.close();
+    await dir?.cleanup();
+  });
+
+  // RFC 9110 §10.1.1: Expect lets a client learn of the refusal before it sends the body (curl sends
+  // it for uploads over 1 MB); a 100 before the 413 made it upload the whole body for nothing.
+  test.each([
+    ['a body over --max-body-size', 'POST /up HTTP/1.1\r\nHost: a\r\nContent-Length: 999999', 413],
+    ['no Host', 'PUT /up HTTP/1.1\r\nContent-Length: 5', 400],
+    ['TRACE', 'TRACE /up HTTP/1.1\r\nHost: a\r\nContent-Length: 5', 405],
+  ])('%s: the refusal at once, no 100 Continue', async (_name, head, status) => {
+    const exchange = await rawExchange(cache.url, `${head}\r\nExpect: 100-continue\r\n\r\n`);
+    expect(exchange.text).not.toMatch(/^HTTP\/1\.1 100/m);
+    expect(exchange.statuses).toEqual([status]);
+  });
+});
+
 describe('during a graceful shutdown', () => {
   test('a request on a connection still open gets the catalogue 503 CACHE_ERR_SHUTTING_DOWN with Connection: close', async () => {
     const dir = await tempDir();

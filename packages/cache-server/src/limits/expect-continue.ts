@@ -1,4 +1,5 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { closesAfterResponse } from '../closing-connections.js';
 
 /**
  * `Expect: 100-continue` (RFC 9110 §10.1.1), answered by the cache instead of by Node (FINDINGS
@@ -11,8 +12,12 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
  */
 export function answerExpectContinue(server: Server): void {
   server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
-    // Node's own notion of "this response owns the socket now" (lib/_http_server.js).
-    if ((req.socket as { _httpMessage?: unknown })._httpMessage === res) res.writeContinue();
     server.emit('request', req, res);
+    // After the request's refusals, which run at once: a request refused (413 for a body too large,
+    // 400, 405) gets no 100, or the client would send the body it asked about for nothing (the
+    // point of Expect, RFC 9110 §10.1.1; nginx does the same). Nor does one already answered.
+    // Node's own notion of "this response owns the socket now" (lib/_http_server.js).
+    const owner = (req.socket as { _httpMessage?: unknown })._httpMessage === res;
+    if (owner && !res.headersSent && !closesAfterResponse(req)) res.writeContinue();
   });
 }
