@@ -1,7 +1,7 @@
 import type { EntryMeta, HeaderMap } from '@simple-cache/common';
 import type { PolicyOptions } from '../policy/types.js';
 import { markStale } from '../policy/soft-purge.js';
-import { selectsEntries, type Store } from '../store/store.js';
+import { purgesAll, selectsEntries, type Store } from '../store/store.js';
 import { tagsOf } from './tags.js';
 
 /** What to purge: one key (every variant), every key starting with a prefix, a tag, or all. */
@@ -28,6 +28,9 @@ export async function purgeEntries(
   selection: PurgeSelection,
   options: PurgeOptions,
 ): Promise<PurgeResult> {
+  // A store that purges everything at once (Redis: a new generation) reads and deletes nothing.
+  if (selection.kind === 'all' && !options.soft && purgesAll(store))
+    return { purged: await store.purgeAll(), soft: false };
   const victims =
     selection.kind === 'url' ? await store.lookup(selection.key) : await collect(store, selection, options);
   if (options.soft) {

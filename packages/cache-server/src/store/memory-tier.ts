@@ -9,6 +9,7 @@ import {
   hasStartupWork,
   hasSyncLookup,
   healthOf,
+  purgesAll,
   selectsEntries,
   type BodyEvents,
   type CountsErrors,
@@ -17,6 +18,7 @@ import {
   type EntryWriter,
   type HotReads,
   type MemoryTierStats,
+  type PurgesAll,
   type ReportsHealth,
   type SelectsEntries,
   type StartupWork,
@@ -52,7 +54,7 @@ export type InnerStore = Store & BodyEvents;
  * first read.
  */
 export class MemoryTier
-  implements Store, HotReads, BodyEvents, TierStats, ReportsHealth, CountsErrors, StartupWork, SelectsEntries
+  implements Store, HotReads, BodyEvents, TierStats, ReportsHealth, CountsErrors, StartupWork, SelectsEntries, PurgesAll
 {
   private readonly bodies: LRUCache<string, Buffer>;
   private readonly loading = new Map<string, Promise<Buffer>>();
@@ -166,6 +168,22 @@ export class MemoryTier
 
   entries(): AsyncIterable<EntryMeta> {
     return this.inner.entries();
+  }
+
+  /**
+   * The inner store's purge of everything, else one delete per entry; what this tier holds goes
+   * too, whatever happens to the inner store (a purge must hold for what this tier serves).
+   */
+  async purgeAll(): Promise<number> {
+    try {
+      if (purgesAll(this.inner)) return await this.inner.purgeAll();
+      const entries: EntryMeta[] = [];
+      for await (const entry of this.inner.entries()) entries.push(entry);
+      for (const entry of entries) await this.inner.delete(entry.key, entry.variant);
+      return entries.length;
+    } finally {
+      this.clear();
+    }
   }
 
   /** The inner store's index, or all its entries (a superset, which the caller matches). */

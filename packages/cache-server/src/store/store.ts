@@ -237,6 +237,19 @@ export function selectsEntries<S extends Store>(store: S): store is S & SelectsE
   return typeof (store as Partial<SelectsEntries>).select === 'function';
 }
 
+/** Purge of everything in O(1) (the Redis store's generation): nothing is read or deleted on the way. */
+export interface PurgesAll {
+  /**
+   * Makes every stored entry unservable at once (they are deleted later, in the background);
+   * resolves to about how many there were.
+   */
+  purgeAll(): Promise<number>;
+}
+
+export function purgesAll<S extends Store>(store: S): store is S & PurgesAll {
+  return typeof (store as Partial<PurgesAll>).purgeAll === 'function';
+}
+
 /** Start-up work: the disk store scans its directory before stats() and entries() cover it all. */
 export interface StartupWork {
   /** Resolves when the start-up work is done. */

@@ -112,4 +112,17 @@ describe('purges by tag and prefix through two nodes', () => {
     await dropsFirst(nodeA, '/soft/a');
     expect(shared.origin.count('/soft/a')).toBe(2);
   });
+
+  // Last: it purges everything.
+  test('a purge of everything through node B (a new generation): no node serves what was stored, nor one started after', async () => {
+    const paths = ['/everything/a', '/everything/b', '/everything/c'];
+    for (const path of paths) await store(path);
+    const purge = await admin(nodeB.url, '/_cache/entries?all=1', { method: 'DELETE' });
+    expect(purge.status).toBe(200);
+    expect((purge.json as { purged: number }).purged).toBeGreaterThanOrEqual(paths.length);
+    const nodeC = await shared.start();
+    expect(await get(nodeC, paths[0]!)).toEqual({ xCache: 'MISS', body: `${paths[0]} #2` });
+    expect(await get(nodeB, paths[1]!)).toEqual({ xCache: 'MISS', body: `${paths[1]} #2` });
+    for (const path of paths) await dropsFirst(nodeA, path);
+  });
 });

@@ -53,6 +53,12 @@ function purge(store: Store, selection: PurgeSelection, soft = false) {
  */
 async function purgeAndAnnounce(through: RedisStore, selection: PurgeSelection, nodes: RedisStore[]) {
   const result = await purge(through, selection);
+  await announce(through, selection, nodes);
+  return result;
+}
+
+/** The announcement of a purge (admin/purge.ts, after purging), waited for until every one of `nodes` has heard it. */
+async function announce(through: RedisStore, selection: PurgeSelection, nodes: RedisStore[]): Promise<void> {
   const events = invalidationsOf(selection as PurgeNotice).map((event) => JSON.stringify(event));
   const heard = nodes.map(
     (node) =>
@@ -71,7 +77,12 @@ async function purgeAndAnnounce(through: RedisStore, selection: PurgeSelection, 
   );
   await Promise.all(invalidationsOf(selection as PurgeNotice).map((event) => through.bus.publish(event)));
   await Promise.all(heard);
-  return result;
+}
+
+async function writeMany(store: RedisStore, metas: ReturnType<typeof tagged>[]): Promise<void> {
+  for (let i = 0; i < metas.length; i += 100) {
+    await Promise.all(metas.slice(i, i + 100).map((meta) => writeEntry(store, meta, 'x')));
+  }
 }
 
 /** Calls of one Redis command so far (INFO commandstats). */
@@ -140,10 +151,10 @@ describe('the purge indexes', () => {
 
   test('O(matches): with 2,000 other entries, a tag or prefix purge selecting 3 makes a bounded number of Redis commands', async () => {
     const { store, admin } = redis;
-    const others = Array.from({ length: 2000 }, (_, i) => tagged(`/other/${i}`, `other-${i % 50}`));
-    for (let i = 0; i < others.length; i += 100) {
-      await Promise.all(others.slice(i, i + 100).map((meta) => writeEntry(store, meta, 'x')));
-    }
+    await writeMany(
+      store,
+      Array.from({ length: 2000 }, (_, i) => tagged(`/other/${i}`, `other-${i % 50}`)),
+    );
     for (const path of ['/hot/1', '/hot/2', '/hot/3']) await writeEntry(store, tagged(path, 'hot'), path);
 
     const measure = async (selection: PurgeSelection, through: Store = store) => {
@@ -287,5 +298,64 @@ describe('index lifetimes and writers racing purges', () => {
     // A response that arrived after the purge is new content.
     await writeEntry(nodeB, tagged('/race/after', 'race', { responseTime: Date.now() + 1000 }), 'new content');
     expect(await stored(nodeA, '/race/after')).toBe(true);
+  });
+});
+
+describe('a purge of everything (a new generation)', () => {
+  test('O(1): with 2,000 entries it reads none of them, makes a handful of Redis commands, and no node serves them after', async () => {
+    const { admin, server, nodeB } = redis;
+    const node = await openRedisStore(server, { entryTags, ...QUIET, purgeSweep: false });
+    try {
+      await writeMany(
+        node,
+        Array.from({ length: 2000 }, (_, i) => tagged(`/all/${i}`, 'all')),
+      );
+      const [before, readsBefore] = [await commandsServed(admin), await commandCalls(admin, 'hgetall')];
+      expect(await purge(node, { kind: 'all' })).toEqual({ purged: 2000, soft: false });
+      expect((await commandCalls(admin, 'hgetall')) - readsBefore).toBe(0);
+      // The shared counters read, the generation replaced, and the INFO calls: 5.
+      expect((await commandsServed(admin)) - before).toBeLessThanOrEqual(8);
+      await announce(node, { kind: 'all' }, [node, nodeB]);
+      const later = await openRedisStore(server, { entryTags, ...QUIET });
+      try {
+        for (const store of [node, nodeB, later]) {
+          for (const path of ['/all/0', '/all/999', '/all/1999']) expect(await stored(store, path)).toBe(false);
+        }
+        // Written after the purge: served everywhere.
+        await writeEntry(nodeB, tagged('/all/new', 'all'), 'new');
+        for (const store of [node, nodeB, later]) expect(await stored(store, '/all/new')).toBe(true);
+      } finally {
+        await later.close();
+      }
+    } finally {
+      await node.close();
+    }
+  });
+
+  test('the sweep then deletes in the background what was written before; what is written after stays', async () => {
+    const { store, admin } = redis;
+    await writeMany(
+      store,
+      Array.from({ length: 300 }, (_, i) => tagged(`/swept/${i}`, 'swept')),
+    );
+    expect(await purge(store, { kind: 'all' })).toEqual({ purged: 300, soft: false });
+    await writeEntry(store, tagged('/kept', 'kept'), 'kept');
+    expect(await store.sweeping).toBe(300);
+    expect(await admin.keys(keys.metaPattern)).toEqual([keys.meta(hashKey(`${ORIGIN}/kept`))]);
+    expect(await admin.keys(`${keys.prefix}{*}:body:*`)).toHaveLength(1);
+  });
+
+  test('a generation key Redis lost: what was written under it is a miss for a node that did not know it, and served once written again', async () => {
+    const { store, admin, server } = redis;
+    await writeEntry(store, tagged('/generation/a', 'g'), 'a');
+    await admin.del(keys.generation);
+    const later = await openRedisStore(server, { entryTags, ...QUIET });
+    try {
+      expect(await stored(later, '/generation/a')).toBe(false);
+      await writeEntry(later, tagged('/generation/a', 'g'), 'a again');
+      for (const node of [store, later]) expect(await stored(node, '/generation/a')).toBe(true);
+    } finally {
+      await later.close();
+    }
   });
 });

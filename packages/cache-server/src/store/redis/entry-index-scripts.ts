@@ -98,4 +98,16 @@ return string.sub(marker, 2)
 `,
 );
 
-export const INDEX_SCRIPTS = [INDEX_KEY, INDEX_TAG, INCARNATION];
+/**
+ * The store's generation, created when missing (evicted, deleted, a fresh Redis): KEYS: the
+ * generation key. ARGV: a fresh id. Returns the generation.
+ */
+export const GENERATION = defineScript(
+  'generation',
+  `
+redis.call('SET', KEYS[1], ARGV[1], 'NX')
+return redis.call('GET', KEYS[1])
+`,
+);
+
+export const INDEX_SCRIPTS = [INDEX_KEY, INDEX_TAG, INCARNATION, GENERATION];

@@ -2,7 +2,7 @@ import type { EntryMeta } from '@simple-cache/common';
 import { LRUCache } from 'lru-cache';
 import type { EntrySelection } from '../store.js';
 import { createBodyId, hashKey } from './redis-keys.js';
-import { INCARNATION, INDEX_KEY, INDEX_TAG } from './entry-index-scripts.js';
+import { GENERATION, INCARNATION, INDEX_KEY, INDEX_TAG } from './entry-index-scripts.js';
 import type { Invalidation } from './invalidation-bus.js';
 import type { LiveVariant } from './meta-cache.js';
 import { parseLiveVariants } from './meta-fields.js';
@@ -20,8 +20,9 @@ const SHARDS = '0123456789abcdef'.split('');
 /** After every key's first byte: entry keys are UTF-8 text, which never contains 0xff. */
 const HIGHEST = Buffer.from([0xff]);
 
-/** One index an entry belongs to: its key's prefix shard, or one of its tags. */
+/** One index an entry belongs to: the store's generation, its key's prefix shard, or one of its tags. */
 interface IndexRef {
+  readonly kind: 'generation' | 'shard' | 'tag';
   /** Its first key: what the node remembers its incarnation under, and the slot its scripts run on. */
   readonly name: string;
   /** The Redis keys of the index (a shard has two, one slot). */
@@ -54,6 +55,12 @@ interface IndexRef {
  * incarnations it has seen (no round trip on a lookup) and forgets those of a tag or of the
  * shards when a purge of that tag or of a prefix is announced — exactly when a lost index would
  * matter — and all of them on a resync.
+ *
+ * A purge of everything is O(1): every variant also records the store's *generation* (a random
+ * id in one key), which the purge replaces; a variant of another generation is not served, and a
+ * sweep deletes them in the background (RedisStore.purgeAll). A generation key Redis evicted is
+ * created again with a new id: what was written under the old one is then a miss, never served
+ * against a purge.
  */
 export class EntryIndex {
   private readonly known = new LRUCache<string, string | false>({ max: KNOWN_INDEXES });
@@ -74,14 +81,37 @@ export class EntryIndex {
     const before = this.forgetting;
     const incarnations = await Promise.all(
       this.indexesOf(meta).map(async (index) => {
-        const script = index.keys.length === 2 ? INDEX_KEY : INDEX_TAG;
-        const args = [index.member, until, now, createBodyId()];
+        if (index.kind === 'generation') {
+          // Known: no round trip (a stale one only makes the entry a miss once the node learns better).
+          const known = this.known.get(index.name);
+          if (typeof known === 'string') return known;
+        }
+        const script = index.kind === 'generation' ? GENERATION : index.kind === 'shard' ? INDEX_KEY : INDEX_TAG;
+        const args = index.kind === 'generation' ? [createBodyId()] : [index.member, until, now, createBodyId()];
         const incarnation = String(await this.ctx.script(index.name, script, index.keys, args));
         if (this.forgetting === before) this.known.set(index.name, incarnation);
         return incarnation;
       }),
     );
     return incarnations.join(' ');
+  }
+
+  /**
+   * A purge of everything: the store gets a new generation, so that no variant written before is
+   * served again (a node learns it when the purge is announced). Returns the new generation.
+   */
+  async renew(): Promise<string> {
+    const { client, gate, keys } = this.ctx;
+    const generation = createBodyId();
+    this.forgetting += 1;
+    await gate.run(keys.generation, () => client.set(keys.generation, generation));
+    this.known.set(keys.generation, generation);
+    return generation;
+  }
+
+  /** The generation a variant was written under (its record's first part). */
+  static generationOf(variant: LiveVariant): string | undefined {
+    return variant.indexedAs?.split(' ')[0];
   }
 
   /** Whether every index `meta` must be added to can be reached now (a cluster master may be down). */
@@ -160,22 +190,28 @@ export class EntryIndex {
     for (const name of names) this.known.delete(name);
   }
 
-  /** The indexes of an entry: its key's prefix shard, then its tags (in the order tagsOf gives them). */
+  /** The indexes of an entry: the generation, its key's prefix shard, then its tags (in the order tagsOf gives them). */
   private indexesOf(meta: Pick<EntryMeta, 'key' | 'headers'>): IndexRef[] {
+    const { keys } = this.ctx;
     const hash = hashKey(meta.key);
-    const shard = this.ctx.keys.prefixShard(hash.charAt(0));
+    const shard = keys.prefixShard(hash.charAt(0));
     return [
-      { name: shard.lex, keys: [shard.lex, shard.until], member: meta.key },
+      { kind: 'generation', name: keys.generation, keys: [keys.generation], member: '' },
+      { kind: 'shard', name: shard.lex, keys: [shard.lex, shard.until], member: meta.key },
       ...this.tagsOf(meta).map((tag) => {
-        const name = this.ctx.keys.tagIndex(tag);
-        return { name, keys: [name], member: hash };
+        const name = keys.tagIndex(tag);
+        return { kind: 'tag' as const, name, keys: [name], member: hash };
       }),
     ];
   }
 
   private async readIncarnation(index: IndexRef): Promise<string | false> {
     const before = this.forgetting;
-    const reply = await this.ctx.script(index.name, INCARNATION, index.keys, []);
+    const { client, gate } = this.ctx;
+    const reply =
+      index.kind === 'generation'
+        ? await gate.run(index.name, () => client.get(index.name))
+        : await this.ctx.script(index.name, INCARNATION, index.keys, []);
     const incarnation = typeof reply === 'string' ? reply : false;
     if (this.forgetting === before) this.known.set(index.name, incarnation);
     return incarnation;

@@ -1,5 +1,6 @@
 import type { EntryMeta } from '@simple-cache/common';
-import { parseMetaHash } from './meta-fields.js';
+import type { LiveVariant } from './meta-cache.js';
+import { parseLiveVariants } from './meta-fields.js';
 import { masterNodes, type RedisClient } from './redis-connection.js';
 import type { RedisGate } from './redis-gate.js';
 import type { RedisKeys } from './redis-keys.js';
@@ -17,6 +18,16 @@ export async function* scanEntries(
   keys: RedisKeys,
   now: () => number,
 ): AsyncGenerator<EntryMeta[]> {
+  for await (const variants of scanVariants(client, gate, keys, now)) yield variants.map((variant) => variant.meta);
+}
+
+/** scanEntries with what Redis keeps beside each variant (useful-until, index record). */
+export async function* scanVariants(
+  client: RedisClient,
+  gate: RedisGate,
+  keys: RedisKeys,
+  now: () => number,
+): AsyncGenerator<LiveVariant[]> {
   for (const node of masterNodes(client)) {
     const seen = new Set<string>();
     let cursor = '0';
@@ -29,7 +40,7 @@ export async function* scanEntries(
       for (const metaKey of fresh) seen.add(metaKey);
       const hashes = await Promise.all(fresh.map((metaKey) => gate.run(metaKey, () => client.hgetall(metaKey))));
       for (const hash of hashes) {
-        const variants = parseMetaHash(hash, now());
+        const variants = parseLiveVariants(hash, now());
         if (variants.length > 0) yield variants;
       }
     } while (cursor !== '0');

@@ -18,6 +18,8 @@ export interface RedisSettings {
   metaTrustMs: number;
   /** How often hits are written to Redis (recency-batch.ts). */
   recencyIntervalMs: number;
+  /** Whether a purge of everything deletes the old entries in the background (false: they expire). */
+  purgeSweep: boolean;
 }
 
 const DEFAULTS: RedisSettings = {
@@ -27,16 +29,13 @@ const DEFAULTS: RedisSettings = {
   recountIntervalMs: 5 * 60_000,
   metaTrustMs: 1_000,
   recencyIntervalMs: 1_000,
+  purgeSweep: true,
 };
 
 /** The settings given, the defaults for the rest. */
 export function settingsFrom(options: Partial<RedisSettings>): RedisSettings {
-  const settings = { ...DEFAULTS };
-  for (const name of Object.keys(DEFAULTS) as (keyof RedisSettings)[]) {
-    const value = options[name];
-    if (value !== undefined) settings[name] = value;
-  }
-  return settings;
+  const given = Object.entries(options).filter(([name, value]) => name in DEFAULTS && value !== undefined);
+  return { ...DEFAULTS, ...(Object.fromEntries(given) as Partial<RedisSettings>) };
 }
 
 /**

@@ -11,6 +11,7 @@ import { createHash, randomBytes } from 'node:crypto';
  *   <prefix>stats                            hash: entries, size (approximate, see redis-stats.ts)
  *   <prefix>{keys-<h>}:lex / :until          the prefix index, shard h (entry-index.ts): keys by name / by useful-until
  *   <prefix>tag:{<sha256(tag)>}              the tag index of one tag (entry-index.ts): key hashes by useful-until
+ *   <prefix>generation                       the store's generation: a purge of everything replaces it (entry-index.ts)
  *   <prefix>invalidate                       pub/sub channel (invalidation-bus.ts)
  *
  * The `{…}` hash tag puts a key's meta and bodies in one cluster slot, so one Lua script can
@@ -37,6 +38,8 @@ export interface RedisKeys {
   prefixShard(shard: string): { lex: string; until: string };
   /** The tag index of one purge tag. */
   tagIndex(tag: string): string;
+  /** The store's generation (a random id): every variant records it; a purge of everything replaces it. */
+  readonly generation: string;
   readonly stats: string;
   readonly recountLock: string;
   readonly channel: string;
@@ -56,6 +59,7 @@ export function createRedisKeys(prefix = DEFAULT_PREFIX): RedisKeys {
     lock: (hash) => `${prefix}lock:{${hash}}`,
     prefixShard: (shard) => ({ lex: `${prefix}{keys-${shard}}:lex`, until: `${prefix}{keys-${shard}}:until` }),
     tagIndex: (tag) => `${prefix}tag:{${hashKey(tag)}}`,
+    generation: `${prefix}generation`,
     stats: `${prefix}stats`,
     recountLock: `${prefix}lock:recount`,
     channel: `${prefix}invalidate`,

@@ -8,6 +8,7 @@ import type {
   CountsErrors,
   EntrySelection,
   EntryWriter,
+  PurgesAll,
   ReportsHealth,
   SelectsEntries,
   Store,
@@ -30,7 +31,9 @@ import { loadScripts } from './lua-script.js';
 import { MetaCache, type LiveVariant } from './meta-cache.js';
 import { parseLiveVariants } from './meta-fields.js';
 import { scanEntries } from './meta-scan.js';
+import { sweepGeneration } from './generation-sweep.js';
 import { PurgeRecord } from './purge-record.js';
+import { servableVariants } from './servable.js';
 import { openStoredBody } from './redis-body-reads.js';
 import { closeClient, createRedisClient, dataMasters, swallowErrors, waitUntilReady } from './redis-connection.js';
 import { RedisContext, settingsFrom } from './redis-context.js';
@@ -77,7 +80,9 @@ const META_MAX_AGE_FACTOR = 10;
  */
 // The capabilities are declared so the compiler holds the methods to them (store/store.ts); the
 // type guards still decide at run time, as for every store.
-export class RedisStore implements Store, SyncLookup, BodyEvents, ReportsHealth, CountsErrors, SelectsEntries {
+export class RedisStore
+  implements Store, SyncLookup, BodyEvents, ReportsHealth, CountsErrors, SelectsEntries, PurgesAll
+{
   readonly maxObjectSize: number;
   private readonly writers = new Set<RedisEntryWriter>();
   private readonly removalListeners = new Set<(bodyId: string) => void>();
@@ -88,6 +93,8 @@ export class RedisStore implements Store, SyncLookup, BodyEvents, ReportsHealth,
   /** Adds an entry to the purge indexes before its commit or 304 (redis-mutations.ts). */
   private readonly indexer = (meta: EntryMeta, until: number, now: number) => this.index.add(meta, until, now);
   private closed = false;
+  /** The sweep started by the latest purge of everything (generation-sweep.ts); tests wait for it. */
+  sweeping: Promise<number> = Promise.resolve(0);
   private closing: Promise<void> | undefined;
 
   private constructor(
@@ -175,7 +182,9 @@ export class RedisStore implements Store, SyncLookup, BodyEvents, ReportsHealth,
     let live: LiveVariant[] | undefined;
     try {
       const hash = await this.ctx.gate.run(metaKey, () => this.ctx.client.hgetall(metaKey));
-      live = await this.withoutUnindexed(this.withoutPurged(parseLiveVariants(hash, Date.now(), key)));
+      const stored = parseLiveVariants(hash, Date.now(), key);
+      const remove = (entry: EntryMeta) => this.remove(entry.key, entry.variant, entry.bodyId);
+      live = await servableVariants(stored, this.purges, this.index, this.ctx.logger, remove);
     } finally {
       if (fill) this.meta.end(fill, live);
     }
@@ -249,6 +258,25 @@ export class RedisStore implements Store, SyncLookup, BodyEvents, ReportsHealth,
     for await (const batch of this.index.select(selection)) yield* batch;
   }
 
+  /**
+   * A purge of everything, O(1): the store gets a new generation (entry-index.ts), so that no
+   * variant written before is served by any node that knows it (they learn it from the purge's
+   * announcement); a sweep then deletes them in the background, freeing their memory. Resolves
+   * to the entries counted before (the shared counters: approximate).
+   */
+  async purgeAll(): Promise<number> {
+    this.assertOpen();
+    await this.counters.refresh();
+    const before = this.counters.current().entries;
+    const generation = await this.index.renew();
+    this.meta.clear();
+    if (this.ctx.settings.purgeSweep) {
+      const remove = (entry: EntryMeta) => this.remove(entry.key, entry.variant, entry.bodyId);
+      this.sweeping = sweepGeneration(this.ctx, generation, remove, () => this.closed);
+    }
+    return before;
+  }
+
   stats(): StoreStats {
     return { ...this.counters.current(), maxSize: this.maxSize };
   }
@@ -318,31 +346,6 @@ export class RedisStore implements Store, SyncLookup, BodyEvents, ReportsHealth,
     }
   }
 
-  /** Not the variants a purge selected: Redis brought them back (purge-record.ts); they are deleted again. */
-  private withoutPurged(live: LiveVariant[]): LiveVariant[] {
-    return this.purges.withoutPurged(live, ({ key, variant, bodyId }) => {
-      this.ctx.logger.warn(
-        { key, variant },
-        'an entry purged earlier is back in Redis (an older snapshot?): deleting it',
-      );
-      void this.remove(key, variant, bodyId).catch((err: unknown) => this.ctx.logger.warn({ err }, 'delete failed'));
-    });
-  }
-
-  /**
-   * Not the variants missing from a purge index they were written into (Redis evicted it, or it
-   * was deleted by hand): a purge could not find them, so they are deleted rather than served.
-   */
-  private async withoutUnindexed(live: LiveVariant[]): Promise<LiveVariant[]> {
-    const { indexed, lost } = await this.index.check(live);
-    for (const { meta } of lost) {
-      const { key, variant, bodyId } = meta;
-      this.ctx.logger.debug({ key, variant }, 'an entry is missing from a purge index (evicted?): deleting it');
-      void this.remove(key, variant, bodyId).catch((err: unknown) => this.ctx.logger.warn({ err }, 'delete failed'));
-    }
-    return indexed;
-  }
-
   /** A copy looked up, with the hits this node counted but has not written yet. */
   private withPendingHits(entry: EntryMeta): EntryMeta {
     const pending = this.recency.pendingFor(entry.bodyId);
@@ -379,6 +382,7 @@ export class RedisStore implements Store, SyncLookup, BodyEvents, ReportsHealth,
     for (const timer of this.timers) clearInterval(timer);
     const closedError = new StoreError('CACHE_ERR_STORE_CLOSED', 'the store was closed');
     for (const writer of this.writers) if (!writer.isCommitting) writer.abort(closedError);
+    await this.sweeping;
     await Promise.all([...this.writers].map((writer) => writer.settled()));
     await this.flushRecency();
     await this.bus.close();

@@ -1,0 +1,166 @@
+import type { EntryMeta } from '../../packages/common/src/index.js';
+import net from 'node:net';
+import { purgeEntries, type PurgeSelection } from '../../packages/cache-server/src/admin/purge-entries.js';
+import { tagsOf } from '../../packages/cache-server/src/admin/tags.js';
+import { DEFAULT_POLICY_OPTIONS } from '../../packages/cache-server/src/config/policy-options.js';
+import { RedisStore } from '../../packages/cache-server/src/store/redis/redis-store.js';
+import type { Store } from '../../packages/cache-server/src/store/store.js';
+import { formatInt, renderTable } from '../lib/format.js';
+import type { Progress } from '../lib/report.js';
+
+/** Entries in Redis while purges are timed. */
+export const PURGE_ENTRIES = 10_000;
+/** Entries per tag and per prefix: a purge selects this many of PURGE_ENTRIES. */
+const PER_TAG = 10;
+const PER_PREFIX = 100;
+const ROUNDS = 3;
+const TAG_HEADERS = ['surrogate-key'];
+const ORIGIN = 'http://origin.bench';
+const BODY = Buffer.alloc(1024, 'x');
+
+export interface PurgeRow {
+  kind: 'tag' | 'prefix' | 'all';
+  selected: number;
+  /** Median ms and Redis commands (INFO commandstats, every command a script runs counted too). */
+  indexed?: { ms: number; commands: number };
+  scan: { ms: number; commands: number };
+}
+
+const pathOf = (i: number) => `/p${i % (PURGE_ENTRIES / PER_PREFIX)}/${i}`;
+const tagOf = (i: number) => `t${i % (PURGE_ENTRIES / PER_TAG)}`;
+
+/**
+ * Purges by tag, by prefix and of everything with PURGE_ENTRIES entries in Redis, through the
+ * purge indexes (store/redis/entry-index.ts) and as before them, by reading every entry (the
+ * same store with its index hidden): in turns, the median of ROUNDS, the purged entries written
+ * again between rounds. The store runs in this process on its own key prefix of the bench's
+ * redis-server (the caches under test are idle meanwhile).
+ */
+export async function measurePurges(redisUrl: string, progress: Progress): Promise<PurgeRow[]> {
+  const store = await RedisStore.open({
+    url: redisUrl,
+    maxSize: 1024 ** 3,
+    policy: DEFAULT_POLICY_OPTIONS,
+    prefix: 'bench-purge:v1:',
+    entryTags: (entry) => tagsOf(entry.headers, TAG_HEADERS),
+  });
+  const port = Number(new URL(redisUrl).port);
+  try {
+    await write(store, range(0, PURGE_ENTRIES));
+    // Before the indexes, and still for a store without one: every entry is read.
+    const scanning = { entries: () => store.entries(), delete: (key: string) => store.delete(key) } as Store;
+    const timed = async (through: Store, selection: PurgeSelection) => {
+      const before = await commandsServed(port);
+      const started = performance.now();
+      const { purged } = await purgeEntries(through, selection, {
+        soft: false,
+        now: Date.now(),
+        policy: DEFAULT_POLICY_OPTIONS,
+        tagHeaders: TAG_HEADERS,
+      });
+      const ms = performance.now() - started;
+      return { purged, ms, commands: (await commandsServed(port)) - before - 1 };
+    };
+    const rows: PurgeRow[] = [];
+    const cases: { kind: 'tag' | 'prefix'; selection: PurgeSelection; members: number[] }[] = [
+      {
+        kind: 'tag',
+        selection: { kind: 'tag', tags: [tagOf(7)] },
+        members: range(0, PURGE_ENTRIES).filter((i) => tagOf(i) === tagOf(7)),
+      },
+      {
+        kind: 'prefix',
+        selection: { kind: 'prefix', prefix: `${ORIGIN}/p7/` },
+        members: range(0, PURGE_ENTRIES).filter((i) => pathOf(i).startsWith('/p7/')),
+      },
+    ];
+    for (const { kind, selection, members } of cases) {
+      const runs = {
+        indexed: [] as { ms: number; commands: number }[],
+        scan: [] as { ms: number; commands: number }[],
+      };
+      for (let round = 0; round < ROUNDS; round += 1) {
+        for (const [name, through] of [
+          ['indexed', store],
+          ['scan', scanning],
+        ] as const) {
+          const run = await timed(through, selection);
+          if (run.purged !== members.length)
+            throw new Error(`purge by ${kind} (${name}) purged ${run.purged}, not ${members.length}`);
+          runs[name].push(run);
+          await write(store, members);
+        }
+      }
+      const row: PurgeRow = { kind, selected: members.length, indexed: median(runs.indexed), scan: median(runs.scan) };
+      rows.push(row);
+      progress(
+        `redis purge by ${kind} (${members.length} of ${formatInt(PURGE_ENTRIES)}): ${row.indexed!.ms.toFixed(1)} ms indexed, ${row.scan.ms.toFixed(0)} ms scanning`,
+      );
+    }
+    const all = await timed(store, { kind: 'all' });
+    rows.push({ kind: 'all', selected: all.purged, scan: all });
+    progress(`redis purge all (${formatInt(all.purged)}): ${all.ms.toFixed(0)} ms`);
+    return rows;
+  } finally {
+    await store.close();
+  }
+}
+
+export function renderPurges(rows: readonly PurgeRow[]): string {
+  const cell = (run: { ms: number; commands: number } | undefined) =>
+    run === undefined ? 'same' : `${run.ms.toFixed(1)} ms, ${formatInt(run.commands)} cmds`;
+  return renderTable(
+    ['purge', `selects (of ${formatInt(PURGE_ENTRIES)})`, 'through the indexes', 'reading every entry (before)'],
+    rows.map((row) => [`by ${row.kind}`, formatInt(row.selected), cell(row.indexed), cell(row.scan)]),
+  );
+}
+
+async function write(store: RedisStore, indexes: readonly number[]): Promise<void> {
+  const now = Date.now();
+  for (let i = 0; i < indexes.length; i += 200) {
+    await Promise.all(
+      indexes.slice(i, i + 200).map(async (n) => {
+        const meta: Omit<EntryMeta, 'bodyId' | 'checksum'> = {
+          key: `${ORIGIN}${pathOf(n)}`,
+          variant: '',
+          vary: [],
+          varyValues: {},
+          status: 200,
+          headers: { 'cache-control': 'max-age=3600', 'surrogate-key': `${tagOf(n)} all` },
+          requestTime: now - 1,
+          responseTime: now,
+          size: BODY.length,
+        };
+        const writer = store.beginWrite(meta);
+        writer.body.end(BODY);
+        await writer.commit();
+      }),
+    );
+  }
+}
+
+/** Redis commands served so far (INFO commandstats, summed), asked on a connection of its own. */
+async function commandsServed(port: number): Promise<number> {
+  const info = await new Promise<string>((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1', () => socket.write('INFO commandstats\r\n'));
+    let text = '';
+    socket.on('data', (data) => {
+      text += data.toString();
+      const header = /^\$(\d+)\r\n/.exec(text);
+      if (header && Buffer.byteLength(text) >= header[0].length + Number(header[1])) {
+        socket.end();
+        resolve(text);
+      }
+    });
+    socket.once('error', reject);
+  });
+  return [...info.matchAll(/calls=(\d+)/g)].reduce((sum, match) => sum + Number(match[1]), 0);
+}
+
+function range(from: number, to: number): number[] {
+  return Array.from({ length: to - from }, (_, i) => from + i);
+}
+
+function median<T extends { ms: number }>(runs: T[]): T {
+  return [...runs].sort((a, b) => a.ms - b.ms)[Math.floor(runs.length / 2)]!;
+}
