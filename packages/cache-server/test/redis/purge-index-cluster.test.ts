@@ -96,4 +96,17 @@ describe('purge indexes on a Redis Cluster', () => {
       await later.close();
     }
   });
+
+  test('a purge of everything: no entry on any master is served; the sweep deletes them from every master', async () => {
+    const paths = Array.from({ length: 30 }, (_, i) => `/everything/${i}`);
+    for (const path of paths) await writeEntry(store, tagged(path, 'x'), path);
+    expect(new Set(paths.map((path) => masterOf(keys.meta(hashKey(`${ORIGIN}${path}`))))).size).toBe(3);
+    await purge({ kind: 'all' });
+    for (const path of paths) expect(await stored(path)).toBe(false);
+    await store.sweeping;
+    for (const master of cluster.masters) {
+      const node = inspector.nodes('master').find((candidate) => candidate.options.port === master.port)!;
+      expect(await node.keys(keys.metaPattern)).toEqual([]);
+    }
+  });
 });
