@@ -225,6 +225,40 @@ describe('MemoryTier', () => {
     expect(tier.memoryStats()).toMatchObject({ entries: 1, size: 6 * KiB });
   });
 
+  test('purges of everything and selections go to the inner store when it has its own, else through its entries', async () => {
+    const body = randomBody(KiB);
+    const held = await writeEntry(tier, makeMeta(`${KEY}/a`), body);
+    await writeEntry(tier, makeMeta(`${KEY}/b`), body);
+    expect(tier.getBody(held)).toBeDefined();
+    // The disk store has neither: every entry is a candidate, and everything is deleted one by one.
+    const selected = [];
+    for await (const entry of tier.select({ kind: 'tag', tags: ['t'] })) selected.push(entry.key);
+    expect(selected.sort()).toEqual([`${KEY}/a`, `${KEY}/b`]);
+    expect(await tier.purgeAll()).toBe(2);
+    expect(await tier.lookup(`${KEY}/a`)).toEqual([]);
+    expect(tier.getBody(held)).toBeUndefined();
+
+    // An inner store that has both (the Redis store) is asked; what the tier holds goes anyway.
+    const asked: string[] = [];
+    const inner = new Proxy(disk, {
+      get(target, name) {
+        if (name === 'purgeAll') return () => (asked.push('purgeAll'), Promise.resolve(7));
+        if (name === 'select') return () => (asked.push('select'), target.entries());
+        const value: unknown = Reflect.get(target, name, target);
+        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const front = new MemoryTier(inner, { maxSize: 1024 * KiB, maxObjectSize: THRESHOLD });
+    const kept = await writeEntry(front, makeMeta(`${KEY}/c`), body);
+    let candidates = 0;
+    for await (const entry of front.select({ kind: 'prefix', prefix: KEY }))
+      candidates += entry.key === kept.key ? 1 : 0;
+    expect(candidates).toBe(1);
+    expect(await front.purgeAll()).toBe(7);
+    expect(asked).toEqual(['select', 'purgeAll']);
+    expect(front.getBody(kept)).toBeUndefined();
+  });
+
   test('sizes must be positive integers', () => {
     expect(() => new MemoryTier(disk, { maxSize: 0, maxObjectSize: 1 })).toThrow(RangeError);
     expect(() => new MemoryTier(disk, { maxSize: 1, maxObjectSize: 1.5 })).toThrow(RangeError);
