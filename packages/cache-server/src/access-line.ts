@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import { clientAddressOf } from './client-address.js';
 import { REDACTED, requestIdOf } from './logger.js';
 import type { Outcome } from './proxy/outcome.js';
 
@@ -39,7 +40,7 @@ export function jsonLine(record: AccessRecord, req: IncomingMessage, path: strin
   let line =
     `{"level":30,"time":${epochMs(record.startedAt)},"msg":"request","reqId":"${requestIdOf(req)}",` +
     // An address is digits, hex, dots and colons: nothing to escape.
-    `"client":"${req.socket.remoteAddress ?? ''}","method":${jsonString(record.method)},` +
+    `"client":"${clientAddressOf(req) ?? ''}","method":${jsonString(record.method)},` +
     `"path":${jsonString(path)},"status":${record.status},"bytes":${record.bytes},"cache":"${record.xCache}"`;
   if (cacheStatus.fwd !== undefined) line += `,"fwd":"${cacheStatus.fwd}"`;
   if (record.rule !== '') line += `,"rule":${jsonString(record.rule)}`;
@@ -62,7 +63,7 @@ export function combinedLine(record: AccessRecord, req: IncomingMessage, path: s
   const status = record.status === 0 ? 499 : record.status;
   const { originMs } = record;
   return (
-    `${req.socket.remoteAddress ?? '-'} - - [${timeLocal(record.startedAt)}] ` +
+    `${clientAddressOf(req) ?? '-'} - - [${timeLocal(record.startedAt)}] ` +
     `"${escapeWord(record.method)} ${escapeWord(path)} HTTP/${req.httpVersion}" ` +
     `${status} ${record.bytes} "${quotedField(headers.referer)}" "${quotedField(headers['user-agent'])}" ` +
     `${record.xCache || '-'} ${record.cacheStatus.fwd ?? '-'} ${record.rule === '' ? '-' : escapeWord(record.rule)} ` +

@@ -19,6 +19,7 @@ import { startRawOrigin, type RawOrigin } from './helpers/raw-origin.js';
 import { makeCertificates, type TestCertificates } from './helpers/tls.js';
 
 interface Line {
+  client: string;
   method: string;
   path: string;
   status: number;
@@ -209,6 +210,8 @@ describe('HTTP/2: each stream counts its own body', () => {
       '/stored 200 20',
       '/stored 206 5',
     ]);
+    // Read when each stream arrived: at its end the stream no longer reaches the socket (F20).
+    expect(lines.map((line) => line.client)).toEqual(['127.0.0.1', '127.0.0.1', '127.0.0.1', '127.0.0.1']);
     expect(errorBytes).toBeGreaterThan(0);
   });
 });

@@ -2,6 +2,7 @@ import http2, { type Http2Server, type Http2Session, type ServerHttp2Stream } fr
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { CacheServerConfig } from '@simple-cache/common';
 import type { Logger } from 'pino';
+import { rememberClientAddress } from '../client-address.js';
 import { applyStreamIdleTimeout } from '../limits/idle-timeout.js';
 
 const { NGHTTP2_CANCEL, NGHTTP2_ENHANCE_YOUR_CALM } = http2.constants;
@@ -60,7 +61,11 @@ export function createHttp2Listener(
   });
   // Node's compatibility API types its objects as Http2ServerRequest/Response; the handler only
   // uses what both protocols' objects have (proxy/respond/protocol.ts covers the differences).
-  server.on('request', handle as unknown as Parameters<Http2Server['on']>[1]);
+  server.on('request', ((req: IncomingMessage, res: ServerResponse) => {
+    // Read now: once the stream has closed its request no longer reaches the session's socket.
+    rememberClientAddress(req, req.socket.remoteAddress);
+    handle(req, res);
+  }) as unknown as Parameters<Http2Server['on']>[1]);
   const sessions = new Set<Http2Session>();
   server.on('session', (session: Http2Session) => {
     sessions.add(session);
