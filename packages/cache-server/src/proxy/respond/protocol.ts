@@ -45,6 +45,21 @@ export function http2StreamOf(res: ServerResponse): Http2Stream | undefined {
   return (res as { stream?: Http2Stream }).stream;
 }
 
+const NO_BYTES = Buffer.alloc(0);
+
+/**
+ * Sends the head given to writeHead now, before any body byte. Not `flushHeaders()` on HTTP/1.x:
+ * Node writes the head there as UTF-8 (its `_send('')` joins the head to an empty string chunk
+ * of the default encoding), so a field value's obs-text byte (RFC 9110 §5.5), say a Latin-1 `é`
+ * (0xE9) or the raw UTF-8 of a `Content-Disposition` filename, reached the client re-encoded on a
+ * miss (0xC3 0xA9; 0xC3 0x83 0xC2 0xA9) while a hit sent the origin's bytes. An empty Buffer goes
+ * the other way in `_send`: the head is written as latin1, byte for byte what the origin sent.
+ */
+export function sendHeadNow(res: ServerResponse): void {
+  if (http2StreamOf(res) !== undefined) res.flushHeaders();
+  else res.write(NO_BYTES);
+}
+
 /**
  * `headers` as the client's protocol takes them. Over HTTP/2 the connection-specific fields are
  * left out, and a refusal for load or shutdown (SESSION_REFUSALS) becomes a graceful GOAWAY once

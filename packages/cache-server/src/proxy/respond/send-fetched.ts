@@ -10,6 +10,7 @@ import { contentLengthOf, decodedHead, fetchedHead, type FetchedAs } from './hea
 import { decoderFor, needsDecoding } from './decode.js';
 import { isPartial, planRange, sliceRanges, WHOLE } from './range-serving.js';
 import { writeHead } from './write-head.js';
+import { sendHeadNow } from './protocol.js';
 
 export interface FetchedOutcome {
   /** Why the request went to the origin (RFC 9211 fwd). */
@@ -87,7 +88,7 @@ export async function sendFetched(
   writeHead(exchange, head);
   // The head goes out now, not with the first body chunk: the client's first byte does not wait
   // for the fan-out to start (next turn of the loop) and the chunk to pass the store writer.
-  res.flushHeaders();
+  sendHeadNow(res);
   try {
     if (decoding) {
       const body = decoderFor(String(response.headers['content-encoding']));
