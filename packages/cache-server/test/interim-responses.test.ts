@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import http from 'node:http';
 import type { IncomingHttpHeaders } from 'node:http2';
+import { MAX_RELAYED_INTERIMS } from '../src/proxy/respond/send-interim.js';
 import { startCache, tempDir, type StartedCache } from './helpers/cache.js';
 import { closeH2, connectH2 } from './helpers/h2.js';
 import { waitFor } from './helpers/http.js';
@@ -16,6 +17,8 @@ import { useTlsOriginAndCache } from './helpers/tls.js';
  * on, HTTP/1.0 clients and pipelined requests whose turn has not come get none.
  */
 const LINK = '</s.css>; rel=preload; as=style';
+/** How many 103s, then how many 102s, the flooding origin sends before its final response. */
+const FLOOD = 200;
 const FINAL = (body: string, fields = 'Cache-Control: max-age=60\r\n') =>
   `HTTP/1.1 200 OK\r\n${fields}Content-Length: ${body.length}\r\n\r\n${body}`;
 
@@ -79,6 +82,12 @@ describe('interim responses from the origin (RFC 9110 §15.2, RFC 8297)', () => 
       '/no-link': (socket) => socket.write(`HTTP/1.1 103 Early Hints\r\n\r\n${FINAL('done')}`),
       '/slow': (socket) => setTimeout(() => socket.write(FINAL('slow', 'Cache-Control: no-store\r\n')), 50),
       '/queued': hintsThen(FINAL('second')),
+      // An origin (or an application behind it) that keeps sending interim responses.
+      '/flood': (socket) => {
+        socket.write(`HTTP/1.1 103 Early Hints\r\nLink: ${LINK}\r\n\r\n`.repeat(FLOOD));
+        setImmediate(() => socket.write(`HTTP/1.1 102 Processing\r\n\r\n`.repeat(FLOOD)));
+        setImmediate(() => setImmediate(() => socket.write(FINAL('flooded'))));
+      },
     });
     cache = await startCache(origin.url, dir.dir);
   });
@@ -114,6 +123,15 @@ describe('interim responses from the origin (RFC 9110 §15.2, RFC 8297)', () => 
     const reply = await get(cache.url, '/stale');
     expect(reply.interims.map((interim) => interim.status)).toEqual([103]);
     expect([reply.status, reply.xCache, reply.body]).toEqual([200, 'REVALIDATED', 'old']);
+  });
+
+  test(`of ${FLOOD * 2} interim responses, the first ${MAX_RELAYED_INTERIMS} are relayed, the rest dropped; the final response and the hit are whole (FINDINGS F28)`, async () => {
+    const miss = await get(cache.url, '/flood');
+    expect(miss.interims.map((interim) => interim.status)).toEqual(Array(MAX_RELAYED_INTERIMS).fill(103));
+    expect([miss.status, miss.xCache, miss.body]).toEqual([200, 'MISS', 'flooded']);
+    await waitFor(async () => (await cache.store.lookup(`${origin.url}/flood`)).length === 1, 'the entry');
+    const hit = await get(cache.url, '/flood');
+    expect([hit.interims, hit.status, hit.xCache, hit.body]).toEqual([[], 200, 'HIT', 'flooded']);
   });
 
   test('102 Processing is relayed', async () => {

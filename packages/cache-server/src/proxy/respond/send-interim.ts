@@ -1,3 +1,4 @@
+import type { ServerResponse } from 'node:http';
 import type { ServerHttp2Stream } from 'node:http2';
 import type { HeaderMap } from '@simple-cache/common';
 import type { Exchange, ProxyDeps } from '../context.js';
@@ -6,6 +7,18 @@ import { http2StreamOf } from './protocol.js';
 
 /** The interim statuses relayed: 102 Processing (RFC 2518 §10.1) and 103 Early Hints (RFC 8297). */
 const RELAYED = new Set([102, 103]);
+
+/**
+ * The most interim responses relayed to one request. An origin may send any number before its
+ * final response, and each relayed one is written to the client whether it reads or not: an
+ * origin that kept sending `103`s to a client that did not read grew the cache's memory by about
+ * 40 MB a second until `--origin-timeout` (FINDINGS F28). Browsers act on the first `103` only;
+ * a few more leave room for a `102` every so often from a slow origin. The rest are read from
+ * the origin and dropped (RFC 9110 §15.2's "MUST forward" yields to the cache's own limits here,
+ * as nginx 1.22 relays none).
+ */
+export const MAX_RELAYED_INTERIMS = 8;
+const relayedTo = new WeakMap<ServerResponse, number>();
 
 /**
  * Relays an interim response from the origin to the client waiting for this exchange's final
@@ -22,6 +35,9 @@ const RELAYED = new Set([102, 103]);
 export function sendInterim(exchange: Exchange, deps: ProxyDeps, status: number, headers: HeaderMap): void {
   const { req, res } = exchange;
   if (!RELAYED.has(status) || res.headersSent || res.writableEnded || res.destroyed) return;
+  const relayed = relayedTo.get(res) ?? 0;
+  if (relayed >= MAX_RELAYED_INTERIMS) return;
+  relayedTo.set(res, relayed + 1);
   const fields = interimFields(headers, deps.heads);
   try {
     const stream = http2StreamOf(res);
