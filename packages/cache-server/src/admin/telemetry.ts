@@ -11,6 +11,7 @@ import { X_CACHE } from '@simple-cache/common';
 import { toCacheError, type OriginClient } from '../origin/origin-client.js';
 import type { Outcome, OutcomeObserver } from '../proxy/outcome.js';
 import { errorCountsOf, hasTierStats, healthOf, type Store } from '../store/store.js';
+import { FoldedSeries } from './folded-histogram.js';
 import { readStoreStats } from './store-stats.js';
 import { TrafficHistory } from './traffic-history.js';
 
@@ -98,13 +99,16 @@ export function createTelemetry(options: { store: Store; inFlight?: () => number
     registers,
     collect: () => flushHits(),
   });
-  const requestSeconds = new Histogram({
+  const requestSeconds: Histogram<'cache_status'> = new Histogram({
     name: 'simple_cache_request_duration_seconds',
     help: 'Time from request to the end of the response, by X-Cache outcome.',
     labelNames: ['cache_status'],
     buckets: SECONDS_BUCKETS,
     registers,
+    collect: (): void => hitSeconds.flush(),
   });
+  // Hit durations, counted here and handed to the histogram at scrape (as the hit counts below).
+  const hitSeconds: FoldedSeries<'cache_status'> = new FoldedSeries(requestSeconds, HIT_LABELS, SECONDS_BUCKETS);
   const bytes = new Counter({
     name: 'simple_cache_response_bytes_total',
     help: 'Response body bytes sent to clients (as written, whatever the framing), by where the body came from: cache or origin.',
@@ -177,22 +181,25 @@ export function createTelemetry(options: { store: Store; inFlight?: () => number
     pendingHitBytes = 0;
   }
 
-  /** A plain HIT, counted without prom-client's label hashing (the fast path's hits are most requests). */
-  function countHit(bytesSent: number, durationMs: number): void {
+  /**
+   * A plain HIT, counted without prom-client's label hashing (the fast path's hits are most
+   * requests); `at` is when it ended (ms), for the traffic history's second.
+   */
+  function countHit(bytesSent: number, durationMs: number, at: number): void {
     pendingHits += 1;
     pendingHitBytes += bytesSent;
-    requestSeconds.observe(HIT_LABELS, durationMs / 1000);
+    hitSeconds.observe(durationMs / 1000);
     totals.requests += 1;
     totals.byCacheStatus[X_CACHE.hit] = (totals.byCacheStatus[X_CACHE.hit] ?? 0) + 1;
     totals.cacheable += 1;
     totals.fromCache += 1;
     totals.bytesFromCache += bytesSent;
-    history.recordHit(bytesSent);
+    history.recordHit(bytesSent, at);
   }
 
   function onOutcome(event: Outcome): void {
     if (event.xCache === X_CACHE.hit && event.errorCode === '' && !event.aborted && !event.cacheStatus.collapsed) {
-      return countHit(event.bytes, event.durationMs);
+      return countHit(event.bytes, event.durationMs, event.startedAt + event.durationMs);
     }
     const status = event.xCache === '' ? 'none' : event.xCache.toLowerCase();
     const fromCache = FROM_CACHE.has(event.xCache);

@@ -33,9 +33,12 @@ export class TrafficHistory {
     for (const field of FIELDS) bucket[field] += sample[field] ?? 0;
   }
 
-  /** A hit's sample, without the object `record` takes (the fast path calls this per hit). */
-  recordHit(bytesFromCache: number): void {
-    const bucket = this.bucketFor(Math.floor(this.now() / 1000));
+  /**
+   * A hit's sample, without the object `record` takes (the fast path calls this per hit); `at`
+   * (ms) is when it happened, which the caller knows already (a clock read less per hit).
+   */
+  recordHit(bytesFromCache: number, at: number = this.now()): void {
+    const bucket = this.bucketFor(Math.floor(at / 1000));
     bucket.requests += 1;
     bucket.fromCache += 1;
     bucket.cacheable += 1;
