@@ -121,12 +121,9 @@ export function installLimits(
       refusedTargets.set(raw, target);
       raw.url = '/';
     },
-    admits: (raw) =>
-      !refused.has(raw) &&
-      !connections.isOverLimit(raw.socket) &&
-      !overload.isOverloaded() &&
-      raw.headers['transfer-encoding'] === undefined &&
-      raw.headers['content-length'] === undefined,
+    // A request announcing a body (Transfer-Encoding, Content-Length) is sent to the full path by
+    // the fast path itself, in its one pass over the field lines (proxy/fast-hit.ts).
+    admits: (raw) => !refused.has(raw) && !connections.isOverLimit(raw.socket) && !overload.isOverloaded(),
   };
 }
 

@@ -72,6 +72,15 @@ export function useFacts(entry: EntryMeta, opts: PolicyOptions): UseFacts {
 /** A request without Cache-Control or Pragma: what the fast path passes to `decideUseFrom` (never mutated). */
 export const NO_REQUEST_DIRECTIVES: Directives = new Map();
 
+/**
+ * The current age in whole seconds (RFC 9111 §4.2.3) of the stored response `facts` describe.
+ * Without request directives (NO_REQUEST_DIRECTIVES), `decideUseFrom` depends on `now` only
+ * through this: a request max-age is the one rule that reads the exact age.
+ */
+export function ageOf(facts: UseFacts, now: number): number {
+  return Math.floor(ageAt(facts.initialAge, facts.responseTime, now));
+}
+
 /** `decideUse` with the request's directives parsed and the stored response's facts known. */
 export function decideUseFrom(request: Directives, facts: UseFacts, now: number): UseDecision {
   const exact = ageAt(facts.initialAge, facts.responseTime, now);

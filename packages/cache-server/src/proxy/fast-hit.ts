@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { EntryMeta } from '@simple-cache/common';
 import { X_CACHE } from '@simple-cache/common';
 import {
+  ageOf,
   cacheKey,
   decideUseFrom,
   NO_REQUEST_DIRECTIVES,
@@ -25,9 +26,10 @@ export type HotStore = Pick<Store, 'markUsed'> & Pick<HotReads, 'peekSync' | 'ge
 
 /**
  * Request fields that make policy more than "is it fresh": conditionals, ranges, request
- * directives. A request carrying any of them takes the full path.
+ * directives; and those that announce a body (limits/limits.ts refuses some of them, and a hit
+ * never reads one). A request carrying any of them takes the full path.
  */
-const NEEDS_FULL_PATH = [
+const FULL_PATH_FIELDS: ReadonlySet<string> = new Set([
   'cache-control',
   'pragma',
   'range',
@@ -36,7 +38,41 @@ const NEEDS_FULL_PATH = [
   'if-match',
   'if-unmodified-since',
   'if-range',
-] as const;
+  'transfer-encoding',
+  'content-length',
+]);
+
+/** Bit n set: some name in FULL_PATH_FIELDS is n characters long (all are shorter than 32). */
+const FULL_PATH_LENGTHS = [...FULL_PATH_FIELDS].reduce((bits, name) => bits | (1 << name.length), 0);
+
+/**
+ * Whether the request carries one of FULL_PATH_FIELDS, in any case, read from the field lines
+ * as received: Node builds `req.headers` on first access (a name lowered and an object property
+ * per field), which a plain hit on a response that does not vary never needs. Mostly a length
+ * test per field; a name is lowered only when its length is one of theirs.
+ */
+export function carriesFullPathField(rawHeaders: readonly string[]): boolean {
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i] as string;
+    if (
+      name.length < 32 &&
+      ((FULL_PATH_LENGTHS >>> name.length) & 1) === 1 &&
+      FULL_PATH_FIELDS.has(name.toLowerCase())
+    ) {
+      return true;
+    }
+  }
+  return false;
+}
+
+/** What selectVariant is given for a request when no stored variant varies: it reads no field then. */
+const NO_FIELDS: Readonly<Record<string, string>> = Object.freeze({});
+
+/** Whether any of the stored variants names request fields in its Vary (RFC 9111 §4.1). */
+function varies(variants: readonly EntryMeta[]): boolean {
+  for (const entry of variants) if (entry.vary.length > 0) return true;
+  return false;
+}
 
 /** What a hit on one stored response needs that does not change between hits. */
 interface Prepared {
@@ -52,13 +88,13 @@ interface Prepared {
   /** Cache-Status detail: the rule whose ttl made it fresh, if one did. */
   detail: string | undefined;
   /**
-   * storedHead()'s answer for the last age and ttl, as writeHead's flat [name, value, …] list,
-   * with its serialisations (respond/wire-head.ts): both change once a second, so a hot entry's
-   * head is built and serialised about once a second.
+   * storedHead()'s answer for `age` (undefined: at that age it is no fresh hit), as writeHead's
+   * flat [name, value, …] list, with its serialisations (respond/wire-head.ts): it changes once a
+   * second, so a hot entry's head is decided, built and serialised about once a second.
    */
   head: WireHead | undefined;
+  /** The age (whole seconds, policy ageOf) `head` was decided for; NaN before the first hit. */
   age: number;
-  ttl: number;
   /** What that head says, for the Outcome. */
   says: Head;
 }
@@ -120,22 +156,32 @@ export function createFastHit(deps: ProxyDeps, hot: HotStore): FastHit {
       detail: lifetimeRule(rules, entry.status, facts.source),
       head: undefined,
       age: NaN,
-      ttl: NaN,
       says: undefined as unknown as Head,
     };
     prepared.set(entry, made);
     return made;
   }
 
-  function headFor(entry: EntryMeta, made: Prepared, age: number, ttl: number): WireHead {
-    if (made.head === undefined || made.age !== age || made.ttl !== ttl) {
+  /**
+   * The head of a fresh hit on `entry` at `now`, or undefined when it is not one (stale, or not
+   * usable without the full path). Without request directives decideUseFrom's answer changes
+   * only with the age in whole seconds (policy ageOf), so a hot entry is decided and its head
+   * built about once a second, with the same policy functions as the full path.
+   */
+  function headFor(entry: EntryMeta, made: Prepared, now: number): WireHead | undefined {
+    const age = ageOf(made.facts, now);
+    if (made.age === age) return made.head;
+    const decision = decideUseFrom(NO_REQUEST_DIRECTIVES, made.facts, now);
+    const { ttl } = decision;
+    if (decision.action !== 'fresh' || decision.reason !== 'fresh') {
+      made.head = undefined;
+    } else {
       const status = made.detail === undefined ? { hit: true, ttl } : { hit: true, ttl, detail: made.detail };
       const as = { xCache: X_CACHE.hit, status, age, withoutValidation: true };
       made.says = storedHead(entry, as, WHOLE, heads);
       made.head = new WireHead(made.says.status, flatHeaders(made.says.headers));
-      made.age = age;
-      made.ttl = ttl;
     }
+    made.age = age;
     return made.head;
   }
 
@@ -144,22 +190,21 @@ export function createFastHit(deps: ProxyDeps, hot: HotStore): FastHit {
     if (method !== 'GET' && method !== 'HEAD') return false;
     const target = req.url ?? '';
     if (adminPrefix !== undefined && target.startsWith(adminPrefix)) return false;
-    const headers = req.headers;
-    for (const name of NEEDS_FULL_PATH) if (headers[name] !== undefined) return false;
+    if (carriesFullPathField(req.rawHeaders)) return false;
     const url = urlFor(target);
     if (url === undefined) return false;
     // The rules in force now (a reload swaps them whole); memoised per method and path.
     const rules = deps.live.current.rules.forRequest(method, url);
     if (rules.bypass !== undefined) return false;
     const key = rules.key(url);
-    const variants = hot.peekSync(key);
+    const variants = hot.peekSync(key) as EntryMeta[] | undefined;
     if (variants === undefined || variants.length === 0) return false;
-    const entry = selectVariant(variants as EntryMeta[], headers);
+    const entry = selectVariant(variants, varies(variants) ? req.headers : NO_FIELDS);
     if (entry === undefined || (entry.status !== 200 && entry.status !== 203)) return false;
     // A coding the client does not take is decoded on the full path (respond/decode.ts).
     if (
       entry.headers['content-encoding'] !== undefined &&
-      needsDecoding({ method, headers }, entry.headers['content-encoding'])
+      needsDecoding({ method, headers: req.headers }, entry.headers['content-encoding'])
     ) {
       return false;
     }
@@ -168,10 +213,8 @@ export function createFastHit(deps: ProxyDeps, hot: HotStore): FastHit {
     const started = observer ? performance.now() : 0;
     const now = Date.now();
     const made = prepare(entry, rules);
-    const decision = decideUseFrom(NO_REQUEST_DIRECTIVES, made.facts, now);
-    if (decision.action !== 'fresh' || decision.reason !== 'fresh') return false;
-
-    const head = headFor(entry, made, decision.age, decision.ttl);
+    const head = headFor(entry, made, now);
+    if (head === undefined) return false;
     const sent = method === 'HEAD' ? undefined : body;
     // Node's own serialisation of this head, made once a second; writeHead where it cannot be used.
     if (!head.send(res, sent, now, assembled)) res.writeHead(head.status, head.fields as string[]).end(sent);

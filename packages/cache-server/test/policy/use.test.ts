@@ -2,6 +2,7 @@ import { describe, expect, test } from '@jest/globals';
 import { requestDirectives } from '../../src/policy/cache-control.js';
 import {
   decideUse,
+  ageOf,
   decideUseFrom,
   isOnlyIfCached,
   mayServeStaleOnError,
@@ -327,6 +328,15 @@ describe('decideUse (RFC 9111 §4)', () => {
     for (const later of [0, seconds, seconds + 0.5, seconds + 3600]) {
       const expectedLater = decideUse(request(requestHeaders), entry(responseHeaders), at(later), options());
       expect(decideUseFrom(directives, facts, at(later))).toEqual(expectedLater);
+      // Without request directives the fast path decides again only when ageOf changes.
+      if (directives !== NO_REQUEST_DIRECTIVES) continue;
+      expect(ageOf(facts, at(later))).toBe(expectedLater.age);
+      for (const ms of [1, 250, 999, 1000]) {
+        const moment = at(later) + ms;
+        if (ageOf(facts, moment) === expectedLater.age) {
+          expect(decideUseFrom(directives, facts, moment)).toEqual(expectedLater);
+        }
+      }
     }
   });
 
