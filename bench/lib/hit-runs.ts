@@ -1,5 +1,5 @@
 import { formatInt, formatMs, formatRatio } from './format.js';
-import { readCpuMs } from './processes.js';
+import { readCpuMs, waitForIdle } from './processes.js';
 import { countOriginRequests, type Target } from './servers.js';
 import { measureInTurns, medianRun, runWrk, type WrkResult } from './wrk.js';
 
@@ -57,6 +57,8 @@ async function measureOnce(way: HitWay, test: HitTestRun): Promise<Run> {
   const cpuBefore = readCpuMs(target.pids());
   const wrk = await runWrk(`${target.url}${test.path}`, test);
   const cpuAfter = readCpuMs(target.pids());
+  // Its last requests, answered after wrk stopped counting, stay out of the next run.
+  await waitForIdle(target.pids());
   const spent = cpuBefore === undefined || cpuAfter === undefined ? undefined : cpuAfter - cpuBefore;
   const reachedOrigin = way.countsOrigin ? (await countOriginRequests(test.originUrl, test.path)) - before : 0;
   return {

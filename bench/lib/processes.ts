@@ -67,6 +67,30 @@ export function readCpuMs(pids: readonly number[]): number | undefined {
   return (ticks * 1000) / CLOCK_TICKS_PER_SECOND;
 }
 
+/** How long waitForIdle() watches a server's CPU time, and how long it waits at most. */
+const IDLE_PROBE_MS = 50;
+const IDLE_WAIT_MAX_MS = 5_000;
+
+/**
+ * Resolves once the processes use no more than one clock tick of CPU over IDLE_PROBE_MS (or
+ * after IDLE_WAIT_MAX_MS). A wrk run ends with up to one request per connection still on its way,
+ * and with `Connection: close` the server accepts and answers the connections wrk left in its
+ * listen queue after wrk has gone: that tail must not fall into the next target's turn (it ran
+ * on the same core, and the origin's tail read as "requests that reached the origin" during the
+ * cache's turn: docs/benchmarks.md).
+ */
+export async function waitForIdle(pids: readonly number[]): Promise<void> {
+  const tickMs = 1000 / CLOCK_TICKS_PER_SECOND;
+  const deadline = performance.now() + IDLE_WAIT_MAX_MS;
+  let last = readCpuMs(pids);
+  while (last !== undefined && performance.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, IDLE_PROBE_MS));
+    const now = readCpuMs(pids);
+    if (now === undefined || now - last <= tickMs) return;
+    last = now;
+  }
+}
+
 let pidLog: string | undefined;
 
 /**
