@@ -256,7 +256,7 @@ describe('admin endpoints take what curl sends, on the cache port and on --admin
       for (const head of ['DELETE /_cache/entries?url=/x', 'PURGE /x']) {
         const exchange = await rawExchange(
           base,
-          `${head} HTTP/1.1\r\nHost: cache.test\r\nContent-Type: ${type}\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`,
+          `${head} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: ${type}\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`,
         );
         const [reply] = parseResponses(exchange.text);
         expect([base === cache.url ? 'cache port' : 'admin port', head, reply?.status, reply?.body]).toEqual([

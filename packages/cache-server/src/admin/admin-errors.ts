@@ -15,7 +15,8 @@ export const ADMIN_ERRORS = {
   forbidden: {
     code: 'CACHE_ERR_ADMIN_FORBIDDEN',
     status: 403,
-    message: 'No admin token is configured, so only loopback clients may change the cache.',
+    message:
+      "No admin token is configured, so only loopback clients may change the cache, naming it by a loopback name (Host: localhost, 127.0.0.1, [::1]) and not from another site's page (Origin).",
   },
   notFound: {
     code: 'CACHE_ERR_ADMIN_NOT_FOUND',
