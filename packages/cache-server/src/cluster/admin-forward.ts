@@ -1,14 +1,12 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ServerResponse } from 'node:http';
 import type { FastifyInstance } from 'fastify';
+import { readAdminBody } from '../admin/admin-body.js';
 import { ADMIN_ERRORS, adminErrorResponse } from '../admin/admin-errors.js';
 import { isUnderPrefix } from '../admin/prefix.js';
-import { contentLengthOf } from '../proxy/respond/heads.js';
 import type { ErrorSpec } from '../errors.js';
 import type { Bus } from './bus.js';
 import { OP, type AdminAnswer, type AdminRequest } from './protocol.js';
 
-/** Most request-body bytes an admin call may carry (none of today's endpoints reads one). */
-const MAX_ADMIN_BODY = 1024 * 1024;
 /** An admin answer the primary owes for this long is given up on (502 CACHE_ERR_ADMIN_UNAVAILABLE). */
 const ADMIN_TIMEOUT_MS = 60_000;
 /** Request header naming the worker that handed an admin request over (set here, never the client's). */
@@ -30,7 +28,7 @@ export function forwardAdminRequests(app: FastifyInstance, bus: Bus, prefix: str
     const res = reply.raw;
     let body: Buffer | undefined;
     try {
-      body = await readBody(raw);
+      body = await readAdminBody(raw);
     } catch (error) {
       request.log.info({ err: error }, 'an admin request body was refused');
       // The unread rest of the body must not be read as a request.
@@ -69,19 +67,4 @@ function sendAdminAnswer(res: ServerResponse, spec: ErrorSpec, close: boolean): 
     ...(close ? { connection: 'close' } : {}),
   });
   res.end(error.body);
-}
-
-/** The request body, if it has one (at most MAX_ADMIN_BODY bytes; more fails the request). */
-async function readBody(raw: IncomingMessage): Promise<Buffer | undefined> {
-  if (raw.headers['content-length'] === undefined && raw.headers['transfer-encoding'] === undefined) return undefined;
-  // Announced too large: refused before a byte of it is read.
-  if ((contentLengthOf(raw.headers) ?? 0) > MAX_ADMIN_BODY) throw new Error('admin request body too large');
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of raw) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_ADMIN_BODY) throw new Error('admin request body too large');
-    chunks.push(chunk as Buffer);
-  }
-  return size === 0 ? undefined : Buffer.concat(chunks);
 }
