@@ -132,6 +132,13 @@ const CASES: Case[] = [
   { id: 'dot-segments', steps: (b) => [one(get(`${b}/x/../echo`))] },
   { id: 'encoded-dot-segments', steps: (b) => [one(get(`${b}/x/%2e%2e/echo`))] },
   { id: 'query', steps: (b) => [one(get(`${b}/echo?a=1&b=%20`))] },
+  // Bytes above 0x7F in the target, raw (as some scripts and old clients send them) and escaped
+  // (as browsers and curl do); and in a field value (obs-text, RFC 9110 §5.5). Latin-1 text is
+  // what the wire client writes byte for byte: '\u00c3\u00a9' is the UTF-8 of é, '\u00e9' its Latin-1.
+  { id: 'target-raw-utf8', steps: (b) => [one(get(`${b}/echo?caf\u00c3\u00a9`))] },
+  { id: 'target-raw-latin1', steps: (b) => [one(get(`${b}/echo?caf\u00e9`))] },
+  { id: 'target-escaped-utf8', steps: (b) => [one(get(`${b}/echo?caf%C3%A9`))] },
+  { id: 'field-obs-text', steps: (b) => [one(get(`${b}/echo`, ['X-Name: caf\u00c3\u00a9']))] },
   // Pipelining: every request answered, in order, each with its own body.
   {
     id: 'pipelined-gets',
