@@ -1,6 +1,7 @@
 import { finished, pipeline } from 'node:stream/promises';
 import type { CacheStatusForward, EntryMeta } from '@simple-cache/common';
 import { X_CACHE } from '@simple-cache/common';
+import { ERRORS } from '../../errors.js';
 import { pauseIdleTimeout } from '../../limits/idle-timeout.js';
 import { evaluateClientConditional, isCompressedCopy } from '../../policy/index.js';
 import { STORE_ERROR_CODES } from '../../store/store-errors.js';
@@ -89,9 +90,12 @@ export async function sendFetched(
   // The head goes out now, not with the first body chunk: the client's first byte does not wait
   // for the fan-out to start (next turn of the loop) and the chunk to pass the store writer.
   sendHeadNow(res);
+  // The decoder's own failure (the origin's coding is corrupt), told apart from a client leaving.
+  let undecodable: Error | undefined;
   try {
     if (decoding) {
       const body = decoderFor(String(response.headers['content-encoding']));
+      body.once('error', (error) => (undecodable = error));
       fetched.fanOut.add(body, { end: true, onWait, onLost });
       res.once('close', () => {
         if (!res.writableFinished) body.destroy();
@@ -115,6 +119,12 @@ export async function sendFetched(
   } catch {
     if (fetched.fanOut.error) {
       exchange.log.warn({ err: fetched.fanOut.error }, 'origin body failed mid-stream; connection closed');
+    } else if (undecodable !== undefined) {
+      exchange.outcome.errorCode = ERRORS.originBadResponse.code;
+      exchange.log.warn(
+        { err: undecodable, code: ERRORS.originBadResponse.code, coding: response.headers['content-encoding'] },
+        "the origin's content coding did not decode; connection closed",
+      );
     }
     res.destroy();
   }

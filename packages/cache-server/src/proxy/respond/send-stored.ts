@@ -1,11 +1,15 @@
+import { once } from 'node:events';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { EntryMeta } from '@simple-cache/common';
 import { sendsItself } from '../../store/body-file-stream.js';
 import { currentAge, evaluateClientConditional, freshnessLifetime } from '../../policy/index.js';
+import { ERRORS } from '../../errors.js';
 import { policyFor, type Exchange, type ProxyDeps } from '../context.js';
 import { decodedHead, hasNoBody, storedHead, type StoredAs } from './heads.js';
 import { decodeStream, needsDecoding } from './decode.js';
 import { isPartial, openStoredRanges, planRange, WHOLE } from './range-serving.js';
+import { sendError } from './send-error.js';
 import { writeHead } from './write-head.js';
 
 /**
@@ -49,7 +53,18 @@ export async function sendStored(
     exchange.log.warn({ err: error, key: entry.key }, 'stored body unusable; fetching again');
     return 'unusable';
   }
-  if (decoding) body = decodeStream(body, String(entry.headers['content-encoding']));
+  if (decoding) {
+    body = decodeStream(body, String(entry.headers['content-encoding']));
+    // The head waits for the first decoded bytes: a body the origin stored in a coding that does
+    // not decode (a corrupt gzip) is a 502 with its code and a log line, where writing the head
+    // first made it an empty reply with the connection closed, silently, to every client that
+    // does not take the coding (plain curl and wget send no Accept-Encoding).
+    const undecodable = await firstBytesOf(body);
+    if (undecodable !== undefined) {
+      sendError(exchange, deps, ERRORS.originBadResponse, undecodable, outcome.status, outcome.xCache);
+      return 'served';
+    }
+  }
   writeHead(exchange, head);
   try {
     // A body file writes itself (reused buffers) instead of a stream's fresh buffer per chunk.
@@ -64,4 +79,14 @@ export async function sendStored(
 /** RFC 9211 §2.5 ttl: freshness lifetime less current age, in seconds (negative when stale), under the exchange's rules. */
 export function storedTtl(exchange: Exchange, entry: EntryMeta): number {
   return freshnessLifetime(entry, policyFor(exchange, entry.status)).lifetime - currentAge(entry, Date.now());
+}
+
+/** Resolves when `body` has bytes to read or has ended; with the error if it fails first. */
+async function firstBytesOf(body: Readable): Promise<Error | undefined> {
+  try {
+    await once(body, 'readable');
+    return undefined;
+  } catch (error) {
+    return error as Error;
+  }
 }
