@@ -109,6 +109,12 @@ export interface FetchedAs {
   varyOnCoding?: boolean;
   /** It is one of those copies (another worker's write, followed): its ETag is shown weak. */
   compressedCopy?: boolean;
+  /**
+   * It is stored as a variant chosen by its coding (policy isSelectedByCoding): no Range selects
+   * it, so it offers none, as its hits do (they said nothing, or the origin's `none`, where the
+   * miss said `Accept-Ranges: bytes`).
+   */
+  selectedByCoding?: boolean;
 }
 
 /** The head for a response streaming from the origin (a miss, or a revalidation's new response). */
@@ -124,7 +130,8 @@ export function fetchedHead(
   if (as.collapsed || as.stripCookies) delete headers['set-cookie'];
   const says = { xCache: as.xCache, cacheStatus: as.status, errorCode: '' };
   if (answer.kind === 'not-modified') return { ...notModified(headers), ...says };
-  return { ...rangeHead(answer, response.status, contentLengthOf(response.headers) ?? -1, headers), ...says };
+  const size = contentLengthOf(response.headers) ?? -1;
+  return { ...rangeHead(answer, response.status, size, headers, as.selectedByCoding !== true), ...says };
 }
 
 /** The head for a body decoded on the fly (respond/decode.ts; its fields: policy decodedFields). */

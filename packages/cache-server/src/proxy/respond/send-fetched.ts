@@ -3,7 +3,7 @@ import type { CacheStatusForward, EntryMeta } from '@simple-cache/common';
 import { X_CACHE } from '@simple-cache/common';
 import { ERRORS } from '../../errors.js';
 import { pauseIdleTimeout } from '../../limits/idle-timeout.js';
-import { evaluateClientConditional, isCompressedCopy } from '../../policy/index.js';
+import { evaluateClientConditional, isCompressedCopy, isSelectedByCoding } from '../../policy/index.js';
 import { STORE_ERROR_CODES } from '../../store/store-errors.js';
 import type { Exchange, ProxyDeps } from '../context.js';
 import type { FetchedResponse } from '../collapse/origin-fetch.js';
@@ -52,6 +52,7 @@ export async function sendFetched(
     stripCookies: exchange.rules.stripCookies !== undefined,
     varyOnCoding: fetched.compressed === true || (entry !== undefined && entry.vary.includes('accept-encoding')),
     compressedCopy: entry !== undefined && isCompressedCopy(entry),
+    selectedByCoding: entry !== undefined && isSelectedByCoding(entry),
   };
   // The client's own If-None-Match / If-Modified-Since, checked against the new response.
   if (entry && evaluateClientConditional(view, entry as EntryMeta) === 'not-modified') {
