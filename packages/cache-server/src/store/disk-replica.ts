@@ -203,9 +203,9 @@ export class DiskReplica implements Store {
   }
 
   /** Counted here at once (this worker's lookups show it) and reported to the authority in batches. */
-  markUsed(entry: EntryMeta): void {
+  markUsed(entry: EntryMeta, at?: number): void {
     if (this.closed) return;
-    const now = Date.now();
+    const now = at ?? Date.now();
     const use = this.uses.get(entry.bodyId);
     if (use) {
       use.hits += 1;

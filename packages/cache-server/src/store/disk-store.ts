@@ -219,8 +219,8 @@ export class DiskStore implements Store, SyncLookup, BodyEvents, ReportsHealth, 
     return writer;
   }
 
-  markUsed(entry: EntryMeta): void {
-    if (!this.closed) this.table.index.touch(entry.key, entry.variant, entry.bodyId, this.now());
+  markUsed(entry: EntryMeta, at?: number): void {
+    if (!this.closed) this.table.index.touch(entry.key, entry.variant, entry.bodyId, at ?? this.now());
   }
 
   /** markUsed for uses made elsewhere (a worker's batch): `hits` uses, the last at `at`. */
@@ -382,9 +382,14 @@ export class DiskStore implements Store, SyncLookup, BodyEvents, ReportsHealth, 
 
   private liveVariants(key: string): EntryMeta[] {
     const variants = this.table.index.variants(key);
-    const live = variants.filter((entry) => !this.space.isInactive(entry));
-    if (live.length < variants.length) void this.space.expireInactive();
-    return live;
+    // Usually every variant is live and the array goes out as it is (no second one per hit).
+    for (const entry of variants) {
+      if (this.space.isInactive(entry)) {
+        void this.space.expireInactive();
+        return variants.filter((variant) => !this.space.isInactive(variant));
+      }
+    }
+    return variants;
   }
 
   /** After the scan the index is complete: enforce the bounds it could not see before. */

@@ -76,9 +76,12 @@ export class EntryIndex {
     for (const [key, variants] of this.keys) if (variants.size === 0) this.keys.delete(key);
   }
 
-  /** The stored objects themselves: callers copy before handing them out. */
+  /** The stored objects themselves: callers copy before handing them out. One array (fast hits look up per request). */
   variants(key: string): EntryMeta[] {
-    return [...(this.keys.get(key)?.values() ?? [])].map((slot) => slot.meta);
+    const metas: EntryMeta[] = [];
+    const slots = this.keys.get(key);
+    if (slots !== undefined) for (const slot of slots.values()) metas.push(slot.meta);
+    return metas;
   }
 
   /** How many variants `key` has. */

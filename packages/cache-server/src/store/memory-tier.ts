@@ -133,8 +133,8 @@ export class MemoryTier
     return new MemoryTeeWriter(writer, this.holdLimit, (entry, body) => this.keep(entry, body));
   }
 
-  markUsed(entry: EntryMeta): void {
-    this.inner.markUsed(entry);
+  markUsed(entry: EntryMeta, at?: number): void {
+    this.inner.markUsed(entry, at);
   }
 
   updateMeta(meta: EntryMeta): Promise<void> {

@@ -89,8 +89,12 @@ export interface Store {
    * error event, so a tee simply skips it) and `commit()` rejects with the reason.
    */
   beginWrite(meta: Omit<EntryMeta, 'bodyId' | 'checksum'>): EntryWriter;
-  /** Records that `entry` was served (recency for eviction, hit count). In memory; persisted lazily. */
-  markUsed(entry: EntryMeta): void;
+  /**
+   * Records that `entry` was served (recency for eviction, hit count). In memory; persisted
+   * lazily. `at`: when (ms since the epoch), from a caller that has read the clock already (a
+   * fast hit); otherwise the store reads its own.
+   */
+  markUsed(entry: EntryMeta, at?: number): void;
   /**
    * Replaces the metadata of a stored entry without touching its body (304 freshening, hits).
    * Does nothing if that variant is gone or holds another body (`bodyId`) by now.

@@ -288,6 +288,15 @@ export function describeStoreContract(name: string, makeStore: MakeStore): void 
         expect(found!.lastAccess).toBeGreaterThanOrEqual(before);
       });
 
+      test('markUsed with the time of use (a fast hit read the clock already) records that time', async () => {
+        const entry = await writeEntry(store, makeMeta(KEY), 'body');
+        const at = Date.now() + 60_000;
+        store.markUsed(entry, at);
+        const [found] = await store.lookup(KEY);
+        expect(found!.hits).toBe(1);
+        expect(found!.lastAccess).toBe(at);
+      });
+
       test('stats count entries and body bytes', async () => {
         expect(countedBytes(store)).toEqual({ entries: 0, bodySize: 0, maxSize: MAX_SIZE, evictions: 0 });
         await writeEntry(store, makeMeta(`${KEY}/a`), randomBody(1000));

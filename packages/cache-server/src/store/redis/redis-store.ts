@@ -228,8 +228,8 @@ export class RedisStore
   }
 
   /** Counted in memory and written with the next batch (recency-batch.ts): a hit never waits for Redis. */
-  markUsed(entry: EntryMeta): void {
-    if (!this.closed) this.recency.add(entry, Date.now());
+  markUsed(entry: EntryMeta, at?: number): void {
+    if (!this.closed) this.recency.add(entry, at ?? Date.now());
   }
 
   async updateMeta(meta: EntryMeta): Promise<void> {
