@@ -99,6 +99,10 @@ describe('which request fields send a request to the full path', () => {
 
   describe('through a real cache', () => {
     const env = useOriginAndCache({
+      '/lang': (req, res) => {
+        res.writeHead(200, { 'cache-control': 'max-age=600', vary: 'X-Lang' });
+        res.end(`lang ${String(req.headers['x-lang'] ?? 'none')}`);
+      },
       '/stored': (_req, res) => {
         res.writeHead(200, { 'cache-control': 'max-age=600', 'content-type': 'text/plain', etag: '"s1"' });
         res.end('stored body');
@@ -109,6 +113,30 @@ describe('which request fields send a request to the full path', () => {
       await waitFor(() => env.cache.proxy.inFlight.size === 0, 'the entry to be stored');
       // Read once through the full path, so that the memory tier holds the body.
       await request(env.cache.url, '/stored', { headers: { pragma: 'x-full-path' } });
+    });
+
+    test('the variant a request selects by the fields its Vary names, read from the request (several stored)', async () => {
+      const fastHit = env.cache.fastHit;
+      if (!fastHit) throw new Error('the default options include a memory tier');
+      const langs = ['en', 'fr', undefined];
+      const ask = (lang: string | undefined) =>
+        request(env.cache.url, '/lang', { headers: lang === undefined ? {} : { 'x-lang': lang } });
+      for (const lang of langs) {
+        await ask(lang);
+        await waitFor(() => env.cache.proxy.inFlight.size === 0, 'the variant to be stored');
+        // Read once through the full path, so that the memory tier holds the body.
+        await request(env.cache.url, '/lang', {
+          headers: { pragma: 'x-full-path', ...(lang ? { 'x-lang': lang } : {}) },
+        });
+      }
+      for (const lang of [...langs, ...langs.reverse()]) {
+        const before = fastHit.served;
+        const answer = await ask(lang);
+        expect(fastHit.served).toBe(before + 1);
+        expect(answer.headers['x-cache']).toBe('HIT');
+        expect(answer.body.toString()).toBe(`lang ${lang ?? 'none'}`);
+      }
+      expect(env.origin.count('/lang')).toBe(3);
     });
 
     test('a request is answered by the fast path exactly when it carries none of those fields', async () => {

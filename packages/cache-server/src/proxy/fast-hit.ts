@@ -65,15 +65,6 @@ export function carriesFullPathField(rawHeaders: readonly string[]): boolean {
   return false;
 }
 
-/** What selectVariant is given for a request when no stored variant varies: it reads no field then. */
-const NO_FIELDS: Readonly<Record<string, string>> = Object.freeze({});
-
-/** Whether any of the stored variants names request fields in its Vary (RFC 9111 §4.1). */
-function varies(variants: readonly EntryMeta[]): boolean {
-  for (const entry of variants) if (entry.vary.length > 0) return true;
-  return false;
-}
-
 /** What a hit on one stored response needs that does not change between hits. */
 interface Prepared {
   /**
@@ -199,7 +190,10 @@ export function createFastHit(deps: ProxyDeps, hot: HotStore): FastHit {
     const key = rules.key(url);
     const variants = hot.peekSync(key) as EntryMeta[] | undefined;
     if (variants === undefined || variants.length === 0) return false;
-    const entry = selectVariant(variants, varies(variants) ? req.headers : NO_FIELDS);
+    // A lone stored response that varies on nothing is the one selected (RFC 9111 §4.1), whatever
+    // the request's fields: Node builds req.headers only when a variant has to be chosen by them.
+    const only = variants.length === 1 ? variants[0] : undefined;
+    const entry = only !== undefined && only.vary.length === 0 ? only : selectVariant(variants, req.headers);
     if (entry === undefined || (entry.status !== 200 && entry.status !== 203)) return false;
     // A coding the client does not take is decoded on the full path (respond/decode.ts).
     if (
@@ -218,7 +212,7 @@ export function createFastHit(deps: ProxyDeps, hot: HotStore): FastHit {
     const sent = method === 'HEAD' ? undefined : body;
     // Node's own serialisation of this head, made once a second; writeHead where it cannot be used.
     if (!head.send(res, sent, now, assembled)) res.writeHead(head.status, head.fields as string[]).end(sent);
-    hot.markUsed(entry);
+    hot.markUsed(entry, now);
     served++;
     if (observer) {
       const { says } = made;
