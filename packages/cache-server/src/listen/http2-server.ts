@@ -2,7 +2,7 @@ import http2, { type Http2Server, type Http2Session, type ServerHttp2Stream } fr
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { CacheServerConfig } from '@simple-cache/common';
 import type { Logger } from 'pino';
-import { rememberClientAddress } from '../client-address.js';
+import { readClientAddressesOf, rememberClientAddress } from '../client-address.js';
 import { applyStreamIdleTimeout } from '../limits/idle-timeout.js';
 
 const { NGHTTP2_CANCEL, NGHTTP2_ENHANCE_YOUR_CALM } = http2.constants;
@@ -43,6 +43,8 @@ export function createHttp2Listener(
   keepAliveTimeoutMs: number,
   handle: (req: IncomingMessage, res: ServerResponse) => void,
   log: Pick<Logger, 'warn' | 'debug'>,
+  /** Whether each request's client address is kept for the access log (client-address.ts). */
+  namesClients: boolean,
 ): Http2Listener {
   const server = http2.createServer({
     settings: {
@@ -61,11 +63,16 @@ export function createHttp2Listener(
   });
   // Node's compatibility API types its objects as Http2ServerRequest/Response; the handler only
   // uses what both protocols' objects have (proxy/respond/protocol.ts covers the differences).
-  server.on('request', ((req: IncomingMessage, res: ServerResponse) => {
-    // Read now: once the stream has closed its request no longer reaches the session's socket.
-    rememberClientAddress(req, req.socket.remoteAddress);
-    handle(req, res);
-  }) as unknown as Parameters<Http2Server['on']>[1]);
+  const onRequest = namesClients
+    ? (req: IncomingMessage, res: ServerResponse) => {
+        // Now: once the stream has closed its request no longer reaches the session's socket,
+        // whose address was read as the connection was accepted (no system call here).
+        rememberClientAddress(req, req.socket.remoteAddress);
+        handle(req, res);
+      }
+    : handle;
+  if (namesClients) readClientAddressesOf(server);
+  server.on('request', onRequest as unknown as Parameters<Http2Server['on']>[1]);
   const sessions = new Set<Http2Session>();
   server.on('session', (session: Http2Session) => {
     sessions.add(session);

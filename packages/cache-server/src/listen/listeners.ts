@@ -3,6 +3,7 @@ import type { EventEmitter } from 'node:events';
 import type { AddressInfo, Server } from 'node:net';
 import type { CacheServerConfig } from '@simple-cache/common';
 import type { Logger } from 'pino';
+import { readClientAddressesOf } from '../client-address.js';
 import { applyIdleTimeout } from '../limits/idle-timeout.js';
 import { contextOptions, loadCertificates, reloadCertificates, type Certificates } from './certificates.js';
 import { createHttp2Listener, type Http2Listener } from './http2-server.js';
@@ -49,6 +50,7 @@ type ListenConfig = Pick<
   | 'maxHeaderSize'
   | 'idleTimeout'
   | 'headersTimeout'
+  | 'accessLog'
 >;
 
 /**
@@ -79,6 +81,9 @@ export async function createListeners(
   server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
   server.requestTimeout = limits.requestTimeout ?? 0;
   server.on('request', applyIdleTimeout(server, limits.connectionTimeout ?? 0, server.headersTimeout, plain));
+  // The access log names each request's client, also after its connection closed (client-address.ts).
+  const namesClients = config.accessLog !== 'off';
+  if (namesClients) readClientAddressesOf(server);
   const none: Listeners = {
     http: server,
     servers: { counted: [server], listening: [server] },
@@ -93,7 +98,7 @@ export async function createListeners(
 
   const tlsLog = log.child({ component: 'tls' });
   const certificates = await loadCertificates(config);
-  const h2 = createHttp2Listener(config, KEEP_ALIVE_TIMEOUT_MS, handle, tlsLog);
+  const h2 = createHttp2Listener(config, KEEP_ALIVE_TIMEOUT_MS, handle, tlsLog, namesClients);
   const listener = (tlsListener = createTlsListener(
     contextOptions(certificates),
     { http: server, h2: h2.server },
