@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { clientAddressOf } from './client-address.js';
 import { REDACTED, requestIdOf } from './logger.js';
-import type { Outcome } from './proxy/outcome.js';
+import type { Outcome, RouteName } from './proxy/outcome.js';
 
 /**
  * The access log's two line formats (access-log.ts writes them). A line is built once per
@@ -26,7 +26,10 @@ export type AccessRecord = Pick<
   | 'durationMs'
   | 'originMs'
   | 'aborted'
->;
+> & {
+  /** The route that answered; none for a reply Fastify answered itself. A fast hit's line is written as bytes (access-fast-line.ts). */
+  route?: RouteName;
+};
 
 /** The target without its query, which may carry tokens (`?token=…`, `?sig=…`). */
 export function redactQuery(target: string): string {
@@ -82,7 +85,7 @@ export function jsonString(text: string): string {
 }
 
 /** `units ÷ 1000` with three decimals (`12.345`), from integers: a double printed costs ~100 ns. */
-function thousandths(units: number): string {
+export function thousandths(units: number): string {
   const rounded = Math.round(units);
   if (rounded >= 0 && rounded < 2 ** 31) return `${(rounded / 1000) | 0}.${FRACTIONS[rounded % 1000]}`;
   // Past 2³¹ (35 minutes in µs): rare enough to print the slow way; never NaN or negative.
@@ -103,7 +106,7 @@ function epochMs(ms: number): string {
   return lastMsText;
 }
 
-function quotedField(value: string | undefined): string {
+export function quotedField(value: string | undefined): string {
   return value === undefined || value === '' ? '-' : escapeQuoted(value);
 }
 
@@ -126,7 +129,7 @@ export function escapeQuoted(text: string): string {
 }
 
 /** A field read up to a space (the method, the path, the rule's name) stays one field: its spaces are escaped too. */
-function escapeWord(text: string): string {
+export function escapeWord(text: string): string {
   const escaped = escapeQuoted(text);
   return escaped.includes(' ') ? escaped.replaceAll(' ', '\\x20') : escaped;
 }
@@ -136,7 +139,7 @@ let stampSecond = -1;
 let stamp = '';
 
 /** `06/Dec/2026:12:34:56 +0000`, made once per second (UTC, so lines sort and compare as written). */
-function timeLocal(ms: number): string {
+export function timeLocal(ms: number): string {
   const second = Math.floor(ms / 1000);
   if (second !== stampSecond) {
     const d = new Date(second * 1000);

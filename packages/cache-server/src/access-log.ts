@@ -5,6 +5,7 @@ import type { IncomingMessage } from 'node:http';
 import pino from 'pino';
 import type { Logger } from 'pino';
 import type { AccessLogFormat, XCache } from '@simple-cache/common';
+import { fastCombinedWriter, fastJsonWriter, NO_ROOM } from './access-fast-line.js';
 import { combinedLine, jsonLine, redactQuery, type AccessRecord } from './access-line.js';
 import { targetAsSent } from './limits/limits.js';
 import { REDACTED } from './logger.js';
@@ -81,7 +82,9 @@ export function createAccessLog(options: AccessLogOptions): AccessLog {
   const sink = toStdout ? stdoutSink(options.logger) : fileSink(options.file, options.logger);
   const format = options.format === 'json' ? jsonLine : combinedLine;
   const pathOf = options.query ? (target: string) => target : redactQuery;
+  const writeFast = options.format === 'json' ? fastJsonWriter(pathOf) : fastCombinedWriter(pathOf);
   const token = options.adminToken ?? '';
+  const tokenBytes = Buffer.from(token);
   const batch = Buffer.allocUnsafe(size);
   let used = 0;
   // Lines not yet encoded: encoded a few at a time, one call into the encoder instead of one per line.
@@ -110,10 +113,26 @@ export function createAccessLog(options: AccessLogOptions): AccessLog {
     sink.close();
   };
   process.on('exit', close);
+  /** A fast hit's line, written as bytes (access-fast-line.ts); false when the general formatter is to write it. */
+  const wroteFast = (record: AccessRecord, req: IncomingMessage): boolean => {
+    // Lines keep their order: what the general formatter left pending goes first.
+    if (pending !== '') encode();
+    let end = writeFast(record, req, batch, used);
+    if (end === NO_ROOM && used > 0) {
+      flush();
+      end = writeFast(record, req, batch, 0);
+    }
+    if (end < 0) return false;
+    // A line naming the admin token (a query logged as sent) is left to the general formatter, which redacts it.
+    if (token !== '' && batch.subarray(used, end).includes(tokenBytes)) return false;
+    used = end;
+    return true;
+  };
 
   return {
     onOutcome(record, req) {
       if (closed) return;
+      if (record.route === 'fast-hit' && wroteFast(record, req)) return;
       let line = format(record, req, pathOf(record.target));
       if (token !== '' && line.includes(token)) line = line.split(token).join(REDACTED);
       if (used + (pending.length + line.length) * MAX_BYTES_PER_CHAR > size) {

@@ -110,12 +110,12 @@ export function createLogger(
 
 const REQUEST_ID = Symbol('requestId');
 let lastRequestId = 0;
-/** Between `req-` and the counter: the process's place in its cluster (useClusterRequestIds). */
-let requestIdPrefix = '';
+/** What precedes the counter: `req-` and the process's place in its cluster (useClusterRequestIds). */
+let requestIdStart = 'req-';
 
 /** Fastify's request id format: `req-` and a base-36 counter. */
 function nextRequestId(): string {
-  return `req-${requestIdPrefix}${(++lastRequestId).toString(36)}`;
+  return `${requestIdStart}${(++lastRequestId).toString(36)}`;
 }
 
 /**
@@ -125,7 +125,7 @@ function nextRequestId(): string {
  * often a worker was replaced. A single process keeps Fastify's `req-<n>`.
  */
 export function useClusterRequestIds(slot: number, restarts: number): void {
-  requestIdPrefix = restarts === 0 ? `${slot}-` : `${slot}.${restarts}-`;
+  requestIdStart = restarts === 0 ? `req-${slot}-` : `req-${slot}.${restarts}-`;
 }
 
 /**
@@ -142,4 +142,17 @@ export function assignRequestId(req: IncomingMessage): string {
  */
 export function requestIdOf(req: IncomingMessage): string {
   return (req as IncomingMessage & { [REQUEST_ID]?: string })[REQUEST_ID] ?? nextRequestId();
+}
+
+/**
+ * requestIdOf() for a line written as bytes (access-fast-line.ts): the id Fastify was given, or
+ * the next id's number, its string never made (requestIdHead() and the number in base 36).
+ */
+export function requestIdOrNumber(req: IncomingMessage): string | number {
+  return (req as IncomingMessage & { [REQUEST_ID]?: string })[REQUEST_ID] ?? ++lastRequestId;
+}
+
+/** What precedes the number in the ids this process makes (the same string until it changes). */
+export function requestIdHead(): string {
+  return requestIdStart;
 }

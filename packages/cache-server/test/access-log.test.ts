@@ -189,6 +189,40 @@ describe('the query string', () => {
   });
 });
 
+describe('fast hits: their lines are written as bytes from a fragment per stored response (src/access-fast-line.ts)', () => {
+  test('GET and HEAD on one entry, a general line between them, in order; an admin token in a logged query redacted', async () => {
+    const token = 'admin-tok-secret-5e1b';
+    let fastHits = 0;
+    const { access } = await withCache({ accessLogQuery: true, adminToken: token }, async (cache) => {
+      await request(cache.url, '/page');
+      await stored(cache, '/page');
+      await request(cache.url, `/search?token=${token}`);
+      await stored(cache, `/search?token=${token}`);
+      const before = cache.fastHit?.served ?? 0;
+      await request(cache.url, '/page');
+      await request(cache.url, '/page', { method: 'HEAD' });
+      await request(cache.url, '/form', { method: 'POST', body: 'a' });
+      await request(cache.url, '/page');
+      await request(cache.url, `/search?token=${token}`);
+      fastHits = (cache.fastHit?.served ?? 0) - before;
+    });
+    expect(fastHits).toBe(4);
+    const lines = json(access);
+    expect(lines.map((line) => `${line.method} ${line.path} ${line.status} ${line.bytes} ${line.cache}`)).toEqual([
+      'GET /page 200 5 MISS',
+      'GET /search?token=[Redacted] 200 7 MISS',
+      'GET /page 200 5 HIT',
+      'HEAD /page 200 0 HIT',
+      'POST /form 200 6 BYPASS',
+      'GET /page 200 5 HIT',
+      'GET /search?token=[Redacted] 200 7 HIT',
+    ]);
+    expect(access.join('\n')).not.toContain(token);
+    expect(new Set(lines.map((line) => line.reqId)).size).toBe(lines.length);
+    expect(lines.every((line) => line.client === '127.0.0.1' && line.ms >= 0)).toBe(true);
+  });
+});
+
 describe('combined: nginx’s format plus the cache’s fields', () => {
   test('every line parses with an nginx-style regex; quotes in fields are escaped as nginx does', async () => {
     const { access } = await withCache({ accessLog: 'combined' }, async (cache) => {
