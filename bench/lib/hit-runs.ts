@@ -164,6 +164,24 @@ export function hitRatioColumns(mine: HitCell | undefined, theirs: HitCell | und
   ];
 }
 
+/**
+ * A ratio row's columns from rounds taken side by side (the same round of measureHitTest: the
+ * two ran one after the other): the median of the per-round ratios, for req/s and CPU µs/req
+ * (p99 is left to the median row). A burst from another process lands on one server's round
+ * and moves a ratio of medians by 5–10 % on the shared machine; it moves one per-round ratio,
+ * which the median then drops.
+ */
+export function pairedRatioColumns(mine: HitCell | undefined, theirs: HitCell | undefined): string[] {
+  const perRound = (a: readonly (number | undefined)[], b: readonly (number | undefined)[]) =>
+    medianOf(a.map((value, i) => (value === undefined || b[i] === undefined ? undefined : value / (b[i] as number))));
+  const rate = perRound(
+    mine?.rounds.map((run) => run.requestsPerSec) ?? [],
+    theirs?.rounds.map((run) => run.requestsPerSec) ?? [],
+  );
+  const cpu = perRound(mine?.cpuRounds ?? [], theirs?.cpuRounds ?? []);
+  return [formatRatio(rate, 1), '', formatRatio(cpu, 1)];
+}
+
 /** The notes on a cell: every round, then errors and requests that reached the origin, if any. */
 export function hitCellNotes(name: string, cell: HitCell): string[] {
   const rates = cell.rounds.map((run) => formatInt(run.requestsPerSec)).join(' / ');

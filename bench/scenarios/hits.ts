@@ -6,6 +6,7 @@ import {
   hitColumns,
   hitRatioColumns,
   measureHitTest,
+  pairedRatioColumns,
   type HitCell,
   type HitWay,
 } from '../lib/hit-runs.js';
@@ -78,6 +79,11 @@ export async function runHits(lab: Lab, progress: Progress): Promise<ScenarioRep
     ...TESTS.flatMap((t) => hitRatioColumns(find('cache', t.id), find(other, t.id))),
   ];
   rows.push(ratioRow('simple-cache ÷ ceiling', 'ceiling'));
+  // Issue 15's check: the per-round ratio is steadier than the ratio of medians on a shared machine.
+  rows.push([
+    'simple-cache ÷ ceiling, paired rounds',
+    ...TESTS.flatMap((t) => pairedRatioColumns(find('cache', t.id), find('ceiling', t.id))),
+  ]);
   if (lab.withNginx) rows.push(ratioRow('simple-cache ÷ nginx', 'nginx'));
   rows.push(ratioRow('simple-cache ÷ origin', 'origin'));
 
@@ -85,7 +91,9 @@ export async function runHits(lab: Lab, progress: Progress): Promise<ScenarioRep
     `wrk -t1 -c${connections} -d${durationSec}s, ${rounds} rounds per target taken in turns after a ${warmupSec}s warm-up, ` +
       'median round shown; bodies already stored; ratios: req/s (higher is better), p99 and CPU (lower is better). ' +
       'CPU µs/req: the server’s CPU time (user + system, from /proc; nginx: its worker) per request answered, median ' +
-      'of the rounds; unlike req/s it hardly depends on what else the machine runs. The rounds:',
+      'of the rounds; unlike req/s it hardly depends on what else the machine runs. "Paired rounds": the median of the ' +
+      'per-round ratios (each round runs the targets one after the other), which a burst of other work during one ' +
+      "target's run moves less than the ratio of medians. The rounds:",
     ...cells.flatMap((c) => hitCellNotes(`${targets.find((t) => t.id === c.target)?.label ?? c.target}, ${c.test}`, c)),
   ];
   return {
