@@ -57,10 +57,13 @@ function qualityOf(codings: Map<string, number>, coding: string): number {
  * §12.5.3 would allow any coding, but clients that send none (curl, scripts) expect none, and no
  * server sends them one. A request with Range gets identity: ranges are cut from the identity
  * body, whose bytes are the same for every client (a range of a compressed body depends on the
- * compressor; RFC 9110 §14.1.2 counts ranges over the selected representation).
+ * compressor; RFC 9110 §14.1.2 counts ranges over the selected representation). A request that
+ * says `Cache-Control: no-transform` gets identity too: it asks intermediaries not to transform
+ * the content (RFC 9111 §5.2.1.6), and a br or gzip copy the cache made is one (RFC 9110 §7.7).
  */
 export function negotiateCoding(headers: HeaderMap): Coding {
   if (headers.range !== undefined) return 'identity';
+  if (parseCacheControl(headers['cache-control']).has('no-transform')) return 'identity';
   const codings = acceptedCodings(headers);
   if (codings === undefined) return 'identity';
   let best: Coding = 'identity';

@@ -44,6 +44,14 @@ describe('negotiateCoding (RFC 9110 §12.5.3): the stored copy a request gets', 
   test('a Range always gets identity: ranges are cut from the identity body', () => {
     expect(negotiateCoding({ 'accept-encoding': 'br', range: 'bytes=0-1' })).toBe('identity');
   });
+
+  test.each([
+    ['no-transform', 'identity'], // RFC 9111 §5.2.1.6: the cache's compressed copy is a transformation
+    ['max-age=0, No-Transform', 'identity'],
+    ['no-cache', 'br'],
+  ])('Cache-Control: %s with Accept-Encoding: br → %s', (cacheControl, coding) => {
+    expect(negotiateCoding({ 'accept-encoding': 'br', 'cache-control': cacheControl })).toBe(coding);
+  });
 });
 
 describe('acceptsCoding: may this client be sent a body in that Content-Encoding', () => {
