@@ -4,7 +4,7 @@ import { purgeEntries, type PurgeSelection } from '../../packages/cache-server/s
 import { tagsOf } from '../../packages/cache-server/src/admin/tags.js';
 import { DEFAULT_POLICY_OPTIONS } from '../../packages/cache-server/src/config/policy-options.js';
 import { RedisStore } from '../../packages/cache-server/src/store/redis/redis-store.js';
-import type { Store } from '../../packages/cache-server/src/store/store.js';
+import type { EntrySelection, Store } from '../../packages/cache-server/src/store/store.js';
 import { formatInt, formatRatio, renderTable } from '../lib/format.js';
 import type { Progress } from '../lib/report.js';
 
@@ -24,8 +24,27 @@ export interface PurgeRow {
   /** Median ms and Redis commands (INFO commandstats, every command a script runs counted too). */
   indexed: { ms: number; commands: number };
   scan: { ms: number; commands: number };
+  /** Through the indexes, deleting one entry after the other (as before deleteMany): by tag and prefix. */
+  unbatched?: { ms: number; commands: number };
   /** A purge of everything: by when its background sweep had deleted the old entries (ms from the purge). */
   sweep?: { ms: number; swept: number };
+}
+
+/** Deletions timed on their own: entries per round, rounds (in turns, the median). */
+const DELETIONS = 100;
+const DELETION_ROUNDS = 11;
+
+/** One way of deleting DELETIONS entries: median ms, and CPU µs per entry of this process and of redis-server. */
+export interface DeletionRun {
+  ms: number;
+  nodeUs: number;
+  redisUs: number;
+}
+
+export interface PurgeReport {
+  rows: PurgeRow[];
+  /** deleteMany against one delete after the other (the purge's last step alone). */
+  deletions: { batched: DeletionRun; oneByOne: DeletionRun };
 }
 
 const pathOf = (i: number) => `/p${i % (PURGE_ENTRIES / PER_PREFIX)}/${i}`;
@@ -38,7 +57,7 @@ const tagOf = (i: number) => `t${i % (PURGE_ENTRIES / PER_TAG)}`;
  * again between rounds. The store runs in this process on its own key prefix of the bench's
  * redis-server (the caches under test are idle meanwhile).
  */
-export async function measurePurges(redisUrl: string, progress: Progress): Promise<PurgeRow[]> {
+export async function measurePurges(redisUrl: string, progress: Progress): Promise<PurgeReport> {
   const store = await RedisStore.open({
     url: redisUrl,
     maxSize: 1024 ** 3,
@@ -51,6 +70,12 @@ export async function measurePurges(redisUrl: string, progress: Progress): Promi
     await write(store, range(0, PURGE_ENTRIES));
     // Before the indexes, and still for a store without one: every entry is read.
     const scanning = { entries: () => store.entries(), delete: (key: string) => store.delete(key) } as Store;
+    // The indexes, without batched deletion: one delete script and its answer after the other.
+    const unbatched = {
+      entries: () => store.entries(),
+      select: (selection: EntrySelection) => store.select(selection),
+      delete: (key: string, variant?: string) => store.delete(key, variant),
+    } as Partial<Store> as Store;
     const timed = async (through: Store, selection: PurgeSelection) => {
       const before = await commandsServed(port);
       const started = performance.now();
@@ -80,11 +105,13 @@ export async function measurePurges(redisUrl: string, progress: Progress): Promi
       const runs = {
         indexed: [] as { ms: number; commands: number }[],
         scan: [] as { ms: number; commands: number }[],
+        unbatched: [] as { ms: number; commands: number }[],
       };
       for (let round = 0; round < ROUNDS; round += 1) {
         for (const [name, through] of [
           ['indexed', store],
           ['scan', scanning],
+          ['unbatched', unbatched],
         ] as const) {
           const run = await timed(through, selection);
           if (run.purged !== members.length)
@@ -93,11 +120,18 @@ export async function measurePurges(redisUrl: string, progress: Progress): Promi
           await write(store, members);
         }
       }
-      const row: PurgeRow = { kind, selected: members.length, indexed: median(runs.indexed), scan: median(runs.scan) };
+      const row: PurgeRow = {
+        kind,
+        selected: members.length,
+        indexed: median(runs.indexed),
+        scan: median(runs.scan),
+        unbatched: median(runs.unbatched),
+      };
       rows.push(row);
       progress(
         `redis purge by ${kind} (${members.length} of ${formatInt(PURGE_ENTRIES)}): ` +
-          `${row.indexed.ms.toFixed(1)} ms indexed, ${row.scan.ms.toFixed(0)} ms scanning`,
+          `${row.indexed.ms.toFixed(1)} ms indexed (${row.unbatched!.ms.toFixed(1)} ms one delete at a time), ` +
+          `${row.scan.ms.toFixed(0)} ms scanning`,
       );
     }
     // Everything: once each way (each empties the store), the store filled again in between.
@@ -112,10 +146,52 @@ export async function measurePurges(redisUrl: string, progress: Progress): Promi
       `redis purge all (${formatInt(PURGE_ENTRIES)}): ${indexedAll.ms.toFixed(1)} ms (new generation; ` +
         `${formatInt(swept)} swept by ${sweep.ms.toFixed(0)} ms), ${scanAll.ms.toFixed(0)} ms one by one`,
     );
-    return rows;
+    const deletions = await measureDeletions(store, port);
+    progress(describeDeletions(deletions));
+    return { rows, deletions };
   } finally {
     await store.close();
   }
+}
+
+/**
+ * The purge's deletions alone: DELETIONS entries deleted by deleteMany (batched) and by one
+ * delete after the other, in turns, the median of DELETION_ROUNDS, the entries written again
+ * before each run; CPU of this process (process.cpuUsage) and of redis-server (INFO cpu).
+ */
+async function measureDeletions(store: RedisStore, port: number): Promise<PurgeReport['deletions']> {
+  const runs = { batched: [] as DeletionRun[], oneByOne: [] as DeletionRun[] };
+  const members = range(PURGE_ENTRIES, PURGE_ENTRIES + DELETIONS);
+  for (let round = 0; round < DELETION_ROUNDS; round += 1) {
+    for (const mode of ['batched', 'oneByOne'] as const) {
+      await write(store, members);
+      const victims = (await Promise.all(members.map((n) => store.lookup(`${ORIGIN}${pathOf(n)}`)))).flat();
+      const [cpu, redisBefore, started] = [process.cpuUsage(), await redisCpuUs(port), performance.now()];
+      if (mode === 'batched') await store.deleteMany(victims);
+      else for (const entry of victims) await store.delete(entry.key, entry.variant);
+      const ms = performance.now() - started;
+      const used = process.cpuUsage(cpu);
+      const redisUs = (await redisCpuUs(port)) - redisBefore;
+      runs[mode].push({ ms, nodeUs: (used.user + used.system) / DELETIONS, redisUs: redisUs / DELETIONS });
+    }
+  }
+  const middle = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+  const summary = (of: DeletionRun[]): DeletionRun => ({
+    ms: middle(of.map((run) => run.ms)),
+    nodeUs: middle(of.map((run) => run.nodeUs)),
+    redisUs: middle(of.map((run) => run.redisUs)),
+  });
+  return { batched: summary(runs.batched), oneByOne: summary(runs.oneByOne) };
+}
+
+export function describeDeletions({ batched, oneByOne }: PurgeReport['deletions']): string {
+  const run = (figures: DeletionRun) =>
+    `${figures.ms.toFixed(1)} ms, CPU ${figures.nodeUs.toFixed(0)} µs (node) + ${figures.redisUs.toFixed(0)} µs (Redis) per entry`;
+  return (
+    `A purge's deletions alone (${DELETIONS} entries of 1 KiB, in turns, the median of ${DELETION_ROUNDS}): ` +
+    `batched (deleteMany) ${run(batched)}; one after the other ${run(oneByOne)} ` +
+    `(${formatRatio(batched.ms, oneByOne.ms)} the time).`
+  );
 }
 
 export function renderPurges(rows: readonly PurgeRow[]): string {
@@ -127,6 +203,7 @@ export function renderPurges(rows: readonly PurgeRow[]): string {
       'indexes / generation (after)',
       'reading every entry (before)',
       'after ÷ before',
+      'indexes, one delete at a time',
     ],
     rows.map((row) => [
       row.kind === 'all' ? 'everything' : `by ${row.kind}`,
@@ -134,6 +211,7 @@ export function renderPurges(rows: readonly PurgeRow[]): string {
       cell(row.indexed) + (row.sweep ? ` (all swept by ${row.sweep.ms.toFixed(0)} ms)` : ''),
       cell(row.scan),
       formatRatio(row.indexed.ms, row.scan.ms),
+      row.unbatched ? `${cell(row.unbatched)} (${formatRatio(row.indexed.ms, row.unbatched.ms)})` : '–',
     ]),
   );
 }
@@ -163,8 +241,21 @@ async function write(store: RedisStore, indexes: readonly number[]): Promise<voi
 
 /** Redis commands served so far (INFO commandstats, summed), asked on a connection of its own. */
 async function commandsServed(port: number): Promise<number> {
-  const info = await new Promise<string>((resolve, reject) => {
-    const socket = net.connect(port, '127.0.0.1', () => socket.write('INFO commandstats\r\n'));
+  const info = await askInfo(port, 'commandstats');
+  return [...info.matchAll(/calls=(\d+)/g)].reduce((sum, match) => sum + Number(match[1]), 0);
+}
+
+/** CPU redis-server has used so far (INFO cpu: user + system), in µs. */
+async function redisCpuUs(port: number): Promise<number> {
+  const info = await askInfo(port, 'cpu');
+  const seconds = (name: string) => Number(new RegExp(`${name}:([\\d.]+)`).exec(info)?.[1] ?? NaN);
+  return (seconds('used_cpu_user') + seconds('used_cpu_sys')) * 1e6;
+}
+
+/** One INFO section, asked on a connection of its own. */
+async function askInfo(port: number, section: string): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1', () => socket.write(`INFO ${section}\r\n`));
     let text = '';
     socket.on('data', (data) => {
       text += data.toString();
@@ -176,7 +267,6 @@ async function commandsServed(port: number): Promise<number> {
     });
     socket.once('error', reject);
   });
-  return [...info.matchAll(/calls=(\d+)/g)].reduce((sum, match) => sum + Number(match[1]), 0);
 }
 
 function range(from: number, to: number): number[] {

@@ -8,7 +8,7 @@ import { findFreePort, spawnServer, type Server } from '../lib/processes.js';
 import type { Progress, ScenarioReport } from '../lib/report.js';
 import { countOriginRequests, primeCache, startCache, type Target } from '../lib/servers.js';
 import { ensureCommand, readVersion } from '../lib/tools.js';
-import { measurePurges, PURGE_ENTRIES, renderPurges } from './redis-purge.js';
+import { describeDeletions, measurePurges, PURGE_ENTRIES, renderPurges } from './redis-purge.js';
 import { runWrk, type WrkResult } from '../lib/wrk.js';
 import { FOLLOW_ROUNDS, measureFollow, type FollowResult } from './redis-follow.js';
 
@@ -129,6 +129,7 @@ export async function runRedis(lab: Lab, progress: Progress): Promise<ScenarioRe
       'prefix indexes and as before them (reading every entry: the same store with its index hidden), in turns, ' +
       'the median of 3 (ms of the purge call in one node, and the Redis commands it cost, those run by scripts ' +
       'included); everything: once each way, the new generation timed to its answer, with by when its background sweep had deleted the old entries.',
+    describeDeletions(purges.deletions),
   ];
   for (const cell of cells) {
     const label = VARIANTS.find((v) => v.id === cell.variant)?.label ?? cell.variant;
@@ -138,7 +139,7 @@ export async function runRedis(lab: Lab, progress: Progress): Promise<ScenarioRe
   }
   return {
     title: `Hits through the Redis store against the disk store (${connections} connections)`,
-    table: `${renderTable(headers, rows)}\n\n${renderPurges(purges)}`,
+    table: `${renderTable(headers, rows)}\n\n${renderPurges(purges.rows)}`,
     notes,
     data: { connections, durationSec, warmupSec, redis: version, cells, large, outage, follow, purges },
   };

@@ -1,7 +1,7 @@
 import type { EntryMeta, HeaderMap } from '@simple-cache/common';
 import type { PolicyOptions } from '../policy/types.js';
 import { markStale } from '../policy/soft-purge.js';
-import { purgesAll, selectsEntries, type Store } from '../store/store.js';
+import { deleteEntries, purgesAll, selectsEntries, type Store } from '../store/store.js';
 import { tagsOf } from './tags.js';
 
 /** What to purge: one key (every variant), every key starting with a prefix, a tag, or all. */
@@ -39,7 +39,8 @@ export async function purgeEntries(
       if (stale) await store.updateMeta(stale);
     }
   } else {
-    for (const entry of victims) await store.delete(entry.key, entry.variant);
+    // Batched where the store can (Redis: a round trip per batch, not per entry).
+    await deleteEntries(store, victims);
   }
   return { purged: victims.length, soft: options.soft };
 }

@@ -5,6 +5,7 @@ import { readableOf, resolveRange } from './body-range.js';
 import { HeldEntries } from './held-entries.js';
 import { MemoryTeeWriter } from './memory-tee-writer.js';
 import {
+  deleteEntries,
   errorCountsOf,
   hasStartupWork,
   hasSyncLookup,
@@ -14,6 +15,8 @@ import {
   type BodyEvents,
   type CountsErrors,
   type ByteRange,
+  type DeletesMany,
+  type EntryRef,
   type EntrySelection,
   type EntryWriter,
   type HotReads,
@@ -54,7 +57,17 @@ export type InnerStore = Store & BodyEvents;
  * first read.
  */
 export class MemoryTier
-  implements Store, HotReads, BodyEvents, TierStats, ReportsHealth, CountsErrors, StartupWork, SelectsEntries, PurgesAll
+  implements
+    Store,
+    HotReads,
+    BodyEvents,
+    TierStats,
+    ReportsHealth,
+    CountsErrors,
+    StartupWork,
+    SelectsEntries,
+    PurgesAll,
+    DeletesMany
 {
   private readonly bodies: LRUCache<string, Buffer>;
   private readonly loading = new Map<string, Promise<Buffer>>();
@@ -148,6 +161,13 @@ export class MemoryTier
     return this.inner.delete(key, variant).finally(() => this.dropKey(key, variant));
   }
 
+  /** The inner store's batched deletion (or one delete after another); dropped here whatever happens there. */
+  deleteMany(entries: readonly EntryRef[]): Promise<void> {
+    return deleteEntries(this.inner, entries).finally(() => {
+      for (const entry of entries) this.dropKey(entry.key, entry.variant);
+    });
+  }
+
   /** Drops every body held (a purge of everything, or a resync after missed purge events); returns how many. */
   clear(): number {
     const dropped = this.bodies.size;
@@ -179,7 +199,7 @@ export class MemoryTier
       if (purgesAll(this.inner)) return await this.inner.purgeAll();
       const entries: EntryMeta[] = [];
       for await (const entry of this.inner.entries()) entries.push(entry);
-      for (const entry of entries) await this.inner.delete(entry.key, entry.variant);
+      await deleteEntries(this.inner, entries);
       return entries.length;
     } finally {
       this.clear();

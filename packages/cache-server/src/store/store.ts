@@ -254,6 +254,28 @@ export function purgesAll<S extends Store>(store: S): store is S & PurgesAll {
   return typeof (store as Partial<PurgesAll>).purgeAll === 'function';
 }
 
+/** One variant to delete (a purge's victim). */
+export type EntryRef = Pick<EntryMeta, 'key' | 'variant'>;
+
+/** Batched deletion (the Redis store): many variants for a few round trips, not one each. */
+export interface DeletesMany {
+  /**
+   * Deletes each of `entries` as `delete(key, variant)` would, several at a time. Rejects with
+   * the first failure once the deletions sent with it have settled.
+   */
+  deleteMany(entries: readonly EntryRef[]): Promise<void>;
+}
+
+export function deletesMany<S extends Store>(store: S): store is S & DeletesMany {
+  return typeof (store as Partial<DeletesMany>).deleteMany === 'function';
+}
+
+/** Deletes `entries` from any store: batched where it can, else one after the other. */
+export async function deleteEntries(store: Store, entries: readonly EntryRef[]): Promise<void> {
+  if (deletesMany(store)) return store.deleteMany(entries);
+  for (const entry of entries) await store.delete(entry.key, entry.variant);
+}
+
 /** Start-up work: the disk store scans its directory before stats() and entries() cover it all. */
 export interface StartupWork {
   /** Resolves when the start-up work is done. */

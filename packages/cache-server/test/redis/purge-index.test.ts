@@ -186,6 +186,25 @@ describe('the purge indexes', () => {
     expect(scan.reads).toBeGreaterThanOrEqual(2003);
   });
 
+  test('a purge deletes in batches: every selected entry gone, the shared counters changed once per batch and exact', async () => {
+    const { store, admin } = redis;
+    const paths = Array.from({ length: 250 }, (_, i) => `/batched/${i}`);
+    await writeMany(
+      store,
+      paths.map((path) => tagged(path, 'batched')),
+    );
+    await writeEntry(store, tagged('/batched-not', 'other'), 'kept');
+    const count = async () => Number(await admin.hget(keys.stats, 'entries'));
+    const [entriesBefore, incrementsBefore] = [await count(), await commandCalls(admin, 'hincrby')];
+    expect(await purge(store, { kind: 'tag', tags: ['batched'] })).toEqual({ purged: 250, soft: false });
+    // Two batches (200 + 50), each one HINCRBY of the entries and one of the bytes: not two per entry.
+    expect((await commandCalls(admin, 'hincrby')) - incrementsBefore).toBe(4);
+    expect(await count()).toBe(entriesBefore - 250);
+    expect(store.stats().entries).toBe(entriesBefore - 250);
+    for (const path of paths) expect(await admin.exists(keys.meta(hashKey(`${ORIGIN}${path}`)))).toBe(0);
+    expect(await stored(store, '/batched-not')).toBe(true);
+  });
+
   test('a soft purge by tag marks the tagged entries stale through the index, and keeps them', async () => {
     const { store } = redis;
     await writeEntry(store, tagged('/soft', 'soft', { headers: { 'cache-control': 'max-age=600' } }), 'soft');

@@ -259,6 +259,46 @@ describe('MemoryTier', () => {
     expect(front.getBody(kept)).toBeUndefined();
   });
 
+  test('deleteMany: the inner store’s batched deletion when it has one, else one delete after another; held bodies go even when the inner store fails', async () => {
+    const body = randomBody(KiB);
+    const [a, b, kept] = [
+      await writeEntry(tier, makeMeta(`${KEY}/a`), body),
+      await writeEntry(tier, makeMeta(`${KEY}/b`), body),
+      await writeEntry(tier, makeMeta(`${KEY}/kept`), body),
+    ];
+    // The disk store has none: each is deleted through delete().
+    await tier.deleteMany([a, b]);
+    expect(await tier.lookup(a.key)).toEqual([]);
+    expect(await tier.lookup(b.key)).toEqual([]);
+    expect(tier.getBody(a)).toBeUndefined();
+    expect(tier.getBody(kept)).toBeDefined();
+    expect(await tier.lookup(kept.key)).toHaveLength(1);
+
+    // An inner store that batches (the Redis store) gets the whole list, once; failing, it leaves
+    // nothing held here.
+    const asked: string[][] = [];
+    const inner = new Proxy(disk, {
+      get(target, name) {
+        if (name === 'deleteMany')
+          return (entries: { key: string }[]) => (
+            asked.push(entries.map((entry) => entry.key)),
+            Promise.reject(new Error('Redis went away'))
+          );
+        const value: unknown = Reflect.get(target, name, target);
+        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const front = new MemoryTier(inner, { maxSize: 1024 * KiB, maxObjectSize: THRESHOLD });
+    const [c, d] = [
+      await writeEntry(front, makeMeta(`${KEY}/c`), body),
+      await writeEntry(front, makeMeta(`${KEY}/d`), body),
+    ];
+    await expect(front.deleteMany([c, d])).rejects.toThrow('Redis went away');
+    expect(asked).toEqual([[c.key, d.key]]);
+    expect(front.getBody(c)).toBeUndefined();
+    expect(front.getBody(d)).toBeUndefined();
+  });
+
   test('sizes must be positive integers', () => {
     expect(() => new MemoryTier(disk, { maxSize: 0, maxObjectSize: 1 })).toThrow(RangeError);
     expect(() => new MemoryTier(disk, { maxSize: 1, maxObjectSize: 1.5 })).toThrow(RangeError);
