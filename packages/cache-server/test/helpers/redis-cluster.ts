@@ -121,12 +121,23 @@ export async function startRedisSentinel(name = 'cache'): Promise<RedisSentinelS
   });
   const ask = new Redis(sentinelPort, '127.0.0.1', { maxRetriesPerRequest: 1 });
   const masterPort = async () => Number(((await ask.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', name)) as string[])[1]);
-  // A failover needs the sentinel to know the replica, and the replica to be in sync.
+  // A failover needs the sentinel to know the replica, and the replica to be in sync: its first
+  // full sync done (a loaded machine takes seconds over it, and until then WAIT counts no replica).
   await waitFor(
     async () => ((await ask.call('SENTINEL', 'REPLICAS', name)) as unknown[]).length > 0,
     'the sentinel to discover the replica',
     30_000,
   );
+  const replicaClient = new Redis(replica.port, '127.0.0.1', { maxRetriesPerRequest: 1 });
+  try {
+    await waitFor(
+      async () => /\r\nmaster_link_status:up\r\n/.test(await replicaClient.info('replication')),
+      'the replica to finish its first sync',
+      30_000,
+    );
+  } finally {
+    replicaClient.disconnect();
+  }
   return {
     master,
     replica,
