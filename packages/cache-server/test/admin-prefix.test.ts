@@ -39,8 +39,8 @@ describe('the admin prefix is reserved: never forwarded to the origin', () => {
   test.each([
     ['GET', '/_cache/unknown'],
     ['GET', '/_cache/stats/extra'],
-    ['POST', '/_cache/stats'],
-    ['PUT', '/_cache/entries'],
+    ['POST', '/_cache/stats/x'],
+    ['PUT', '/_cache/entries/x'],
     ['PROPFIND', '/_cache/x'],
     ['GET', '/a/../_cache/unknown'],
     ['GET', '/%5Fcache/unknown'],
@@ -54,6 +54,22 @@ describe('the admin prefix is reserved: never forwarded to the origin', () => {
     expect(reply.headers['x-cache']).toBeUndefined();
     expect(lab.origin.count()).toBe(before);
   });
+
+  test.each([
+    ['POST', '/_cache/stats', 'GET, HEAD'],
+    ['PUT', '/_cache/entries', 'DELETE, GET, HEAD'],
+  ])(
+    '%s %s (an endpoint, another method) → 405 with Allow: %s; the origin hears nothing',
+    async (method, path, allow) => {
+      const cache = caches[0] ?? (await start());
+      const before = lab.origin.count();
+      const reply = await admin(cache.url, path, { method });
+      expect(reply.status).toBe(405);
+      expect(reply.headers.allow).toBe(allow);
+      expect(reply.json.error).toBe('CACHE_ERR_METHOD_NOT_ALLOWED');
+      expect(lab.origin.count()).toBe(before);
+    },
+  );
 
   test('paths that only look like it still go to the origin', async () => {
     const cache = caches[0] ?? (await start());

@@ -120,7 +120,9 @@ describe('POST <admin>/config/reload and GET <admin>/config', () => {
       expect(refused.status).toBe(401);
       expect(refused.json.error).toBe('CACHE_ERR_ADMIN_UNAUTHORIZED');
       expect((await admin(cache.url, `${PREFIX}/config/reload`, { method: 'POST', token: 'wrong' })).status).toBe(401);
-      expect((await admin(cache.url, `${PREFIX}/config/reload`)).status).toBe(404);
+      const got = await admin(cache.url, `${PREFIX}/config/reload`);
+      expect(got.status).toBe(405);
+      expect(got.headers.allow).toBe('POST');
       const metrics = (await admin(cache.url, `${PREFIX}/metrics`)).body.toString();
       expect(metricValue(metrics, 'simple_cache_config_reloads_total', { result: 'ok' })).toBe(0);
     } finally {

@@ -111,6 +111,18 @@ describe('--workers 2: admin endpoints and metrics answer for the whole cache, t
     expect(stats.requests.total).toBe(6);
   });
 
+  test('a method an admin endpoint does not take: 405 with its Allow, through either worker (the primary answers)', async () => {
+    for (const [connection, path, allow] of [
+      [one, '/_cache/entries', 'DELETE, GET, HEAD'],
+      [two, '/_cache/workers', 'GET, HEAD'],
+    ] as const) {
+      const answer = await connection.get(path, {}, 'POST');
+      expect(answer.status).toBe(405);
+      expect(answer.headers.allow).toBe(allow);
+      expect(answer.headers['x-cache-error']).toBe('CACHE_ERR_METHOD_NOT_ALLOWED');
+    }
+  });
+
   test('an admin path is never forwarded to the origin, however it is spelt', async () => {
     const before = workers.origin.count();
     for (const target of ['/_cache/nothing-here', '/%5Fcache/stats', '/x/../_cache/stats']) {

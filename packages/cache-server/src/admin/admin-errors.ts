@@ -1,5 +1,5 @@
 import type { FastifyReply } from 'fastify';
-import type { ErrorSpec } from '../errors.js';
+import { ERRORS, type ErrorSpec } from '../errors.js';
 
 /**
  * The admin endpoints' own errors, with stable codes like the proxy's catalogue (errors.ts).
@@ -22,6 +22,12 @@ export const ADMIN_ERRORS = {
     code: 'CACHE_ERR_ADMIN_NOT_FOUND',
     status: 404,
     message: 'No such admin endpoint.',
+  },
+  methodNotAllowed: {
+    // The proxy's code (errors.ts): one code for a method a resource does not take.
+    code: ERRORS.methodNotAllowed.code,
+    status: 405,
+    message: 'This admin endpoint does not take that method: Allow lists the ones it takes.',
   },
   badRequest: {
     code: 'CACHE_ERR_ADMIN_BAD_REQUEST',

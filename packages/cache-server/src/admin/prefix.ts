@@ -21,13 +21,18 @@ const DUMMY_ORIGIN = 'http://prefix.invalid';
  * however it is spelt. A target the proxy would refuse anyway (not origin-form) is not.
  */
 export function isUnderPrefix(prefix: string, rawTarget: string): boolean {
-  // Fast paths for the proxy's every request: normalising only removes or decodes characters,
-  // so without `%` the prefix's first segment must appear literally; without dot segments,
-  // backslashes, `//` or a fragment the raw target is already in normal form.
+  // Fast path for the proxy's every request: normalising only removes or decodes characters,
+  // so without `%` the prefix's first segment must appear literally.
   if (!rawTarget.includes('%') && !rawTarget.includes(prefix.split('/')[1] ?? prefix)) return false;
-  if (!/[%.\\#]|\/\//.test(rawTarget)) return startsWithSegments(rawTarget, prefix);
-  const key = cacheKey(DUMMY_ORIGIN, rawTarget);
-  return key !== undefined && startsWithSegments(key.slice(DUMMY_ORIGIN.length), prefix);
+  const target = normalTarget(rawTarget);
+  return target !== undefined && startsWithSegments(target, prefix);
+}
+
+/** The target as the proxy normalises it (undefined when it would refuse it); as given when already normal. */
+function normalTarget(rawTarget: string): string | undefined {
+  // Without dot segments, backslashes, `//` or a fragment the raw target is already in normal form.
+  if (!/[%.\\#]|\/\//.test(rawTarget)) return rawTarget;
+  return cacheKey(DUMMY_ORIGIN, rawTarget)?.slice(DUMMY_ORIGIN.length);
 }
 
 function startsWithSegments(target: string, prefix: string): boolean {
@@ -38,13 +43,24 @@ function startsWithSegments(target: string, prefix: string): boolean {
 
 /**
  * Reserves the prefix: admin routes pass (marked no-store), and anything else under the prefix,
- * which the router would hand to the proxy, gets a 404 from us instead. `<prefix>` redirects
- * to `<prefix>/`, where the dashboard's relative links work. Either way a request body is read
- * (and dropped) first, up to admin-body.ts's bound: otherwise Node reads whatever follows the
- * answer to keep the connection (500 MB behind a purge: FINDINGS F30).
+ * which the router would hand to the proxy, gets an answer from us instead: 405 with Allow for
+ * an admin endpoint asked with a method it does not take (RFC 9110 §15.5.6: Allow MUST list the
+ * ones it does), else 404. `<prefix>` redirects to `<prefix>/`, where the dashboard's relative
+ * links work. Either way a request body is read (and dropped) first, up to admin-body.ts's
+ * bound: otherwise Node reads whatever follows the answer to keep the connection (500 MB behind a
+ * purge: FINDINGS F30).
  */
 export const adminPrefix = fp<{ prefix: string }>(
   async (app, { prefix }) => {
+    // Every admin endpoint's methods, as the plugins registered after this one add them (HEAD
+    // with GET: Fastify adds it). A route for every path (PURGE /*) names no endpoint.
+    const methodsOf = new Map<string, string[]>();
+    app.addHook('onRoute', (route) => {
+      if (route.config?.admin !== true || route.url.includes('*')) return;
+      const methods = methodsOf.get(route.url) ?? [];
+      for (const method of [route.method].flat()) if (!methods.includes(method)) methods.push(method);
+      methodsOf.set(route.url, methods.sort());
+    });
     app.addHook('onRequest', async (request, reply) => {
       const admin = request.routeOptions.config.admin === true;
       if (!admin && !isUnderPrefix(prefix, request.url)) return;
@@ -58,7 +74,9 @@ export const adminPrefix = fp<{ prefix: string }>(
         reply.header('cache-control', 'no-store');
         return;
       }
-      return sendAdminError(reply, ADMIN_ERRORS.notFound);
+      const allowed = methodsOf.get(normalTarget(request.url)?.split('?')[0] ?? '');
+      if (allowed === undefined) return sendAdminError(reply, ADMIN_ERRORS.notFound);
+      return sendAdminError(reply.header('allow', allowed.join(', ')), ADMIN_ERRORS.methodNotAllowed);
     });
     app.get(prefix, { config: { admin: true } }, (_request, reply) => reply.redirect(`${prefix}/`));
   },
