@@ -84,6 +84,18 @@ describe('request directives (RFC 9111 §5.2.1)', () => {
     expect((await h.get(path)).headers['x-cache']).toBe('REVALIDATED');
   });
 
+  test('no-store on a HEAD that revalidates: its answer does not update the stored response either', async () => {
+    const path = await storedAged(200);
+    const validated = await h.get(path, { 'cache-control': 'no-store' }, 'HEAD');
+    expect(validated.headers['x-cache']).toBe('REVALIDATED');
+    expect(h.origin.requests.at(-1)?.method).toBe('HEAD');
+    expect(cacheStatusOf(validated)).not.toMatch(/stored/);
+    // Still stale: the same HEAD without no-store revalidates again, and freshens it.
+    expect((await h.get(path, {}, 'HEAD')).headers['x-cache']).toBe('REVALIDATED');
+    await h.settle();
+    expect((await h.get(path)).headers['x-cache']).toBe('HIT');
+  });
+
   test('only-if-cached with nothing stored: 504, the origin never asked (§5.2.1.7)', async () => {
     const reply = await h.get('/never-stored', { 'cache-control': 'only-if-cached' });
     expect(reply.status).toBe(504);

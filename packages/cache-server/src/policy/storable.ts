@@ -68,12 +68,23 @@ function refuseStatus(status: number): Refusal {
 }
 
 /**
+ * RFC 9111 §5.2.1.5: a request's no-store means no part of any response to it is stored. One rule
+ * for every way a response reaches the store: a new response (decideStorable), a refresh of the
+ * stored one by a 304 (§4.3.4) or a HEAD's 200 (§4.3.5), which is then not written back (the
+ * stored entry stays as it was), and a fetch other nodes would wait for (cross-node collapsing:
+ * nothing will be stored for them to find).
+ */
+export function requestForbidsStoring(request: HeaderMap): boolean {
+  return requestDirectives(request).has('no-store');
+}
+
+/**
  * no-store in the request (RFC 9111 §5.2.1.5) or the response (§5.2.2.5). A response's
  * must-understand overrides its no-store when we understand the status, and refuses it when we
  * do not (§5.2.2.3).
  */
 function refuseNoStore(req: RequestView, status: number, directives: Directives): Refusal {
-  if (requestDirectives(req.headers).has('no-store')) return 'request-no-store';
+  if (requestForbidsStoring(req.headers)) return 'request-no-store';
   if (directives.has('must-understand')) return UNDERSTOOD_STATUSES.has(status) ? undefined : 'must-understand';
   return directives.has('no-store') ? 'no-store' : undefined;
 }

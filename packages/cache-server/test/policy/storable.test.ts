@@ -1,5 +1,5 @@
 import { describe, expect, test } from '@jest/globals';
-import { decideStorable } from '../../src/policy/storable.js';
+import { decideStorable, requestForbidsStoring } from '../../src/policy/storable.js';
 import type { HeaderMap, PolicyOptions, RequestView } from '../../src/policy/types.js';
 import { httpDate, options, request } from './fixtures.js';
 
@@ -436,5 +436,23 @@ describe('decideStorable (RFC 9111 §3, shared cache)', () => {
 
   test('grace keeps responses that could only be served stale', () => {
     expect(check(request(), 200, {}, options({ grace: 60 })).reason).toBe('storable');
+  });
+});
+
+describe('requestForbidsStoring: a request no-store forbids storing any response to it, new or refreshing (RFC 9111 §5.2.1.5)', () => {
+  test.each<[string, HeaderMap, boolean]>([
+    ['no Cache-Control', {}, false],
+    ['no-store', { 'cache-control': 'no-store' }, true],
+    ['no-store among others', { 'cache-control': 'max-age=0, no-store' }, true],
+    ['directive names are case-insensitive', { 'cache-control': 'No-Store' }, true],
+    ['in a second Cache-Control line', { 'cache-control': ['max-age=0', 'no-store'] }, true],
+    ['with an argument it still says no-store', { 'cache-control': 'no-store=1' }, true],
+    ['no-cache only asks for validation', { 'cache-control': 'no-cache' }, false],
+    ['Pragma: no-cache is no no-store', { pragma: 'no-cache' }, false],
+    ['a longer token is another directive', { 'cache-control': 'no-storex' }, false],
+    ['inside another directive’s quoted value', { 'cache-control': 'foo="no-store"' }, false],
+    ['the response’s directive in a request means nothing more', { 'cache-control': 'private' }, false],
+  ])('%s', (_case, headers, forbids) => {
+    expect(requestForbidsStoring(headers)).toBe(forbids);
   });
 });

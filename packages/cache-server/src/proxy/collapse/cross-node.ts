@@ -14,7 +14,7 @@
 // Revalidations and pass-through never come here: only a miss has no stored response to serve
 // meanwhile, and only its response is shared through the store.
 
-import { requestDirectives, selectVariant } from '../../policy/index.js';
+import { requestForbidsStoring, selectVariant } from '../../policy/index.js';
 import type { CrossNodeCollapse, CrossNodeLock, Exchange, FollowedWrite, ProxyDeps, RouteContext } from '../context.js';
 import { followedFetch } from './followed-fetch.js';
 import type { FetchOutcome, OriginFetch } from './origin-fetch.js';
@@ -80,8 +80,8 @@ function mayCollapse(ctx: RouteContext, exchange: Exchange): boolean {
   return (
     !tookTurn.has(exchange) &&
     !ctx.fetches.byKey.has(exchange.key) &&
-    // RFC 9111 §5.2.1.5: its response will not be stored, so nobody could wait for it.
-    !requestDirectives(exchange.view.headers).has('no-store')
+    // Its response will not be stored, so nobody could wait for it.
+    !requestForbidsStoring(exchange.view.headers)
   );
 }
 

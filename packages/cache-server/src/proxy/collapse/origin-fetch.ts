@@ -8,7 +8,7 @@ import {
   matchesVariant,
   mayServeStaleOnError,
   notModifiedMatches,
-  requestDirectives,
+  requestForbidsStoring,
   type RequestView,
   type StorabilityDecision,
 } from '../../policy/index.js';
@@ -225,8 +225,10 @@ function withValidators(headers: HeaderMap, stale: EntryMeta | undefined): Heade
 }
 
 /**
- * RFC 9111 §4.3.4: the 304 freshens the stored response, which is written back, unless the
- * request said no-store (§5.2.1.5: no part of the response may be stored).
+ * RFC 9111 §4.3.4: the 304 freshens the stored response, which is written back unless the
+ * request forbids storing (policy requestForbidsStoring). Fields it brings that forbid a shared
+ * cache to keep it (no-store, private) are written back too: the entry is then not used again
+ * (policy/use.ts).
  */
 async function freshen(
   deps: ProxyDeps,
@@ -238,7 +240,7 @@ async function freshen(
   const { requestTime, responseTime } = response;
   const entry = freshenWithNotModified(stale, response, requestTime, responseTime, deps.policy);
   let stored = false;
-  if (!requestDirectives(view.headers).has('no-store')) {
+  if (!requestForbidsStoring(view.headers)) {
     stored = await deps.store.updateMeta(entry).then(
       () => true,
       (error: unknown) => {

@@ -8,7 +8,7 @@ import {
   freshenWithHead,
   freshenWithNotModified,
   notModifiedMatches,
-  requestDirectives,
+  requestForbidsStoring,
 } from '../../policy/index.js';
 import type { Exchange, ProxyDeps, RouteContext } from '../context.js';
 import { forwardHeadersFor } from '../forward-headers.js';
@@ -95,9 +95,9 @@ async function answerFreshened(
   fwd: CacheStatusForward,
   fwdStatus: number,
 ): Promise<RouteResult> {
-  // RFC 9111 §5.2.1.5: with request no-store, no part of the response is stored.
+  // Written back as a 304's refresh is (collapse/origin-fetch.ts), unless the request forbids storing.
   const stored =
-    !requestDirectives(exchange.view.headers).has('no-store') &&
+    !requestForbidsStoring(exchange.view.headers) &&
     (await deps.store.updateMeta(entry).then(
       () => true,
       (error: unknown) => {
