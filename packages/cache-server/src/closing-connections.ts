@@ -24,6 +24,14 @@ export function followsClosingResponse(req: IncomingMessage): boolean {
   return req.httpVersionMajor === 1 && closing.has(req.socket);
 }
 
+/**
+ * Whether a response in progress (or sent) on `socket` closes it: what Node's parser reads after
+ * it, well formed or not, gets no answer (limits/client-errors.ts).
+ */
+export function isClosing(socket: object): boolean {
+  return closing.has(socket as Socket);
+}
+
 /** Whether the response to `req` (or one before it on its connection) closes the connection. */
 export function closesAfterResponse(req: IncomingMessage): boolean {
   return followsClosingResponse(req);

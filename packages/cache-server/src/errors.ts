@@ -17,7 +17,7 @@ export const ERRORS = {
   badFraming: {
     code: 'CACHE_ERR_BAD_FRAMING',
     status: 400,
-    message: 'The request framing is ambiguous (Transfer-Encoding in an HTTP/1.0 request).',
+    message: 'The request framing is ambiguous (Transfer-Encoding in an HTTP/1.0 request, or not ending with chunked).',
   },
   badHost: {
     code: 'CACHE_ERR_BAD_HOST',

@@ -23,11 +23,14 @@ export function checkAtFrontDoor(
       reply.header('allow', ALLOWED_METHODS);
       return refuse(reply, config, ERRORS.methodNotAllowed, false);
     }
-    // RFC 9112 §6.1: a transfer coding the cache does not decode (only chunked is) would reach the
-    // origin as content once the cache re-frames the body: 501, as nginx answers. (Codings that do
-    // not end with chunked leave no framing at all: Node's parser refuses those itself, 400.)
+    // RFC 9112 §6.3: codings that do not end with chunked leave the body without a length the
+    // cache can trust: 400, connection closed, before anything reaches the origin (Node's parser
+    // refuses them too, but only after it has handed the request over). §6.1: a transfer coding the
+    // cache does not decode (only chunked is) would reach the origin as content once the cache
+    // re-frames the body: 501, as nginx answers.
     const codings = raw.headers['transfer-encoding']?.split(',').map((coding) => coding.trim().toLowerCase());
-    if (codings !== undefined && codings.length > 1 && codings.at(-1) === 'chunked') {
+    if (codings !== undefined && codings.at(-1) !== 'chunked') return refuse(reply, config, ERRORS.badFraming, false);
+    if (codings !== undefined && codings.length > 1) {
       return refuse(reply, config, ERRORS.unsupportedTransferCoding, false);
     }
     // RFC 9110 §7.6.2: an intermediary MUST answer an OPTIONS with Max-Forwards: 0 itself, and

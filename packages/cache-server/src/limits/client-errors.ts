@@ -3,6 +3,7 @@ import type { Duplex } from 'node:stream';
 import type { FastifyBaseLogger } from 'fastify';
 import { ERRORS, type ErrorSpec } from '../errors.js';
 import { errorResponse } from '../proxy/respond/heads.js';
+import { isClosing } from '../closing-connections.js';
 
 /**
  * What a 405 lists (RFC 9110 §15.5.6 and §10.2.1: Allow MUST be sent): the methods this cache
@@ -35,9 +36,11 @@ export function createClientErrorHandler(name: string) {
     socket: Duplex,
   ): void {
     if (error.code === 'ECONNRESET' || socket.destroyed) return;
-    if (error.code === 'HPE_CLOSED_CONNECTION') {
-      // Data after `Connection: close`: the response in progress (if any) finishes, then Node closes.
-      if (!hasResponseInProgress(socket)) socket.destroy();
+    // Data after `Connection: close` (the client's, or a refusal's: closing-connections.ts), however
+    // malformed: never a second answer (RFC 9112 §9.6). The response in progress finishes, then
+    // Node closes; with none left, the connection closes once what was written is sent.
+    if (error.code === 'HPE_CLOSED_CONNECTION' || isClosing(socket)) {
+      if (!hasResponseInProgress(socket)) socket.end();
       return;
     }
     // Node's parse errors carry the bytes it read (typed as something else by Fastify).

@@ -1,4 +1,5 @@
 import type { CacheStatusInfo, XCache } from '@simple-cache/common';
+import { closeAfterResponse } from '../../closing-connections.js';
 import type { ErrorSpec } from '../../errors.js';
 import type { Exchange, ProxyDeps } from '../context.js';
 import { errorResponse, errorXCache } from './heads.js';
@@ -28,8 +29,11 @@ export function sendError(
     res.destroy();
     return;
   }
-  // A request body left unread (e.g. refused as too large) cannot be told from the next request.
-  const error = errorResponse(spec, deps.heads.name, status, { close: !exchange.req.complete, xCache });
+  // A request body left unread (e.g. refused as too large) cannot be told from the next request:
+  // the connection closes, and nothing read after this response is processed (RFC 9112 §9.6).
+  const close = !exchange.req.complete;
+  if (close) closeAfterResponse(exchange.req);
+  const error = errorResponse(spec, deps.heads.name, status, { close, xCache });
   writeHead(exchange, error);
   res.end(exchange.view.method === 'HEAD' ? undefined : error.body);
 }
