@@ -13,6 +13,7 @@ import type { CacheServerConfig } from '@simple-cache/common';
 import { loadConfig } from '../src/config/load-config.js';
 import { createLogger } from '../src/logger.js';
 import { startTestCache, tempDir, type StartedCache } from './helpers/cache.js';
+import { parseAccessLines, readAccessLines, type AccessLine } from './helpers/access-lines.js';
 import { request, waitFor } from './helpers/http.js';
 import { rawExchange } from './helpers/raw.js';
 import { spawn } from 'node:child_process';
@@ -22,25 +23,6 @@ import { useTwoWorkers } from './helpers/workers.js';
 
 const COOKIE = 'session=cookie-secret-4f1d';
 const AUTHORIZATION = 'Bearer auth-secret-9c2e';
-
-interface JsonLine {
-  level: number;
-  time: number;
-  msg: string;
-  reqId: string;
-  client: string;
-  method: string;
-  path: string;
-  status: number;
-  bytes: number;
-  cache: string;
-  fwd?: string;
-  rule?: string;
-  ms: number;
-  originMs?: number;
-  error?: string;
-  aborted?: boolean;
-}
 
 /**
  * nginx's `combined`, then the cache's fields: the regex a log tool configured for nginx uses, with
@@ -95,7 +77,7 @@ async function withCache(
   return { access, app };
 }
 
-const json = (lines: string[]) => lines.map((line) => JSON.parse(line) as JsonLine);
+const json = (lines: string[]) => parseAccessLines(lines.join('\n'));
 const credentials = { cookie: COOKIE, authorization: AUTHORIZATION };
 
 async function stored(cache: StartedCache, pathname: string): Promise<void> {
@@ -103,7 +85,7 @@ async function stored(cache: StartedCache, pathname: string): Promise<void> {
 }
 
 describe('one JSON line per request, from the Outcome', () => {
-  let lines: JsonLine[];
+  let lines: AccessLine[];
   let app: string[];
   let fastHits = 0;
 
@@ -142,7 +124,7 @@ describe('one JSON line per request, from the Outcome', () => {
   });
 
   test('a miss: origin time, Cache-Status forward reason, bytes, client, duration', () => {
-    const miss = lines[0] as JsonLine;
+    const miss = lines[0] as AccessLine;
     expect(miss).toMatchObject({ level: 30, msg: 'request', client: '127.0.0.1', bytes: 5, fwd: 'uri-miss' });
     expect(miss.reqId).toMatch(/^req-[0-9a-z]+$/);
     expect(typeof miss.originMs).toBe('number');
@@ -151,7 +133,7 @@ describe('one JSON line per request, from the Outcome', () => {
   });
 
   test('a hit answered on the fast path: no origin time, no forward reason', () => {
-    const hit = lines[1] as JsonLine;
+    const hit = lines[1] as AccessLine;
     expect(hit).toMatchObject({ status: 200, bytes: 5, cache: 'HIT' });
     expect(hit.originMs).toBeUndefined();
     expect(hit.fwd).toBeUndefined();
@@ -159,7 +141,7 @@ describe('one JSON line per request, from the Outcome', () => {
 
   test('a pass-through and an origin error: the error line in the app log carries the same request id', () => {
     expect(lines[2]).toMatchObject({ method: 'POST', fwd: 'method', bytes: 6 });
-    const error = lines[3] as JsonLine;
+    const error = lines[3] as AccessLine;
     expect(error.error).toBe('CACHE_ERR_ORIGIN_UNREACHABLE');
     const appError = app.map((line) => JSON.parse(line) as { reqId?: string; code?: string });
     expect(appError.filter((line) => line.code === 'CACHE_ERR_ORIGIN_UNREACHABLE').map((line) => line.reqId)).toEqual([
@@ -302,11 +284,7 @@ describe('SIGHUP reopens the file (logrotate moves it, then signals)', () => {
     const run = spawnCli(['0', '--host', '127.0.0.1', '--origin', origin.url, '--access-log-file', file], {
       CACHE_DIR: path.join(dir.dir, 'rotated-cache'),
     });
-    const linesOf = async (name: string) =>
-      (await readFile(name, 'utf8').catch(() => ''))
-        .split('\n')
-        .filter(Boolean)
-        .map((line) => JSON.parse(line) as JsonLine);
+    const linesOf = readAccessLines;
     try {
       const url = await run.listening();
       await request(url, '/form?before');
@@ -344,8 +322,7 @@ describe('nothing batched is lost when the process ends', () => {
     } finally {
       if (!exited) run.child.kill('SIGKILL');
     }
-    const lines = (await readFile(file, 'utf8')).split('\n').filter(Boolean);
-    expect(lines.map((line) => (JSON.parse(line) as JsonLine).path)).toEqual(Array(20).fill('/form?[Redacted]'));
+    expect((await readAccessLines(file)).map((line) => line.path)).toEqual(Array(20).fill('/form?[Redacted]'));
   });
 
   test('process.exit() without a shutdown: the exit writes the batch (many batches, in order, none split)', async () => {
@@ -369,11 +346,9 @@ describe('nothing batched is lost when the process ends', () => {
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     const code = await new Promise((resolve) => child.once('exit', resolve));
     if (code !== 0) throw new Error(`the script exited with ${String(code)}: ${stderr}`);
-    const lines = (await readFile(file, 'utf8')).split('\n').filter(Boolean);
-    expect(lines.map((line) => (JSON.parse(line) as JsonLine).bytes)).toEqual(
-      Array.from({ length: 3000 }, (_, i) => i),
-    );
-    expect((JSON.parse(lines[2999] as string) as JsonLine).path).toBe('/é😀/2999');
+    const lines = await readAccessLines(file);
+    expect(lines.map((line) => line.bytes)).toEqual(Array.from({ length: 3000 }, (_, i) => i));
+    expect(lines[2999]?.path).toBe('/é😀/2999');
   });
 });
 
@@ -384,10 +359,8 @@ describe('--workers 2: SIGHUP to the primary reopens every worker’s file', () 
     return ['--access-log-file', file];
   });
   const paths = async (name: string) =>
-    (await readFile(name, 'utf8').catch(() => ''))
-      .split('\n')
-      .filter(Boolean)
-      .map((line) => (JSON.parse(line) as JsonLine).path)
+    (await readAccessLines(name))
+      .map((line) => line.path)
       // The helper finds each worker through the admin endpoint: those calls are logged too.
       .filter((logged) => !logged.startsWith('/_cache/'))
       .sort();

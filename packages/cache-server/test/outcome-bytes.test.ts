@@ -7,26 +7,16 @@
  * after the cache closed.
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { readFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import type { CacheServerConfig } from '@simple-cache/common';
+import { readAccessLines, type AccessLine } from './helpers/access-lines.js';
 import { metricValue, PREFIX } from './helpers/admin.js';
 import { startCache, tempDir, type StartedCache } from './helpers/cache.js';
 import { closeH2, connectH2, h2Request } from './helpers/h2.js';
 import { request, waitFor } from './helpers/http.js';
 import { startRawOrigin, type RawOrigin } from './helpers/raw-origin.js';
 import { makeCertificates, type TestCertificates } from './helpers/tls.js';
-
-interface Line {
-  client: string;
-  method: string;
-  path: string;
-  status: number;
-  bytes: number;
-  cache: string;
-  aborted?: boolean;
-}
 
 const BODY = 'hello, chunked world'; // 20 bytes
 const chunked = (cacheControl: string) =>
@@ -80,11 +70,7 @@ async function linesOf(run: (cache: StartedCache) => Promise<void>, extra: Parti
   } finally {
     await cache.close();
   }
-  return (await readFile(file, 'utf8'))
-    .split('\n')
-    .filter(Boolean)
-    .map((line) => JSON.parse(line) as Line)
-    .filter((line) => !line.path.startsWith(PREFIX));
+  return (await readAccessLines(file)).filter((line) => !line.path.startsWith(PREFIX));
 }
 
 async function stored(cache: StartedCache, pathname: string): Promise<void> {
@@ -92,7 +78,7 @@ async function stored(cache: StartedCache, pathname: string): Promise<void> {
 }
 
 describe('bytes are the body bytes sent, for every route', () => {
-  let lines: Line[];
+  let lines: AccessLine[];
   let metricsBytes: { cache: number; origin: number };
   let errorBytes = 0;
 
@@ -175,7 +161,7 @@ describe('a client that leaves mid-body', () => {
       }, 'the abort to be counted');
     });
     expect(lines).toHaveLength(1);
-    const [line] = lines as [Line];
+    const [line] = lines as [AccessLine];
     expect(line).toMatchObject({ path: '/slow', status: 200, aborted: true });
     // What the client counted includes the chunked framing: a few bytes per chunk.
     expect(line.bytes).toBeGreaterThanOrEqual(received - 256);

@@ -1,17 +1,10 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { readFile } from 'node:fs/promises';
 import https from 'node:https';
+import { readAccessLines } from './helpers/access-lines.js';
 import { tempDir } from './helpers/cache.js';
 import { request, waitFor } from './helpers/http.js';
 import { fixed, startTestOrigin, type TestOrigin } from './helpers/test-origin.js';
 import { connectToEachWorker, listWorkers, startWorkersCli, type WorkersCli } from './helpers/workers.js';
-
-interface AccessLine {
-  reqId: string;
-  method: string;
-  path: string;
-  status: number;
-}
 
 /** A GET over HTTPS that trusts any certificate (the cluster made a self-signed one). */
 function httpsGet(url: string): Promise<number> {
@@ -67,13 +60,7 @@ describe('--workers 2: the primary names every listener, and the access log tell
     return JSON.parse(line ?? '{}') as Record<string, unknown>;
   };
   /** The access lines written so far (each process flushes its batch at least once a second). */
-  const accessLines = async (): Promise<AccessLine[]> => {
-    const text = await readFile(logFile, 'utf8').catch(() => '');
-    return text
-      .split('\n')
-      .filter(Boolean)
-      .map((line) => JSON.parse(line) as AccessLine);
-  };
+  const accessLines = () => readAccessLines(logFile);
   const linesFor = async (path: string) => (await accessLines()).filter((line) => line.path === path);
 
   test('the ready line names the plain, HTTPS and admin listeners, and each of them answers', async () => {
