@@ -1,14 +1,11 @@
 // @system-packages redis-server
-import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import type { Redis } from 'ioredis';
-import { startCache, tempDir, type StartedCache } from '../helpers/cache.js';
+import { beforeAll, describe, expect, test } from '@jest/globals';
+import type { StartedCache } from '../helpers/cache.js';
 import { gatedOrigin } from '../helpers/gated-origin.js';
 import { request, streamGet, waitFor, type Streaming } from '../helpers/http.js';
-import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
 import { spawnCli } from '../helpers/spawn.js';
-import { startTestOrigin, type TestOrigin } from '../helpers/test-origin.js';
 import { createRedisKeys, hashKey } from '../../src/store/redis/redis-keys.js';
-import { inspect } from './redis-helpers.js';
+import { useRedisNodes } from './redis-helpers.js';
 
 /**
  * Issue 16.8: a node that misses a key another node is fetching streams that node's write as
@@ -32,27 +29,12 @@ const gated = gatedOrigin({
   sizeOf: (path) => (path.includes('big') ? 6 * 1024 * 1024 : FIRST + 2 * CHUNK + 1000),
 });
 const keys = createRedisKeys();
-let redis: RedisServer;
-let inspector: Redis;
-let origin: TestOrigin;
-let dirs: Awaited<ReturnType<typeof tempDir>>[] = [];
+const lab = useRedisNodes({ '*': gated.route });
 let nodeA: StartedCache;
 let nodeB: StartedCache;
 
 beforeAll(async () => {
-  redis = await startRedisServer();
-  inspector = inspect(redis);
-  origin = await startTestOrigin({ '*': gated.route });
-  dirs = await Promise.all([tempDir(), tempDir(), tempDir()]);
-  const start = (dir: { dir: string }) => startCache(origin.url, dir.dir, { store: `${redis.url}/0` });
-  [nodeA, nodeB] = await Promise.all([start(dirs[0]!), start(dirs[1]!)]);
-});
-afterAll(async () => {
-  await Promise.all([nodeA?.close(), nodeB?.close()]);
-  await origin?.close();
-  inspector?.disconnect();
-  await redis?.cleanup();
-  await Promise.all(dirs.map((dir) => dir.cleanup()));
+  ({ nodeA, nodeB } = await lab.twoNodes());
 });
 
 /** Node A takes the key and streams; node B asks meanwhile and has bytes before the origin has sent them all. */
@@ -73,7 +55,7 @@ describe('a node streams the body another node is fetching, as its chunks land i
       const { first, second } = await holdAndFollow(path);
       // A node that waited for the commit would send nothing before the gate opens.
       await waitFor(() => second.bytes().length >= CHUNK, 'the follower to stream before the origin finished');
-      expect(origin.count(path)).toBe(1);
+      expect(lab.origin.count(path)).toBe(1);
       gated.open(path);
       expect([await first.done, await second.done]).toEqual(['complete', 'complete']);
       expect(first.bytes().equals(gated.bodyOf(path))).toBe(true);
@@ -84,14 +66,14 @@ describe('a node streams the body another node is fetching, as its chunks land i
       expect(second.headers['transfer-encoding']).toBe(first.headers['transfer-encoding']);
       expect(second.headers['x-cache']).toBe('MISS');
       expect(second.headers['cache-status']).toMatch(/collapsed/);
-      expect(origin.count(path)).toBe(1);
+      expect(lab.origin.count(path)).toBe(1);
       await waitFor(
         async () => (await request(nodeB.url, path)).headers['x-cache'] === 'HIT',
         'the entry to be stored',
       );
-      expect(origin.count(path)).toBe(1);
+      expect(lab.origin.count(path)).toBe(1);
       // The write's record went with the lock.
-      await waitFor(async () => (await inspector.keys('*lock:*')).length === 0, 'the lock and its record to go');
+      await waitFor(async () => (await lab.admin.keys('*lock:*')).length === 0, 'the lock and its record to go');
     },
   );
 
@@ -106,15 +88,15 @@ describe('a node streams the body another node is fetching, as its chunks land i
       gated.open(path);
       expect([await first.done, await second.done]).toEqual(['broken', 'broken']);
       expect(second.bytes().length).toBeLessThan(gated.bodyOf(path).length);
-      expect(origin.count(path)).toBe(1);
-      expect(await nodeB.store.lookup(`${origin.url}${path}`)).toEqual([]);
+      expect(lab.origin.count(path)).toBe(1);
+      expect(await nodeB.store.lookup(`${lab.origin.url}${path}`)).toEqual([]);
     },
   );
 
   test('the holder’s response is not storable: the other node fetches it itself', async () => {
     const path = '/nostore';
     const { first, second } = await holdAndFollow(path);
-    await waitFor(() => origin.count(path) === 2, 'the other node to fetch for itself');
+    await waitFor(() => lab.origin.count(path) === 2, 'the other node to fetch for itself');
     gated.open(path);
     expect([await first.done, await second.done]).toEqual(['complete', 'complete']);
     expect(second.bytes().equals(gated.bodyOf(path))).toBe(true);
@@ -127,15 +109,15 @@ describe('a node streams the body another node is fetching, as its chunks land i
     // The follower has both chunks written so far and waits for the third.
     await waitFor(() => second.bytes().length === FIRST, 'the follower to catch up');
     // The body the holder's write record names (what a follower reads), as maxmemory would evict it.
-    const [record] = await inspector.keys('*lock:*:write');
-    const { entry } = JSON.parse((await inspector.get(record!))!) as { entry: { key: string; bodyId: string } };
-    expect(await inspector.del(keys.body(hashKey(entry.key), entry.bodyId))).toBe(1);
+    const [record] = await lab.admin.keys('*lock:*:write');
+    const { entry } = JSON.parse((await lab.admin.get(record!))!) as { entry: { key: string; bodyId: string } };
+    expect(await lab.admin.del(keys.body(hashKey(entry.key), entry.bodyId))).toBe(1);
     // Seen from the chunk count, before the holder writes another chunk or tries to commit.
     expect(await second.done).toBe('broken');
     gated.open(path);
     expect(await first.done).toBe('complete');
     expect(first.bytes().equals(gated.bodyOf(path))).toBe(true);
-    expect(await nodeB.store.lookup(`${origin.url}${path}`)).toEqual([]);
+    expect(await nodeB.store.lookup(`${lab.origin.url}${path}`)).toEqual([]);
   });
 
   test('a slow follower client holds nobody up and still gets the whole body (it continues from the store)', async () => {
@@ -145,17 +127,27 @@ describe('a node streams the body another node is fetching, as its chunks land i
     gated.open(path);
     // The holder's client and its commit do not wait for the paused one.
     expect(await first.done).toBe('complete');
-    await waitFor(async () => (await nodeA.store.lookup(`${origin.url}${path}`)).length === 1, 'the commit');
+    await waitFor(async () => (await nodeA.store.lookup(`${lab.origin.url}${path}`)).length === 1, 'the commit');
     second.response.resume();
     expect(await second.done).toBe('complete');
     expect(second.bytes().equals(gated.bodyOf(path))).toBe(true);
-    expect(origin.count(path)).toBe(1);
+    expect(lab.origin.count(path)).toBe(1);
   });
 
   test('the holder dies mid-body (SIGKILL): the follower’s response breaks once its lock expires', async () => {
     const path = '/holder-dies';
     const holder = spawnCli(
-      ['0', '--host', '127.0.0.1', '--origin', origin.url, '--cache-dir', dirs[2]!.dir, '--store', `${redis.url}/0`],
+      [
+        '0',
+        '--host',
+        '127.0.0.1',
+        '--origin',
+        lab.origin.url,
+        '--cache-dir',
+        lab.tempDir(),
+        '--store',
+        `${lab.redis.url}/0`,
+      ],
       { CACHE_COLLAPSE_WAIT: '500ms' },
     );
     try {
@@ -177,7 +169,7 @@ describe('a node streams the body another node is fetching, as its chunks land i
     const path = '/redis-down';
     const { first, second } = await holdAndFollow(path);
     await waitFor(() => second.bytes().length === FIRST, 'the follower to catch up');
-    await redis.stop();
+    await lab.redis.stop();
     expect(await second.done).toBe('broken');
     gated.open(path);
     expect(await first.done).toBe('complete');

@@ -1,14 +1,12 @@
 // @system-packages redis-server
-import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { beforeAll, describe, expect, test } from '@jest/globals';
 import type { EntryMeta } from '@simple-cache/common';
-import type { Redis } from 'ioredis';
 import { createRedisKeys, hashKey } from '../../src/store/redis/redis-keys.js';
 import { admin } from '../helpers/admin.js';
 import { startCache, tempDir, type StartedCache } from '../helpers/cache.js';
 import { request, waitFor } from '../helpers/http.js';
-import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
-import { fixed, startTestOrigin, type Route, type TestOrigin } from '../helpers/test-origin.js';
-import { inspect } from './redis-helpers.js';
+import { fixed, type Route } from '../helpers/test-origin.js';
+import { useRedisNodes } from './redis-helpers.js';
 import { hasHotReads, healthOf } from '../../src/store/store.js';
 
 /**
@@ -20,27 +18,12 @@ import { hasHotReads, healthOf } from '../../src/store/store.js';
 const FRESH = { 'cache-control': 'max-age=600' };
 const keys = createRedisKeys();
 
-let redis: RedisServer;
-let inspector: Redis;
-let origin: TestOrigin;
-let dirs: Awaited<ReturnType<typeof tempDir>>[] = [];
+const lab = useRedisNodes({ '*': (req, res, body) => page(req.url ?? '/')(req, res, body) });
 let nodeA: StartedCache;
 let nodeB: StartedCache;
 
 beforeAll(async () => {
-  redis = await startRedisServer();
-  inspector = inspect(redis);
-  origin = await startTestOrigin({ '*': (req, res, body) => page(req.url ?? '/')(req, res, body) });
-  dirs = await Promise.all([tempDir(), tempDir()]);
-  const start = (dir: { dir: string }) => startCache(origin.url, dir.dir, { store: `${redis.url}/0` });
-  [nodeA, nodeB] = await Promise.all([start(dirs[0]!), start(dirs[1]!)]);
-});
-afterAll(async () => {
-  await Promise.all([nodeA?.close(), nodeB?.close()]);
-  await origin?.close();
-  inspector?.disconnect();
-  await redis?.cleanup();
-  await Promise.all(dirs.map((dir) => dir.cleanup()));
+  ({ nodeA, nodeB } = await lab.twoNodes());
 });
 
 /** Every path answers its own name, fresh for 10 min, tagged by its first segment. */
@@ -48,7 +31,7 @@ function page(path: string): Route {
   return fixed(`body of ${path}`, { ...FRESH, 'surrogate-key': `tag-${path.split('/')[1]}` });
 }
 
-const keyOf = (path: string) => `${origin.url}${path}`;
+const keyOf = (path: string) => `${lab.origin.url}${path}`;
 
 async function storedEntry(node: StartedCache, path: string): Promise<EntryMeta | undefined> {
   const [entry] = await node.store.lookup(keyOf(path));
@@ -77,7 +60,7 @@ function holds(node: StartedCache, entry: EntryMeta): boolean {
 
 /** Calls of a Redis command so far, from INFO commandstats. */
 async function commandCalls(command: string): Promise<number> {
-  const info = await inspector.info('commandstats');
+  const info = await lab.admin.info('commandstats');
   return Number(new RegExp(`cmdstat_${command}:calls=(\\d+)`).exec(info)?.[1] ?? 0);
 }
 
@@ -87,7 +70,7 @@ describe('two cache nodes on one Redis', () => {
     const hit = await request(nodeB.url, '/shared');
     expect(hit.headers['x-cache']).toBe('HIT');
     expect(hit.body.toString()).toBe('body of /shared');
-    expect(origin.count('/shared')).toBe(1);
+    expect(lab.origin.count('/shared')).toBe(1);
   });
 
   test('a purge on node B removes the entry from node A’s memory tier; A’s next request is a miss', async () => {
@@ -96,7 +79,7 @@ describe('two cache nodes on one Redis', () => {
     expect(purge.json).toEqual({ purged: 1, soft: false });
     await waitFor(() => !holds(nodeA, entry), 'node A to drop its copy');
     expect((await request(nodeA.url, '/purged')).headers['x-cache']).toBe('MISS');
-    expect(origin.count('/purged')).toBe(2);
+    expect(lab.origin.count('/purged')).toBe(2);
   });
 
   // Redis may have expired or evicted an entry a node still holds in memory (and would serve
@@ -108,7 +91,7 @@ describe('two cache nodes on one Redis', () => {
     ['all', '/gone-all/a', 'all=1'],
   ])('a purge by %s reaches node A’s copy of an entry Redis no longer has', async (_kind, path, query) => {
     const entry = await missAndStore(nodeA, path);
-    await inspector.del(keys.meta(hashKey(keyOf(path))));
+    await lab.admin.del(keys.meta(hashKey(keyOf(path))));
     const purge = await admin(nodeB.url, `/_cache/entries?${query}`, { method: 'DELETE' });
     expect(purge.status).toBe(200);
     await waitFor(() => !holds(nodeA, entry), `node A to drop its copy of ${path}`);
@@ -117,13 +100,13 @@ describe('two cache nodes on one Redis', () => {
   test('simultaneous misses on A and B make exactly one origin fetch; the other node streams the holder’s write', async () => {
     let answer!: () => void;
     const originAnswers = new Promise<void>((resolve) => (answer = resolve));
-    origin.route('/together', (req, res, body) => void originAnswers.then(() => page('/together')(req, res, body)));
+    lab.origin.route('/together', (req, res, body) => void originAnswers.then(() => page('/together')(req, res, body)));
     const waitsBefore = await commandCalls('pttl');
 
     const replies = Promise.all([request(nodeA.url, '/together'), request(nodeB.url, '/together')]);
     // One node holds the lock and has asked the origin; the other is waiting for its entry (it
     // polls the lock). Without cross-node collapsing the origin would see the second request now.
-    await waitFor(() => origin.count('/together') === 1, 'the lock holder to ask the origin');
+    await waitFor(() => lab.origin.count('/together') === 1, 'the lock holder to ask the origin');
     await waitFor(async () => (await commandCalls('pttl')) > waitsBefore, 'the other node to wait');
     answer();
 
@@ -135,7 +118,7 @@ describe('two cache nodes on one Redis', () => {
     expect(
       [fromA.headers['cache-status'], fromB.headers['cache-status']].filter((s) => /collapsed/.test(String(s))),
     ).toHaveLength(1);
-    expect(origin.count('/together')).toBe(1);
+    expect(lab.origin.count('/together')).toBe(1);
   });
 
   // Issue 16.8: a 6 s origin with the 5 s --collapse-wait made three origin requests (the waiter
@@ -145,17 +128,17 @@ describe('two cache nodes on one Redis', () => {
     const WAIT = 300;
     const slowDirs = await Promise.all([tempDir(), tempDir()]);
     const slowNodes = await Promise.all(
-      slowDirs.map((dir) => startCache(origin.url, dir.dir, { store: `${redis.url}/0`, collapseWait: WAIT })),
+      slowDirs.map((dir) => startCache(lab.origin.url, dir.dir, { store: `${lab.redis.url}/0`, collapseWait: WAIT })),
     );
     try {
       let answer!: () => void;
       const originAnswers = new Promise<void>((resolve) => (answer = resolve));
-      origin.route(
+      lab.origin.route(
         '/slow-origin',
         (req, res, body) => void originAnswers.then(() => page('/slow-origin')(req, res, body)),
       );
       const replies = Promise.all(slowNodes.map((node) => request(node.url, '/slow-origin')));
-      await waitFor(() => origin.count('/slow-origin') === 1, 'the lock holder to ask the origin');
+      await waitFor(() => lab.origin.count('/slow-origin') === 1, 'the lock holder to ask the origin');
       // The origin takes four times --collapse-wait (and the lock's TTL) to answer.
       const asked = Date.now();
       await waitFor(() => Date.now() - asked > 4 * WAIT, 'the origin to be slow', 10_000);
@@ -164,7 +147,7 @@ describe('two cache nodes on one Redis', () => {
       expect(answered.map((reply) => reply.status)).toEqual([200, 200]);
       expect(answered.map((reply) => reply.headers['x-cache'])).toEqual(['MISS', 'MISS']);
       expect(answered.map((reply) => reply.body.toString())).toEqual(['body of /slow-origin', 'body of /slow-origin']);
-      expect(origin.count('/slow-origin')).toBe(1);
+      expect(lab.origin.count('/slow-origin')).toBe(1);
     } finally {
       await Promise.all(slowNodes.map((node) => node.close()));
       await Promise.all(slowDirs.map((dir) => dir.cleanup()));
@@ -174,23 +157,23 @@ describe('two cache nodes on one Redis', () => {
   test('with Redis stopped both nodes keep serving (memory tier, else the origin); restarted, they use it again', async () => {
     await missAndStore(nodeA, '/hot');
     expect((await request(nodeB.url, '/hot')).headers['x-cache']).toBe('HIT');
-    const hotFetches = origin.count('/hot');
+    const hotFetches = lab.origin.count('/hot');
 
-    await redis.stop();
+    await lab.redis.stop();
     for (const node of [nodeA, nodeB]) {
       const hot = await request(node.url, '/hot');
       expect([hot.status, hot.headers['x-cache'], hot.body.toString()]).toEqual([200, 'HIT', 'body of /hot']);
       const cold = await request(node.url, '/cold');
       expect([cold.status, cold.headers['x-cache'], cold.body.toString()]).toEqual([200, 'MISS', 'body of /cold']);
     }
-    expect(origin.count('/hot')).toBe(hotFetches);
-    expect(origin.count('/cold')).toBe(2);
+    expect(lab.origin.count('/hot')).toBe(hotFetches);
+    expect(lab.origin.count('/cold')).toBe(2);
     await waitFor(
       () => [nodeA, nodeB].every((node) => healthOf(node.store).state === 'degraded'),
       'both nodes to notice',
     );
 
-    await redis.restart();
+    await lab.redis.restart();
     await waitFor(
       () => [nodeA, nodeB].every((node) => healthOf(node.store).state === 'ok'),
       'both nodes to reconnect',
@@ -200,6 +183,6 @@ describe('two cache nodes on one Redis', () => {
     expect((await request(nodeB.url, '/after')).headers['x-cache']).toBe('MISS');
     await waitFor(async () => (await storedEntry(nodeB, '/after')) !== undefined, 'the commit into Redis');
     expect((await request(nodeA.url, '/after')).headers['x-cache']).toBe('HIT');
-    expect(origin.count('/after')).toBe(1);
+    expect(lab.origin.count('/after')).toBe(1);
   });
 });

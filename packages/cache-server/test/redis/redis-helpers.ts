@@ -66,6 +66,8 @@ export interface RedisFixture {
   readonly nodeA: RedisStore;
   /** A second node on the same server; only with `nodes: 2`. */
   readonly nodeB: RedisStore;
+  /** More nodes on the same server, opened with other options, closed after the test like the others. */
+  open(count: number, options: Partial<RedisStoreOptions>): Promise<RedisStore[]>;
 }
 
 /**
@@ -77,6 +79,7 @@ export function useRedis({ nodes = 1, options = {} }: { nodes?: 1 | 2; options?:
   let server: RedisServer | undefined;
   let admin: Redis | undefined;
   let stores: RedisStore[] = [];
+  let extra: RedisStore[] = [];
   beforeAll(async () => {
     server = await startRedisServer();
     admin = inspect(server);
@@ -90,8 +93,9 @@ export function useRedis({ nodes = 1, options = {} }: { nodes?: 1 | 2; options?:
     stores = await Promise.all(Array.from({ length: nodes }, () => openRedisStore(server!, options)));
   });
   afterEach(async () => {
-    await Promise.all(stores.map((store) => store.close()));
+    await Promise.all([...stores, ...extra].map((store) => store.close()));
     stores = [];
+    extra = [];
   });
   const opened = (index: number): RedisStore => {
     const store = stores[index];
@@ -116,6 +120,11 @@ export function useRedis({ nodes = 1, options = {} }: { nodes?: 1 | 2; options?:
     get nodeB() {
       return opened(1);
     },
+    async open(count, options) {
+      const more = await Promise.all(Array.from({ length: count }, () => openRedisStore(fixture.server, options)));
+      extra.push(...more);
+      return more;
+    },
   };
   return fixture;
 }
@@ -127,6 +136,10 @@ export interface RedisNodes {
   readonly origin: TestOrigin;
   /** Starts one more cache node on the server, closed after the file (by default with `--store` only). */
   start(extra?: Partial<CacheServerConfig>): Promise<StartedCache>;
+  /** Two nodes at once (start() twice), as most of these files use them. */
+  twoNodes(): Promise<{ nodeA: StartedCache; nodeB: StartedCache }>;
+  /** A directory of its own for a node the test starts otherwise (a CLI process), removed after the file. */
+  tempDir(): string;
 }
 
 /**
@@ -141,6 +154,7 @@ export function useRedisNodes(routes: Record<string, Route>): RedisNodes {
   let origin: TestOrigin | undefined;
   let dir: Awaited<ReturnType<typeof tempDir>> | undefined;
   const nodes: StartedCache[] = [];
+  let startedNodes = 0;
   beforeAll(async () => {
     [redis, origin, dir] = await Promise.all([startRedisServer(), startTestOrigin(routes), tempDir()]);
     admin = inspect(redis);
@@ -167,12 +181,20 @@ export function useRedisNodes(routes: Record<string, Route>): RedisNodes {
       return started(origin);
     },
     async start(extra = {}) {
-      const node = await startCache(started(origin).url, `${started(dir).dir}/${nodes.length}`, {
+      // Its own directory, also when several start at once.
+      const node = await startCache(started(origin).url, `${started(dir).dir}/${startedNodes++}`, {
         store: `${started(redis).url}/0`,
         ...extra,
       });
       nodes.push(node);
       return node;
+    },
+    async twoNodes() {
+      const [a, b] = await Promise.all([this.start(), this.start()]);
+      return { nodeA: a, nodeB: b };
+    },
+    tempDir() {
+      return `${started(dir).dir}/spare-${startedNodes++}`;
     },
   };
 }
