@@ -74,6 +74,18 @@ describe('validation (RFC 9111 §4.3, RFC 9110 §13)', () => {
       '/client-weak': respond({ 'cache-control': 'max-age=600', etag: 'W/"a"' }, BODY),
       '/miss-conditional': respond({ 'cache-control': 'max-age=600', etag: '"m"' }, BODY),
       '/head-304': validating({ 'cache-control': 'max-age=10', etag: '"h"' }, BODY),
+      '/brings-private': validating({ 'cache-control': 'max-age=10', etag: '"p"' }, BODY, {
+        'cache-control': 'private, max-age=100',
+        etag: '"p"',
+      }),
+      '/brings-no-store': validating({ 'cache-control': 'max-age=10', etag: '"n"' }, BODY, {
+        'cache-control': 'no-store, max-age=100',
+        etag: '"n"',
+      }),
+      '/head-brings-no-store': thenOk(
+        { 'cache-control': 'max-age=10', etag: '"hn"' },
+        { 'cache-control': 'no-store, max-age=100', etag: '"hn"' },
+      ),
       '/head-200': thenOk(
         { 'cache-control': 'max-age=10', etag: '"h"', 'x-head': '1' },
         { 'cache-control': 'max-age=100', etag: '"h"', 'x-head': '2' },
@@ -277,6 +289,25 @@ describe('validation (RFC 9111 §4.3, RFC 9110 §13)', () => {
     expect(head.headers.etag).toBe('"h2"');
     expect(head.headers['x-cache']).toBe('EXPIRED');
     expect((await h.get('/head-changed')).headers['x-cache']).toBe('MISS');
+  });
+
+  // FINDINGS F8: the refresh's fields replace the stored ones (§4.3.4); once they say a shared
+  // cache must not keep the response (§3, §5.2.2.5, §5.2.2.7), the entry is not used again.
+  test.each([
+    ['a 304 that brings private', '/brings-private', 'GET'],
+    ['a 304 that brings no-store', '/brings-no-store', 'GET'],
+    ['a 200 to a HEAD that brings no-store (§4.3.5)', '/head-brings-no-store', 'HEAD'],
+  ])('%s answers its own request from the stored body; the entry is not used again', async (_case, path, method) => {
+    await prime(path);
+    const refreshed = await h.get(path, {}, method);
+    expect(refreshed.headers['x-cache']).toBe('REVALIDATED');
+    const asked = h.seen(path);
+    // The origin is asked again (unconditionally: what it answers now may be stored anew).
+    const next = await h.get(path);
+    expect(next.headers['x-cache']).toBe('MISS');
+    expect(next.body.toString()).toBe(BODY);
+    expect(h.seen(path)).toBe(asked + 1);
+    expect(h.origin.requests.at(-1)?.headers['if-none-match']).toBeUndefined();
   });
 
   test('a HEAD with no-cache on a fresh entry: a HEAD goes to the origin, not a GET', async () => {
