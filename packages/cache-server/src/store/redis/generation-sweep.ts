@@ -17,14 +17,15 @@ const PARALLEL = 64;
 export async function sweepGeneration(
   ctx: RedisContext,
   generation: string,
-  remove: (entry: EntryMeta) => Promise<void>,
+  remove: (entries: readonly EntryMeta[]) => Promise<void>,
   stopped: () => boolean,
 ): Promise<number> {
   const started = performance.now();
   let swept = 0;
   let batch: EntryMeta[] = [];
   const flush = async () => {
-    await Promise.all(batch.map((entry) => remove(entry)));
+    // One batch at once (RedisStore.removeAll: the shared counters change once for it).
+    await remove(batch);
     swept += batch.length;
     batch = [];
   };

@@ -290,7 +290,7 @@ export class RedisStore
     const generation = await this.index.renew();
     this.meta.clear();
     if (this.ctx.settings.purgeSweep) {
-      const remove = (entry: EntryMeta) => this.remove(entry.key, entry.variant, entry.bodyId);
+      const remove = (entries: readonly EntryMeta[]) => this.removeAll(entries);
       this.sweeping = sweepGeneration(this.ctx, generation, remove, () => this.closed);
     }
     return before;
