@@ -14,12 +14,14 @@ export interface GatedOrigin {
  * An origin whose responses stop mid-body: each path's first `first` bytes go at once, the rest
  * only when the test opens that path's gate, so a test can hold a response mid-body for as long
  * as it likes (and see who streams what meanwhile). The path says how it answers: `chunked` (no
- * Content-Length), `cut` (the origin drops the connection at the gate instead), `nostore`
+ * Content-Length), `cut` (the origin drops the connection at the gate instead; `cut-once`: only
+ * the first request's), `headfirst` (no body byte before the gate, only the head), `nostore`
  * (Cache-Control: no-store); else it is cacheable for 10 min with its Content-Length.
  */
 export function gatedOrigin(options: { first: number; sizeOf: (path: string) => number }): GatedOrigin {
   const bodies = new Map<string, Buffer>();
   const gates = new Map<string, (() => void)[]>();
+  const requests = new Map<string, number>();
   const bodyOf = (path: string) => {
     let body = bodies.get(path);
     if (!body) bodies.set(path, (body = randomBytes(options.sizeOf(path))));
@@ -39,8 +41,14 @@ export function gatedOrigin(options: { first: number; sizeOf: (path: string) => 
         'content-type': 'application/octet-stream',
         ...(path.includes('chunked') ? {} : { 'content-length': body.length }),
       });
-      res.write(body.subarray(0, options.first));
-      const open = () => (path.includes('cut') ? res.destroy() : res.end(body.subarray(options.first)));
+      const nth = (requests.get(path) ?? 0) + 1;
+      requests.set(path, nth);
+      const first = path.includes('headfirst') ? 0 : options.first;
+      // A head with no body byte yet still goes out now (as a slow origin's would).
+      if (first === 0) res.flushHeaders();
+      else res.write(body.subarray(0, first));
+      const cut = path.includes('cut') && !(path.includes('cut-once') && nth > 1);
+      const open = () => (cut ? res.destroy() : res.end(body.subarray(first)));
       gates.set(path, [...(gates.get(path) ?? []), open]);
     },
   };

@@ -93,6 +93,23 @@ describe('a node streams the body another node is fetching, as its chunks land i
     },
   );
 
+  test('the holder’s write ends before its first byte: the follower, having sent nothing, asks the origin itself', async () => {
+    const path = '/headfirst-cut-once';
+    const first = await stream(nodeA.url, path);
+    // Node B follows the write (it stands in for its own fetch), and has sent its client nothing.
+    const following = stream(nodeB.url, path);
+    await waitFor(() => nodeB.proxy.inFlight.has(`${lab.origin.url}${path}`), 'node B to follow the write');
+    gated.open(path);
+    expect(await first.done).toBe('broken');
+    await waitFor(() => lab.origin.count(path) === 2, 'node B to ask the origin itself');
+    gated.open(path);
+    const second = await following;
+    expect(await second.done).toBe('complete');
+    expect(second.status).toBe(200);
+    expect(second.bytes().equals(gated.bodyOf(path))).toBe(true);
+    expect(second.headers['cache-status']).not.toMatch(/collapsed/);
+  });
+
   test('the holder’s response is not storable: the other node fetches it itself', async () => {
     const path = '/nostore';
     const { first, second } = await holdAndFollow(path);

@@ -67,6 +67,8 @@ export class FanOut {
   private detachedCount = 0;
   private state: 'flowing' | 'ended' | 'failed' = 'flowing';
   private failure: Error | undefined;
+  private began: Promise<boolean> | undefined;
+  private settleBegan: (flowing: boolean) => void = () => {};
 
   constructor(
     private readonly source: Readable,
@@ -81,6 +83,7 @@ export class FanOut {
       source.on('data', (chunk: Buffer) => this.onData(chunk));
       source.once('end', () => {
         this.state = 'ended';
+        this.settleBegan(true);
         for (const target of this.targets) if (target.end) target.stream.end();
         resolve();
       });
@@ -119,6 +122,17 @@ export class FanOut {
    */
   addPacer(stream: Writable): void {
     this.attach({ stream, end: true, kind: 'store' });
+  }
+
+  /**
+   * Resolves true once the body's first byte has flowed (or the body ended, empty), false when
+   * it failed before any byte.
+   */
+  firstBytes(): Promise<boolean> {
+    if (this.flowed > 0 || this.state === 'ended') return Promise.resolve(true);
+    if (this.state === 'failed') return Promise.resolve(false);
+    this.began ??= new Promise<boolean>((resolve) => (this.settleBegan = resolve));
+    return this.began;
   }
 
   /** Bytes of the body that have flowed so far (all of it, once `done` resolved). */
@@ -174,6 +188,7 @@ export class FanOut {
     if (this.state === 'failed') return;
     this.state = 'failed';
     this.failure = error;
+    this.settleBegan(this.flowed > 0);
     for (const target of this.targets) target.stream.destroy(error);
     this.targets.clear();
     this.waiting.clear();
@@ -195,6 +210,7 @@ export class FanOut {
   private onData(chunk: Buffer): void {
     const offset = this.flowed;
     this.flowed += chunk.length;
+    if (offset === 0) this.settleBegan(true);
     if (this.replay) {
       if (this.flowed > this.replayLimit) this.replay = undefined;
       else this.replay.push(chunk);

@@ -40,6 +40,7 @@ export function followedFetch(deps: ProxyDeps, key: string, write: FollowedWrite
     stored: committed,
     // The other node's writer says whether it is stored; here only that it was not, once known.
     storeRefusal: () => (failed ? 'CACHE_ERR_WRITE_ABORTED' : undefined),
+    followed: true,
   };
   setImmediate(() => fanOut.start());
   return {

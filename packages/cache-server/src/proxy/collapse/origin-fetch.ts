@@ -41,6 +41,11 @@ export interface FetchedResponse {
    * it refused the write up front, or the write already failed); undefined while it is being stored.
    */
   storeRefusal(): string | undefined;
+  /**
+   * Another node's write, followed here (followed-fetch.ts): a client's head waits for its first
+   * byte, so that a write ending before it leaves the client free to ask the origin itself.
+   */
+  followed?: boolean;
 }
 
 /** The origin confirmed a stale entry (304): the entry is freshened and stored again. */

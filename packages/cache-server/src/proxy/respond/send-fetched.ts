@@ -25,13 +25,15 @@ export interface FetchedOutcome {
  * Streams a response the origin is sending right now to one client, while the same bytes go to
  * the store (and to other collapsed clients). Returns false when this client joined too late to
  * be served from the first byte; the caller then serves it from the store once committed.
+ * 'refetch': another node's write this client followed ended before its first byte, and nothing
+ * was sent: the caller asks the origin for it.
  */
 export async function sendFetched(
   exchange: Exchange,
   deps: ProxyDeps,
   fetched: FetchedResponse,
   outcome: FetchedOutcome,
-): Promise<boolean> {
+): Promise<boolean | 'refetch'> {
   const { res, view } = exchange;
   const { response, entry } = fetched;
   // RFC 9211 §2.6 `stored` only while the store is taking the body (not when it refused it).
@@ -73,6 +75,9 @@ export async function sendFetched(
     return true;
   }
 
+  // Another node's write (its origin, its store) may end before its first byte: until that byte
+  // is here nothing goes out, so that the client can still be answered from the origin.
+  if (fetched.followed && !(await fetched.fanOut.firstBytes())) return 'refetch';
   // Joined after bytes past the replay limit have flowed: the caller serves it from the store.
   if (!fetched.fanOut.canJoin()) return false;
   // Detached from the live fetch (too slow), it waits for the stored entry: not idle by its own doing.

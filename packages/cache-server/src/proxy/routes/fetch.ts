@@ -73,6 +73,15 @@ async function fetchAndAnswer(ctx: RouteContext, exchange: Exchange, route: Fetc
   if (result.kind === 'revalidated') return answerRevalidated(ctx, exchange, result, fwd, collapsed);
   const relay = async (): Promise<RouteResult> => {
     const sent = await sendFetched(exchange, deps, result, { fwd, expired: stale !== undefined, collapsed });
+    if (sent === 'refetch') {
+      // Once it is known not stored, the followed write has left the fetches this node's clients join.
+      await result.stored;
+      exchange.log.info(
+        { key: exchange.key },
+        'the write followed from another node ended before its first byte; fetching',
+      );
+      return { retry: { kind: 'refetch', fwd } };
+    }
     if (!sent) return answerAfterCommit(ctx, exchange, result, fwd, stale !== undefined);
     return exchange.outcome;
   };
