@@ -44,6 +44,17 @@ describe('request paths can never reach outside the cache dir or another resourc
     expect(plain.body.toString()).toBe('origin saw /x/y');
   });
 
+  test('a bare "?" is the same resource as none: what the origin is asked for, one entry, one purge (F31)', async () => {
+    const first = await request(env.cache.url, '/empty-query?');
+    expect(first.body.toString()).toBe('origin saw /empty-query');
+    await waitFor(async () => (await request(env.cache.url, '/empty-query')).headers['x-cache'] === 'HIT', 'a hit');
+    expect(env.origin.count('/empty-query')).toBe(1);
+    expect((await request(env.cache.url, '/empty-query?', { method: 'PURGE' })).status).toBe(200);
+    expect((await request(env.cache.url, '/empty-query')).headers['x-cache']).toBe('MISS');
+    // A query that is not empty stays a resource of its own, as the origin sees it.
+    expect((await request(env.cache.url, '/empty-query??')).body.toString()).toBe('origin saw /empty-query??');
+  });
+
   test.each(['*', 'evil.example:80', 'http://user@evil.example/x', 'ftp://evil.example/x'])(
     'request target %s is refused with 400',
     async (target) => {

@@ -22,7 +22,7 @@ const UNRESERVED = /^[A-Za-z0-9\-._~]$/;
  *   unreserved characters decoded (`%7E` → `~`, §6.2.2.2). Reserved ones stay encoded: `%2F`
  *   is a different resource than `/`;
  * - the query is kept as the URL parser serialises it: its meaning belongs to the origin (and
- *   signed URLs must reach it unchanged).
+ *   signed URLs must reach it unchanged); an empty one (a bare `?`) is dropped, as the fetch drops it.
  * The path is resolved on its own, then appended to the origin's base path, so `/../x` or `//host`
  * can never leave the base path or change the host.
  */
@@ -108,7 +108,10 @@ function pathAndQuery(url: URL): string {
   const rest = copy.href.slice(copy.origin.length);
   const queryAt = rest.indexOf('?');
   const path = queryAt === -1 ? rest : rest.slice(0, queryAt);
-  const query = queryAt === -1 ? '' : rest.slice(queryAt);
+  // An empty query (`/a?`) is keyed as `/a`: that is what the origin gets asked for (Node's
+  // request path is pathname + search, and search is '' for a bare `?`), so two keys for one
+  // origin URL would only split its hits and let a purge of `/a` miss `/a?` (FINDINGS F31).
+  const query = queryAt === -1 || queryAt === rest.length - 1 ? '' : rest.slice(queryAt);
   return normalizePercentEncoding(path) + query;
 }
 
