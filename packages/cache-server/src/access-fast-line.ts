@@ -133,8 +133,10 @@ export function fastCombinedWriter(pathOf: (target: string) => string): FastLine
     const fragment = fragmentOf(record, req.httpVersion);
     const address = clientAddressOf(req);
     const addressOrDash = address === undefined ? DASH : addressBytes(address);
-    const referer = referers.bytesOf(req.headers.referer);
-    const agent = agents.bytesOf(req.headers['user-agent']);
+    // HTTP/1: from the field lines as received; `req.headers` is built on first access, which a fast hit never needs.
+    const http1 = req.httpVersionMajor === 1;
+    const referer = referers.bytesOf(http1 ? firstField(req.rawHeaders, 'referer') : req.headers.referer);
+    const agent = agents.bytesOf(http1 ? firstField(req.rawHeaders, 'user-agent') : req.headers['user-agent']);
     const length = fragment.head.length + fragment.tail.length + addressOrDash.length + referer.length + agent.length;
     if (at + length + SPARE > into.length) return NO_ROOM;
     at = put(into, at, addressOrDash);
@@ -168,6 +170,18 @@ function putThree(into: Buffer, at: number, a: number, b: number, c: number): nu
 function put(into: Buffer, at: number, bytes: Buffer): number {
   into.set(bytes, at);
   return at + bytes.length;
+}
+
+/**
+ * The value `req.headers[name]` would give for a field whose repeats Node drops (Referer,
+ * User-Agent: the first one), read from the field lines as received, in any case.
+ */
+export function firstField(rawHeaders: readonly string[], name: string): string | undefined {
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const field = rawHeaders[i] as string;
+    if (field.length === name.length && (field === name || field.toLowerCase() === name)) return rawHeaders[i + 1];
+  }
+  return undefined;
 }
 
 /** A quoted field (referer, user agent) as bytes, remembered: a client sends the same one request after request. */

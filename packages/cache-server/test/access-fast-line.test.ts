@@ -10,7 +10,8 @@
  */
 import { describe, expect, test } from '@jest/globals';
 import fc from 'fast-check';
-import type { IncomingMessage } from 'node:http';
+import { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
 import type { CacheStatusInfo } from '@simple-cache/common';
 import { fastCombinedWriter, fastJsonWriter, NO_ROOM, NOT_FAST, type FastLineWriter } from '../src/access-fast-line.js';
 import { combinedLine, jsonLine, redactQuery, type AccessRecord } from '../src/access-line.js';
@@ -55,10 +56,13 @@ const records = fc.record({
   durationMs: durations,
 });
 
+/** A field line: its name in any case, as clients send them. */
+const fieldLine = (name: string) =>
+  fc.tuple(fc.constantFrom(name, name.toUpperCase(), name[0]?.toUpperCase() + name.slice(1)), anyText);
 const requests = fc.record({
   address: fc.option(fc.constantFrom<string>('127.0.0.1', '::ffff:10.0.0.7', '2001:db8::1'), { nil: undefined }),
-  referer: fc.option(anyText, { nil: undefined }),
-  agent: fc.option(anyText, { nil: undefined }),
+  /** Referer and User-Agent lines, none, one or repeated (Node keeps the first), among others. */
+  fields: fc.array(fc.oneof(fieldLine('referer'), fieldLine('user-agent'), fieldLine('accept')), { maxLength: 5 }),
   httpVersion: fc.constantFrom<string>('1.0', '1.1', '2.0'),
   assigned: fc.boolean(),
 });
@@ -78,13 +82,18 @@ function recordOf({ shared, ...fields }: GeneratedRecord): AccessRecord {
   };
 }
 
-/** A request as the formatters read it: its socket's address, its headers, its version. */
-function requestOf({ address, referer, agent, httpVersion, assigned }: GeneratedRequest): IncomingMessage {
-  const req = {
-    socket: { remoteAddress: address },
-    headers: { referer, 'user-agent': agent },
-    httpVersion,
-  } as unknown as IncomingMessage;
+/**
+ * A request as Node hands it over: an IncomingMessage with its field lines as received
+ * (`rawHeaders`) and `req.headers` built from them by Node on first access (the oracle for which
+ * of repeated lines counts), its socket's address, its version.
+ */
+function requestOf({ address, fields, httpVersion, assigned }: GeneratedRequest): IncomingMessage {
+  const req = new IncomingMessage({ remoteAddress: address } as unknown as Socket);
+  const raw = ['Host', 'cache.example', ...fields.flat()];
+  req.rawHeaders = raw;
+  (req as unknown as { _addHeaderLines(lines: string[], count: number): void })._addHeaderLines(raw, raw.length);
+  req.httpVersion = httpVersion;
+  req.httpVersionMajor = Number(httpVersion[0]);
   // Fastify gives the id of a request it sees; a fast hit takes the next one when its line is written.
   if (assigned) assignRequestId(req);
   return req;
@@ -170,7 +179,7 @@ describe.each(CASES)('%s: the fast line is the general line, byte for byte', (_n
       ...recordOf(fc.sample(records, 1)[0] as GeneratedRecord),
       ...{ method: 'GET', target: '/a', status: 200, bytes: 5, xCache: 'HIT', rule: '' },
     };
-    const request = { address: '127.0.0.1', referer: undefined, agent: 'curl', assigned: true };
+    const request = { address: '127.0.0.1', fields: [['User-Agent', 'curl']] as [string, string][], assigned: true };
     for (const [record, httpVersion] of [
       [base, '1.1'],
       [{ ...base, ...change }, version],
@@ -186,13 +195,7 @@ describe.each(CASES)('%s: the fast line is the general line, byte for byte', (_n
     const writer = makeWriter(redactQuery);
     const base = recordOf(fc.sample(records, 1)[0] as GeneratedRecord);
     const into = Buffer.alloc(4096, 0x23);
-    const req = requestOf({
-      address: '127.0.0.1',
-      referer: undefined,
-      agent: undefined,
-      httpVersion: '1.1',
-      assigned: false,
-    });
+    const req = requestOf({ address: '127.0.0.1', fields: [], httpVersion: '1.1', assigned: false });
     for (const other of [
       { route: 'serve' as const },
       { route: undefined },
@@ -203,13 +206,9 @@ describe.each(CASES)('%s: the fast line is the general line, byte for byte', (_n
       expect(writer({ ...base, ...other }, req, into, 0)).toBe(NOT_FAST);
     }
     // Too little room: NO_ROOM, and the request id is still the next one.
-    const before = requestIdOf(
-      requestOf({ address: undefined, referer: undefined, agent: undefined, httpVersion: '1.1', assigned: false }),
-    );
+    const before = requestIdOf(requestOf({ address: undefined, fields: [], httpVersion: '1.1', assigned: false }));
     expect(writer(base, req, into, into.length - 40)).toBe(NO_ROOM);
-    const after = requestIdOf(
-      requestOf({ address: undefined, referer: undefined, agent: undefined, httpVersion: '1.1', assigned: false }),
-    );
+    const after = requestIdOf(requestOf({ address: undefined, fields: [], httpVersion: '1.1', assigned: false }));
     expect(parseInt(after.slice(4), 36)).toBe(parseInt(before.slice(4), 36) + 1);
     expect(into.every((byte) => byte === 0x23)).toBe(true);
   });

@@ -214,10 +214,20 @@ describe('combined: nginx’s format plus the cache’s fields', () => {
       await stored(cache, '/page?x=1');
       await request(cache.url, '/page?x=1', { headers: { 'user-agent': 'Mozilla/5.0 (X11; Linux x86_64)' } });
       await request(cache.url, '/form', { method: 'POST', body: 'a' });
+      // Repeated lines, names in any case: the first counts, as in Node's req.headers (a fast hit reads them raw).
+      const fastBefore = cache.fastHit?.served ?? 0;
+      const repeated = await rawExchange(
+        cache.url,
+        'GET /page?x=1 HTTP/1.1\r\nHost: a\r\nUSER-AGENT: first/1\r\nReferer: r1\r\nuser-agent: second/2\r\n' +
+          'referer: r2\r\nConnection: close\r\n\r\n',
+      );
+      expect(repeated.statuses).toEqual([200]);
+      expect((cache.fastHit?.served ?? 0) - fastBefore).toBe(1);
     });
     const parsed = access.map((line) => COMBINED.exec(line)?.groups);
     expect(parsed.every((groups) => groups !== undefined)).toBe(true);
-    const [miss, hit, post] = parsed as Record<string, string>[];
+    const [miss, hit, post, repeated] = parsed as Record<string, string>[];
+    expect(repeated).toMatchObject({ cache: 'HIT', agent: 'first/1', referer: 'r1' });
     expect(miss).toMatchObject({
       addr: '127.0.0.1',
       method: 'GET',
