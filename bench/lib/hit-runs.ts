@@ -124,11 +124,13 @@ export async function measureHitTestAgainst(
   others: readonly HitWay[],
   rounds: number,
   test: HitTestRun,
-): Promise<{ cells: Map<string, HitCell>; pairs: Map<string, Pair[]> }> {
+  together = false,
+): Promise<{ cells: Map<string, HitCell>; pairs: Map<string, Pair[]>; together: Map<string, (number | undefined)[]> }> {
   await warmUp([baseline, ...others], test);
   const baseRuns: Run[] = [await measureOnce(baseline, test)];
   const runs = new Map<string, Run[]>(others.map((way) => [way.id, []]));
   const pairs = new Map<string, Pair[]>(others.map((way) => [way.id, []]));
+  const alongside = new Map<string, (number | undefined)[]>(others.map((way) => [way.id, []]));
   for (let round = 0; round < rounds; round++) {
     for (let i = 0; i < others.length; i++) {
       const way = others[(i + round) % others.length] as HitWay;
@@ -143,11 +145,25 @@ export async function measureHitTestAgainst(
         cpu: run.cpuUs === undefined || baseCpu === undefined ? undefined : run.cpuUs / baseCpu,
         rate: run.wrk.requestsPerSec / ((before.wrk.requestsPerSec + after.wrk.requestsPerSec) / 2),
       });
+      if (together) alongside.get(way.id)?.push(await measureTogether(baseline, way, test));
     }
   }
   const cells = new Map(others.map((way) => [way.id, cellOf(way, runs.get(way.id) ?? [])]));
   cells.set(baseline.id, cellOf(baseline, baseRuns));
-  return { cells, pairs };
+  return { cells, pairs, together: alongside };
+}
+
+/**
+ * `way`'s CPU µs/req ÷ the baseline's, both measured over the same seconds: wrk against each at
+ * once, half the connections each, both caches on the server core. Whatever else the machine
+ * runs then weighs on both alike, which a ratio of runs taken in turns cannot promise on a shared
+ * machine; the price is another regime (two caches taking turns on one core evict each other's
+ * CPU caches, which makes a cost that lives in cache misses look larger, not smaller).
+ */
+async function measureTogether(baseline: HitWay, way: HitWay, test: HitTestRun): Promise<number | undefined> {
+  const half = { ...test, connections: Math.max(1, Math.floor(test.connections / 2)) };
+  const [base, run] = await Promise.all([measureOnce(baseline, half), measureOnce(way, half)]);
+  return base.cpuUs === undefined || run.cpuUs === undefined ? undefined : run.cpuUs / base.cpuUs;
 }
 
 /** A row's columns for one test: req/s, p99, CPU µs/req. */

@@ -28,6 +28,8 @@ export interface VariantCell<Id extends string> extends HitCell {
   body: string;
   /** The baseline's cell: none. The others: each round against the baseline's on either side. */
   pairs: Pair[];
+  /** With `together`: each round's CPU ratio to the baseline measured at the same time. */
+  together: (number | undefined)[];
 }
 
 type Body = (typeof HIT_BODIES)[number];
@@ -46,6 +48,7 @@ export async function measureHitVariants<Id extends string>(
   scenario: string,
   variants: readonly Variant<Id>[],
   bodies: readonly Body[] = HIT_BODIES,
+  together = false,
 ): Promise<VariantCell<Id>[]> {
   const { connections, durationSec, warmupSec, rounds } = lab.options;
   const origin = await lab.origin();
@@ -69,10 +72,17 @@ export async function measureHitVariants<Id extends string>(
   const cells: VariantCell<Id>[] = [];
   for (const body of bodies) {
     const test = { originUrl: origin.url, path: body.path, connections, durationSec, warmupSec };
-    const measured = await measureHitTestAgainst(baseline, others, rounds, test);
+    const measured = await measureHitTestAgainst(baseline, others, rounds, test, together);
     for (const variant of variants) {
       const cell = measured.cells.get(variant.id) as HitCell;
-      cells.push({ ...cell, variant: variant.id, body: body.label, pairs: measured.pairs.get(variant.id) ?? [] });
+      const pairs = measured.pairs.get(variant.id) ?? [];
+      cells.push({
+        ...cell,
+        variant: variant.id,
+        body: body.label,
+        pairs,
+        together: measured.together.get(variant.id) ?? [],
+      });
       progress(
         `${scenario} ${body.label.padEnd(8)} ${variant.id.padEnd(8)} ${formatInt(cell.wrk.requestsPerSec)} req/s`,
       );
@@ -123,6 +133,21 @@ export function renderHitVariants<Id extends string>(
       }),
     ]);
   }
+  const measuredTogether = cells.some((c) => c.together.length > 0);
+  for (const other of measuredTogether ? others : []) {
+    rows.push([
+      `${other.label} ÷ ${baseline.label}, at the same time`,
+      ...bodies.flatMap((body) => {
+        const cpu = cellOf(other.id, body.label)?.together ?? [];
+        return [
+          '',
+          '',
+          formatTimes(medianOf(cpu)),
+          `${formatTimes(quantileOf(cpu, 0.25))}–${formatTimes(quantileOf(cpu, 0.75))}`,
+        ];
+      }),
+    ]);
+  }
   const notes = [
     `wrk -t1 -c${connections} -d${durationSec}s after a ${warmupSec}s warm-up; bodies already stored. ${rounds} rounds: ` +
       `each round runs every other cache once, each between two runs of “${baseline.label}” (B x B y B …), ` +
@@ -131,13 +156,24 @@ export function renderHitVariants<Id extends string>(
       'of each cache show the median of its rounds. A ratio row shows the median over the rounds of that round’s ' +
       'figure ÷ the mean of the two baseline runs beside it (the machine’s drift across the run cancels out), and the ' +
       'middle half (quartiles) of the CPU ratios; p99 is the ratio of the medians. req/s higher is better, p99 and ' +
-      'CPU lower is better. Every round and every paired CPU ratio:',
+      'CPU lower is better.' +
+      (measuredTogether
+        ? ' Rows “at the same time”: after each pair, the cache and the baseline are also measured at once (wrk ' +
+          `against each with ${Math.max(1, Math.floor(connections / 2))} connections, both caches on the server core), ` +
+          'so that whatever else the machine runs weighs on both alike: the median and quartiles of those CPU ratios. ' +
+          'Two caches sharing a core evict each other’s CPU caches, so a cost made of cache misses shows larger there.'
+        : '') +
+      ' Every round and every paired CPU ratio:',
     ...cells.flatMap((c) => {
       const name = `${label.get(c.variant)}, ${c.body}`;
       const [rounds, ...rest] = hitCellNotes(name, c);
       const pairs =
         c.pairs.length === 0 ? '' : `; ÷ baseline ${c.pairs.map((pair) => formatTimes(pair.cpu)).join(' / ')}`;
-      return [`${rounds}${pairs}`, ...rest];
+      const together =
+        c.together.length === 0
+          ? ''
+          : `; at the same time ${c.together.map((ratio) => formatTimes(ratio)).join(' / ')}`;
+      return [`${rounds}${pairs}${together}`, ...rest];
     }),
   ];
   return { table: renderTable(headers, rows), notes };
