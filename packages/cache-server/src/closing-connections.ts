@@ -1,4 +1,3 @@
-import type { EventEmitter } from 'node:events';
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 
@@ -13,7 +12,10 @@ const closing = new WeakSet<Socket>();
  * a refusal ends one stream, never the connection (proxy/respond/protocol.ts).
  */
 export function closeAfterResponse(req: IncomingMessage): void {
-  if (req.httpVersionMajor === 1) closing.add(req.socket);
+  if (req.httpVersionMajor !== 1) return;
+  closing.add(req.socket);
+  // A refused request's body may still be on its way (RFC 9112 §9.6).
+  if (!req.complete) lingerOnClose(req.socket);
 }
 
 /**
@@ -45,22 +47,22 @@ export function closesAfterResponse(req: IncomingMessage): boolean {
 export const LINGER_MS = 5_000;
 
 /**
- * RFC 9112 §9.6: the cache closes an HTTP/1.1 connection in stages. Node, once the response that
- * closes a connection (`Connection: close`: a refusal, the client's own, HTTP/1.0, or a request
- * with `Expect: 100-continue` answered without a 100) is handed to the kernel, destroys the
+ * RFC 9112 §9.6: the cache closes an HTTP/1.1 connection in stages where the client may still be
+ * sending. Node, once the response that closes a connection is handed to the kernel, destroys the
  * socket at once. Bytes the client sends after that (the body it was right to send after its
- * wait, RFC 9110 §10.1.1, or a request it pipelined) then reach a closed socket, and the kernel
- * answers them with a reset that throws away what of the responses it had not yet delivered: a
- * pipelining client reading slowly saw the response before the closing one cut short (the fuzzer,
- * seed 12648430 on a loaded machine: 2,478,842 bytes of 2,571,151). So the cache half-closes,
- * reads and ignores what comes (nothing after the closing response is processed or answered),
- * and closes when the client does, or after LINGER_MS. Installed on each connection of `server`
- * (Node calls `destroySoon` only for that).
+ * wait for a 100 that never came, RFC 9110 §10.1.1, or the rest of a refused request's body) then
+ * reach a closed socket, and the kernel answers them with a reset that throws away what of the
+ * responses it had not yet delivered: a pipelining client reading slowly saw the response before
+ * the closing one cut short (the fuzzer, seed 12648430 on a loaded machine: 2,478,842 bytes of
+ * 2,571,151). So such a connection half-closes, reads and ignores what comes (nothing after the
+ * closing response is processed or answered), and closes when the client does, or after
+ * LINGER_MS. Only those connections (as nginx's `lingering_close on` lingers only when the client
+ * may send more): a plain `Connection: close` request has nothing left to send, and lingering on
+ * every connection raised a new-connection hit's CPU from ~1.1× to ~1.6× the bare node:http
+ * ceiling's (`pnpm bench --scenarios hits --hit-tests close`, 2026-12-06).
  */
-export function closeInStages(server: EventEmitter): void {
-  server.on('connection', (socket: Socket) => {
-    socket.destroySoon = lingeringClose;
-  });
+export function lingerOnClose(socket: Socket): void {
+  socket.destroySoon = lingeringClose;
 }
 
 function lingeringClose(this: Socket): void {

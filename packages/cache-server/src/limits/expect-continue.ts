@@ -1,5 +1,5 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import { closesAfterResponse } from '../closing-connections.js';
+import { closesAfterResponse, lingerOnClose } from '../closing-connections.js';
 
 /**
  * `Expect: 100-continue` (RFC 9110 §10.1.1), answered by the cache instead of by Node (FINDINGS
@@ -19,5 +19,8 @@ export function answerExpectContinue(server: Server): void {
     // Node's own notion of "this response owns the socket now" (lib/_http_server.js).
     const owner = (req.socket as { _httpMessage?: unknown })._httpMessage === res;
     if (owner && !res.headersSent && !closesAfterResponse(req)) res.writeContinue();
+    // Without a 100, Node closes the connection after this response (lib/_http_server.js), while
+    // the client may still send the body after its own wait: close in stages (closing-connections.ts).
+    else if (req.httpVersionMajor === 1) lingerOnClose(req.socket);
   });
 }

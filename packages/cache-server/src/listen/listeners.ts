@@ -4,7 +4,6 @@ import type { AddressInfo, Server } from 'node:net';
 import type { CacheServerConfig } from '@simple-cache/common';
 import type { Logger } from 'pino';
 import { readClientAddressesOf } from '../client-address.js';
-import { closeInStages } from '../closing-connections.js';
 import { applyIdleTimeout } from '../limits/idle-timeout.js';
 import { contextOptions, loadCertificates, reloadCertificates, type Certificates } from './certificates.js';
 import { createHttp2Listener, type Http2Listener } from './http2-server.js';
@@ -82,8 +81,6 @@ export async function createListeners(
   server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
   server.requestTimeout = limits.requestTimeout ?? 0;
   server.on('request', applyIdleTimeout(server, limits.connectionTimeout ?? 0, server.headersTimeout, plain));
-  // A connection the cache closes is half-closed first (RFC 9112 §9.6, closing-connections.ts).
-  closeInStages(server);
   // The access log names each request's client, also after its connection closed (client-address.ts).
   const namesClients = config.accessLog !== 'off';
   if (namesClients) readClientAddressesOf(server);
