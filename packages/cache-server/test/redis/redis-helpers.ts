@@ -1,4 +1,5 @@
 import { afterAll, afterEach, beforeAll, beforeEach } from '@jest/globals';
+import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { DEFAULT_POLICY_OPTIONS } from '../../src/config/policy-options.js';
 import { RedisStore, type RedisStoreOptions } from '../../src/store/redis/redis-store.js';
@@ -6,6 +7,7 @@ import type { StoreUnderTest } from '../store/store-suite.js';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
 import type { CacheServerConfig } from '@simple-cache/common';
 import { startCache, tempDir, type StartedCache } from '../helpers/cache.js';
+import { waitFor } from '../helpers/http.js';
 import { startTestOrigin, type Route, type TestOrigin } from '../helpers/test-origin.js';
 
 export const MAX_SIZE = 64 * 1024 * 1024;
@@ -13,6 +15,40 @@ export const MAX_SIZE = 64 * 1024 * 1024;
 /** A plain client to look at (and tamper with) what the store keeps. */
 export function inspect(server: RedisServer): Redis {
   return new Redis(server.port, '127.0.0.1', { lazyConnect: false, maxRetriesPerRequest: 1 });
+}
+
+/** One command as Redis ran it (MONITOR): `source` is the client's address, or `lua` inside a script. */
+export interface SeenCommand {
+  readonly args: readonly string[];
+  readonly source: string;
+}
+
+/**
+ * Watches every command `server` runs (MONITOR). `settle()` sends a marker through another
+ * connection and resolves, once the monitor has seen it, with every command run before it: one
+ * a response waited for is among them however late the monitor's stream arrives on a loaded
+ * machine. `stop()` ends the watch.
+ */
+export async function monitorCommands(server: RedisServer) {
+  const monitor = await inspect(server).monitor();
+  const seen: SeenCommand[] = [];
+  monitor.on('monitor', (_time: string, args: string[], source: string) => seen.push({ args, source }));
+  return {
+    async settle(): Promise<SeenCommand[]> {
+      const marker = `settle-${randomUUID()}`;
+      const admin = inspect(server);
+      try {
+        await admin.echo(marker);
+      } finally {
+        admin.disconnect();
+      }
+      const isMarker = (command: SeenCommand) =>
+        command.args[0]?.toLowerCase() === 'echo' && command.args[1] === marker;
+      await waitFor(() => seen.some(isMarker), 'the monitor to see its marker');
+      return seen.slice(0, seen.findIndex(isMarker));
+    },
+    stop: () => monitor.disconnect(),
+  };
 }
 
 /**
