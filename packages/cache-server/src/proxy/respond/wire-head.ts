@@ -158,9 +158,10 @@ export class WireHead {
       if (keepAlive) this.keepAlive = made;
       else this.close = made;
     }
-    // What writeHead → _storeHeader would have set on this response.
-    state.statusCode = this.status;
+    // What writeHead → _storeHeader would have set on this response, in writeHead's order, so that
+    // the response has the hidden class writeHead gives it (Node's own code then sees one, not two).
     state.statusMessage = made.statusMessage as string;
+    state.statusCode = this.status;
     state._header = made.text;
     state._last = made.last;
     state._contentLength = made.contentLength;
