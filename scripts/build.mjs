@@ -17,7 +17,7 @@ import path from 'node:path';
  * must be on node's command line (node refuses it in NODE_OPTIONS); the package.json start
  * scripts carry it too.
  */
-const HEAP_GROWING = '--heap-growing-percent=200';
+export const HEAP_GROWING = '--heap-growing-percent=200';
 
 /**
  * How a package's compiled entry is run, from its folder (`pnpm start` runs scripts/start.mjs,
