@@ -8,6 +8,8 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { execFile } from 'node:child_process';
+import { once } from 'node:events';
+import net from 'node:net';
 import { Writable } from 'node:stream';
 import { promisify } from 'node:util';
 import { startCacheServer } from '../src/app.js';
@@ -15,6 +17,7 @@ import { createLogger } from '../src/logger.js';
 import { tempDir } from './helpers/cache.js';
 import { rawExchange } from './helpers/raw.js';
 import { startTestOrigin, type TestOrigin } from './helpers/test-origin.js';
+import { field, readResponses } from './helpers/wire.js';
 
 const run = promisify(execFile);
 const SECRET = 'Bearer client-error-secret-7f3a';
@@ -118,6 +121,64 @@ describe('what Node refuses before the router gets the cache’s error answer', 
     expect(reply.closedByServer).toBe(true);
     expect(origin.count()).toBe(before);
   });
+
+  test.each([
+    ['a malformed request', 'GET /a HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n', 400, 'CACHE_ERR_MALFORMED_REQUEST'],
+    [
+      'a head over --max-header-size',
+      `GET /a HTTP/1.1\r\nHost: x\r\nX-Big: ${'b'.repeat(8000)}`,
+      431,
+      'CACHE_ERR_HEADERS_TOO_LARGE',
+    ],
+    [
+      'BAN with a body',
+      'BAN /a HTTP/1.1\r\nHost: x\r\nContent-Length: 4194304\r\n\r\n',
+      405,
+      'CACHE_ERR_METHOD_NOT_ALLOWED',
+    ],
+    [
+      'CONNECT',
+      'CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n',
+      405,
+      'CACHE_ERR_METHOD_NOT_ALLOWED',
+    ],
+  ])(
+    '%s followed by 4 MB more: the client still reads the whole answer, one log line',
+    async (_label, refused, status, code) => {
+      const before = lines.length;
+      const accepted = once(cache.app.server, 'connection') as Promise<[net.Socket]>;
+      const client = net.connect(Number(new URL(cache.url).port), '127.0.0.1');
+      // A client busy writing: it reads nothing until it has sent everything (or the cache stopped taking it).
+      client.pause();
+      await once(client, 'connect');
+      let error: string | undefined;
+      client.on('error', (e: NodeJS.ErrnoException) => (error ??= e.code));
+      const sent = new Promise<void>((resolve) => {
+        client.write(refused);
+        client.write(Buffer.alloc(4 * 1024 * 1024, 'x'), () => resolve());
+      });
+      const [socket] = await accepted;
+      // The cache has answered and ended its side (the answer is in its kernel), or closed the connection.
+      await Promise.race([once(socket, 'finish'), once(socket, 'close')]);
+      await sent;
+      const chunks: Buffer[] = [];
+      client.on('data', (chunk: Buffer) => chunks.push(chunk));
+      client.resume();
+      await once(client, 'close');
+      // Complete (framed by its Content-Length) and alone, the connection closed without a reset.
+      const reading = readResponses(Buffer.concat(chunks), ['GET'], true);
+      const [response] = reading.responses;
+      expect({
+        responses: reading.responses.length,
+        end: reading.end.kind,
+        status: response?.status,
+        code: field(response?.fields ?? [], 'x-cache-error'),
+        error,
+      }).toEqual({ responses: 1, end: 'clean', status, code, error: undefined });
+      // Node reports every read after its parser failed again: those are not new requests.
+      expect(lines.slice(before).filter((line) => line.code === code)).toHaveLength(1);
+    },
+  );
 
   test('the log holds none of the refused requests’ bytes', () => {
     expect(JSON.stringify(lines)).not.toContain('client-error-secret');

@@ -1,9 +1,10 @@
 import { STATUS_CODES, type IncomingMessage, type Server } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { FastifyBaseLogger } from 'fastify';
 import { ERRORS, type ErrorSpec } from '../errors.js';
 import { errorResponse } from '../proxy/respond/heads.js';
-import { isClosing } from '../closing-connections.js';
+import { isClosing, lingerOnClose } from '../closing-connections.js';
 
 /**
  * What a 405 lists (RFC 9110 §15.5.6 and §10.2.1: Allow MUST be sent): the methods this cache
@@ -38,8 +39,10 @@ export function createClientErrorHandler(name: string) {
     if (error.code === 'ECONNRESET' || socket.destroyed) return;
     // Data after `Connection: close` (the client's, or a refusal's: closing-connections.ts), however
     // malformed: never a second answer (RFC 9112 §9.6). The response in progress finishes, then
-    // Node closes; with none left, the connection closes once what was written is sent.
-    if (error.code === 'HPE_CLOSED_CONNECTION' || isClosing(socket)) {
+    // Node closes; with none left, the connection closes once what was written is sent. Node's
+    // parser stays failed after an error and reports every later read again: what follows our
+    // own answer (no longer writable) is read and ignored while the connection closes (answer()).
+    if (error.code === 'HPE_CLOSED_CONNECTION' || isClosing(socket) || !socket.writable) {
       if (!hasResponseInProgress(socket)) socket.end();
       return;
     }
@@ -65,7 +68,12 @@ export function refuseConnect(server: Server, name: string, log: () => FastifyBa
   });
 }
 
-/** Writes the catalogue answer on a socket no HTTP response object owns, and closes it once sent. */
+/**
+ * Writes the catalogue answer on a socket no HTTP response object owns, and closes it once sent,
+ * in stages (RFC 9112 §9.6, closing-connections.ts): the client may have sent more behind the
+ * bytes refused (a body, pipelined requests), and closing with them unread drew a reset that
+ * could throw the answer away before the client read it.
+ */
 function answer(socket: Duplex, spec: ErrorSpec, name: string): void {
   if (!socket.writable) {
     socket.destroy();
@@ -77,7 +85,9 @@ function answer(socket: Duplex, spec: ErrorSpec, name: string): void {
   for (const [field, value] of Object.entries(headers)) {
     for (const item of Array.isArray(value) ? value : [value]) if (item !== undefined) head.push(`${field}: ${item}`);
   }
-  socket.once('finish', () => socket.destroy());
+  lingerOnClose(socket as Socket);
+  // Once the answer is with the kernel: half-closed, the rest read and ignored, closed when the client closes.
+  socket.once('finish', () => (socket as Socket).destroySoon());
   socket.end(`${head.join('\r\n')}\r\n\r\n${error.body}`);
 }
 
