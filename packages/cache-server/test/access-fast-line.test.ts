@@ -191,6 +191,26 @@ describe.each(CASES)('%s: the fast line is the general line, byte for byte', (_n
     }
   });
 
+  // JSON's time is written over the last one's digits while they are as many: every width change,
+  // in both directions, and times that are not whole numbers.
+  test('times in sequence: the same millisecond, the next, wider, narrower, not whole', () => {
+    const writer = makeWriter((target) => target);
+    const base: AccessRecord = {
+      ...recordOf(fc.sample(records, 1)[0] as GeneratedRecord),
+      ...{ method: 'GET', target: '/a', status: 200, bytes: 5, xCache: 'HIT', rule: '' },
+    };
+    const request = { address: '127.0.0.1', fields: [] as [string, string][], httpVersion: '1.1', assigned: true };
+    const times = [
+      1_796_591_760_203, 1_796_591_760_203, 1_796_591_760_204, 1_796_591_761_000, 9_999_999_999_999, 10_000_000_000_000,
+      10_000_000_000_001, 999, 1000, 999, 9, 0, 0, 1, 2.5, 3, 1_796_591_760_205, 1_796_591_760_204,
+    ];
+    for (const startedAt of times) {
+      const record = { ...base, startedAt };
+      const { fast, general } = bothLines(writer, format, record, requestOf(request), record.target, true);
+      expect(fast.toString('latin1')).toBe(general.toString('latin1'));
+    }
+  });
+
   test('anything but a plain fast hit is left to the general formatter; nothing written, no id taken', () => {
     const writer = makeWriter(redactQuery);
     const base = recordOf(fc.sample(records, 1)[0] as GeneratedRecord);
