@@ -80,6 +80,10 @@ export async function createListeners(
   // armed per connection only where needed (limits/idle-timeout.ts).
   server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
   server.requestTimeout = limits.requestTimeout ?? 0;
+  // No count of header lines, only --max-header-size (431 beyond), as nginx: Node's default keeps
+  // the first 1,000 lines and drops the rest unseen while its parser still frames the body by
+  // them (an upload forwarded without its body, an Authorization ignored; F32). 0 = no count.
+  server.maxHeadersCount = 0;
   server.on('request', applyIdleTimeout(server, limits.connectionTimeout ?? 0, server.headersTimeout, plain));
   // The access log names each request's client, also after its connection closed (client-address.ts).
   const namesClients = config.accessLog !== 'off';
