@@ -5,6 +5,7 @@ import type { CacheServerConfig } from '@simple-cache/common';
 import { ADMIN_HOST, buildAdminServer } from './admin/admin-server.js';
 import { adminPlugin, createTelemetry, type AdminDeps, type Telemetry } from './admin/index.js';
 import { createReloadMetrics } from './admin/config-endpoints.js';
+import { selectsFetch } from './admin/purge-entries.js';
 import { accessLogController, createAccessLog, withAccessLog, type AccessLog } from './access-log.js';
 import { composeStore, type OpenedStore, type StoreOverrides } from './compose-store.js';
 import { loadConfig, resolveConfig, type LoadedConfig } from './config/load-config.js';
@@ -159,6 +160,7 @@ export async function buildCacheServer(
     ...(announcePurge ? { announcePurge } : {}),
     ...(dropLocalCopies ? { dropLocalCopies } : {}),
     abandonFetches: (selects) => proxy.abandon(selects),
+    softenFetches: (selection) => proxy.soften(selectsFetch(selection, config.tagHeaders)),
   };
 
   const fastHit = hasHotReads(store) ? createFastHit(proxyDeps, store) : undefined;

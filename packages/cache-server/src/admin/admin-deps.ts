@@ -39,6 +39,11 @@ export interface AdminDeps {
    * cluster's primary has none: its workers abandon theirs when told to drop their copies).
    */
   abandonFetches?(selects: (key: string, headers: HeaderMap | undefined) => boolean): number;
+  /**
+   * A soft purge: this node's origin fetches in flight for what it selects store what they bring
+   * stale; returns how many (a cluster's primary: its workers', told as for dropLocalCopies).
+   */
+  softenFetches?(selection: PurgeSelection): number | Promise<number>;
 }
 
 /** The first value of a query parameter (Fastify gives an array when it is repeated). */

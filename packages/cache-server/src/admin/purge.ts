@@ -30,8 +30,11 @@ export const adminPurge = fp<AdminDeps>(
       // This node's own copies go first (a hard purge): they are gone whatever happens to the store.
       const dropped = soft ? 0 : await (deps.dropLocalCopies?.(selection) ?? 0);
       // Fetches in flight bring what the origin had before the purge: nobody joins them any more,
-      // and what they commit is removed again (a soft purge removes nothing, so leaves them be).
-      const abandoned = soft ? 0 : (deps.abandonFetches?.(selectsFetch(selection, deps.config.tagHeaders)) ?? 0);
+      // and what they commit is removed again. A soft purge removes nothing, so they may still be
+      // joined, but what they store is stored stale, as what the purge finds stored is made.
+      const abandoned = soft
+        ? await (deps.softenFetches?.(selection) ?? 0)
+        : (deps.abandonFetches?.(selectsFetch(selection, deps.config.tagHeaders)) ?? 0);
       let result;
       try {
         result = await purgeEntries(deps.store, selection, {
@@ -57,7 +60,8 @@ export const adminPurge = fp<AdminDeps>(
           request.log.warn({ err, selection }, 'purged, but the other nodes could not be told');
         });
       }
-      request.log.info({ selection, ...result, ...(abandoned > 0 ? { abandonedFetches: abandoned } : {}) }, 'purged');
+      const inFlight = abandoned > 0 ? { [soft ? 'softenedFetches' : 'abandonedFetches']: abandoned } : {};
+      request.log.info({ selection, ...result, ...inFlight }, 'purged');
       return reply.send(result);
     };
 

@@ -39,6 +39,8 @@ export interface AdminHostOptions {
   announcePurge(selection: PurgeSelection): Promise<void>;
   /** Drops every worker's memory copies of what a purge selects; resolves with how many. */
   dropLocalCopies(selection: PurgeSelection): Promise<number>;
+  /** A soft purge: every worker's fetches in flight for what it selects store what they bring stale. */
+  softenFetches(selection: PurgeSelection): Promise<number>;
   /** Resolves once every worker has applied every change sent so far. */
   barrier(): Promise<void>;
   /** The workers now: `<prefix>/workers` lists them. */
@@ -81,6 +83,7 @@ export async function createAdminHost(options: AdminHostOptions): Promise<AdminH
     inFlight: () => telemetry.inFlight(),
     announcePurge: options.announcePurge,
     dropLocalCopies: options.dropLocalCopies,
+    softenFetches: options.softenFetches,
   };
   // Fastify's two lines per request give way to one access line, as in a single process, for a
   // request on --admin-port (a real connection); a call a worker handed over (`inject`: no socket)

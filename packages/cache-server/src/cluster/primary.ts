@@ -90,6 +90,8 @@ export async function runPrimary(loaded: LoadedConfig, reload: () => LoadedConfi
     },
     dropLocalCopies: async (selection) =>
       (await supervisor.ask<number>(OP.purge, { notice: selection, abandon: true })).reduce((sum, n) => sum + n, 0),
+    softenFetches: async (selection) =>
+      (await supervisor.ask<number>(OP.purge, { notice: selection, soften: true })).reduce((sum, n) => sum + n, 0),
   });
 
   let closing: Promise<void> | undefined;

@@ -151,4 +151,6 @@ export interface PurgeArgs {
   notice: PurgeSelection;
   /** Before the store's purge: also abandon the fetches in flight for what it selects. */
   abandon?: boolean;
+  /** A soft purge: what the fetches in flight for what it selects store is stored stale (nothing dropped). */
+  soften?: boolean;
 }

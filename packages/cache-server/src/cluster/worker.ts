@@ -85,7 +85,8 @@ export async function runWorker(loaded: LoadedConfig, reload: () => LoadedConfig
   bus.handle(OP.barrier, () => null);
   // What a purge selects, dropped from this worker's memory tier (how many bodies), and before the
   // store's purge the fetches in flight for it abandoned, as a single process does (admin/purge.ts).
-  bus.handle<PurgeArgs, number>(OP.purge, ({ notice, abandon }) => {
+  bus.handle<PurgeArgs, number>(OP.purge, ({ notice, abandon, soften }) => {
+    if (soften) return proxy.soften(selectsFetch(notice, config.tagHeaders));
     if (abandon) proxy.abandon(selectsFetch(notice, config.tagHeaders));
     return parts.dropLocalCopies?.(notice) ?? 0;
   });

@@ -25,6 +25,8 @@ export interface Proxy {
   readonly inFlight: ReadonlyMap<string, OriginFetch>;
   /** A purge removed what `selects` picks: the fetches in flight for it are abandoned (in-flight.ts). */
   abandon(selects: (key: string, headers: HeaderMap | undefined) => boolean): number;
+  /** A soft purge marked what `selects` picks stale: what the fetches in flight for it store is stale too. */
+  soften(selects: (key: string, headers: HeaderMap | undefined) => boolean): number;
 }
 
 /**
@@ -125,7 +127,12 @@ export function createProxy(deps: ProxyDeps): Proxy {
     });
   }
 
-  return { handle, inFlight: ctx.fetches.byKey, abandon: (selects) => ctx.fetches.abandon(selects) };
+  return {
+    handle,
+    inFlight: ctx.fetches.byKey,
+    abandon: (selects) => ctx.fetches.abandon(selects),
+    soften: (selects) => ctx.fetches.soften(selects),
+  };
 }
 
 /** Once the response is done (or the client gone), its Outcome goes to the observer, with the body bytes sent. */

@@ -50,6 +50,8 @@ export function followedFetch(deps: ProxyDeps, key: string, write: FollowedWrite
     responseHeaders: entry.headers,
     // The writing node abandons its own fetch (its commit is then dropped): nothing to do here.
     abandon: () => undefined,
+    // Nor does it store anything to mark stale after a soft purge: the writing node stores it.
+    soften: () => undefined,
     // The head is here already: no interim response is still to come.
     onInterim: () => () => undefined,
     canShare: mayShare,

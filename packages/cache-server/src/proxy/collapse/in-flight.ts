@@ -139,6 +139,21 @@ export class InFlightFetches {
   }
 
   /**
+   * A soft purge marked what `selects` picks stale: each fetch in flight that may bring such an
+   * entry stays joinable (the purge removed nothing to refetch), but what it stores that
+   * `selects` picks is stored stale, since it may predate the purge (origin-fetch.ts soften()).
+   */
+  soften(selects: (key: string, headers: HeaderMap | undefined) => boolean): number {
+    let softened = 0;
+    for (const fetch of new Set([...this.byKey.values(), ...this.ranged])) {
+      if (!selects(fetch.key, fetch.responseHeaders)) continue;
+      fetch.soften((committed) => selects(committed.key, committed.headers));
+      softened += 1;
+    }
+    return softened;
+  }
+
+  /**
    * RFC 5861 §3: refreshes `stale` in the background, once: while any fetch for the key is in
    * flight (another refresh, or a client's miss) no other is started. A storable answer flows
    * into the store by itself (the writer is a consumer); a failure only leaves the entry stale.

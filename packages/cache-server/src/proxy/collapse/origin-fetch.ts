@@ -5,6 +5,7 @@ import {
   decideAnswerStorable,
   freshenWithNotModified,
   freshnessLifetime,
+  markStale,
   matchesVariant,
   mayServeStaleOnError,
   notModifiedMatches,
@@ -16,7 +17,7 @@ import { lifetimeRule } from '../../rules/index.js';
 import { policyFor, type Exchange, type ProxyDeps } from '../context.js';
 import { contentLengthOf } from '../respond/heads.js';
 import type { FanOut } from './fan-out.js';
-import { startStoring } from './start-storing.js';
+import { startStoring, type PurgedFetch } from './start-storing.js';
 
 /** The origin sent a full response: its body flows through `fanOut` to the store and to clients. */
 export interface FetchedResponse {
@@ -93,6 +94,12 @@ export interface OriginFetch {
    * the body, but an entry `removes` picks is not committed.
    */
   abandon(removes: (entry: Pick<EntryMeta, 'key' | 'headers'>) => boolean): void;
+  /**
+   * A soft purge selected what this fetch may bring: its clients still get it (the purge removed
+   * nothing), but what it stores that `softens` picks is stored stale (start-storing.ts
+   * softenIfPurged), since it may predate the purge.
+   */
+  soften(softens: (entry: Pick<EntryMeta, 'key' | 'headers'>) => boolean): void;
   /** May a client with these request headers share this fetch's response? */
   canShare(outcome: FetchOutcome, view: RequestView): boolean;
   /** Tells `listener` of each interim (1xx) response from now until the final one; returns how to stop. */
@@ -115,12 +122,17 @@ export function startOriginFetch(
 ): OriginFetch {
   const { key } = target;
   let removes: ((entry: Pick<EntryMeta, 'key' | 'headers'>) => boolean) | undefined;
+  let softens: ((entry: Pick<EntryMeta, 'key' | 'headers'>) => boolean) | undefined;
+  const purged: PurgedFetch = {
+    dropped: (entry) => removes?.(entry) === true,
+    softened: (entry) => softens?.(entry) === true,
+  };
   // The clients waiting on this fetch when an interim response arrives (routes/fetch.ts).
   const interimListeners = new Set<InterimListener>();
   const interim: InterimListener = (status, headers) => {
     for (const listener of interimListeners) listener(status, headers);
   };
-  const outcome = fetchOnce(deps, target, forwardHeaders, options, (entry) => removes?.(entry) === true, interim);
+  const outcome = fetchOnce(deps, target, forwardHeaders, options, purged, interim);
   let responded = false;
   let responseHeaders: HeaderMap | undefined;
   outcome.then(
@@ -141,6 +153,9 @@ export function startOriginFetch(
     },
     abandon(predicate) {
       removes = predicate;
+    },
+    soften(predicate) {
+      softens = predicate;
     },
     onInterim(listener) {
       interimListeners.add(listener);
@@ -166,7 +181,7 @@ async function fetchOnce(
   target: FetchTarget,
   forwardHeaders: HeaderMap,
   { stale, rangeLimit, range }: FetchOptions,
-  dropped: (entry: Pick<EntryMeta, 'key' | 'headers'>) => boolean,
+  purged: PurgedFetch,
   onInterim: InterimListener,
 ): Promise<FetchOutcome> {
   const { key, url, view } = target;
@@ -178,7 +193,7 @@ async function fetchOnce(
     onInterim,
   });
   if (stale && response.status === 304) {
-    if (notModifiedMatches(stale, response)) return freshen(deps, view, stale, response);
+    if (notModifiedMatches(stale, response)) return freshen(deps, target, stale, response, purged);
     // RFC 9111 §4.3.4: a 304 that selects no stored response cannot be used; ask again, unconditionally.
     response.body.resume();
     response = await deps.origin.request({ method: 'GET', url, headers: forwardHeaders, onInterim });
@@ -212,7 +227,7 @@ async function fetchOnce(
     response,
     storability,
     rule,
-    ...startStoring(deps, target, response, storability, dropped),
+    ...startStoring(deps, target, response, storability, purged),
   };
 }
 
@@ -233,20 +248,26 @@ function withValidators(headers: HeaderMap, stale: EntryMeta | undefined): Heade
  * RFC 9111 §4.3.4: the 304 freshens the stored response, which is written back unless the
  * request forbids storing (policy requestForbidsStoring). Fields it brings that forbid a shared
  * cache to keep it (no-store, private) are written back too: the entry is then not used again
- * (policy/use.ts).
+ * (policy/use.ts). A soft purge that came meanwhile leaves it stale: the 304 answers a request
+ * sent before the purge.
  */
 async function freshen(
   deps: ProxyDeps,
-  view: RequestView,
+  target: FetchTarget,
   stale: EntryMeta,
   response: OriginResponse,
+  purged: PurgedFetch,
 ): Promise<Revalidated> {
+  const { view } = target;
   response.body.resume();
   const { requestTime, responseTime } = response;
   const entry = freshenWithNotModified(stale, response, requestTime, responseTime, deps.policy);
+  const kept = purged.softened(entry)
+    ? (markStale(entry, Date.now(), policyFor(target, entry.status)) ?? entry)
+    : entry;
   let stored = false;
   if (!requestForbidsStoring(view.headers)) {
-    stored = await deps.store.updateMeta(entry).then(
+    stored = await deps.store.updateMeta(kept).then(
       () => true,
       (error: unknown) => {
         deps.logger.warn({ err: error, key: entry.key }, 'could not store revalidated metadata');

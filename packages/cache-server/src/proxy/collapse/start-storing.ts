@@ -3,6 +3,7 @@ import type { EntryMeta, EntryPart } from '@simple-cache/common';
 import type { OriginResponse } from '../../origin/origin-client.js';
 import {
   decideCompression,
+  markStale,
   secondaryKey,
   storedResponseHeaders,
   toPartEntry,
@@ -12,7 +13,7 @@ import {
 } from '../../policy/index.js';
 import { settleParts } from '../../store/partial-bodies.js';
 import type { EntryWriter } from '../../store/store.js';
-import type { ProxyDeps } from '../context.js';
+import { policyFor, type ProxyDeps } from '../context.js';
 import { contentLengthOf } from '../respond/heads.js';
 import { FanOut, type Continuation } from './fan-out.js';
 import type { FetchedResponse, FetchTarget } from './origin-fetch.js';
@@ -20,6 +21,16 @@ import { asIdentityVariant, storeCompressedCopies } from './stored-codings.js';
 
 /** Bytes of a body kept for clients that join a fetch after it started flowing. */
 export const REPLAY_LIMIT = 1024 * 1024;
+
+/**
+ * What purges made of a fetch in flight (in-flight.ts): an entry `dropped` picks is not
+ * committed (a purge removed what the fetch brings); one `softened` picks is marked stale as it
+ * is committed (a soft purge: it may predate the purge, so the next request revalidates it).
+ */
+export interface PurgedFetch {
+  dropped(entry: Pick<EntryMeta, 'key' | 'headers'>): boolean;
+  softened(entry: Pick<EntryMeta, 'key' | 'headers'>): boolean;
+}
 
 /**
  * Sets the body of `response` flowing through a fan-out: into the store when `storability`
@@ -31,7 +42,7 @@ export function startStoring(
   target: FetchTarget,
   response: OriginResponse,
   storability: StorabilityDecision & { range?: Omit<EntryPart, 'variant'> },
-  dropped: (entry: Pick<EntryMeta, 'key' | 'headers'>) => boolean,
+  purged: PurgedFetch,
 ): Pick<FetchedResponse, 'entry' | 'fanOut' | 'stored' | 'storeRefusal' | 'compressed'> {
   const { key, view } = target;
   const described = storability.storable ? describeEntry(deps, target, response) : undefined;
@@ -60,12 +71,14 @@ export function startStoring(
       ),
     );
   const compressed = compress && entry !== undefined && writer !== undefined && writer.refused === undefined;
-  if (compressed && entry) void storeCompressedCopies(deps, entry, view.headers, fanOut, () => dropped(entry));
+  const afterCommit = (committed: EntryMeta) => softenIfPurged(deps, target, purged, committed);
+  if (compressed && entry)
+    void storeCompressedCopies(deps, entry, view.headers, fanOut, () => purged.dropped(entry), afterCommit);
   const settled = commitWhenDone(
     deps,
     key,
     fanOut,
-    writer && entry ? { writer, dropped: () => dropped(entry) } : undefined,
+    writer && entry ? { writer, dropped: () => purged.dropped(entry), afterCommit } : undefined,
   ).then(async (committed): Promise<Settled> => {
     if (!committed) return {};
     // RFC 9111 §3.3–3.4: a new part may outdate or complete others; a complete response ends its variant's parts.
@@ -162,12 +175,37 @@ function beginWrite(deps: ProxyDeps, entry: Omit<EntryMeta, 'bodyId' | 'checksum
   }
 }
 
+/**
+ * A soft purge came while the fetch was in flight (PurgedFetch): `committed` is marked stale
+ * now, before anyone is told it is stored, so the purge holds for it as for what was stored
+ * before (admin/purge-entries.ts). Resolves with the entry as it now is.
+ */
+export async function softenIfPurged(
+  deps: ProxyDeps,
+  target: FetchTarget,
+  purged: PurgedFetch,
+  committed: EntryMeta,
+): Promise<EntryMeta> {
+  if (!purged.softened(committed)) return committed;
+  const stale = markStale(committed, Date.now(), policyFor(target, committed.status));
+  if (stale === undefined) return committed;
+  try {
+    await deps.store.updateMeta(stale);
+    return stale;
+  } catch (error) {
+    deps.logger.warn({ err: error, key: committed.key }, 'could not mark an entry stored after a soft purge stale');
+    return committed;
+  }
+}
+
 /** Commits the entry once the whole body went by, unless the fetch was abandoned meanwhile. */
 async function commitWhenDone(
   deps: ProxyDeps,
   key: string,
   fanOut: FanOut,
-  write: { writer: EntryWriter; dropped: () => boolean } | undefined,
+  write:
+    | { writer: EntryWriter; dropped: () => boolean; afterCommit: (committed: EntryMeta) => Promise<EntryMeta> }
+    | undefined,
 ): Promise<EntryMeta | undefined> {
   const writer = write?.writer;
   try {
@@ -181,10 +219,12 @@ async function commitWhenDone(
     writer.abort(new Error('the fetch was abandoned (a purge or an unsafe request) before its entry was committed'));
     return undefined;
   }
+  let committed: EntryMeta;
   try {
-    return await writer.commit();
+    committed = await writer.commit();
   } catch (error) {
     deps.logger.warn({ err: error, key }, 'entry not stored');
     return undefined;
   }
+  return write.afterCommit(committed);
 }

@@ -42,7 +42,8 @@ export function codingVariant(identity: NewEntry, requestHeaders: HeaderMap, cod
  * Starts one compressed copy per stored coding, fed by `fanOut` (each paces the flow as the
  * store writer does). A copy is committed once its compressor has flushed, unless the fetch was
  * dropped meanwhile or it came out no smaller than the identity body (then the identity variant
- * serves those clients: policy selectVariantOrIdentity). Resolves when every copy has settled.
+ * serves those clients: policy selectVariantOrIdentity); `afterCommit` then sees it (a soft purge
+ * meanwhile marks it stale). Resolves when every copy has settled.
  */
 export function storeCompressedCopies(
   deps: ProxyDeps,
@@ -50,6 +51,7 @@ export function storeCompressedCopies(
   requestHeaders: HeaderMap,
   fanOut: FanOut,
   dropped: () => boolean,
+  afterCommit: (committed: EntryMeta) => Promise<unknown>,
 ): Promise<void> {
   const copies = STORED_CODINGS.map((coding) => {
     const headers: HeaderMap = { ...identity.headers, 'content-encoding': coding };
@@ -57,7 +59,7 @@ export function storeCompressedCopies(
     // The origin's ETag is kept as it came: a revalidation asks with it and a 304 carrying it
     // selects the copy (RFC 9111 §4.3.4); clients are shown it weak (respond/heads.ts).
     const meta = { ...variantFor(identity, requestHeaders, coding, headers), size: -1 };
-    return storeCopy(deps, meta, compressorFor(coding), fanOut, dropped).then(async (committed) => {
+    return storeCopy(deps, meta, compressorFor(coding), fanOut, dropped, afterCommit).then(async (committed) => {
       // An older copy of this coding would still be selected over the new identity body: remove it.
       if (!committed) await deps.store.delete(meta.key, meta.variant).catch(() => {});
     });
@@ -88,6 +90,7 @@ async function storeCopy(
   compressor: BrotliCompress | Gzip,
   fanOut: FanOut,
   dropped: () => boolean,
+  afterCommit: (committed: EntryMeta) => Promise<unknown>,
 ): Promise<boolean> {
   let writer: EntryWriter;
   try {
@@ -120,7 +123,10 @@ async function storeCopy(
     return false;
   }
   return writer.commit().then(
-    () => true,
+    async (committed) => {
+      await afterCommit(committed);
+      return true;
+    },
     (error: unknown) => {
       deps.logger.warn({ err: error, key: meta.key }, 'compressed copy not stored');
       return false;
