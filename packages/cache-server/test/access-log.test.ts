@@ -8,11 +8,10 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import type { CacheServerConfig } from '@simple-cache/common';
 import { loadConfig } from '../src/config/load-config.js';
-import { createLogger } from '../src/logger.js';
 import { startTestCache, tempDir, type StartedCache } from './helpers/cache.js';
+import { captureLog } from './helpers/captured-log.js';
 import { parseAccessLines, readAccessLines, type AccessLine } from './helpers/access-lines.js';
 import { request, waitFor } from './helpers/http.js';
 import { rawExchange } from './helpers/raw.js';
@@ -57,16 +56,10 @@ async function withCache(
   run: (cache: StartedCache) => Promise<void>,
 ): Promise<{ access: string[]; app: string[] }> {
   const file = path.join(dir.dir, `access-${Math.random().toString(36).slice(2)}.log`);
-  const app: string[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      app.push(...chunk.toString().split('\n').filter(Boolean));
-      done();
-    },
-  });
+  const { logger, raw: app } = captureLog('info', { cacheLogger: true });
   const cache = await startTestCache(
     { origin: origin.url, cacheDir: `${file}.cache`, accessLog: 'json', accessLogFile: file, ...extra },
-    { logger: createLogger('info', 'stdout', { stream }) },
+    { logger },
   );
   try {
     await run(cache);
@@ -255,16 +248,10 @@ describe('combined: nginx’s format plus the cache’s fields', () => {
 describe('--access-log off', () => {
   test('writes nothing, and Fastify’s request lines stay gone', async () => {
     const file = path.join(dir.dir, 'off.log');
-    const app: string[] = [];
-    const stream = new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        app.push(chunk.toString());
-        done();
-      },
-    });
+    const { logger, raw: app } = captureLog('info', { cacheLogger: true });
     const cache = await startTestCache(
       { origin: origin.url, cacheDir: `${file}.cache`, accessLog: 'off', accessLogFile: file },
-      { logger: createLogger('info', 'stdout', { stream }) },
+      { logger },
     );
     await request(cache.url, '/page');
     await cache.close();

@@ -10,11 +10,10 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { execFile } from 'node:child_process';
 import { once } from 'node:events';
 import net from 'node:net';
-import { Writable } from 'node:stream';
 import { promisify } from 'node:util';
 import { startCacheServer } from '../src/app.js';
-import { createLogger } from '../src/logger.js';
 import { tempDir } from './helpers/cache.js';
+import { captureLog } from './helpers/captured-log.js';
 import { rawExchange } from './helpers/raw.js';
 import { startTestOrigin, type TestOrigin } from './helpers/test-origin.js';
 import { field, readResponses } from './helpers/wire.js';
@@ -23,7 +22,7 @@ const run = promisify(execFile);
 const SECRET = 'Bearer client-error-secret-7f3a';
 
 describe('what Node refuses before the router gets the cache’s error answer', () => {
-  const lines: Array<Record<string, unknown>> = [];
+  const { logger, lines } = captureLog('info', { cacheLogger: true });
   let origin: TestOrigin;
   let dir: Awaited<ReturnType<typeof tempDir>>;
   let cache: Awaited<ReturnType<typeof startCacheServer>>;
@@ -36,16 +35,7 @@ describe('what Node refuses before the router gets the cache’s error answer', 
         res.end('ok');
       },
     });
-    const stream = new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        for (const line of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(line));
-        done();
-      },
-    });
-    cache = await startCacheServer(
-      { origin: origin.url, cacheDir: dir.dir, maxHeaderSize: 4096 },
-      { logger: createLogger('info', 'stdout', { stream }) },
-    );
+    cache = await startCacheServer({ origin: origin.url, cacheDir: dir.dir, maxHeaderSize: 4096 }, { logger });
   });
   afterAll(async () => {
     await cache.close();

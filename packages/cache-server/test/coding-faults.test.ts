@@ -1,9 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { createHash } from 'node:crypto';
-import { Writable } from 'node:stream';
 import zlib from 'node:zlib';
-import pino from 'pino';
 import { startTestCache, tempDir, type StartedCache } from './helpers/cache.js';
+import { captureLog } from './helpers/captured-log.js';
 import { waitFor } from './helpers/http.js';
 import { rawExchange } from './helpers/raw.js';
 import { startRawOrigin, type RawOrigin } from './helpers/raw-origin.js';
@@ -35,7 +34,7 @@ describe('a stored body in a coding that does not decode', () => {
   let origin: RawOrigin;
   let cache: StartedCache;
   let dir: Awaited<ReturnType<typeof tempDir>>;
-  const lines: Record<string, unknown>[] = [];
+  const { logger, lines } = captureLog('info');
 
   beforeAll(async () => {
     dir = await tempDir();
@@ -45,13 +44,7 @@ describe('a stored body in a coding that does not decode', () => {
         socket.write(Buffer.concat([Buffer.from(gzipped(body)), body]));
       },
     });
-    const sink = new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        for (const line of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(line));
-        done();
-      },
-    });
-    cache = await startTestCache({ origin: origin.url, cacheDir: dir.dir }, { logger: pino({ level: 'info' }, sink) });
+    cache = await startTestCache({ origin: origin.url, cacheDir: dir.dir }, { logger });
   });
   afterAll(async () => {
     await cache.close();

@@ -1,7 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import net from 'node:net';
-import { Writable } from 'node:stream';
-import pino from 'pino';
 import { request, waitFor } from './helpers/http.js';
 import {
   connectionCount,
@@ -15,6 +13,7 @@ import {
 import { startTestOrigin, fixed, type TestOrigin } from './helpers/test-origin.js';
 import { chunkAt } from './helpers/raw.js';
 import { startCache, startTestCache, tempDir, type StartedCache } from './helpers/cache.js';
+import { captureLog } from './helpers/captured-log.js';
 
 const MiB = 1024 * 1024;
 const CHUNK = 256 * 1024;
@@ -41,7 +40,7 @@ describe('one slow client never holds up the origin fetch, the store or other cl
   let release: () => void = () => {};
   let finishPaused: () => void = () => {};
   let finishDeleted: () => void = () => {};
-  const logged: string[] = [];
+  const log = captureLog('warn');
   const stalled: net.Socket[] = [];
 
   beforeAll(async () => {
@@ -79,15 +78,7 @@ describe('one slow client never holds up the origin fetch, the store or other cl
       },
       '/small': fixed('small', { 'cache-control': 'max-age=60' }),
     });
-    cache = await startTestCache(
-      { origin: origin.url, cacheDir: dir.dir, maxSize: 4 * BIG },
-      {
-        logger: pino(
-          { level: 'warn' },
-          new Writable({ write: (chunk, _encoding, done) => done(void logged.push(String(chunk))) }),
-        ),
-      },
-    );
+    cache = await startTestCache({ origin: origin.url, cacheDir: dir.dir, maxSize: 4 * BIG }, { logger: log.logger });
     impatientDir = await tempDir();
     impatient = await startCache(origin.url, impatientDir.dir, { maxSize: 4 * BIG, idleTimeout: 1_000 });
   });
@@ -161,11 +152,9 @@ describe('one slow client never holds up the origin fetch, the store or other cl
     const got = await within(body, 10_000, 'the detached client to be closed');
     expect(got.complete).toBe(false);
     expect(got.bytes).toBeLessThan(BIG);
-    await waitFor(() => logged.some((line) => line.includes('could not continue from the store')), 'the error line');
-    const line = JSON.parse(logged.find((text) => text.includes('could not continue from the store'))!) as Record<
-      string,
-      unknown
-    >;
+    const gone = () => log.lines.find((line) => String(line.msg).includes('could not continue from the store'));
+    await waitFor(() => gone() !== undefined, 'the error line');
+    const line = gone()!;
     expect(line).toMatchObject({ level: 50, key: `${origin.url}${path}`, code: 'CACHE_ERR_ENTRY_GONE' });
     expect(line.offset).toEqual(expect.any(Number));
     expect(await cache.store.lookup(`${origin.url}${path}`)).toEqual([]);

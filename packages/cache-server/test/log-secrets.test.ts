@@ -7,11 +7,10 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
-import { Writable } from 'node:stream';
 import type { CacheServerConfig } from '@simple-cache/common';
 import type { StoreOverrides } from '../src/compose-store.js';
-import { createLogger } from '../src/logger.js';
 import { startTestCache, tempDir, type StartedCache } from './helpers/cache.js';
+import { captureLog } from './helpers/captured-log.js';
 import { rawExchange } from './helpers/raw.js';
 import { rawReply, startRawOrigin, type RawOrigin } from './helpers/raw-origin.js';
 import { request, waitFor } from './helpers/http.js';
@@ -44,13 +43,8 @@ const head = (status: string, fields: string[]) =>
   `HTTP/1.1 ${status}\r\n${fields.map((f) => `${f}\r\n`).join('')}\r\n`;
 
 describe('secrets never reach the log; error lines stay compact', () => {
-  const lines: string[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      lines.push(...chunk.toString().split('\n').filter(Boolean));
-      done();
-    },
-  });
+  // Each line as written: what a secret would look like in the file, and how long a line gets.
+  const { logger, raw: lines } = captureLog('debug', { cacheLogger: true, adminToken: SECRETS.adminToken });
   let origin: RawOrigin;
   let dir: Awaited<ReturnType<typeof tempDir>>;
   const caches: StartedCache[] = [];
@@ -59,7 +53,7 @@ describe('secrets never reach the log; error lines stay compact', () => {
   async function startCache(extra: Partial<CacheServerConfig>, store: StoreOverrides = {}) {
     const cache = await startTestCache(
       { origin: origin.url, cacheDir: `${dir.dir}/${caches.length}`, adminToken: SECRETS.adminToken, ...extra },
-      { logger: createLogger('debug', 'stdout', { adminToken: SECRETS.adminToken, stream }), store },
+      { logger, store },
     );
     caches.push(cache);
     return cache;
@@ -137,7 +131,7 @@ describe('secrets never reach the log; error lines stay compact', () => {
     await closed.close();
     const cache = await startTestCache(
       { origin: url, cacheDir: `${dir.dir}/refused`, adminToken: SECRETS.adminToken },
-      { logger: createLogger('debug', 'stdout', { adminToken: SECRETS.adminToken, stream }) },
+      { logger },
     );
     caches.push(cache);
     expect((await request(cache.url, '/x', { headers: CREDENTIALS })).status).toBe(502);

@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import net from 'node:net';
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import { startCache, type StartedCache, startTestCache, tempDir } from './helpers/cache.js';
+import { captureLog } from './helpers/captured-log.js';
 import { request, waitFor } from './helpers/http.js';
 import { startRawOrigin, type RawOrigin, type RawRoute } from './helpers/raw-origin.js';
 import { readOneResponse, type ReadResponse } from './helpers/raw-response.js';
@@ -270,7 +269,7 @@ describe('what the log says about origin framing faults', () => {
   let origin: RawOrigin;
   let cache: StartedCache;
   let dir: Awaited<ReturnType<typeof tempDir>>;
-  const lines: Record<string, unknown>[] = [];
+  const { logger, lines } = captureLog('info');
 
   beforeAll(async () => {
     dir = await tempDir();
@@ -279,16 +278,9 @@ describe('what the log says about origin framing faults', () => {
       '/upgrade': (socket) =>
         socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: foo\r\nConnection: upgrade\r\n\r\n'),
     });
-    const sink = new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        for (const line of chunk.toString().split('\n'))
-          if (line) lines.push(JSON.parse(line) as Record<string, unknown>);
-        done();
-      },
-    });
     cache = await startTestCache(
       { origin: origin.url, cacheDir: dir.dir, host: '127.0.0.1', port: 0, originTimeout: ORIGIN_TIMEOUT },
-      { logger: pino({ level: 'info' }, sink) },
+      { logger },
     );
   });
   afterAll(async () => {

@@ -2,10 +2,9 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import pino from 'pino';
-import { Writable } from 'node:stream';
 import { startCacheServer } from '../src/app.js';
 import { startCache, tempDir } from './helpers/cache.js';
+import { captureLog } from './helpers/captured-log.js';
 import { request, waitFor } from './helpers/http.js';
 import { makeCertificates, type TestCertificates } from './helpers/tls.js';
 
@@ -154,25 +153,15 @@ describe('HTTPS origins', () => {
 
   test('--origin-insecure: any certificate is accepted, and start-up says so loudly', async () => {
     const secure = await origin(originCerts);
-    let log = '';
-    const logger = pino(
-      { level: 'info' },
-      new Writable({
-        write(chunk: Buffer, _encoding, done) {
-          log += chunk.toString();
-          done();
-        },
-      }),
-    );
+    const log = captureLog('info');
     const cache = await startCacheServer(
       { origin: secure.url, cacheDir: `${dir.dir}/g`, originInsecure: true },
-      { logger },
+      { logger: log.logger },
     );
     try {
       expect((await request(cache.url, '/i')).status).toBe(200);
-      const warning = log.split('\n').find((line) => line.includes('--origin-insecure'));
-      expect(warning).toBeDefined();
-      expect(JSON.parse(warning as string)).toMatchObject({ level: 40, origin: secure.url });
+      const warning = log.lines.find((line) => String(line.msg).includes('--origin-insecure'));
+      expect(warning).toMatchObject({ level: 40, origin: secure.url });
     } finally {
       await cache.close();
     }

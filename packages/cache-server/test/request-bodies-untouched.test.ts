@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import fc from 'fast-check';
 import net from 'node:net';
-import { Writable } from 'node:stream';
 import pino from 'pino';
 import { startTestCache, tempDir, type StartedCache } from './helpers/cache.js';
+import { captureLog } from './helpers/captured-log.js';
 import { rawExchange } from './helpers/raw.js';
 import { parseResponses } from './helpers/raw-response.js';
 import { startTestOrigin, type TestOrigin } from './helpers/test-origin.js';
@@ -60,7 +60,8 @@ describe('request bodies and their Content-Type reach the origin untouched; ever
   let dir: Awaited<ReturnType<typeof tempDir>>;
   let origin: TestOrigin;
   let cache: StartedCache;
-  const lines: Record<string, unknown>[] = [];
+  // Every log line, parsed: a refusal must leave one with its code.
+  const { logger, lines } = captureLog('info');
   beforeAll(async () => {
     dir = await tempDir();
     origin = await startTestOrigin({
@@ -69,17 +70,7 @@ describe('request bodies and their Content-Type reach the origin untouched; ever
         res.end(`${req.method} ${body.length}`);
       },
     });
-    // Every log line, parsed: a refusal must leave one with its code.
-    const sink = new Writable({
-      write(chunk: Buffer, _encoding, callback) {
-        for (const line of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(line));
-        callback();
-      },
-    });
-    cache = await startTestCache(
-      { origin: origin.url, cacheDir: dir.dir, originTimeout: 5_000 },
-      { logger: pino({ level: 'info' }, sink) },
-    );
+    cache = await startTestCache({ origin: origin.url, cacheDir: dir.dir, originTimeout: 5_000 }, { logger });
   });
   afterAll(async () => {
     await cache?.close();

@@ -6,8 +6,7 @@
 import { describe, expect, test } from '@jest/globals';
 import { mkdir, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
+import { captureLog } from '../helpers/captured-log.js';
 import type { EntryMeta } from '@simple-cache/common';
 import { DiskStore } from '../../src/store/disk-store.js';
 import { createLayout } from '../../src/store/layout.js';
@@ -177,17 +176,12 @@ describe('the format directory', () => {
       const v9 = join(temp.dir, 'v9');
       await mkdir(v9, { recursive: true });
       await writeFile(join(v9, 'future.bin'), 'kept');
-      const lines: string[] = [];
-      const logger = pino(
-        { level: 'info' },
-        new Writable({ write: (chunk, _e, done) => done(void lines.push(String(chunk))) }),
-      );
+      const { logger, lines } = captureLog('info');
       const store = await DiskStore.open({ dir: temp.dir, maxSize: 1024 * KiB, logger });
       await store.close();
       expect((await readdir(temp.dir)).sort()).toEqual(['v2', 'v9']);
       expect(await readdir(v9)).toEqual(['future.bin']);
-      const logged = lines.map((line) => JSON.parse(line) as { msg: string; path: string });
-      expect(logged).toEqual(
+      expect(lines).toEqual(
         expect.arrayContaining([
           expect.objectContaining({ path: join(temp.dir, 'v1'), msg: expect.stringMatching(/older format/) }),
           expect.objectContaining({ path: v9, msg: expect.stringMatching(/unknown/) }),
