@@ -29,6 +29,7 @@ describe('Host and the request target', () => {
   test.each([
     ['two Host lines', 'GET /two HTTP/1.1\r\nHost: a.example\r\nHost: b.example'],
     ['two Host lines, same value', 'GET /two-same HTTP/1.1\r\nHost: a.example\r\nhost: a.example'],
+    ['two Host lines in other cases', 'GET /two-cases HTTP/1.1\r\nHOST: a.example\r\nhOsT: a.example'],
     ['a Host with a path and userinfo', 'GET /evil HTTP/1.1\r\nHost: evil.example/x@y'],
     ['a Host with a space', 'GET /space HTTP/1.1\r\nHost: a b'],
     ['a Host with two colons', 'GET /colons HTTP/1.1\r\nHost: a:b:c'],
@@ -50,6 +51,11 @@ describe('Host and the request target', () => {
     ['an IPv6 literal', '[::1]:8001'],
   ])('a valid Host (%s) is served', async (_label, host) => {
     const reply = await raw(`GET /valid HTTP/1.1\r\nHost: ${host}`);
+    expect(reply.statuses).toEqual([200]);
+  });
+
+  test.each(['HOST', 'hOsT'])('a Host line spelled %s is the Host (field names are case-insensitive)', async (name) => {
+    const reply = await raw(`GET /spelled HTTP/1.1\r\n${name}: h.example`);
     expect(reply.statuses).toEqual([200]);
   });
 

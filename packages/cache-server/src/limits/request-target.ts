@@ -24,7 +24,8 @@ export function checkRequestTarget(req: IncomingMessage): ErrorSpec | undefined 
   const raw = req.rawHeaders;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i] as string;
-    if (name.length === 4 && name.toLowerCase() === 'host') {
+    // The two spellings clients send, compared before lowering (which makes a new string).
+    if (name.length === 4 && (name === 'Host' || name === 'host' || name.toLowerCase() === 'host')) {
       hosts += 1;
       host = raw[i + 1];
     }
