@@ -208,6 +208,14 @@ export function createOriginClient(options: OriginClientOptions): OriginClient {
       });
       stream.once('response', (incoming: http.IncomingMessage) => {
         if (settled) return;
+        // Node keeps the first MAX_FIELD_LINES lines in `headers` and drops the rest unsaid: a
+        // `Cache-Control: private` after them would be lost and the response shared. nginx refuses
+        // such a head too (`upstream sent too big header`).
+        if (incoming.rawHeaders.length > 2 * MAX_FIELD_LINES) {
+          const lines = incoming.rawHeaders.length / 2;
+          const message = `the origin sent ${lines} header lines; more than ${MAX_FIELD_LINES} are not read`;
+          return fail(new CacheError(ERRORS.originBadResponse, { cause: fault('ERR_TOO_MANY_HEADER_LINES', message) }));
+        }
         settled = true;
         // got's response is Node's own (no decompression): framing state and raw header lines.
         response = incoming;
@@ -235,6 +243,12 @@ export function createOriginClient(options: OriginClientOptions): OriginClient {
     },
   };
 }
+
+/**
+ * The most header lines of a response Node's HTTP client keeps (its parser's default
+ * maxHeaderPairs, 2,000 names and values); it drops any after them without a word.
+ */
+const MAX_FIELD_LINES = 1000;
 
 /** The origin's TLS options (node:tls names) in got's names. */
 function gotTlsOptions(tls: OriginTlsOptions) {
