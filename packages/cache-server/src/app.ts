@@ -1,5 +1,5 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { METHODS, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { CacheServerConfig } from '@simple-cache/common';
 import { ADMIN_HOST, buildAdminServer } from './admin/admin-server.js';
@@ -12,7 +12,7 @@ import { loadConfig, resolveConfig, type LoadedConfig } from './config/load-conf
 import { OPTIONS } from './config/option-table.js';
 import { policyOptionsFrom } from './config/policy-options.js';
 import { ERRORS } from './errors.js';
-import { checkAtFrontDoor } from './front-door.js';
+import { checkAtFrontDoor, refuseUnknownMethod } from './front-door.js';
 import { followsClosingResponse } from './closing-connections.js';
 import { leaveBodiesUnparsed } from './unparsed-bodies.js';
 import { LiveConfig, type ReloadResult } from './live-config.js';
@@ -86,6 +86,8 @@ export async function buildCacheServer(
   // Fastify's request handler, known once Fastify calls serverFactory below.
   let fastifyHandler: (req: IncomingMessage, res: ServerResponse) => void = () => {};
   let admits: (raw: IncomingMessage) => boolean = () => false;
+  /** The methods Fastify routes (set once it is ready); only HTTP/2 brings others (front-door.ts refuses them). */
+  let routable: ReadonlySet<string> = new Set();
   let accept: (raw: IncomingMessage) => void = () => undefined;
   /** Set once close() starts: requests still arriving on open connections get CACHE_ERR_SHUTTING_DOWN. */
   let closing = false;
@@ -102,7 +104,9 @@ export async function buildCacheServer(
       if (followsClosingResponse(req)) return;
       // Host and the request target first (absolute-form is rewritten): limits/request-target.ts.
       accept(req);
-      if (fastHit === undefined || closing || !admits(req) || !fastHit.tryServe(req, res)) fastifyHandler(req, res);
+      if (fastHit !== undefined && !closing && admits(req) && fastHit.tryServe(req, res)) return;
+      if (routable.has(req.method ?? '')) fastifyHandler(req, res);
+      else refuseUnknownMethod(req, res, config.name, logger);
     },
     logger,
   );
@@ -229,6 +233,10 @@ export async function buildCacheServer(
   app.route({ method: [...ALL_METHODS], url: '/*', handler });
   // Targets the router does not match (other methods, absolute-form, `*`) still get the proxy's answer.
   app.setNotFoundHandler(handler);
+  // Node's methods reach the not-found handler through find-my-way, which routes every one of them.
+  app.addHook('onReady', async () => {
+    routable = new Set([...METHODS, ...app.supportedMethods]);
+  });
 
   // The TLS port listens with the plain one (a taken port fails start-up) and closes with it:
   // no new connections once closing starts, HTTP/2 sessions told GOAWAY, responses finish.

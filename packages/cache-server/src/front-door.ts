@@ -1,7 +1,11 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
 import { ERRORS } from './errors.js';
 import { ALLOWED_METHODS } from './limits/client-errors.js';
 import { refuse } from './limits/limits.js';
+import { errorResponse } from './proxy/respond/heads.js';
+import { headersForClient } from './proxy/respond/protocol.js';
 
 /**
  * What every request meets after the limits and before the proxy or the admin endpoints, where
@@ -42,6 +46,28 @@ export function checkAtFrontDoor(
     }
     done();
   };
+}
+
+/**
+ * A method no route takes: over HTTP/2 a method is any token (`BAN`, `FROB`, lower-case `get`),
+ * where over HTTP/1.1 Node's parser refuses the ones it does not know before any of our code runs
+ * (limits/client-errors.ts). Fastify's router, which has no route for a method it was never told
+ * of, answered its own JSON 404 and logged its whole route tree, twice per request, as "likely a
+ * fastify bug". The same answer as over HTTP/1.1 instead (RFC 9110 §15.5.6: 405 with Allow), on
+ * that stream only, and one log line.
+ */
+export function refuseUnknownMethod(
+  req: IncomingMessage,
+  res: ServerResponse,
+  name: string,
+  log: Pick<Logger, 'info'>,
+): void {
+  const spec = ERRORS.methodNotAllowed;
+  const method = req.method?.slice(0, 20);
+  log.info({ code: spec.code, status: spec.status, method, path: req.url?.split('?')[0] }, spec.message);
+  const error = errorResponse(spec, name, {});
+  res.writeHead(error.status, headersForClient(res, { ...error.headers, allow: ALLOWED_METHODS }));
+  res.end(error.body);
 }
 
 /** The cache's own answer to OPTIONS as its final recipient (RFC 9110 §9.3.7): what it takes. */
