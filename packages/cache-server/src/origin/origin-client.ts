@@ -224,6 +224,13 @@ export function createOriginClient(options: OriginClientOptions): OriginClient {
         // the response from flowing into anything else. Nothing else of got reads the body.
         incoming.removeAllListeners('readable');
         incoming.pipe(body);
+        // Whoever reads the body may drop it before its end (nobody wants it: a HEAD whose answer
+        // is not stored, a body too large to store or to fetch for a Range): the origin's response
+        // goes with it. Left unread, its connection stayed open for good (paused, so the idle
+        // timer above spared it), one per such request.
+        body.once('close', () => {
+          if (!incoming.complete) stream.destroy();
+        });
         resolve({
           status: incoming.statusCode ?? 502,
           headers: withEveryAgeLine(incoming),
