@@ -3,6 +3,9 @@ import type { Readable, Writable } from 'node:stream';
 /** Most bytes a client may have buffered before it is detached from the live flow. */
 export const DEFAULT_MAX_LAG = 2 * 1024 * 1024;
 
+/** Why a body is dropped unread: nobody (no client, no store writer) reads it. */
+const NOBODY_READS = 'no consumer for the body';
+
 /**
  * Where a client detached from the live flow continues: the stored body from `offset` on, once
  * the entry is committed; undefined (or a rejection) when it was not stored.
@@ -14,6 +17,11 @@ export interface FanOutOptions {
   replayLimit: number;
   /** Bytes a client may have buffered (not yet taken by its connection) before it is detached. */
   maxLag?: number;
+  /**
+   * Nobody but the clients attached from the start reads this body (a response nothing stores,
+   * which no later client may share): once they have all left, the body is dropped.
+   */
+  onlyItsClients?: boolean;
 }
 
 interface Target {
@@ -60,6 +68,7 @@ export class FanOut {
   private readonly waiting = new Set<Target>();
   private readonly maxLag: number;
   private readonly replayLimit: number;
+  private readonly onlyItsClients: boolean;
   private readonly rejectDone: (error: Error) => void;
   private store: StoreTarget | undefined;
   private replay: Buffer[] | undefined = [];
@@ -75,6 +84,7 @@ export class FanOut {
     options: FanOutOptions,
   ) {
     this.replayLimit = options.replayLimit;
+    this.onlyItsClients = options.onlyItsClients === true;
     this.maxLag = options.maxLag ?? DEFAULT_MAX_LAG;
     source.pause();
     let reject: (error: Error) => void = () => {};
@@ -100,7 +110,7 @@ export class FanOut {
   start(): void {
     if (this.targets.size === 0) {
       // Nobody wants the body: drop it, and settle `done` so that whoever waits on it moves on.
-      this.source.destroy(new Error('no consumer for the body'));
+      this.source.destroy(new Error(NOBODY_READS));
       return;
     }
     this.source.resume();
@@ -198,6 +208,13 @@ export class FanOut {
   private remove(target: Target): void {
     this.targets.delete(target);
     if (this.waiting.delete(target)) this.resumeIfDrained();
+    // The last client of a body nothing stores has gone: the rest is nobody's, and a body without
+    // end (an event stream) was read for good after its client had gone. Dropped, it closes the
+    // origin's response (origin-client.ts), as nginx closes its upstream when the client goes
+    // (proxy_ignore_client_abort off). A body others may still join flows on for them.
+    if (this.onlyItsClients && this.targets.size === 0 && this.state === 'flowing') {
+      this.source.destroy(new Error(NOBODY_READS));
+    }
   }
 
   /** A client can be handed to the store only while the store is alive and will keep this body. */

@@ -58,7 +58,8 @@ export function startStoring(
         ? asIdentityVariant(described, view.headers)
         : described;
   const writer = entry ? beginWrite(deps, entry) : undefined;
-  const fanOut = new FanOut(response.body, { replayLimit: REPLAY_LIMIT });
+  // Not stored, its response is this fetch's clients' alone (origin-fetch.ts mayShare).
+  const fanOut = new FanOut(response.body, { replayLimit: REPLAY_LIMIT, onlyItsClients: entry === undefined });
   // A client that falls behind continues from the stored entry (fan-out.ts), so it never slows the rest.
   if (writer && entry)
     fanOut.addStore(
