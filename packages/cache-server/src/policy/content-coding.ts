@@ -203,6 +203,10 @@ export function withCodingFields(headers: HeaderMap, variesOnCoding: boolean, co
   if (variesOnCoding || isDecodable(readField(headers, 'content-encoding'))) out.vary = varyWithAcceptEncoding(headers);
   const etag = compressedCopy ? weakenEntityTag(readField(headers, 'etag')) : undefined;
   if (etag !== undefined) out.etag = etag;
+  // A copy offers no ranges: a Range is answered from the identity body (RFC 9110 §14.3), so the
+  // origin's `Accept-Ranges: bytes`, stored with the copy, would invite a client holding br bytes
+  // to resume with bytes of another representation.
+  if (compressedCopy) delete out['accept-ranges'];
   return out;
 }
 

@@ -167,6 +167,13 @@ describe('fields of a transformed body', () => {
 
   test.each<[HeaderMap, boolean, boolean, HeaderMap]>([
     [{ etag: '"a"' }, true, true, { etag: 'W/"a"', vary: 'Accept-Encoding' }],
+    [{ etag: '"a"', 'accept-ranges': 'bytes' }, true, true, { etag: 'W/"a"', vary: 'Accept-Encoding' }],
+    [
+      { etag: '"a"', 'accept-ranges': 'bytes' },
+      true,
+      false,
+      { etag: '"a"', 'accept-ranges': 'bytes', vary: 'Accept-Encoding' },
+    ],
     [{ etag: '"a"', vary: 'Cookie' }, true, false, { etag: '"a"', vary: 'Cookie, Accept-Encoding' }],
     [
       { etag: '"a"', 'content-encoding': 'gzip' },
