@@ -1,5 +1,6 @@
 import { describe, expect, test } from '@jest/globals';
-import { readResponses } from './helpers/wire.js';
+import fc from 'fast-check';
+import { readResponses, WireReader } from './helpers/wire.js';
 
 /**
  * The strict response reader the differential and fuzz tests judge framing with (helpers/wire.ts)
@@ -111,5 +112,93 @@ describe('the strict HTTP/1.1 response reader', () => {
     const reading = readResponses(Buffer.from(bytes, 'latin1'), methods, closed);
     expect(reading.responses.map((r) => [r.status, r.body.toString('latin1'), r.framing])).toEqual(expected);
     expect(reading.end.kind).toBe(end);
+  });
+});
+
+/** One response as a server might send it, its body as the reader must give it back. */
+const response = fc
+  .record({
+    interim: fc.constantFrom('', 'HTTP/1.1 100 Continue\r\n\r\n', 'HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n'),
+    body: fc.string({ unit: 'binary-ascii', maxLength: 300 }),
+    framing: fc.constantFrom('length', 'chunked', 'none'),
+    chunk: fc.integer({ min: 1, max: 64 }),
+    trailer: fc.boolean(),
+  })
+  .map(({ interim, body, framing, chunk, trailer }) => {
+    if (framing === 'none') return { bytes: `${interim}HTTP/1.1 304 Not Modified\r\nETag: "x"\r\n\r\n`, body: '' };
+    if (framing === 'length') return { bytes: `${interim}${OK}Content-Length: ${body.length}\r\n\r\n${body}`, body };
+    let chunked = '';
+    for (let at = 0; at < body.length; at += chunk) {
+      const part = body.slice(at, at + chunk);
+      chunked += `${part.length.toString(16)}${at === 0 ? ';ext=1' : ''}\r\n${part}\r\n`;
+    }
+    const trailers = trailer ? 'X-Sum: 1\r\n' : '';
+    return { bytes: `${interim}${OK}Transfer-Encoding: chunked\r\n\r\n${chunked}0\r\n${trailers}\r\n`, body };
+  });
+
+/** Where to cut `length` bytes into the pieces they arrive in. */
+const cuts = (length: number) =>
+  fc
+    .uniqueArray(fc.integer({ min: 1, max: Math.max(1, length - 1) }), { maxLength: 12 })
+    .map((at) => at.filter((cut) => cut < length).sort((a, b) => a - b));
+
+function pieces(bytes: Buffer, at: number[]): Buffer[] {
+  return [0, ...at].map((start, i) => bytes.subarray(start, at[i] ?? bytes.length));
+}
+
+describe('read as the bytes arrive (WireReader)', () => {
+  test('in any pieces, valid responses read back whole, and each prefix reads as if it were everything', () => {
+    fc.assert(
+      fc.property(
+        fc.array(response, { minLength: 1, maxLength: 4 }).chain((sent) => {
+          const bytes = Buffer.from(sent.map((r) => r.bytes).join(''), 'latin1');
+          return fc.tuple(fc.constant(sent), fc.constant(bytes), cuts(bytes.length));
+        }),
+        ([sent, bytes, at]) => {
+          const methods = sent.map(() => 'GET');
+          const reader = new WireReader(methods);
+          let length = 0;
+          for (const piece of pieces(bytes, at)) {
+            reader.push(piece);
+            length += piece.length;
+            expect(reader.reading()).toEqual(readResponses(bytes.subarray(0, length), methods, false));
+          }
+          const reading = reader.close().reading();
+          expect(reading.end).toEqual({ kind: 'clean' });
+          expect(reading.responses.map((r) => r.body.toString('latin1'))).toEqual(sent.map((r) => r.body));
+        },
+      ),
+    );
+  });
+
+  test('in any pieces, bytes that are not well framed read the same as at once', () => {
+    // Responses with a byte changed, cut short, or followed by a close-delimited one.
+    const damaged = fc
+      .tuple(
+        fc.array(response, { minLength: 1, maxLength: 3 }),
+        fc.nat(),
+        fc.integer({ min: 0, max: 255 }),
+        fc.boolean(),
+      )
+      .map(([sent, where, byte, closeDelimited]) => {
+        const text = sent.map((r) => r.bytes).join('') + (closeDelimited ? `${OK}\r\nuntil the end` : '');
+        const bytes = Buffer.from(text, 'latin1');
+        const damagedAt = where % bytes.length;
+        if (byte % 2 === 0) bytes[damagedAt] = byte;
+        return {
+          methods: [...sent.map(() => 'GET'), 'GET'],
+          bytes: byte % 3 === 0 ? bytes.subarray(0, damagedAt) : bytes,
+        };
+      });
+    fc.assert(
+      fc.property(
+        damaged.chain((input) => fc.tuple(fc.constant(input), cuts(input.bytes.length), fc.boolean())),
+        ([{ methods, bytes }, at, closed]) => {
+          const reader = new WireReader(methods);
+          for (const piece of pieces(bytes, at)) reader.push(piece);
+          expect((closed ? reader.close() : reader).reading()).toEqual(readResponses(bytes, methods, closed));
+        },
+      ),
+    );
   });
 });
