@@ -1,10 +1,11 @@
-import { beforeAll, describe, expect, test } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import net from 'node:net';
 import { PREFIX } from './helpers/admin.js';
-import { useOriginAndCaches, type StartedCache } from './helpers/cache.js';
+import { startTestCache, tempDir, useOriginAndCaches, type StartedCache } from './helpers/cache.js';
+import { captureLog } from './helpers/captured-log.js';
 import { request, waitFor } from './helpers/http.js';
 import { rawExchange } from './helpers/raw.js';
-import { fixed } from './helpers/test-origin.js';
+import { fixed, startTestOrigin, type TestOrigin } from './helpers/test-origin.js';
 
 /**
  * No admin endpoint reads a request body, yet Node reads whatever a client sends after the
@@ -128,4 +129,40 @@ describe('admin request bodies are bounded (F30)', () => {
       });
     });
   }
+});
+
+describe('the 413 for an admin body is logged as the other refusals are', () => {
+  const log = captureLog('info');
+  let origin: TestOrigin;
+  let dir: Awaited<ReturnType<typeof tempDir>>;
+  let cache: StartedCache;
+  beforeAll(async () => {
+    [origin, dir] = await Promise.all([startTestOrigin({}), tempDir()]);
+    cache = await startTestCache({ origin: origin.url, cacheDir: dir.dir }, { logger: log.logger });
+  });
+  afterAll(async () => {
+    await cache.close();
+    await origin.close();
+    await dir.cleanup();
+  });
+
+  test('one line with the catalogue code and message, status, method and the path without its query', async () => {
+    const target = `${PREFIX}/entries?prefix=/private-query-value`;
+    const reply = await rawExchange(
+      cache.url,
+      `DELETE ${target} HTTP/1.1\r\nHost: x\r\nContent-Length: ${8 * MiB}\r\n\r\n`,
+    );
+    expect(reply.statuses).toEqual([413]);
+    const lines = log.lines.filter((line) => line.code === 'CACHE_ERR_ADMIN_BODY_TOO_LARGE');
+    expect(lines).toEqual([
+      expect.objectContaining({
+        level: 30,
+        status: 413,
+        method: 'DELETE',
+        path: `${PREFIX}/entries`,
+        msg: 'An admin request body may not exceed 1 MiB.',
+      }),
+    ]);
+    expect(JSON.stringify(log.lines)).not.toContain('private-query-value');
+  });
 });

@@ -1,8 +1,7 @@
 import type { FastifyReply } from 'fastify';
 import fp from 'fastify-plugin';
-import { closeAfterResponse } from '../closing-connections.js';
 import { cacheKey } from '../policy/keys.js';
-import { headersForClient } from '../proxy/respond/protocol.js';
+import { refuseAndClose } from '../limits/limits.js';
 import { AdminBodyTooLarge, readAdminBody } from './admin-body.js';
 import { ADMIN_ERRORS, adminErrorResponse, sendAdminError } from './admin-errors.js';
 
@@ -85,15 +84,5 @@ export const adminPrefix = fp<{ prefix: string }>(
 
 /** 413, and the connection closed: the unread rest of the body must never be read as a request. */
 function refuseBody(reply: FastifyReply): FastifyReply {
-  const raw = reply.request.raw;
-  reply.log.info(
-    { code: ADMIN_ERRORS.bodyTooLarge.code, method: raw.method, path: raw.url?.split('?')[0] },
-    'admin request body refused',
-  );
-  closeAfterResponse(raw);
-  const { status, headers, body } = adminErrorResponse(ADMIN_ERRORS.bodyTooLarge);
-  return reply
-    .code(status)
-    .headers(headersForClient(reply.raw, { ...headers, connection: 'close' }))
-    .send(body);
+  return refuseAndClose(reply, ADMIN_ERRORS.bodyTooLarge, adminErrorResponse(ADMIN_ERRORS.bodyTooLarge));
 }

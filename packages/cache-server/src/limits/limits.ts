@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, FastifyServerOption
 import type { EventEmitter } from 'node:events';
 import type { IncomingMessage, ServerOptions } from 'node:http';
 import type { Server } from 'node:net';
-import type { CacheServerConfig } from '@simple-cache/common';
+import type { CacheServerConfig, HeaderMap } from '@simple-cache/common';
 import { closeAfterResponse } from '../closing-connections.js';
 import { ERRORS, type ErrorSpec } from '../errors.js';
 import { contentLengthOf, errorResponse } from '../proxy/respond/heads.js';
@@ -127,10 +127,7 @@ export function installLimits(
   };
 }
 
-/**
- * The cache's error answer (respond/heads.ts), with Retry-After for load and a closed connection,
- * and one compact log line (the path without its query, which may carry secrets).
- */
+/** The cache's error answer (respond/heads.ts), with Retry-After for load, closing the connection. */
 export function refuse(
   reply: FastifyReply,
   config: Limits,
@@ -138,15 +135,26 @@ export function refuse(
   retry: boolean,
   detail: Record<string, unknown> = {},
 ): void {
+  const retryAfter = retry ? { retryAfterSeconds: RETRY_AFTER_SECONDS } : {};
+  refuseAndClose(reply, spec, errorResponse(spec, config.name, {}, { close: true, ...retryAfter }), detail);
+}
+
+/**
+ * A refusal: `answer` (the proxy's text error, or the admin catalogue's JSON) with `Connection:
+ * close`, whatever the request body left unread never read as a request (RFC 9112 §9.6,
+ * closing-connections.ts), and one compact log line (the path without its query, which may
+ * carry secrets).
+ */
+export function refuseAndClose(
+  reply: FastifyReply,
+  spec: ErrorSpec,
+  answer: { status: number; headers: HeaderMap; body: string },
+  detail: Record<string, unknown> = {},
+): FastifyReply {
   const { method, url = '' } = reply.request.raw;
   closeAfterResponse(reply.request.raw);
   const fields = { code: spec.code, status: spec.status, method, path: url.split('?')[0], ...detail };
   reply.log[spec.status >= 500 ? 'warn' : 'info'](fields, spec.message);
-  const error = errorResponse(
-    spec,
-    config.name,
-    {},
-    { close: true, ...(retry ? { retryAfterSeconds: RETRY_AFTER_SECONDS } : {}) },
-  );
-  reply.code(error.status).headers(headersForClient(reply.raw, error.headers)).send(error.body);
+  const headers = headersForClient(reply.raw, { ...answer.headers, connection: 'close' });
+  return reply.code(answer.status).headers(headers).send(answer.body);
 }
