@@ -1,6 +1,5 @@
 import type { Readable } from 'node:stream';
 import type { EntryMeta } from '@simple-cache/common';
-import { pino } from 'pino';
 import { createRejectedWriter } from '../rejected-writer.js';
 import type {
   BodyEvents,
@@ -18,18 +17,11 @@ import type {
   StoreStats,
   SyncLookup,
 } from '../store.js';
-import { StoreError, type StoreErrorCode } from '../store-errors.js';
-import {
-  DEFAULT_REVALIDATION_MARGIN_MS,
-  DEFAULT_STALE_MARGIN_MS,
-  entryPolicyOf,
-  type EntryPolicy,
-} from './entry-lifetime.js';
+import { StoreError } from '../store-errors.js';
+import type { EntryPolicy } from './entry-lifetime.js';
 import { EntryIndex } from './entry-index.js';
-import { INDEX_SCRIPTS } from './entry-index-scripts.js';
 import { InvalidationBus, type Invalidation } from './invalidation-bus.js';
 import { CollapseLocks } from './lock.js';
-import { loadScripts } from './lua-script.js';
 import { MetaCache, type LiveVariant } from './meta-cache.js';
 import { parseLiveVariants } from './meta-fields.js';
 import { scanEntries } from './meta-scan.js';
@@ -37,18 +29,16 @@ import { sweepGeneration } from './generation-sweep.js';
 import { PurgeRecord } from './purge-record.js';
 import { servableVariants } from './servable.js';
 import { openStoredBody } from './redis-body-reads.js';
-import { closeClient, createRedisClient, dataMasters, swallowErrors, waitUntilReady } from './redis-connection.js';
-import { RedisContext, settingsFrom } from './redis-context.js';
+import { closeClient, dataMasters } from './redis-connection.js';
+import type { RedisContext } from './redis-context.js';
 import { RedisEntryWriter, type RedisWriterHost } from './redis-entry-writer.js';
-import { RedisGate } from './redis-gate.js';
 import type { RedisStoreOptions } from './redis-options.js';
-import { createBodyId, createRedisKeys, hashKey } from './redis-keys.js';
-import { commitBody, discardBody, removeVariants, updateStoredMeta, writeChunk } from './redis-mutations.js';
-import { ALL_SCRIPTS } from './redis-scripts.js';
+import { createBodyId, hashKey } from './redis-keys.js';
+import { commitBody, discardBody, updateStoredMeta, writeChunk } from './redis-mutations.js';
+import { connectRedis } from './redis-open.js';
+import { RedisRemovals } from './redis-removals.js';
 import { RedisStats } from './redis-stats.js';
-import { checkServerSettings } from './server-check.js';
 import { RecencyBatch, writeRecency } from './recency-batch.js';
-import { describeRedisTarget, parseRedisTarget } from './redis-url.js';
 
 export type { RedisStoreOptions };
 
@@ -59,8 +49,6 @@ const META_CACHE_KEYS = 10_000;
  * bus says: the bound for changes that no message announces (made in Redis by hand).
  */
 const META_MAX_AGE_FACTOR = 10;
-/** Deletions sent together by deleteMany (as many as a purge reads metadata for at once: entry-index.ts). */
-const DELETE_BATCH = 200;
 
 /**
  * The Store in Redis, shared by every cache node that points at the same server or cluster.
@@ -89,9 +77,9 @@ export class RedisStore
 {
   readonly maxObjectSize: number;
   private readonly writers = new Set<RedisEntryWriter>();
-  private readonly removalListeners = new Set<(bodyId: string) => void>();
   private readonly writerHost: RedisWriterHost;
   private readonly meta: MetaCache;
+  private readonly removals: RedisRemovals;
   private readonly recency = new RecencyBatch();
   private readonly timers: NodeJS.Timeout[] = [];
   /** Adds an entry to the purge indexes before its commit or 304 (redis-mutations.ts). */
@@ -113,6 +101,7 @@ export class RedisStore
   ) {
     this.maxObjectSize = Math.min(maxSize, maxObjectSize ?? maxSize);
     this.meta = new MetaCache(META_CACHE_KEYS, META_MAX_AGE_FACTOR * ctx.settings.metaTrustMs);
+    this.removals = new RedisRemovals(ctx, this.meta, counters);
     this.writerHost = {
       maxObjectSize: this.maxObjectSize,
       writeChunk: (meta, index, bytes) => writeChunk(this.ctx, meta, index, bytes),
@@ -123,34 +112,16 @@ export class RedisStore
   }
 
   /**
-   * Connects (waiting for the first connection or its failure, never longer: the cache must
-   * start while Redis is down), subscribes to the invalidation channel, starts the heartbeat
-   * and the timers.
+   * Connects (redis-open.ts: never waiting longer than for the first connection or its failure),
+   * subscribes to the invalidation channel, starts the heartbeat and the timers.
    */
   static async open(options: RedisStoreOptions): Promise<RedisStore> {
     const { maxSize } = options;
     if (!Number.isSafeInteger(maxSize) || maxSize < 0) {
       throw new RangeError(`maxSize must be a non-negative integer, got ${maxSize}`);
     }
-    const target = parseRedisTarget(options.url);
-    const keys = createRedisKeys(options.prefix);
-    const logger = (options.logger ?? pino({ enabled: false })).child({ module: 'redis-store' });
-    const client = createRedisClient(target, options.connection);
-    swallowErrors(client);
-    const gate = new RedisGate(client, describeRedisTarget(target), logger, options.gate);
-    const settings = settingsFrom(options);
-    const ctx = new RedisContext(client, gate, keys, logger, settings, {
-      policy: entryPolicyOf(options.policy),
-      revalidationMarginMs: options.revalidationMarginMs ?? DEFAULT_REVALIDATION_MARGIN_MS,
-      staleMarginMs: options.staleMarginMs ?? DEFAULT_STALE_MARGIN_MS,
-    });
-    // A restarted Redis has forgotten the scripts; loading them first keeps EVALSHA ordered.
-    const scripts = [...ALL_SCRIPTS, ...INDEX_SCRIPTS];
-    client.on('ready', () => void loadScripts(client, scripts).catch(() => undefined));
-    const subscriber = createRedisClient(target, options.connection, 'subscriber');
-    swallowErrors(subscriber);
-    if (await waitUntilReady(client)) await loadScripts(client, scripts).catch(() => undefined);
-    checkServerSettings(client, logger);
+    const { ctx, subscriber } = await connectRedis(options);
+    const { client, gate, keys, logger, settings } = ctx;
     const bus = await InvalidationBus.open({
       publisher: client,
       gate,
@@ -187,7 +158,7 @@ export class RedisStore
     try {
       const hash = await this.ctx.gate.run(metaKey, () => this.ctx.client.hgetall(metaKey));
       const stored = parseLiveVariants(hash, Date.now(), key);
-      const remove = (entry: EntryMeta) => this.remove(entry.key, entry.variant, entry.bodyId);
+      const remove = (entry: EntryMeta) => this.removals.remove(entry.key, entry.variant, entry.bodyId);
       live = await servableVariants(stored, this.purges, this.index, this.ctx.logger, remove);
     } finally {
       if (fill) this.meta.end(fill, live);
@@ -207,7 +178,7 @@ export class RedisStore
 
   async openBody(entry: EntryMeta, range?: ByteRange): Promise<Readable> {
     this.assertOpen();
-    return openStoredBody(this.ctx, entry, range, (lost, code, offset) => this.dropLost(lost, code, offset));
+    return openStoredBody(this.ctx, entry, range, (lost, code, offset) => this.removals.dropLost(lost, code, offset));
   }
 
   beginWrite(meta: Omit<EntryMeta, 'bodyId' | 'checksum'>): EntryWriter {
@@ -244,22 +215,18 @@ export class RedisStore
 
   async delete(key: string, variant?: string): Promise<void> {
     this.assertOpen();
-    await this.remove(key, variant, '');
+    await this.removals.remove(key, variant, '');
   }
 
   /**
-   * A purge's deletions, DELETE_BATCH at a time: their scripts leave together on the connection
+   * A purge's deletions, 200 at a time (redis-removals.ts): their scripts leave together on the connection
    * (each on its own key's slot, so a cluster sends each to its master) and the shared counters
    * change once per batch. Each script announces its deletion as delete() does, and every one has
    * answered before this resolves: 100 entries cost about one round trip, not 100.
    */
   async deleteMany(entries: readonly EntryRef[]): Promise<void> {
     this.assertOpen();
-    for (let i = 0; i < entries.length; i += DELETE_BATCH) {
-      await this.removeAll(
-        entries.slice(i, i + DELETE_BATCH).map(({ key, variant }) => ({ key, variant, bodyId: '' })),
-      );
-    }
+    await this.removals.deleteMany(entries);
   }
 
   async *entries(): AsyncIterable<EntryMeta> {
@@ -290,7 +257,7 @@ export class RedisStore
     const generation = await this.index.renew();
     this.meta.clear();
     if (this.ctx.settings.purgeSweep) {
-      const remove = (entries: readonly EntryMeta[]) => this.removeAll(entries);
+      const remove = (entries: readonly EntryMeta[]) => this.removals.removeAll(entries);
       this.sweeping = sweepGeneration(this.ctx, generation, remove, () => this.closed);
     }
     return before;
@@ -316,8 +283,7 @@ export class RedisStore
    * keeps such a body for the read grace, so the copy never outlives the bytes it mirrors.
    */
   onBodyRemoved(listener: (bodyId: string) => void): () => void {
-    this.removalListeners.add(listener);
-    return () => this.removalListeners.delete(listener);
+    return this.removals.onBodyRemoved(listener);
   }
 
   /**
@@ -354,7 +320,7 @@ export class RedisStore
     switch (event.kind) {
       case 'key':
         this.meta.invalidate(event.key);
-        if (!own) this.notifyRemoved(event.bodyIds ?? []);
+        if (!own) this.removals.notify(event.bodyIds ?? []);
         return;
       case 'prefix':
         this.meta.invalidatePrefix(event.prefix);
@@ -382,21 +348,9 @@ export class RedisStore
     return confirmedAt !== undefined && performance.now() - confirmedAt <= trustMs;
   }
 
-  private notifyRemoved(bodyIds: readonly string[]): void {
-    for (const bodyId of bodyIds) {
-      for (const listener of this.removalListeners) {
-        try {
-          listener(bodyId);
-        } catch (err) {
-          this.ctx.logger.warn({ err }, 'a body-removed listener failed');
-        }
-      }
-    }
-  }
-
   private async shutDown(): Promise<void> {
     this.closed = true;
-    this.removalListeners.clear();
+    this.removals.close();
     this.locks.close();
     for (const timer of this.timers) clearInterval(timer);
     const closedError = new StoreError('CACHE_ERR_STORE_CLOSED', 'the store was closed');
@@ -429,60 +383,9 @@ export class RedisStore
       );
     }
     this.meta.invalidate(meta.key);
-    this.notifyRemoved(result.retired);
+    this.removals.notify(result.retired);
     await this.counters.apply(result.entries, result.bytes);
     return structuredClone(meta);
-  }
-
-  private remove(key: string, variant: string | undefined, bodyId: string): Promise<void> {
-    return this.removeAll([{ key, variant, bodyId }]);
-  }
-
-  /**
-   * removeVariants for each at once, and this node's own state in step (its metadata, its memory
-   * tier, the counters: once). Rejects with the first failure after every one has settled.
-   */
-  private async removeAll(
-    victims: readonly { key: string; variant: string | undefined; bodyId: string }[],
-  ): Promise<void> {
-    const settled = await Promise.allSettled(
-      victims.map(({ key, variant, bodyId }) => removeVariants(this.ctx, key, variant, bodyId)),
-    );
-    let removed = 0;
-    let bytes = 0;
-    let failure: PromiseRejectedResult | undefined;
-    settled.forEach((result, i) => {
-      if (result.status === 'rejected') {
-        failure ??= result;
-        return;
-      }
-      this.meta.invalidate(victims[i]!.key);
-      this.notifyRemoved(result.value.bodyIds);
-      removed += result.value.removed;
-      bytes += result.value.bytes;
-    });
-    if (removed > 0) await this.counters.apply(-removed, -bytes);
-    if (failure) throw failure.reason;
-  }
-
-  /**
-   * A body found missing or corrupt: its entry is dropped, unless the variant was replaced
-   * meanwhile. When a stream had started (`offset`), the line says how far it got: its reader
-   * gets an error there, never a short body.
-   */
-  private async dropLost(entry: EntryMeta, code: StoreErrorCode, offset?: number): Promise<void> {
-    const { key, variant, size } = entry;
-    if (offset === undefined) {
-      this.ctx.logger.warn({ key, variant, code }, 'dropping an entry whose body is unusable');
-    } else {
-      this.ctx.logger.warn(
-        { key, variant, code, offset, size },
-        'a stored body ended in Redis before its end (chunks gone): the response stream fails; dropping the entry',
-      );
-    }
-    await this.remove(entry.key, entry.variant, entry.bodyId).catch((err: unknown) =>
-      this.ctx.logger.warn({ err }, 'delete failed'),
-    );
   }
 
   private assertOpen(): void {
