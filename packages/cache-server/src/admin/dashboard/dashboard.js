@@ -4,7 +4,7 @@
 
 import { renderChart } from './chart.js';
 import { explanationNodes, verdict } from './explain-view.js';
-import { element, formatBytes, formatRate, formatSeconds, integer } from './format.js';
+import { element, formatBytes, formatRate, formatSeconds, formatVariant, integer } from './format.js';
 
 const STATS_EVERY_MS = 2000;
 const ENTRIES_EVERY_MS = 5000;
@@ -115,10 +115,14 @@ function renderEntries(page) {
           { type: 'button', title: `Explain ${entry.path}`, onclick: () => explain(entry.path) },
           entry.path,
         );
+        // A URL's variants (its br and gzip copies, a Vary) are rows of their own: say which is which.
+        const variant = entry.variant
+          ? element('span', { class: 'variant', title: 'Stored variant (Vary)' }, formatVariant(entry.variant))
+          : undefined;
         return element(
           'tr',
           { 'data-key': entry.key },
-          element('td', { class: 'url' }, link, tags),
+          element('td', { class: 'url' }, link, variant, tags),
           element('td', { class: 'num' }, integer.format(entry.hits)),
           element('td', { class: 'num' }, formatBytes(entry.size)),
           element('td', { class: 'num' }, formatSeconds(entry.age)),

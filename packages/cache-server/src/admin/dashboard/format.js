@@ -42,6 +42,21 @@ export function element(tag, attributes = {}, ...children) {
   return node;
 }
 
+/**
+ * A stored variant's secondary key (`accept-encoding:br;accept-language`, values URI-encoded,
+ * policy/keys.ts secondaryKey) as a person reads it: `accept-encoding: br · accept-language: (none)`.
+ */
+export function formatVariant(variant) {
+  if (variant === '*') return 'Vary: *';
+  return variant
+    .split(';')
+    .map((part) => {
+      const colon = part.indexOf(':');
+      return colon < 0 ? `${part}: (none)` : `${part.slice(0, colon)}: ${decodeURIComponent(part.slice(colon + 1))}`;
+    })
+    .join(' · ');
+}
+
 export function svg(tag, attributes = {}) {
   const node = document.createElementNS(SVG, tag);
   for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, String(value));
