@@ -11,8 +11,7 @@ import { execFile } from 'node:child_process';
 import { once } from 'node:events';
 import net from 'node:net';
 import { promisify } from 'node:util';
-import { startCacheServer } from '../src/app.js';
-import { tempDir } from './helpers/cache.js';
+import { startTestCache, tempDir, type StartedCache } from './helpers/cache.js';
 import { captureLog } from './helpers/captured-log.js';
 import { rawExchange } from './helpers/raw.js';
 import { startTestOrigin, type TestOrigin } from './helpers/test-origin.js';
@@ -25,7 +24,7 @@ describe('what Node refuses before the router gets the cache’s error answer', 
   const { logger, lines } = captureLog('info', { cacheLogger: true });
   let origin: TestOrigin;
   let dir: Awaited<ReturnType<typeof tempDir>>;
-  let cache: Awaited<ReturnType<typeof startCacheServer>>;
+  let cache: StartedCache;
 
   beforeAll(async () => {
     dir = await tempDir();
@@ -35,7 +34,7 @@ describe('what Node refuses before the router gets the cache’s error answer', 
         res.end('ok');
       },
     });
-    cache = await startCacheServer({ origin: origin.url, cacheDir: dir.dir, maxHeaderSize: 4096 }, { logger });
+    cache = await startTestCache({ origin: origin.url, cacheDir: dir.dir, maxHeaderSize: 4096 }, { logger });
   });
   afterAll(async () => {
     await cache.close();

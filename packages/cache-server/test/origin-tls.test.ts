@@ -2,8 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import { startCacheServer } from '../src/app.js';
-import { startCache, tempDir } from './helpers/cache.js';
+import { startCache, startTestCache, tempDir } from './helpers/cache.js';
 import { captureLog } from './helpers/captured-log.js';
 import { request, waitFor } from './helpers/http.js';
 import { makeCertificates, type TestCertificates } from './helpers/tls.js';
@@ -154,7 +153,7 @@ describe('HTTPS origins', () => {
   test('--origin-insecure: any certificate is accepted, and start-up says so loudly', async () => {
     const secure = await origin(originCerts);
     const log = captureLog('info');
-    const cache = await startCacheServer(
+    const cache = await startTestCache(
       { origin: secure.url, cacheDir: `${dir.dir}/g`, originInsecure: true },
       { logger: log.logger },
     );
