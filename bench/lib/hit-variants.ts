@@ -49,8 +49,11 @@ export async function measureHitVariants<Id extends string>(
   variants: readonly Variant<Id>[],
   bodies: readonly Body[] = HIT_BODIES,
   together = false,
+  /** One of several sets of fresh caches (access-log): its share of the rounds; its caches stopped after. */
+  set: { rounds: number; stopAfter: boolean } = { rounds: lab.options.rounds, stopAfter: false },
 ): Promise<VariantCell<Id>[]> {
-  const { connections, durationSec, warmupSec, rounds } = lab.options;
+  const { connections, durationSec, warmupSec } = lab.options;
+  const { rounds } = set;
   const origin = await lab.origin();
   const ways: HitWay[] = [];
   for (const variant of variants) {
@@ -88,6 +91,7 @@ export async function measureHitVariants<Id extends string>(
       );
     }
   }
+  if (set.stopAfter) for (const { target } of ways) await target.stop();
   return cells;
 }
 
