@@ -142,7 +142,10 @@ describe('--workers 2: a worker killed with SIGKILL', () => {
         replacement = slot && slot.pid !== victim ? slot.pid : undefined;
         return replacement !== undefined;
       }, 'a replacement worker');
-      expect(Date.now() - killedAt).toBeLessThan(1000);
+      // "Within a second" by the primary's own clock (when it forked the replacement): the test's
+      // round trips since the kill are not the supervisor's to answer for on a loaded machine.
+      const forkedAt = (await listWorkers(`http://127.0.0.1:${two.port}`)).find((w) => w.pid === replacement)?.forkedAt;
+      expect((forkedAt ?? Infinity) - killedAt).toBeLessThan(1000);
       expect(isAlive(victim)).toBe(false);
 
       // Nothing it was writing became visible, and its temp files are gone.

@@ -17,6 +17,8 @@ export interface WorkerInfo {
   slot: number;
   pid: number;
   restarts: number;
+  /** When the primary forked it, Unix ms. */
+  forkedAt: number;
   /** False while a new worker starts. */
   listening: boolean;
 }

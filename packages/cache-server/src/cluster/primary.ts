@@ -57,7 +57,9 @@ export async function runPrimary(loaded: LoadedConfig, reload: () => LoadedConfi
     gone: (member) => void opened.host?.removeStaged(member.pid),
   });
   const workerList = () =>
-    supervisor.list().map(({ slot, pid, restarts, listening }) => ({ slot, pid, restarts, listening }));
+    supervisor
+      .list()
+      .map(({ slot, pid, restarts, forkedAt, listening }) => ({ slot, pid, restarts, forkedAt, listening }));
   const telemetry = new ClusterTelemetry(
     opened.store,
     () => supervisor.ask<WorkerReport>(OP.report),

@@ -15,6 +15,8 @@ export interface Member {
   listening: boolean;
   /** Replacements of this slot so far. */
   restarts: number;
+  /** When the primary forked it (Unix ms): how soon a crashed worker was replaced, by the primary's clock. */
+  forkedAt: number;
   /** Where it accepts requests, once it listens (the same ports for every worker). */
   addresses?: ListenAddresses;
 }
@@ -96,7 +98,15 @@ export class Supervisor {
     // The slot and how often it was refilled: a worker's request ids carry both (logger.ts).
     const worker = cluster.fork({ SC_WORKER_SLOT: String(slot), SC_WORKER_RESTARTS: String(restarts) });
     const bus = new Bus(worker);
-    const member: Member = { slot, worker, bus, pid: worker.process.pid ?? 0, listening: false, restarts };
+    const member: Member = {
+      slot,
+      worker,
+      bus,
+      pid: worker.process.pid ?? 0,
+      listening: false,
+      restarts,
+      forkedAt: Date.now(),
+    };
     this.members.set(slot, member);
     const detach = this.options.attach(member);
     bus.on<ListeningEvent>(OP.listening, ({ addresses }) => {

@@ -19,6 +19,7 @@ export interface WorkerInfo {
   slot: number;
   pid: number;
   restarts: number;
+  forkedAt: number;
   listening: boolean;
 }
 
